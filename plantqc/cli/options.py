@@ -1,0 +1,50 @@
+"""Options and argument parsing shared by the command groups."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from plantqc.config import load_config
+from plantqc.errors import UserError
+
+DEFAULT_DB_URL = "sqlite:///plantqc.db"
+
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL (default: the config's storage, else $PLANTQC_DB_URL, "
+        f"else {DEFAULT_DB_URL}).",
+        show_default=False,
+    ),
+]
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="Plant config YAML.", show_default=False)
+]
+
+
+def resolve_db_url(db: str | None, config: Path | None = None) -> str:
+    """The database: ``--db``, else the config's storage, else $PLANTQC_DB_URL, else SQLite."""
+    if db:
+        return db
+    if config is not None:
+        return load_config(config).storage_url()
+    return os.environ.get("PLANTQC_DB_URL") or DEFAULT_DB_URL
+
+
+def parse_time(text: str | None, option: str) -> datetime | None:
+    """An ISO-8601 time from the command line; one without an offset is taken as UTC."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(
+            f"{option} {text!r} is not an ISO-8601 time such as 2026-11-22T08:00:00Z."
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

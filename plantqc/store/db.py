@@ -1,0 +1,80 @@
+"""Opening a database: URL checks, SQLite in WAL mode, PostgreSQL through psycopg 3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+from plantqc.errors import UserError
+
+EXAMPLE_URLS = "sqlite:///plantqc.db or postgresql+psycopg://user@host:5432/dbname"
+
+
+def _parse(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        raise UserError(
+            f"database URL {url!r} is malformed; expected e.g. {EXAMPLE_URLS}."
+        ) from None
+    backend = parsed.get_backend_name()
+    if backend == "postgresql" and parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if backend not in ("sqlite", "postgresql"):
+        raise UserError(
+            f"database URL {safe_url(url)!r} names {backend!r}; "
+            "plantqc stores to sqlite or postgresql."
+        )
+    return parsed
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL with any password masked, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "<malformed URL>"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets Grafana-style readers run while the daemon writes; NORMAL is durable in WAL mode
+    # except for the last transactions on power loss, which the daemon's buffer covers.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite files get WAL mode and their folder is created."""
+    parsed = _parse(url)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(parsed)
+            event.listen(engine, "connect", _sqlite_pragmas)
+            return engine
+        return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+    except NoSuchModuleError:
+        raise UserError(
+            f"database URL {safe_url(url)!r} names a driver that is not installed."
+        ) from None
+
+
+def connect(url: str) -> Engine:
+    """`open_engine`, then prove the database answers; if not, one sentence saying why."""
+    engine = open_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise UserError(f"cannot reach the database at {safe_url(url)}: {reason}.") from None
+    return engine

@@ -1,0 +1,84 @@
+"""Lines and tags in the store follow the plant config: added or updated, never deleted.
+
+Tags that leave the config keep their rows, so their history stays readable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from plantqc.config import PlantConfig
+from plantqc.errors import UserError
+from plantqc.store.models import Line, Tag
+
+
+@dataclass(frozen=True)
+class TagRef:
+    """A tag's database id with its line, as the ingestion and query layers address it."""
+
+    line_id: int
+    tag_id: int
+    line: str
+    tag: str
+
+
+def sync_config(engine: Engine, config: PlantConfig) -> dict[tuple[str, str], TagRef]:
+    """Upsert every line and tag of ``config``; return refs keyed by (line name, tag name)."""
+    refs: dict[tuple[str, str], TagRef] = {}
+    with Session(engine) as session, session.begin():
+        for line_cfg in config.lines:
+            area = line_cfg.area or config.plant.area
+            line = session.scalars(
+                select(Line).where(
+                    Line.site == config.plant.site, Line.area == area, Line.name == line_cfg.name
+                )
+            ).one_or_none()
+            if line is None:
+                line = Line(site=config.plant.site, area=area, name=line_cfg.name)
+                session.add(line)
+            line.kind = line_cfg.kind
+            line.product = line_cfg.product
+            line.endpoint = line_cfg.opcua.endpoint
+            session.flush()
+            existing = {
+                tag.name: tag for tag in session.scalars(select(Tag).where(Tag.line_id == line.id))
+            }
+            for tag_cfg in line_cfg.tags:
+                tag = existing.get(tag_cfg.name) or Tag(line_id=line.id, name=tag_cfg.name)
+                session.add(tag)
+                tag.node_id = tag_cfg.node_id
+                tag.kind = tag_cfg.kind
+                tag.unit = tag_cfg.unit
+                spec = tag_cfg.spec
+                tag.lsl, tag.target, tag.usl = (
+                    (spec.lsl, spec.target, spec.usl) if spec else (None, None, None)
+                )
+                tag.spc = tag_cfg.spc.model_dump(by_alias=True) if tag_cfg.spc else None
+            session.flush()
+            for tag in session.scalars(select(Tag).where(Tag.line_id == line.id)):
+                refs[(line_cfg.name, tag.name)] = TagRef(line.id, tag.id, line_cfg.name, tag.name)
+    return refs
+
+
+def find_tag(engine: Engine, line: str, tag: str) -> TagRef:
+    """The stored tag ``tag`` of line ``line``; a `UserError` naming what exists if absent."""
+    with Session(engine) as session:
+        line_rows = session.scalars(select(Line).where(Line.name == line)).all()
+        if not line_rows:
+            known = ", ".join(sorted(session.scalars(select(Line.name)).all())) or "none"
+            raise UserError(f"the database has no line {line!r}; its lines are: {known}.")
+        if len(line_rows) > 1:
+            paths = ", ".join(f"{r.site}/{r.area}/{r.name}" for r in line_rows)
+            raise UserError(f"line name {line!r} is ambiguous in this database: {paths}.")
+        line_row = line_rows[0]
+        tag_row = session.scalars(
+            select(Tag).where(Tag.line_id == line_row.id, Tag.name == tag)
+        ).one_or_none()
+        if tag_row is None:
+            names = session.scalars(select(Tag.name).where(Tag.line_id == line_row.id)).all()
+            known = ", ".join(sorted(names)) or "none"
+            raise UserError(f"line {line!r} has no tag {tag!r}; its tags are: {known}.")
+        return TagRef(line_row.id, tag_row.id, line_row.name, tag_row.name)
