@@ -173,7 +173,7 @@ def read_samples(
 
 def _bucket_epoch(connection: Connection, bucket_s: int) -> Any:
     if connection.dialect.name == "sqlite":
-        return cast(func.strftime("%s", Sample.ts), Integer) / bucket_s * bucket_s
+        return cast(func.strftime("%s", Sample.ts), Integer) // bucket_s * bucket_s
     return func.floor(func.extract("epoch", Sample.ts) / bucket_s) * bucket_s
 
 
