@@ -1,0 +1,222 @@
+"""Average run length (ARL) of EWMA and CUSUM charts, and designs that meet a target ARL.
+
+The ARL solves the Fredholm integral equation of the chart's Markov process by the Nystrom
+method with Gauss-Legendre nodes (the integral-equation counterpart of the Brook & Evans Markov
+chain; with the default 120 nodes the ARLs agree with the published tables to every printed
+digit).  No simulation is involved.
+
+References
+----------
+.. [1] D. Brook and D. A. Evans, "An approach to the probability distribution of cusum run
+   length", *Biometrika* 59(3), 1972, pp. 539-549.
+.. [2] J. M. Lucas and M. S. Saccucci, "Exponentially weighted moving average control schemes:
+   properties and enhancements", *Technometrics* 32(1), 1990, pp. 1-12, Table 3.
+.. [3] S. V. Crowder, "A simple method for studying run-length distributions of exponentially
+   weighted moving average charts", *Technometrics* 29(4), 1987, pp. 401-407.
+.. [4] D. C. Montgomery, *Introduction to Statistical Quality Control*, 7th ed., Wiley, 2013,
+   Tables 9.3 (CUSUM) and 9.11 (EWMA).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import optimize, special
+
+from spc.errors import SPCInputError
+
+DEFAULT_NODES = 120
+_MAX_ARL = 1e7
+
+
+def _phi(x: np.ndarray) -> np.ndarray:
+    return np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
+
+
+def _legendre(a: float, b: float, nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    x, w = np.polynomial.legendre.leggauss(nodes)
+    return (b - a) / 2.0 * x + (a + b) / 2.0, (b - a) / 2.0 * w
+
+
+def cusum_arl_one_sided(
+    k: float, h: float, shift: float = 0.0, headstart: float = 0.0, nodes: int = DEFAULT_NODES
+) -> float:
+    r"""ARL of the upper one-sided tabular CUSUM for a mean shift, in samples.
+
+    Parameters
+    ----------
+    k, h : float
+        Reference value and decision interval in sigma units.
+    shift : float
+        Mean shift :math:`\delta` in sigma units (0 for the in-control ARL).
+    headstart : float
+        Start value :math:`C_0` in sigma units (FIR).
+    nodes : int
+        Gauss-Legendre nodes on [0, h].
+
+    Notes
+    -----
+    Solves (Brook & Evans [1]_ in integral form)
+
+    .. math:: L(u) = 1 + L(0)\,\Phi(k - u - \delta)
+              + \int_0^h L(v)\,\phi(v + k - u - \delta)\,dv
+
+    for L at the nodes and at 0, then evaluates L at the headstart.
+    """
+    v, w = _legendre(0.0, h, nodes)
+    points = np.concatenate(([0.0], v))
+    # Row i: L(u_i) = 1 + L(0) Phi(k - u_i - d) + sum_j w_j phi(v_j + k - u_i - d) L_j
+    kernel = np.empty((nodes + 1, nodes + 1))
+    kernel[:, 0] = special.ndtr(k - points - shift)
+    kernel[:, 1:] = w[None, :] * _phi(v[None, :] + k - points[:, None] - shift)
+    solution = np.linalg.solve(np.eye(nodes + 1) - kernel, np.ones(nodes + 1))
+    start_row = np.concatenate(
+        ([special.ndtr(k - headstart - shift)], w * _phi(v + k - headstart - shift))
+    )
+    return float(1.0 + start_row @ solution)
+
+
+def cusum_arl(
+    k: float, h: float, shift: float = 0.0, headstart: float = 0.0, nodes: int = DEFAULT_NODES
+) -> float:
+    r"""ARL of the two-sided tabular CUSUM (upper and lower sums with the same k, h), in samples.
+
+    Combines the one-sided ARLs as :math:`1/ARL = 1/ARL^+ + 1/ARL^-` (Montgomery [4]_ eq. 9.16,
+    after Siegmund), which is how Montgomery's Table 9.3 is built.
+    """
+    upper = cusum_arl_one_sided(k, h, shift, headstart, nodes)
+    lower = cusum_arl_one_sided(k, h, -shift, headstart, nodes)
+    return 1.0 / (1.0 / upper + 1.0 / lower)
+
+
+def ewma_arl(
+    lam: float, L: float, shift: float = 0.0, start: float = 0.0, nodes: int = DEFAULT_NODES
+) -> float:
+    r"""ARL of the two-sided EWMA chart with asymptotic limits, in samples.
+
+    Parameters
+    ----------
+    lam : float
+        Smoothing constant :math:`\lambda`.
+    L : float
+        Limit width in standard deviations of the asymptotic EWMA statistic.
+    shift : float
+        Mean shift in sigma units.
+    start : float
+        Start value :math:`z_0` in sigma units from the target.
+    nodes : int
+        Gauss-Legendre nodes on [-H, H].
+
+    Notes
+    -----
+    With :math:`H = L\sqrt{\lambda/(2-\lambda)}` (Crowder [3]_; Lucas & Saccucci [2]_):
+
+    .. math:: L(u) = 1 + \frac{1}{\lambda}\int_{-H}^{H}
+              L(v)\,\phi\!\left(\frac{v - (1-\lambda)u}{\lambda} - \delta\right) dv
+    """
+    if not 0.0 < lam <= 1.0:
+        raise SPCInputError(f"lambda must be in (0, 1], got {lam}.")
+    bound = L * np.sqrt(lam / (2.0 - lam))
+    v, w = _legendre(-bound, bound, nodes)
+
+    def row(u: np.ndarray) -> np.ndarray:
+        return w[None, :] / lam * _phi((v[None, :] - (1.0 - lam) * u[:, None]) / lam - shift)
+
+    solution = np.linalg.solve(np.eye(nodes) - row(v), np.ones(nodes))
+    return float(1.0 + row(np.array([start]))[0] @ solution)
+
+
+@dataclass(frozen=True)
+class ARLDesign:
+    """A chart design that meets a target in-control ARL, with its out-of-control ARLs.
+
+    Attributes
+    ----------
+    chart : str
+        ``ewma`` or ``cusum``.
+    parameter : float
+        The fixed design constant: lambda (EWMA) or k (CUSUM).
+    limit : float
+        The solved width: L (EWMA) or h (CUSUM), in sigma units.
+    arl0 : float
+        In-control ARL of the design (equal to the target within the solver tolerance).
+    shifts : tuple of float
+        Mean shifts, in sigma units.
+    arl : tuple of float
+        ARL at each shift, in samples.
+    """
+
+    chart: str
+    parameter: float
+    limit: float
+    arl0: float
+    shifts: tuple[float, ...]
+    arl: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "chart": self.chart,
+            "parameter": self.parameter,
+            "limit": self.limit,
+            "arl0": self.arl0,
+            "shifts": list(self.shifts),
+            "arl": list(self.arl),
+        }
+
+
+DEFAULT_SHIFTS = (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
+
+
+def _solve_width(arl_of: Callable[[float], float], target: float, low: float) -> float:
+    if not 1.0 < target <= _MAX_ARL:
+        raise SPCInputError(f"The in-control ARL must be between 1 and {_MAX_ARL:g}, got {target}.")
+
+    def gap(width: float) -> float:
+        return float(np.log(arl_of(width)) - np.log(target))
+
+    # The ARL grows steeply with the width; widen the bracket in steps rather than guessing a
+    # fixed upper end that would overflow for small k or large lambda.
+    high = 2.0 * low
+    while gap(high) < 0:
+        low, high = high, high * 1.5
+    return float(optimize.brentq(gap, low, high, xtol=1e-10))
+
+
+def design_ewma(
+    lam: float, arl0: float = 370.4, shifts: Sequence[float] = DEFAULT_SHIFTS
+) -> ARLDesign:
+    """Find the EWMA width L giving in-control ARL ``arl0`` for smoothing ``lam``.
+
+    Returns the design with the ARL at each of ``shifts`` (sigma units); see :func:`ewma_arl`.
+    """
+    width = _solve_width(lambda L: ewma_arl(lam, L), arl0, 0.25)
+    return ARLDesign(
+        "ewma",
+        float(lam),
+        width,
+        ewma_arl(lam, width),
+        tuple(float(s) for s in shifts),
+        tuple(ewma_arl(lam, width, s) for s in shifts),
+    )
+
+
+def design_cusum(
+    k: float, arl0: float = 370.4, shifts: Sequence[float] = DEFAULT_SHIFTS, headstart: float = 0.0
+) -> ARLDesign:
+    """Find the two-sided CUSUM decision interval h giving in-control ARL ``arl0`` for ``k``.
+
+    ``headstart`` is in sigma units; see :func:`cusum_arl`.
+    """
+    width = _solve_width(lambda h: cusum_arl(k, h, 0.0, min(headstart, h / 2)), arl0, 0.25)
+    return ARLDesign(
+        "cusum",
+        float(k),
+        width,
+        cusum_arl(k, width, 0.0, headstart),
+        tuple(float(s) for s in shifts),
+        tuple(cusum_arl(k, width, s, headstart) for s in shifts),
+    )
