@@ -298,6 +298,22 @@ class Plant(_Model):
     name: str = ""
 
 
+class DaemonSettings(_Model):
+    """The edge daemon: its durable buffer, how the buffer drains, and its metrics port.
+
+    The metrics / health endpoint listens on loopback only; ``metrics_port: 0`` turns it off.
+    """
+
+    buffer_path: Path = Path("var/buffer.sqlite")
+    buffer_max_samples: int = Field(5_000_000, ge=1)
+    buffer_alarm_fraction: float = Field(0.8, gt=0, le=1)
+    batch_size: int = Field(5_000, ge=1, le=1_000_000)
+    flush_interval_ms: int = Field(100, gt=0)
+    metrics_host: Literal["127.0.0.1", "::1", "localhost"] = "127.0.0.1"
+    metrics_port: int = Field(9464, ge=0, le=65535)
+    reconnect_max_s: float = Field(30.0, gt=0)
+
+
 class Storage(_Model):
     """Where samples go: a SQLAlchemy URL, given directly or through an environment variable."""
 
@@ -316,6 +332,7 @@ class PlantConfig(_Model):
 
     plant: Plant
     storage: Storage = Storage(url="sqlite:///plantqc.db")
+    daemon: DaemonSettings = DaemonSettings()
     products: list[Product] = []
     lines: list[Line] = Field(min_length=1)
     images: list[ImageInput] = []

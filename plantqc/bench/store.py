@@ -98,7 +98,9 @@ def _scratch_engine(url: str | None) -> Iterator[Engine]:
         engine.dispose()
         cleanup = open_engine(url)
         with cleanup.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            # migration 0002 puts Grafana's views of a store in schema <schema>_grafana
+            for name in (schema, f"{schema}_grafana"):
+                connection.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
         cleanup.dispose()
 
 

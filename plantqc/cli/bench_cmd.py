@@ -58,3 +58,74 @@ def store(
         result = run_store_bench(url, tags=tags, timestamps=timestamps, batch_size=batch_size)
         figures.append(result.to_dict())
     print_figures("store: idempotent bulk insert", figures, as_json)
+
+
+@app.command("spc")
+def spc_bench(
+    values: Annotated[int, typer.Option(min=100, help="Individual values to chart.")] = 1_000_000,
+    baseline_samples: Annotated[
+        int, typer.Option(min=10, help="Samples for the (slow) per-sample pandas baseline.")
+    ] = 5_000,
+    as_json: JsonOption = False,
+) -> None:
+    """I-MR + EWMA + CUSUM + Nelson rules: batch and streaming throughput vs pandas."""
+    from plantqc.bench.spc import run_spc_bench
+
+    result = run_spc_bench(values, baseline_stream_samples=baseline_samples)
+    print_figures("spc: I-MR + EWMA + CUSUM + Nelson rules", [result.to_dict()], as_json)
+
+
+@app.command("vision")
+def vision_bench(
+    size: Annotated[int, typer.Option(min=64, help="Side of the square test image [px].")] = 4096,
+    repeats: Annotated[int, typer.Option(min=1, help="Runs; the best time is kept.")] = 1,
+    as_json: JsonOption = False,
+) -> None:
+    """Particle analysis of a synthetic micrograph on one core vs scikit-image, with F1."""
+    from plantqc.bench.vision import run_vision_bench
+
+    result = run_vision_bench(size, repeats=repeats)
+    print_figures("vision: particle analysis", [result.to_dict()], as_json)
+
+
+@app.command("grafana")
+def grafana_bench(
+    db: Annotated[
+        str,
+        typer.Option(
+            "--db",
+            help="PostgreSQL admin URL; a scratch database is created there and dropped after.",
+        ),
+    ] = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
+    tags: Annotated[int, typer.Option(min=1, help="Scalar tags.")] = 50,
+    days: Annotated[float, typer.Option(min=0.05, help="Days of data.")] = 7.0,
+    rate_hz: Annotated[float, typer.Option(min=0.001, help="Samples per second per tag.")] = 1.0,
+    repeats: Annotated[int, typer.Option(min=2, help="Runs of each query per range.")] = 10,
+    as_json: JsonOption = False,
+) -> None:
+    """Latency (p50 / p95) of every Grafana panel query over 7 days and the last hour."""
+    from plantqc.bench.grafana import run_grafana_bench
+    from plantqc.store import connect
+
+    connect(db).dispose()  # an unreachable server is one sentence, not a traceback
+    result = run_grafana_bench(db, tags=tags, days=days, rate_hz=rate_hz, repeats=repeats)
+    print_figures("grafana: panel query latency", [result.to_dict()], as_json)
+
+
+@app.command("ingest")
+def ingest_bench(
+    tags: Annotated[int, typer.Option(min=1, help="Scalar tags served by the simulator.")] = 500,
+    interval_ms: Annotated[
+        list[int] | None,
+        typer.Option("--interval-ms", min=10, help="Update interval per tag, ms (repeatable)."),
+    ] = None,
+    seconds: Annotated[float, typer.Option(min=1, help="Measured window, s.")] = 20.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Simulator -> daemon -> SQLite end to end vs a bare asyncua client counting notifications."""
+    from plantqc.bench.ingest import run_ingest_bench
+
+    figures = [
+        run_ingest_bench(tags, interval, seconds).to_dict() for interval in interval_ms or [100]
+    ]
+    print_figures("ingest: OPC UA -> buffer -> store", figures, as_json)

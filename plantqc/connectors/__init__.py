@@ -1,0 +1,1 @@
+"""Connectors: where samples come from (an OPC UA server; later, replayed files)."""

@@ -1,0 +1,350 @@
+"""The edge daemon: connectors -> durable buffer -> store, with metrics, health and systemd.
+
+Wiring only.  One asyncio task per line connector puts readings in memory; a flush task
+appends them to the durable `SampleBuffer` every ``flush_interval_ms``; a drain task moves
+the oldest batch from the buffer to the store and only then acknowledges it.  When the
+database is down the drain retries with capped backoff while the buffer grows.  After a
+stored batch, ``on_stored`` is called: that is where the streaming SPC engine consumes data.
+
+SIGTERM / SIGINT stop the connectors, flush, drain what the database accepts within
+``shutdown_drain_s`` (the rest stays in the buffer for the next start) and return.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from plantqc.buffer import Reading, SampleBuffer
+from plantqc.config import LoadedConfig
+from plantqc.connectors.opcua import OpcUaConnector
+from plantqc.errors import UserError
+from plantqc.metrics import DaemonStatus, LineStatus, serve_metrics
+from plantqc.store import TagRef, connect, insert_samples, safe_url, sync_config, upgrade
+from plantqc.store.lots import record_lot, record_roll
+from plantqc.store.samples import ProfileRow, SampleRow, insert_profiles
+
+log = logging.getLogger(__name__)
+
+DB_RETRY_INITIAL_S = 0.5
+DB_RETRY_MAX_S = 15.0
+IDLE_POLL_S = 0.05
+
+
+def sd_notify(message: str) -> bool:
+    """Send ``message`` to systemd (``READY=1``, ``WATCHDOG=1``, ...) when run as Type=notify."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return False
+    if address.startswith("@"):  # abstract namespace socket
+        address = "\0" + address[1:]
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.connect(address)
+        sock.sendall(message.encode())
+    return True
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What one drained batch did, per line."""
+
+    stored: Counter[str]
+    rejected: Counter[str]
+    newest: datetime | None
+
+
+def write_batch(
+    engine: Engine,
+    refs: dict[tuple[str, str], TagRef],
+    products: dict[str, str | None],
+    readings: Sequence[Reading],
+) -> WriteResult:
+    """Write one batch of readings to the store, idempotently.
+
+    Scalars go to samples, profiles to profiles, lot / roll ids open lots and rolls.  A
+    reading that cannot be stored (unknown tag, a profile or id without a usable value) is
+    counted as rejected.
+    """
+    stored: Counter[str] = Counter()
+    rejected: Counter[str] = Counter()
+    samples: list[SampleRow] = []
+    profiles: list[ProfileRow] = []
+    sample_lines: list[str] = []
+    profile_lines: list[str] = []
+    for r in readings:
+        ref = refs.get((r.line, r.tag))
+        if ref is None:
+            rejected[r.line] += 1
+        elif r.kind == "scalar":
+            samples.append(SampleRow(ref.tag_id, r.ts, r.value, r.status, r.ts_origin))
+            sample_lines.append(r.line)
+        elif r.kind == "profile" and r.values is not None:
+            profiles.append(ProfileRow(ref.tag_id, r.ts, r.values, r.status, r.ts_origin))
+            profile_lines.append(r.line)
+        elif r.kind == "lot_id" and r.text:
+            record_lot(engine, ref.line_id, r.text, r.ts, products.get(r.line))
+            stored[r.line] += 1
+        elif r.kind == "roll_id" and r.text:
+            record_roll(engine, ref.line_id, r.text, r.ts)
+            stored[r.line] += 1
+        else:
+            rejected[r.line] += 1
+    # a re-sent batch inserts nothing; count what was new per line
+    if insert_samples(engine, samples):
+        stored.update(sample_lines)
+    if insert_profiles(engine, profiles):
+        stored.update(profile_lines)
+    newest = max((r.ts for r in readings), default=None)
+    return WriteResult(stored, rejected, newest)
+
+
+class Daemon:
+    """The edge daemon of one plant config.
+
+    Parameters
+    ----------
+    loaded : LoadedConfig
+        The plant config (lines, storage, daemon section).
+    db_url : str, optional
+        Database URL; default the config's storage.
+    buffer_path : Path, optional
+        The durable queue file; default the config's ``daemon.buffer_path``.
+    metrics_port : int, optional
+        Port of the loopback metrics / health endpoint (0: off); default the config's.
+    endpoints : dict, optional
+        Endpoint per line name, instead of the config's.
+    on_stored : callable, optional
+        Called with each batch of readings once it is in the store (the SPC engine's hook).
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        *,
+        db_url: str | None = None,
+        buffer_path: Path | None = None,
+        metrics_port: int | None = None,
+        endpoints: dict[str, str] | None = None,
+        on_stored: Callable[[Sequence[Reading]], None] | None = None,
+        shutdown_drain_s: float = 10.0,
+    ) -> None:
+        config = loaded.config
+        settings = config.daemon
+        self.loaded = loaded
+        self.settings = settings
+        self.db_url = db_url or loaded.storage_url()
+        self.buffer = SampleBuffer(
+            buffer_path or loaded.resolve_path(settings.buffer_path),
+            settings.buffer_max_samples,
+            alarm_fraction=settings.buffer_alarm_fraction,
+        )
+        self.metrics_port = settings.metrics_port if metrics_port is None else metrics_port
+        self.on_stored = on_stored
+        self.shutdown_drain_s = shutdown_drain_s
+        self.connectors = [
+            OpcUaConnector(
+                line,
+                self._pending_append,
+                base_dir=loaded.base_dir,
+                backoff_max_s=settings.reconnect_max_s,
+                endpoint=(endpoints or {}).get(line.name),
+            )
+            for line in config.lines
+        ]
+        self.products = {line.name: line.product for line in config.lines}
+        self.stored: Counter[str] = Counter()
+        self.rejected: Counter[str] = Counter()
+        self.database_ok = False
+        self.ingest_lag_s: float | None = None
+        self.metrics_address: tuple[str, int] | None = None
+        self._pending: list[Reading] = []
+        self._stop = asyncio.Event()
+        self._connectors_stopped = asyncio.Event()
+        self._engine: Engine | None = None
+        self._refs: dict[tuple[str, str], TagRef] = {}
+        self._near_full_logged = False
+
+    def _pending_append(self, reading: Reading) -> None:
+        self._pending.append(reading)
+
+    def request_stop(self) -> None:
+        """Ask the daemon to flush, drain and return (what SIGTERM / SIGINT do)."""
+        self._stop.set()
+
+    def status(self) -> DaemonStatus:
+        """A snapshot of every figure the metrics and health endpoints report."""
+        lines = {
+            c.line.name: LineStatus(
+                connected=c.state.connected,
+                received=c.state.received,
+                stored=self.stored[c.line.name],
+                rejected=self.rejected[c.line.name],
+                reconnects=c.state.reconnects,
+                last_error=c.state.last_error,
+                missing_tags=dict(c.state.missing),
+                last_sample_at=dict(c.state.last_sample_at),
+            )
+            for c in self.connectors
+        }
+        return DaemonStatus(
+            lines=lines,
+            buffer_depth=self.buffer.depth,
+            buffer_capacity=self.buffer.max_samples,
+            buffer_refused=self.buffer.refused,
+            buffer_near_full=self.buffer.near_full,
+            database_ok=self.database_ok,
+            ingest_lag_s=self.ingest_lag_s,
+        )
+
+    async def run(self, duration_s: float | None = None) -> DaemonStatus:
+        """Run until stopped (signal, `request_stop`) or for ``duration_s``; return final status."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.request_stop)
+        metrics = None
+        if self.metrics_port:
+            host = self.settings.metrics_host
+            try:
+                metrics = await serve_metrics(self.status, host, self.metrics_port)
+            except OSError as exc:
+                raise UserError(
+                    f"the metrics endpoint cannot listen on {host}:{self.metrics_port}: "
+                    f"{exc.strerror or exc}."
+                ) from None
+            self.metrics_address = metrics.sockets[0].getsockname()[:2]
+        connector_stop = asyncio.Event()
+        connector_tasks = [asyncio.create_task(c.run(connector_stop)) for c in self.connectors]
+        workers = [
+            asyncio.create_task(self._flush_loop()),
+            asyncio.create_task(self._drain_loop()),
+            asyncio.create_task(self._watchdog_loop()),
+        ]
+        sd_notify("READY=1")
+        log.info(
+            "daemon started",
+            extra={"lines": len(self.connectors), "database": safe_url(self.db_url)},
+        )
+        try:
+            stop_wait = asyncio.create_task(self._stop.wait())
+            waited = [stop_wait, *connector_tasks]
+            done, _ = await asyncio.wait(
+                waited, timeout=duration_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            stop_wait.cancel()
+            for task in done:  # a connector only ends early on a user error (e.g. a missing cert)
+                if task is not stop_wait and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            sd_notify("STOPPING=1")
+            connector_stop.set()
+            await asyncio.gather(*connector_tasks, return_exceptions=True)
+            self._connectors_stopped.set()
+            await workers[0]  # the flush loop ends after its current flush
+            await self._flush()
+            try:
+                await asyncio.wait_for(asyncio.shield(workers[1]), self.shutdown_drain_s)
+            except TimeoutError:
+                log.warning(
+                    "shutdown with samples still buffered", extra={"depth": self.buffer.depth}
+                )
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            if metrics is not None:
+                metrics.close()
+            status = self.status()
+            self.buffer.close()
+            if self._engine is not None:
+                self._engine.dispose()
+            log.info("daemon stopped", extra={"stored": sum(self.stored.values())})
+        return status
+
+    async def _flush(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        accepted = await asyncio.to_thread(self.buffer.put, batch)
+        if accepted < len(batch):
+            log.error(
+                "buffer full: samples refused",
+                extra={"refused": len(batch) - accepted, "bound": self.buffer.max_samples},
+            )
+        if self.buffer.near_full and not self._near_full_logged:
+            log.error(
+                "buffer near its bound",
+                extra={"depth": self.buffer.depth, "bound": self.buffer.max_samples},
+            )
+        self._near_full_logged = self.buffer.near_full
+
+    async def _flush_loop(self) -> None:
+        interval = self.settings.flush_interval_ms / 1000
+        while not self._connectors_stopped.is_set():
+            await asyncio.sleep(interval)
+            await self._flush()
+
+    async def _open_store(self) -> Engine:
+        def open_and_sync() -> tuple[Engine, dict[tuple[str, str], TagRef]]:
+            engine = connect(self.db_url)
+            try:
+                upgrade(engine)
+                return engine, sync_config(engine, self.loaded.config)
+            except BaseException:
+                engine.dispose()
+                raise
+
+        self._engine, self._refs = await asyncio.to_thread(open_and_sync)
+        return self._engine
+
+    async def _drain_loop(self) -> None:
+        delay = DB_RETRY_INITIAL_S
+        while True:
+            try:
+                engine = self._engine or await self._open_store()
+                last_id, batch = await asyncio.to_thread(self.buffer.peek, self.settings.batch_size)
+                if not batch:
+                    if self._connectors_stopped.is_set() and not self._pending:
+                        return
+                    await asyncio.sleep(IDLE_POLL_S)
+                    continue
+                result = await asyncio.to_thread(
+                    write_batch, engine, self._refs, self.products, batch
+                )
+            except (SQLAlchemyError, UserError, OSError) as exc:
+                self.database_ok = False
+                log.warning(
+                    "store write failed; samples stay buffered",
+                    extra={"reason": str(exc).splitlines()[0], "retry_s": delay},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, DB_RETRY_MAX_S)
+                continue
+            await asyncio.to_thread(self.buffer.ack, last_id)
+            delay = DB_RETRY_INITIAL_S
+            self.database_ok = True
+            self.stored.update(result.stored)
+            self.rejected.update(result.rejected)
+            if result.newest is not None:
+                self.ingest_lag_s = (datetime.now(UTC) - result.newest).total_seconds()
+            if self.on_stored is not None:
+                self.on_stored(batch)
+
+    async def _watchdog_loop(self) -> None:
+        usec = os.environ.get("WATCHDOG_USEC")
+        if not usec:
+            return
+        while True:
+            sd_notify("WATCHDOG=1")
+            await asyncio.sleep(int(usec) / 2e6)

@@ -1,0 +1,1 @@
+"""Grafana: operator dashboards as code, provisioning files and an idempotent push."""

@@ -1,0 +1,394 @@
+"""Operator dashboards generated from the plant config with grafana-foundation-sdk.
+
+One dashboard per line (live values, charts with limits, SPC violations and alarms as
+annotations, thickness profile heatmap, image metrics, alarm table, data quality) and one plant
+overview (a row per line: status, active alarms, capability).  Every query lives in
+`plantqc.grafana.sql`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from grafana_foundation_sdk.builders import bargauge, heatmap, stat, table, timeseries
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.builders.common import ReduceDataOptions
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as model
+
+from plantqc.config import Line, PlantConfig, SpecLimits, Tag
+from plantqc.grafana import sql
+from plantqc.grafana.query import DATASOURCE_TYPE, Postgres, QueryFormat, sql_annotation
+
+DATASOURCE_UID = "plantqc-postgres"
+FOLDER_UID = "plantqc"
+MAX_DATA_POINTS = 1000
+"""Points per time-series panel: fixes Grafana's interval (7 days -> 10 min, 1 h -> 5 s)."""
+LOT_ALL = "'__all'"
+
+T = TypeVar("T")
+
+
+class _Built(cogbuilder.Builder[T]):
+    """A model already built, handed to an SDK method that takes a builder."""
+
+    def __init__(self, built: T) -> None:
+        self._built = built
+
+    def build(self) -> T:
+        return self._built
+
+
+@dataclass(frozen=True)
+class PanelQuery:
+    """A query of a generated dashboard, where it sits and what its result must look like."""
+
+    dashboard_uid: str
+    where: str  # "panel <title>", "variable <name>" or "annotation <name>"
+    kind: str  # panel type, "variable" or "annotation"
+    raw_sql: str
+    format: str
+
+
+def datasource_ref(uid: str = DATASOURCE_UID) -> model.DataSourceRef:
+    return model.DataSourceRef(type_val=DATASOURCE_TYPE, uid=uid)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+
+
+def line_uid(line: str) -> str:
+    """Dashboard uid of a line (Grafana allows 40 characters)."""
+    return f"plantqc-{_slug(line)}"[:40]
+
+
+def _target(raw_sql: str, ds: model.DataSourceRef, fmt: QueryFormat = "time_series") -> Postgres:
+    return Postgres(raw_sql, ds, fmt)
+
+
+def _spec_thresholds(spec: SpecLimits | None) -> dash.ThresholdsConfig:
+    """Green inside the spec limits, red outside; one-sided specs colour one side only."""
+    lsl, usl = (spec.lsl, spec.usl) if spec else (None, None)
+    steps = [model.Threshold(None, "red" if lsl is not None else "green")]
+    if lsl is not None:
+        steps.append(model.Threshold(lsl, "green"))
+    if usl is not None:
+        steps.append(model.Threshold(usl, "red"))
+    return dash.ThresholdsConfig().mode(model.ThresholdsMode.ABSOLUTE).steps(steps)
+
+
+def _stat(tag: Tag, ds: model.DataSourceRef) -> stat.Panel:
+    return (
+        stat.Panel()
+        .title(tag.name)
+        .description(tag.description or f"Latest Good value of {tag.name} [{tag.unit}].")
+        .with_target(_target(sql.last_value(tag.name), ds))
+        .unit(tag.unit)
+        .thresholds(_spec_thresholds(tag.spec))
+        .reduce_options(ReduceDataOptions().calcs(["lastNotNull"]))
+        .color_mode(common.BigValueColorMode.BACKGROUND)
+        .graph_mode(common.BigValueGraphMode.NONE)
+        .height(4)
+        .span(4)
+    )
+
+
+def _chart(tag: Tag, ds: model.DataSourceRef) -> timeseries.Panel:
+    chart = tag.spc.chart if tag.spc else "imr"
+    limit_style = [
+        model.DynamicConfigValue("custom.lineStyle", {"fill": "dash", "dash": [10, 10]}),
+        model.DynamicConfigValue("custom.lineInterpolation", "stepAfter"),
+    ]
+    return (
+        timeseries.Panel()
+        .title(f"{tag.name} [{tag.unit}]")
+        .description(
+            f"{tag.name}: mean of Good samples per interval, with center line, control limits "
+            f"of individual values ({chart} chart) and spec limits."
+        )
+        .with_target(_target(sql.value_series(tag.name), ds).ref_id("A"))
+        .with_target(_target(sql.limit_series(tag.name, chart), ds).ref_id("B"))
+        .unit(tag.unit)
+        .max_data_points(MAX_DATA_POINTS)
+        .line_width(1)
+        .override_by_regexp("^(LCL|UCL)$", [*limit_style, _color("orange")])
+        .override_by_regexp("^(LSL|USL)$", [*limit_style, _color("red")])
+        .override_by_name(
+            "CL",
+            [model.DynamicConfigValue("custom.lineInterpolation", "stepAfter"), _color("green")],
+        )
+        .height(8)
+        .span(12)
+    )
+
+
+def _color(name: str) -> model.DynamicConfigValue:
+    return model.DynamicConfigValue("color", {"mode": "fixed", "fixedColor": name})
+
+
+def _heatmap(tag: Tag, ds: model.DataSourceRef) -> heatmap.Panel:
+    return (
+        heatmap.Panel()
+        .title(f"{tag.name}: cross-direction profile [{tag.unit}]")
+        .description("Mean thickness per position across the web (rows) over time.")
+        .with_target(_target(sql.profile_heatmap(tag.name), ds))
+        .max_data_points(MAX_DATA_POINTS // 5)
+        .calculate(False)
+        .color(heatmap.HeatmapColorOptions().mode("scheme").scheme("RdYlBu").reverse(True))
+        .y_axis(heatmap.YAxisConfig().axis_label("position across the web"))
+        .cell_values(heatmap.CellValues().unit(tag.unit))
+        .height(9)
+        .span(24)
+    )
+
+
+def _image_metrics(line: Line, config: PlantConfig, ds: model.DataSourceRef) -> timeseries.Panel:
+    nominal = config.product(line.product).filler_wt_pct if line.product else None
+    return (
+        timeseries.Panel()
+        .title("Filler dispersion and loading (images)")
+        .description(
+            "Per accepted image: agglomerate area fraction, Morisita index (1 = random, > 1 "
+            "clustered) and filler wt% from the area fraction (Delesse) against the recipe."
+        )
+        .with_target(_target(sql.image_metrics(nominal), ds))
+        .draw_style(common.GraphDrawStyle.POINTS)
+        .show_points(common.VisibilityMode.ALWAYS)
+        .override_by_name("nominal wt%", [model.DynamicConfigValue("custom.drawStyle", "line")])
+        .height(8)
+        .span(12)
+    )
+
+
+def _alarm_table(ds: model.DataSourceRef) -> table.Panel:
+    return (
+        table.Panel()
+        .title("Alarms")
+        .description("Active alarms first, then those that changed in the time range.")
+        .with_target(_target(sql.alarm_table(), ds, "table"))
+        .height(8)
+        .span(12)
+    )
+
+
+def _data_quality(line: Line, ds: model.DataSourceRef) -> list[cogbuilder.Builder[model.Panel]]:
+    age = (
+        bargauge.Panel()
+        .title("Last-sample age")
+        .description(f"Seconds since each tag's latest sample; red beyond {sql.STALE_AFTER_S} s.")
+        .with_target(_target(sql.sample_age(), ds, "table"))
+        .unit("s")
+        .thresholds(
+            dash.ThresholdsConfig()
+            .mode(model.ThresholdsMode.ABSOLUTE)
+            .steps([model.Threshold(None, "green"), model.Threshold(sql.STALE_AFTER_S, "red")])
+        )
+        .height(8)
+        .span(8)
+    )
+    bad = (
+        bargauge.Panel()
+        .title("Bad / Uncertain samples")
+        .with_target(_target(sql.bad_quality_share(), ds, "table"))
+        .unit("percent")
+        .height(8)
+        .span(8)
+    )
+    depth = (
+        timeseries.Panel()
+        .title("Buffer depth")
+        .description(
+            f"Samples waiting in the edge daemon's durable buffer ({sql.BUFFER_DEPTH_TAG})."
+        )
+        .with_target(_target(sql.value_series(sql.BUFFER_DEPTH_TAG), ds))
+        .max_data_points(MAX_DATA_POINTS)
+        .height(8)
+        .span(8)
+    )
+    return [age, bad, depth]
+
+
+def _variables(line: Line, ds: model.DataSourceRef) -> list[dash.QueryVariable]:
+    line_var = (
+        dash.QueryVariable("line")
+        .label("Line")
+        .datasource(ds)
+        .query(sql.line_variable())
+        .current(model.VariableOption(selected=True, text=line.name, value=line.name))
+        .refresh(model.VariableRefresh.ON_DASHBOARD_LOAD)
+    )
+    tags = [t.name for t in line.tags if t.kind == "scalar"][:2]
+    tag_var = (
+        dash.QueryVariable("tag")
+        .label("Tags")
+        .datasource(ds)
+        .query(sql.tag_variable())
+        .multi(True)
+        .current(model.VariableOption(selected=True, text=tags, value=tags))
+        .refresh(model.VariableRefresh.ON_DASHBOARD_LOAD)
+    )
+    lot_var = (
+        dash.QueryVariable("lot")
+        .label("Lot")
+        .datasource(ds)
+        .query(sql.lot_variable())
+        .multi(True)
+        .include_all(True)
+        .all_value(LOT_ALL)
+        .current(model.VariableOption(selected=True, text="All", value="$__all"))
+        .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+    )
+    return [line_var, tag_var, lot_var]
+
+
+def _base(uid: str, title: str, tags: list[str]) -> dash.Dashboard:
+    return (
+        dash.Dashboard(title)
+        .uid(uid)
+        .tags(["plantqc", *tags])
+        .timezone("utc")
+        .time("now-6h", "now")
+        .refresh("10s")
+        .readonly()
+    )
+
+
+def line_dashboard(
+    config: PlantConfig, line: Line, ds_uid: str = DATASOURCE_UID
+) -> model.Dashboard:
+    """The operator dashboard of ``line``."""
+    ds = datasource_ref(ds_uid)
+    scalar = [t for t in line.tags if t.kind == "scalar"]
+    charted = [t for t in scalar if t.spc is not None]
+    builder = _base(line_uid(line.name), f"{line.name} ({line.kind})", [line.kind])
+    for variable in _variables(line, ds):
+        builder = builder.with_variable(variable)
+    builder = builder.with_row(dash.Row("Live values"))
+    for tag in scalar:
+        builder = builder.with_panel(_stat(tag, ds))
+    builder = builder.with_row(dash.Row("Control charts"))
+    for tag in charted:
+        builder = builder.with_panel(_chart(tag, ds))
+    builder = builder.with_panel(
+        timeseries.Panel()
+        .title("Selected tags")
+        .with_target(_target(sql.selected_tags_series(), ds))
+        .max_data_points(MAX_DATA_POINTS)
+        .height(8)
+        .span(24)
+    )
+    profiles = [t for t in line.tags if t.kind == "profile"]
+    if profiles:
+        builder = builder.with_row(dash.Row("Thickness profile"))
+        for tag in profiles:
+            builder = builder.with_panel(_heatmap(tag, ds))
+    builder = builder.with_row(dash.Row("Images and alarms"))
+    builder = builder.with_panel(_image_metrics(line, config, ds)).with_panel(_alarm_table(ds))
+    builder = builder.with_row(dash.Row("Data quality"))
+    for panel in _data_quality(line, ds):
+        builder = builder.with_panel(panel)
+    built = builder.build()
+    annotations = [
+        sql_annotation("SPC violations", sql.violations_annotation(), ds, "orange"),
+        sql_annotation("Alarms", sql.alarms_annotation(), ds, "red"),
+    ]
+    built.annotations = model.AnnotationContainer(list_val=annotations)
+    return built
+
+
+def overview_dashboard(config: PlantConfig, ds_uid: str = DATASOURCE_UID) -> model.Dashboard:
+    """Plant overview: one row per line with status, active alarms and capability."""
+    ds = datasource_ref(ds_uid)
+    builder = _base(
+        "plantqc-overview", f"{config.plant.name or config.plant.site}: overview", ["overview"]
+    )
+    status_map = model.ValueMap(
+        {
+            "0": model.ValueMappingResult(text="RUNNING", color="green", index=0),
+            "1": model.ValueMappingResult(text="NO DATA", color="orange", index=1),
+            "2": model.ValueMappingResult(text="ALARM", color="red", index=2),
+        }
+    )
+    for line in config.lines:
+        link = (
+            dash.DashboardLink(line.name)
+            .type(model.DashboardLinkType.LINK)
+            .url(f"/d/{line_uid(line.name)}")
+        )
+        builder = builder.with_row(dash.Row(f"{line.name} ({line.kind})"))
+        builder = builder.with_panel(
+            stat.Panel()
+            .title("Status")
+            .with_target(_target(sql.line_status(line.name), ds, "table"))
+            .mappings([status_map])
+            .color_mode(common.BigValueColorMode.BACKGROUND)
+            .links([link])
+            .height(5)
+            .span(4)
+        )
+        builder = builder.with_panel(
+            stat.Panel()
+            .title("Active alarms")
+            .with_target(_target(sql.active_alarm_count(line.name), ds, "table"))
+            .thresholds(
+                dash.ThresholdsConfig()
+                .mode(model.ThresholdsMode.ABSOLUTE)
+                .steps([model.Threshold(None, "green"), model.Threshold(1, "red")])
+            )
+            .color_mode(common.BigValueColorMode.BACKGROUND)
+            .height(5)
+            .span(4)
+        )
+        builder = builder.with_panel(
+            table.Panel()
+            .title("Capability of key characteristics")
+            .description(
+                "Cpk (within-subgroup sigma of the current limits) and Ppk over the range."
+            )
+            .with_target(_target(sql.capability(line.name), ds, "table"))
+            .decimals(2)
+            .height(5)
+            .span(16)
+        )
+    return builder.build()
+
+
+def dashboards(config: PlantConfig, ds_uid: str = DATASOURCE_UID) -> list[model.Dashboard]:
+    """The overview, then one dashboard per line, in config order."""
+    return [overview_dashboard(config, ds_uid)] + [
+        line_dashboard(config, line, ds_uid) for line in config.lines
+    ]
+
+
+def to_json(board: model.Dashboard) -> dict[str, Any]:
+    """The dashboard as the plain JSON Grafana stores."""
+    return json.loads(json.dumps(board, cls=JSONEncoder))
+
+
+def queries(board: dict[str, Any]) -> list[PanelQuery]:
+    """Every SQL query of a dashboard's JSON: panels, template variables and annotations."""
+    uid = board["uid"]
+    found: list[PanelQuery] = []
+    for panel in board.get("panels", []):
+        for target in panel.get("targets") or []:
+            where = f"panel {panel['title']} ({target['refId']})"
+            found.append(PanelQuery(uid, where, panel["type"], target["rawSql"], target["format"]))
+    for variable in board.get("templating", {}).get("list", []):
+        found.append(
+            PanelQuery(uid, f"variable {variable['name']}", "variable", variable["query"], "table")
+        )
+    for annotation in board.get("annotations", {}).get("list", []):
+        target = annotation.get("target") or {}
+        if "rawSql" in target:
+            found.append(
+                PanelQuery(
+                    uid, f"annotation {annotation['name']}", "annotation", target["rawSql"], "table"
+                )
+            )
+    return found

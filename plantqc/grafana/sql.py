@@ -1,0 +1,267 @@
+"""Every SQL query the dashboards send, in one place.
+
+Queries read only the ``grafana`` schema (views and one-minute rollups created by migration
+0002), use Grafana's PostgreSQL macros, and switch between raw samples and the minute rollup on
+``$__interval_ms``: once Grafana asks for buckets of a minute or more, the rollup answers with
+the same means, because Grafana's rounded intervals of a minute and above are whole minutes and
+sums and counts of minute buckets add up exactly.  The switch is a constant comparison after
+macro expansion, so PostgreSQL prunes the branch not taken at plan time.
+"""
+
+from __future__ import annotations
+
+from plantqc.grafana.macros import sql_string
+
+SCHEMA = "grafana"
+ROLLUP_FROM_MS = 60_000
+"""Smallest ``$__interval_ms`` served from the minute rollup."""
+LINE_VARIABLE = "${line:sqlstring}"
+ACTIVE_STATES = ("active-unacknowledged", "active-acknowledged", "returned-unacknowledged")
+BUFFER_DEPTH_TAG = "daemon_buffer_depth"
+"""Tag under which the edge daemon records its durable buffer depth [samples]."""
+STALE_AFTER_S = 60
+
+
+def tag_id(tag: str, line: str = LINE_VARIABLE) -> str:
+    """Scalar subquery: the id of tag ``tag`` on the line given by SQL expression ``line``."""
+    return f"(SELECT id FROM {SCHEMA}.tags WHERE line = {line} AND name = {sql_string(tag)})"
+
+
+def value_series(tag: str) -> str:
+    """Time series of a tag's Good values, averaged per ``$__interval``.
+
+    Columns: ``time`` (epoch s), ``value`` (the tag's unit).  The rollup branch weights each
+    minute by its count of Good samples, so both branches return the mean of Good samples.
+    """
+    tid = tag_id(tag)
+    return f"""SELECT $__timeGroupAlias(ts, $__interval), avg(value) AS "value"
+FROM {SCHEMA}.samples
+WHERE tag_id = {tid} AND good AND $__timeFilter(ts) AND $__interval_ms < {ROLLUP_FROM_MS}
+GROUP BY 1
+UNION ALL
+SELECT $__timeGroupAlias(bucket, $__interval), sum(total) / nullif(sum(n_good), 0) AS "value"
+FROM {SCHEMA}.samples_1m
+WHERE tag_id = {tid} AND $__timeFilter(bucket) AND $__interval_ms >= {ROLLUP_FROM_MS}
+GROUP BY 1
+ORDER BY 1"""
+
+
+def limit_series(tag: str, chart: str) -> str:
+    """Center line, control limits and spec limits as step series across the time range.
+
+    Columns: ``time``, ``CL``, ``LCL``, ``UCL``, ``LSL``, ``USL``.  One row at the start of the
+    range, one per limits version that became valid inside it and one at the end; each row
+    carries the version valid at that time (``chart`` names the location chart whose limits
+    are stored).  The control limits drawn are those of individual values, CL +/- 3 sigma,
+    where the version records sigma, else its stored LCL / UCL.
+    """
+    tid = tag_id(tag)
+    return f"""WITH t AS (SELECT id, lsl, usl FROM {SCHEMA}.tags WHERE id = {tid}),
+edges AS (
+  SELECT $__timeFrom()::timestamptz AS time
+  UNION SELECT valid_from FROM {SCHEMA}.control_limits, t
+  WHERE tag_id = t.id AND chart = {sql_string(chart)} AND $__timeFilter(valid_from)
+  UNION SELECT $__timeTo()::timestamptz)
+SELECT e.time, cl.center AS "CL",
+  coalesce(cl.center - 3 * cl.sigma, cl.lcl) AS "LCL",
+  coalesce(cl.center + 3 * cl.sigma, cl.ucl) AS "UCL",
+  t.lsl AS "LSL", t.usl AS "USL"
+FROM edges e CROSS JOIN t
+LEFT JOIN LATERAL (
+  SELECT center, lcl, ucl, sigma FROM {SCHEMA}.control_limits c
+  WHERE c.tag_id = t.id AND c.chart = {sql_string(chart)} AND c.valid_from <= e.time
+  ORDER BY c.valid_from DESC, c.version DESC LIMIT 1) cl ON true
+ORDER BY 1"""
+
+
+def last_value(tag: str) -> str:
+    """The tag's latest Good value (stat panel). Columns: ``time``, ``value``."""
+    return f"""SELECT ts AS "time", value AS "value"
+FROM {SCHEMA}.samples
+WHERE tag_id = {tag_id(tag)} AND good AND ts <= $__timeTo()::timestamptz
+ORDER BY ts DESC LIMIT 1"""
+
+
+def violations_annotation() -> str:
+    """SPC violations of the line as annotations: ``time``, ``text``, ``tags``."""
+    return f"""SELECT ts AS "time", tag || ': ' || rule || ' on ' || chart AS "text",
+  'spc,' || tag || ',' || rule AS "tags"
+FROM {SCHEMA}.violations
+WHERE line = {LINE_VARIABLE} AND $__timeFilter(ts)
+ORDER BY 1"""
+
+
+def alarms_annotation() -> str:
+    """Alarms of the line as region annotations: ``time``, ``timeend``, ``text``, ``tags``."""
+    return f"""SELECT first_at AS "time", last_at AS "timeend",
+  priority || ' ' || code || ': ' || message AS "text", 'alarm,' || kind || ',' || state AS "tags"
+FROM {SCHEMA}.alarms
+WHERE line = {LINE_VARIABLE} AND first_at <= $__timeTo()::timestamptz
+  AND last_at >= $__timeFrom()::timestamptz
+ORDER BY 1"""
+
+
+def profile_heatmap(tag: str) -> str:
+    """Cross-direction profile over time, long format for a heatmap.
+
+    Columns: ``time``, ``metric`` (position index across the web, zero-padded so the
+    heatmap's rows sort), ``value`` (mean over the interval, the tag's unit).
+    """
+    tid = tag_id(tag)
+    return f"""SELECT $__timeGroupAlias(ts, $__interval), lpad(u.i::text, 3, '0') AS "metric",
+  avg(u.v) AS "value"
+FROM {SCHEMA}.profiles p, unnest(p."values") WITH ORDINALITY AS u(v, i)
+WHERE p.tag_id = {tid} AND p.good AND $__timeFilter(ts) AND $__interval_ms < {ROLLUP_FROM_MS}
+GROUP BY 1, 2
+UNION ALL
+SELECT $__timeGroupAlias(bucket, $__interval), lpad(u.i::text, 3, '0') AS "metric",
+  sum(u.s) / sum(r.n) AS "value"
+FROM {SCHEMA}.profiles_1m r, unnest(r.sums) WITH ORDINALITY AS u(s, i)
+WHERE r.tag_id = {tid} AND $__timeFilter(bucket) AND $__interval_ms >= {ROLLUP_FROM_MS}
+GROUP BY 1, 2
+ORDER BY 1, 2"""
+
+
+def image_metrics(nominal_wt_pct: float | None) -> str:
+    """Filler metrics of accepted images (keys of `vision.ParticleAnalysis.to_dict`).
+
+    Columns: ``time``, ``agglomerate area fraction`` [-], ``Morisita dispersion index`` [-],
+    ``filler loading wt%`` (Delesse estimate), ``nominal wt%`` (the product recipe).
+    """
+    nominal = "NULL::float8" if nominal_wt_pct is None else repr(float(nominal_wt_pct))
+    return f"""SELECT captured_at AS "time",
+  (metrics -> 'agglomerates' ->> 'area_fraction')::float8 AS "agglomerate area fraction",
+  (metrics -> 'dispersion' ->> 'morisita_index')::float8 AS "Morisita dispersion index",
+  (metrics -> 'loading' ->> 'wt_pct')::float8 AS "filler loading wt%",
+  {nominal} AS "nominal wt%"
+FROM {SCHEMA}.image_results
+WHERE line = {LINE_VARIABLE} AND status = 'ok' AND $__timeFilter(captured_at)
+  AND ('__all' IN (${{lot:sqlstring}}) OR lot IN (${{lot:sqlstring}}))
+ORDER BY 1"""
+
+
+def alarm_table() -> str:
+    """Alarms that are active or changed in the range, with state and acknowledgement."""
+    states = ", ".join(sql_string(s) for s in ACTIVE_STATES)
+    return f"""SELECT last_at AS "last", first_at AS "first", priority, state, tag, code,
+  message, count, acked_by AS "acknowledged by", acked_at AS "acknowledged at", cause
+FROM {SCHEMA}.alarms
+WHERE line = {LINE_VARIABLE} AND (state IN ({states}) OR $__timeFilter(last_at))
+ORDER BY (state IN ({states})) DESC, last_at DESC"""
+
+
+def sample_age(line: str = LINE_VARIABLE) -> str:
+    """Seconds since each scalar tag's latest sample, at the end of the range.
+
+    Columns: ``tag``, ``age_s`` (NULL for a tag that never reported).
+    """
+    return f"""SELECT t.name AS "tag",
+  extract(epoch FROM $__timeTo()::timestamptz - last.ts) AS "age_s"
+FROM {SCHEMA}.tags t
+LEFT JOIN LATERAL (SELECT ts FROM {SCHEMA}.samples s
+  WHERE s.tag_id = t.id AND s.ts <= $__timeTo()::timestamptz
+  ORDER BY s.ts DESC LIMIT 1) last ON true
+WHERE t.line = {line} AND t.kind = 'scalar'
+ORDER BY 2 DESC NULLS FIRST"""
+
+
+def bad_quality_share() -> str:
+    """Share of Bad / Uncertain samples per tag over the range [%], from the minute rollup."""
+    return f"""SELECT t.name AS "tag",
+  100.0 * (sum(r.n_all) - sum(r.n_good)) / nullif(sum(r.n_all), 0) AS "bad_pct"
+FROM {SCHEMA}.tags t JOIN {SCHEMA}.samples_1m r ON r.tag_id = t.id
+WHERE t.line = {LINE_VARIABLE} AND $__timeFilter(r.bucket)
+GROUP BY t.name
+ORDER BY 2 DESC"""
+
+
+def line_variable() -> str:
+    """Template variable ``line``: the lines in the store."""
+    return f"SELECT name AS __text, name AS __value FROM {SCHEMA}.lines ORDER BY name"
+
+
+def tag_variable() -> str:
+    """Template variable ``tag``: the scalar tags of the selected line."""
+    return (
+        f"SELECT name FROM {SCHEMA}.tags WHERE line = {LINE_VARIABLE} AND kind = 'scalar' "
+        "ORDER BY name"
+    )
+
+
+def lot_variable() -> str:
+    """Template variable ``lot``: lots of the selected line overlapping the time range."""
+    return f"""SELECT code FROM {SCHEMA}.lots
+WHERE line = {LINE_VARIABLE} AND started_at <= $__timeTo()::timestamptz
+  AND (ended_at IS NULL OR ended_at >= $__timeFrom()::timestamptz)
+ORDER BY started_at DESC"""
+
+
+def selected_tags_series() -> str:
+    """Time series of the tags picked in variable ``tag``, one series per tag (``metric``)."""
+    return f"""SELECT $__timeGroupAlias(s.ts, $__interval), t.name AS "metric",
+  avg(s.value) AS "value"
+FROM {SCHEMA}.samples s JOIN {SCHEMA}.tags t ON t.id = s.tag_id
+WHERE t.line = {LINE_VARIABLE} AND t.name IN (${{tag:sqlstring}}) AND s.good
+  AND $__timeFilter(s.ts) AND $__interval_ms < {ROLLUP_FROM_MS}
+GROUP BY 1, 2
+UNION ALL
+SELECT $__timeGroupAlias(r.bucket, $__interval), t.name AS "metric",
+  sum(r.total) / nullif(sum(r.n_good), 0) AS "value"
+FROM {SCHEMA}.samples_1m r JOIN {SCHEMA}.tags t ON t.id = r.tag_id
+WHERE t.line = {LINE_VARIABLE} AND t.name IN (${{tag:sqlstring}})
+  AND $__timeFilter(r.bucket) AND $__interval_ms >= {ROLLUP_FROM_MS}
+GROUP BY 1, 2
+ORDER BY 1, 2"""
+
+
+def line_status(line: str) -> str:
+    """Overview status of a line: 2 alarm active, 1 data stale, 0 running normally."""
+    states = ", ".join(sql_string(s) for s in ACTIVE_STATES)
+    return f"""SELECT CASE
+  WHEN EXISTS (SELECT 1 FROM {SCHEMA}.alarms WHERE line = {sql_string(line)}
+               AND state IN ({states})) THEN 2
+  WHEN coalesce((SELECT min(age_s) FROM ({sample_age(sql_string(line))}) a), 1e9)
+       > {STALE_AFTER_S} THEN 1
+  ELSE 0 END AS "status\""""
+
+
+def active_alarm_count(line: str) -> str:
+    """Number of the line's alarms that are active or returned but unacknowledged."""
+    states = ", ".join(sql_string(s) for s in ACTIVE_STATES)
+    return f"""SELECT count(*) AS "active alarms" FROM {SCHEMA}.alarms
+WHERE line = {sql_string(line)} AND state IN ({states})"""
+
+
+def capability(line: str) -> str:
+    """Cpk and Ppk over the range of the line's tags that have both spec limits.
+
+    Columns: ``tag``, ``n``, ``mean``, ``sigma_within``, ``sigma_overall``, ``Cpk``, ``Ppk``.
+
+    Notes
+    -----
+    From the minute rollup (whole minutes whose start lies in the range):
+    mean = S1 / n, overall s = sqrt((S2 - S1^2 / n) / (n - 1)), and
+    Cpk = min(USL - mean, mean - LSL) / (3 sigma_within) with sigma_within the sigma of the
+    current control-limits version; Ppk uses the overall s (Montgomery, Introduction to
+    Statistical Quality Control, 8th ed., §8.2).
+    """
+    return f"""WITH k AS (
+  SELECT id, name, lsl, usl, chart FROM {SCHEMA}.tags
+  WHERE line = {sql_string(line)} AND kind = 'scalar' AND lsl IS NOT NULL AND usl IS NOT NULL),
+m AS (
+  SELECT k.id, sum(r.n_good)::float8 AS n, sum(r.total) AS s1, sum(r.total_sq) AS s2
+  FROM k JOIN {SCHEMA}.samples_1m r ON r.tag_id = k.id AND $__timeFilter(r.bucket)
+  GROUP BY k.id HAVING sum(r.n_good) > 1),
+st AS (
+  SELECT id, n, s1 / n AS mean,
+    sqrt(greatest(s2 - s1 * s1 / n, 0) / (n - 1)) AS sigma_overall FROM m)
+SELECT k.name AS "tag", st.n AS "n", st.mean AS "mean", cl.sigma AS "sigma_within",
+  st.sigma_overall AS "sigma_overall",
+  least(k.usl - st.mean, st.mean - k.lsl) / nullif(3 * cl.sigma, 0) AS "Cpk",
+  least(k.usl - st.mean, st.mean - k.lsl) / nullif(3 * st.sigma_overall, 0) AS "Ppk"
+FROM k JOIN st ON st.id = k.id
+LEFT JOIN LATERAL (
+  SELECT sigma FROM {SCHEMA}.control_limits c
+  WHERE c.tag_id = k.id AND c.chart = k.chart AND c.valid_from <= $__timeTo()::timestamptz
+  ORDER BY c.valid_from DESC, c.version DESC LIMIT 1) cl ON true
+ORDER BY 1"""

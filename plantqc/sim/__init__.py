@@ -1,0 +1,1 @@
+"""A built-in OPC UA line simulator: seeded process model, scenario faults, asyncua server."""

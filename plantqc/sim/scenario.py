@@ -1,0 +1,107 @@
+"""Scenarios: the faults a simulated line goes through, as a YAML file or command-line flags.
+
+A scenario is a list of faults, each on one tag (or on every thickness tag for a filler
+agglomeration episode), starting ``start_s`` seconds after the simulator starts.  Magnitudes
+are in units of the tag's within-process standard deviation sigma, so one scenario applies
+unchanged to tags of very different scales.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from plantqc.errors import UserError
+
+FaultKind = Literal["step", "drift", "variance", "stuck", "bad", "uncertain", "agglomeration"]
+
+
+class Fault(BaseModel):
+    """One injected fault.
+
+    ``magnitude`` means, by kind: ``step`` mean shift in sigma; ``drift`` slope in sigma per
+    minute; ``variance`` and ``agglomeration`` the factor on sigma; unused for ``stuck``,
+    ``bad`` and ``uncertain``.  ``duration_s`` None lasts to the end of the run.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: FaultKind
+    line: str | None = None
+    tag: str | None = None
+    start_s: float = Field(ge=0)
+    duration_s: float | None = Field(None, gt=0)
+    magnitude: float = 0.0
+
+    @model_validator(mode="after")
+    def _has_target(self) -> Self:
+        if self.kind != "agglomeration" and self.tag is None:
+            raise ValueError(f"a {self.kind} fault needs the tag it acts on")
+        if self.kind in ("variance", "agglomeration") and self.magnitude <= 0:
+            raise ValueError(f"a {self.kind} fault needs a positive magnitude (factor on sigma)")
+        return self
+
+    def active(self, t_s: float) -> bool:
+        """Whether the fault acts at ``t_s`` seconds after start."""
+        end = float("inf") if self.duration_s is None else self.start_s + self.duration_s
+        return self.start_s <= t_s < end
+
+    def applies_to(self, line: str, tag: str) -> bool:
+        """Whether the fault acts on tag ``tag`` of line ``line``."""
+        if self.line is not None and self.line != line:
+            return False
+        if self.kind == "agglomeration" and self.tag is None:
+            return "thickness" in tag
+        return self.tag == tag
+
+
+class Scenario(BaseModel):
+    """Faults plus the traceability rhythm: a new roll every ``roll_length_s``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    faults: list[Fault] = []
+    roll_length_s: float = Field(120.0, gt=0)
+    rolls_per_lot: int = Field(5, ge=1)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read a scenario YAML file; any problem is a `UserError` naming the file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise UserError(f"scenario file {path} does not exist.") from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UserError(f"scenario file {path} cannot be read: {exc}.") from None
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "top level"
+        message = first["msg"].removeprefix("Value error, ")
+        raise UserError(f"scenario file {path}: {where}: {message}.") from None
+
+
+def parse_fault_flag(text: str) -> Fault:
+    """Fault from ``KIND:TAG@START[+DURATION][=MAGNITUDE]``, e.g. ``drift:gap_um@30=2``."""
+    try:
+        kind, rest = text.split(":", 1)
+        rest, _, magnitude = rest.partition("=")
+        tag, _, timing = rest.partition("@")
+        start, _, duration = timing.partition("+")
+        return Fault(
+            kind=kind,  # type: ignore[arg-type]
+            tag=tag or None,
+            start_s=float(start),
+            duration_s=float(duration) if duration else None,
+            magnitude=float(magnitude) if magnitude else 0.0,
+        )
+    except (ValueError, ValidationError):
+        raise UserError(
+            f"fault {text!r} does not parse; expected KIND:TAG@START[+DURATION][=MAGNITUDE] "
+            "with KIND one of step, drift, variance, stuck, bad, uncertain, agglomeration."
+        ) from None

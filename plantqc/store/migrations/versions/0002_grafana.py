@@ -1,0 +1,198 @@
+"""grafana: read-only role, views and one-minute rollups
+
+Grafana reads PostgreSQL directly (DESIGN.md), so it gets its own schema holding only what
+dashboards query: views over the store's tables and two one-minute rollups (scalar samples and
+profile scans) that keep long-range panels fast.  A NOLOGIN group role ``plantqc_grafana_ro``
+may SELECT from that schema and nothing else, so a dashboard can never write.
+
+The schema is ``grafana`` beside ``public``; a store migrated into another schema (the store
+benchmark's scratch schema) gets ``<schema>_grafana`` so that runs never collide.  SQLite has no
+Grafana objects: Grafana's PostgreSQL datasource is the only reader.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-22
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+from plantqc.grafana.access import READ_ONLY_ROLE, grafana_schema, grant_statements
+from plantqc.quality import GOOD_BELOW
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# date_bin with a fixed UTC origin: minute buckets independent of the session time zone
+_BUCKET = "date_bin('1 minute', {ts}, timestamptz '2000-01-01 00:00:00+00')"
+_GOOD = f"status < {GOOD_BELOW}"
+_GOOD_VALUE = f"({_GOOD} AND value IS NOT NULL AND value <> 'NaN'::float8)"
+
+
+def _views(s: str, g: str) -> list[str]:
+    return [
+        f"CREATE VIEW {g}.lines AS SELECT id, site, area, name, kind, product FROM {s}.lines",
+        f"""CREATE VIEW {g}.tags AS
+            SELECT t.id, t.line_id, l.name AS line, t.name, t.kind, t.unit,
+                   t.lsl, t.target, t.usl, t.spc ->> 'chart' AS chart
+            FROM {s}.tags t JOIN {s}.lines l ON l.id = t.line_id""",
+        f"""CREATE VIEW {g}.samples AS
+            SELECT tag_id, ts, value, status, {_GOOD_VALUE} AS good FROM {s}.samples""",
+        f"""CREATE VIEW {g}.profiles AS
+            SELECT tag_id, ts, "values", {_GOOD} AS good FROM {s}.profiles""",
+        f"""CREATE VIEW {g}.lots AS
+            SELECT lo.id, lo.line_id, l.name AS line, lo.code, lo.product,
+                   lo.started_at, lo.ended_at
+            FROM {s}.lots lo JOIN {s}.lines l ON l.id = lo.line_id""",
+        f"""CREATE VIEW {g}.control_limits AS
+            SELECT id, tag_id, chart, version, basis, center, lcl, ucl, sigma, valid_from
+            FROM {s}.control_limits""",
+        f"""CREATE VIEW {g}.violations AS
+            SELECT v.id, t.line_id, l.name AS line, v.tag_id, t.name AS tag,
+                   v.chart, v.rule, v.ts, v.value
+            FROM {s}.violations v JOIN {s}.tags t ON t.id = v.tag_id
+            JOIN {s}.lines l ON l.id = t.line_id""",
+        f"""CREATE VIEW {g}.alarms AS
+            SELECT a.id, a.line_id, l.name AS line, a.tag_id, t.name AS tag, a.kind, a.code,
+                   a.priority, a.state, a.message, a.first_at, a.last_at, a.count,
+                   a.acked_by, a.acked_at, a.shelved_until, a.cause
+            FROM {s}.alarms a JOIN {s}.lines l ON l.id = a.line_id
+            LEFT JOIN {s}.tags t ON t.id = a.tag_id""",
+        f"""CREATE VIEW {g}.image_results AS
+            SELECT r.id, r.line_id, l.name AS line, lo.code AS lot, ro.code AS roll,
+                   r.input_name, r.analysis, r.captured_at, r.status, r.metrics
+            FROM {s}.image_results r JOIN {s}.lines l ON l.id = r.line_id
+            LEFT JOIN {s}.lots lo ON lo.id = r.lot_id
+            LEFT JOIN {s}.rolls ro ON ro.id = r.roll_id""",
+    ]
+
+
+def _rollups(s: str, g: str, *, timescale: bool) -> list[str]:
+    """Minute rollups kept exact by statement-level triggers on every insert.
+
+    On plain PostgreSQL, sums, sums of squares, minima and maxima merge exactly, so a bucket
+    written by several insert batches equals the aggregate of its samples; only rows actually
+    inserted reach the transition table, so an idempotent replay adds nothing.
+    """
+    samples_1m = f"""
+        INSERT INTO {g}.samples_1m AS r
+            (tag_id, bucket, n_all, n_good, total, total_sq, vmin, vmax)
+        SELECT tag_id, {_BUCKET.format(ts="ts")}, count(*),
+               count(*) FILTER (WHERE {_GOOD_VALUE}),
+               coalesce(sum(value) FILTER (WHERE {_GOOD_VALUE}), 0),
+               coalesce(sum(value * value) FILTER (WHERE {_GOOD_VALUE}), 0),
+               min(value) FILTER (WHERE {_GOOD_VALUE}), max(value) FILTER (WHERE {_GOOD_VALUE})
+        FROM {{source}} GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (tag_id, bucket) DO UPDATE SET
+            n_all = r.n_all + excluded.n_all, n_good = r.n_good + excluded.n_good,
+            total = r.total + excluded.total, total_sq = r.total_sq + excluded.total_sq,
+            vmin = least(r.vmin, excluded.vmin), vmax = greatest(r.vmax, excluded.vmax)"""
+    profiles_1m = f"""
+        WITH good AS (
+            SELECT tag_id, {_BUCKET.format(ts="ts")} AS bucket, "values"
+            FROM {{source}} WHERE {_GOOD}),
+        position AS (
+            SELECT tag_id, bucket, u.i, sum(u.v) AS s
+            FROM good, unnest("values") WITH ORDINALITY AS u(v, i) GROUP BY 1, 2, 3),
+        summed AS (
+            SELECT tag_id, bucket, array_agg(s ORDER BY i) AS sums FROM position GROUP BY 1, 2),
+        counted AS (SELECT tag_id, bucket, count(*) AS n FROM good GROUP BY 1, 2)
+        INSERT INTO {g}.profiles_1m AS r (tag_id, bucket, n, sums)
+        SELECT c.tag_id, c.bucket, c.n, s.sums
+        FROM counted c JOIN summed s USING (tag_id, bucket) ORDER BY 1, 2
+        ON CONFLICT (tag_id, bucket) DO UPDATE SET
+            n = r.n + excluded.n,
+            sums = ARRAY(SELECT a + b FROM unnest(r.sums, excluded.sums)
+                         WITH ORDINALITY AS u(a, b, i) ORDER BY i)"""
+    statements = [
+        f"""CREATE TABLE {g}.profiles_1m (
+            tag_id integer NOT NULL, bucket timestamptz NOT NULL, n integer NOT NULL,
+            sums float8[] NOT NULL, PRIMARY KEY (tag_id, bucket))""",
+    ]
+    if timescale:
+        # hypertables refuse transition tables: samples roll up in a continuous aggregate,
+        # profiles (a scan every few seconds) in a row-level trigger
+        statements += [
+            f"""CREATE MATERIALIZED VIEW {g}.samples_1m WITH (timescaledb.continuous) AS
+                SELECT tag_id, time_bucket('1 minute', ts) AS bucket, count(*) AS n_all,
+                       count(*) FILTER (WHERE {_GOOD_VALUE}) AS n_good,
+                       coalesce(sum(value) FILTER (WHERE {_GOOD_VALUE}), 0) AS total,
+                       coalesce(sum(value * value) FILTER (WHERE {_GOOD_VALUE}), 0) AS total_sq,
+                       min(value) FILTER (WHERE {_GOOD_VALUE}) AS vmin,
+                       max(value) FILTER (WHERE {_GOOD_VALUE}) AS vmax
+                FROM {s}.samples GROUP BY 1, 2 WITH NO DATA""",
+            f"""SELECT add_continuous_aggregate_policy('{g}.samples_1m',
+                start_offset => INTERVAL '1 day', end_offset => NULL,
+                schedule_interval => INTERVAL '1 minute')""",
+        ]
+        triggers = {"profiles": ("ROW", "(SELECT NEW.*) AS new_rows", profiles_1m)}
+    else:
+        statements.append(
+            f"""CREATE TABLE {g}.samples_1m (
+            tag_id integer NOT NULL, bucket timestamptz NOT NULL,
+            n_all integer NOT NULL, n_good integer NOT NULL,
+            total float8 NOT NULL, total_sq float8 NOT NULL, vmin float8, vmax float8,
+            PRIMARY KEY (tag_id, bucket))"""
+        )
+        triggers = {
+            "samples": ("STATEMENT", "new_rows", samples_1m),
+            "profiles": ("STATEMENT", "new_rows", profiles_1m),
+        }
+    for table, (level, source, rollup) in triggers.items():
+        transition = "REFERENCING NEW TABLE AS new_rows" if level == "STATEMENT" else ""
+        statements += [
+            f"""CREATE FUNCTION {g}.rollup_{table}() RETURNS trigger LANGUAGE plpgsql AS $body$
+                BEGIN {rollup.format(source=source)}; RETURN NULL; END $body$""",
+            f"""CREATE TRIGGER grafana_rollup AFTER INSERT ON {s}.{table} {transition}
+                FOR EACH {level} EXECUTE FUNCTION {g}.rollup_{table}()""",
+            # rows stored before this migration
+            rollup.format(source=f"{s}.{table}"),
+        ]
+    return statements
+
+
+def _may_create_roles() -> bool:
+    return bool(
+        op.get_bind()
+        .exec_driver_sql(
+            "SELECT rolsuper OR rolcreaterole FROM pg_roles WHERE rolname = current_user"
+        )
+        .scalar()
+    )
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    timescale = bind.exec_driver_sql(
+        "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'"
+    ).first()
+    store = bind.exec_driver_sql("SELECT current_schema()").scalar_one()
+    g = grafana_schema(store)
+    op.execute(f"CREATE SCHEMA {g}")
+    for statement in _views(store, g) + _rollups(store, g, timescale=timescale is not None):
+        op.execute(statement)
+    role_exists = bind.exec_driver_sql(
+        "SELECT 1 FROM pg_roles WHERE rolname = %(role)s", {"role": READ_ONLY_ROLE}
+    ).first()
+    if role_exists is None and _may_create_roles():
+        op.execute(f"CREATE ROLE {READ_ONLY_ROLE} NOLOGIN")
+        role_exists = True
+    if role_exists:
+        for statement in grant_statements(g):
+            op.execute(statement)
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    store = bind.exec_driver_sql("SELECT current_schema()").scalar_one()
+    for table in ("samples", "profiles"):
+        op.execute(f"DROP TRIGGER IF EXISTS grafana_rollup ON {store}.{table}")
+    # the role is cluster-wide and may serve other databases: it stays
+    op.execute(f"DROP SCHEMA IF EXISTS {grafana_schema(store)} CASCADE")

@@ -1,0 +1,162 @@
+"""A PostgreSQL holding a day of simulated casting-line data, shared by the Grafana tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from plantqc.config import PlantConfig, SpecLimits, load_config
+from plantqc.grafana import sql
+from plantqc.store import SampleRow, connect, insert_samples, sync_config, upgrade
+from plantqc.store.models import Alarm, ControlLimits, ImageResult, Lot, Tag, Violation
+from plantqc.store.samples import ProfileRow, insert_profiles
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+END = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+START = END - timedelta(days=1)
+STEP_S = 10
+BAD = 0x80000000
+
+
+@pytest.fixture(scope="session")
+def casting_config() -> PlantConfig:
+    return load_config(EXAMPLES / "casting.yaml").config
+
+
+def _center_and_spread(spec: SpecLimits | None) -> tuple[float, float]:
+    """A capable process: centred on target (or 5 below a lone USL), sigma = tolerance / 8."""
+    if spec is None:
+        return 100.0, 10.0
+    if spec.lsl is not None and spec.usl is not None:
+        return (spec.target if spec.target is not None else (spec.lsl + spec.usl) / 2), (
+            spec.usl - spec.lsl
+        ) / 8
+    return (spec.usl or 0.0) - 5.0, 1.0
+
+
+def _simulate(engine: Engine, config: PlantConfig) -> None:
+    """A day of the casting line: every scalar tag every 10 s, profiles, lots, images, alarms."""
+    rng = np.random.default_rng(20261122)
+    line = config.lines[0]
+    tag_ids = {name: ref.tag_id for (_, name), ref in sync_config(engine, config).items()}
+    line_id = next(iter(sync_config(engine, config).values())).line_id
+    with Session(engine) as session, session.begin():
+        depth = Tag(
+            line_id=line_id, name=sql.BUFFER_DEPTH_TAG, node_id="plantqc:daemon", kind="scalar"
+        )
+        session.add(depth)
+        session.flush()
+        tag_ids[sql.BUFFER_DEPTH_TAG] = depth.id
+    n = int((END - START).total_seconds() // STEP_S) + 1
+    times = [START + timedelta(seconds=STEP_S * i) for i in range(n)]
+    rows: list[SampleRow] = []
+    for tag in [*line.tags, None]:
+        name = tag.name if tag else sql.BUFFER_DEPTH_TAG
+        if tag is not None and tag.kind != "scalar":
+            continue
+        spec = tag.spec if tag else None
+        target, sd = _center_and_spread(spec)
+        values = target + sd * rng.standard_normal(n)
+        tid = tag_ids[name]
+        rows += [
+            SampleRow(tid, ts, float(v), BAD if i % 97 == 0 else 0)
+            for i, (ts, v) in enumerate(zip(times, values, strict=True))
+        ]
+    insert_samples(engine, rows)
+    profile = tag_ids["dry_thickness_profile_um"]
+    insert_profiles(
+        engine,
+        [ProfileRow(profile, ts, list(50 + rng.standard_normal(16))) for ts in times[::6]],
+    )
+    web = tag_ids["web_speed_m_min"]
+    with Session(engine) as session, session.begin():
+        lot = Lot(line_id=line_id, code="LOT-0001", product=line.product, started_at=START)
+        session.add(lot)
+        session.flush()
+        session.add_all(
+            [
+                ControlLimits(
+                    tag_id=web,
+                    chart="imr",
+                    version=1,
+                    basis="phase1",
+                    center=2.0,
+                    lcl=1.85,
+                    ucl=2.15,
+                    sigma=0.05,
+                    valid_from=START - timedelta(days=1),
+                ),
+                ControlLimits(
+                    tag_id=web,
+                    chart="imr",
+                    version=2,
+                    basis="phase1",
+                    center=2.01,
+                    lcl=1.86,
+                    ucl=2.16,
+                    sigma=0.05,
+                    valid_from=START + timedelta(hours=12),
+                ),
+                Violation(
+                    tag_id=web,
+                    chart="imr",
+                    rule="nelson-1",
+                    ts=END - timedelta(minutes=30),
+                    value=2.3,
+                    points={"index": [0]},
+                ),
+                Alarm(
+                    line_id=line_id,
+                    tag_id=web,
+                    kind="spc",
+                    code="nelson-1",
+                    priority="high",
+                    message="web speed beyond UCL",
+                    first_at=END - timedelta(minutes=30),
+                    last_at=END - timedelta(minutes=20),
+                ),
+                ImageResult(
+                    line_id=line_id,
+                    lot_id=lot.id,
+                    input_name="casting-1-sem-topview",
+                    analysis="particles",
+                    path="a.tif",
+                    sha256="0" * 64,
+                    captured_at=END - timedelta(minutes=10),
+                    status="ok",
+                    metrics={
+                        "agglomerates": {"area_fraction": 0.012},
+                        "dispersion": {"morisita_index": 1.3},
+                        "loading": {"wt_pct": 19.2, "nominal_wt_pct": 20.0},
+                    },
+                ),
+            ]
+        )
+
+
+@pytest.fixture(scope="module")
+def grafana_db(pg_admin_url: str, casting_config: PlantConfig) -> Iterator[Engine]:
+    """A database migrated to head and filled by `_simulate`, for one test module."""
+    admin = make_url(pg_admin_url)
+    name = f"plantqc_grafana_{uuid.uuid4().hex[:10]}"
+    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    engine = connect(admin.set(database=name).render_as_string(hide_password=False))
+    try:
+        upgrade(engine)
+        _simulate(engine, casting_config)
+        yield engine
+    finally:
+        engine.dispose()
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

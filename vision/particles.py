@@ -1,0 +1,339 @@
+"""Segmentation of filler particles in top-view images and per-particle measures.
+
+Pipeline: grey -> illumination correction -> denoising -> threshold (automatic or chosen) ->
+hole filling and size filter -> splitting of touching particles (distance transform, h-maxima
+markers, watershed) -> moments, perimeter and equivalent diameter of each particle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from vision.errors import ImageError
+from vision.preprocess import (
+    correct_illumination,
+    denoise,
+    normalize,
+    require_contrast,
+    to_gray,
+)
+from vision.threshold import Threshold, choose_threshold
+
+
+@dataclass(frozen=True)
+class Particle:
+    """One segmented particle (pixel units; ``y`` grows downwards).
+
+    Attributes
+    ----------
+    x_px, y_px : float
+        Centroid [px], pixel centres at integer coordinates.
+    area_px : int
+        Pixel count [px^2].
+    eq_diameter_px : float
+        Diameter of the disc of equal area, ``sqrt(4 A / pi)`` [px].
+    circularity : float
+        ``4 pi A / P^2`` with P the contour length through boundary pixel centres; about
+        0.9 for digital discs, lower for elongated or rough particles.
+    aspect_ratio : float
+        Major / minor axis of the ellipse with the same second moments (>= 1).
+    bbox : tuple of int
+        ``(x, y, width, height)`` [px].
+    """
+
+    x_px: float
+    y_px: float
+    area_px: int
+    eq_diameter_px: float
+    circularity: float
+    aspect_ratio: float
+    bbox: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """Labelled particles of one image.
+
+    Attributes
+    ----------
+    labels : numpy.ndarray
+        ``int32`` (H, W); 0 = background, particle ``i`` of ``particles`` has label ``i + 1``.
+    particles : tuple of Particle
+    threshold : Threshold
+        How the foreground was separated (method, level, polarity).
+    illumination_corrected : bool
+    """
+
+    labels: np.ndarray = field(repr=False)
+    particles: tuple[Particle, ...]
+    threshold: Threshold = field(repr=False)
+    illumination_corrected: bool
+
+    @property
+    def area_fraction(self) -> float:
+        """Fraction of the image covered by particles [0-1]."""
+        return float(sum(p.area_px for p in self.particles)) / self.labels.size
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Fill background regions of a 0/255 mask that do not touch the image border.
+
+    Notes
+    -----
+    Flood fill of the background from a padded border; whatever the flood does not reach is a
+    hole. Equivalent to ``scipy.ndimage.binary_fill_holes`` and several times faster.
+    """
+    flood = cv2.copyMakeBorder(mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+    ff_mask = np.zeros((flood.shape[0] + 2, flood.shape[1] + 2), np.uint8)
+    cv2.floodFill(flood, ff_mask, (0, 0), 128)
+    # Everything the flood did not reach (objects and their holes) becomes object.
+    return cv2.compare(flood[1:-1, 1:-1], 128, cv2.CMP_NE)
+
+
+def concavities(part: np.ndarray, min_depth_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Deepest points of the concavities of a binary shape at least ``min_depth_px`` deep.
+
+    Parameters
+    ----------
+    part : numpy.ndarray
+        ``uint8`` 0/1 mask of one 8-connected shape.
+    min_depth_px : float
+        Minimum distance from the convex hull [px].
+
+    Returns
+    -------
+    points : numpy.ndarray
+        (k, 2) integer x, y of the concavity points.
+    depths : numpy.ndarray
+        (k,) their depths [px].
+    """
+    none = (np.empty((0, 2), np.int32), np.empty(0))
+    contours, _ = cv2.findContours(part, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    contour = max(contours, key=cv2.contourArea)
+    if len(contour) < 5:
+        return none
+    hull = np.sort(cv2.convexHull(contour, returnPoints=False), axis=0)
+    try:
+        defects = cv2.convexityDefects(contour, hull)
+    except cv2.error:
+        # Self-touching contours (one-pixel bridges) have no well-defined defects.
+        return none
+    if defects is None:
+        return none
+    defects = defects.reshape(-1, 4)
+    depth = defects[:, 3] / 256.0
+    deep = depth >= min_depth_px
+    return contour[defects[deep, 2], 0], depth[deep]
+
+
+def _inner_chords(
+    part: np.ndarray, points: np.ndarray, depths: np.ndarray, min_depth_px: float
+) -> list[tuple[tuple[int, int], ...]]:
+    """Segments through the shape joining two concavity points, at least one of them
+    ``min_depth_px`` deep, shortest first."""
+    chords: list[tuple[float, tuple[tuple[int, int], ...]]] = []
+    for i in range(len(points)):
+        for j in range(i + 1, len(points)):
+            a, b = points[i], points[j]
+            mid = np.rint((a + b) / 2.0).astype(int)
+            if max(depths[i], depths[j]) >= min_depth_px and part[mid[1], mid[0]]:
+                ends = ((int(a[0]), int(a[1])), (int(b[0]), int(b[1])))
+                chords.append((float(np.hypot(*(a - b))), ends))
+    return [c for _, c in sorted(chords)]
+
+
+def _cut(
+    part: np.ndarray, chord: tuple[tuple[int, int], ...], min_part_px: int
+) -> tuple[np.ndarray, int] | None:
+    """Labels (1..n) of ``part`` cut along ``chord``, the cut's pixels given back to a
+    neighbouring piece; None when a piece would be a sliver."""
+    trial = part.copy()
+    cv2.line(trial, chord[0], chord[1], 0, 1, cv2.LINE_4)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(trial, connectivity=8)
+    # Each piece must be at least a quarter-square of the cut (a half-disc is
+    # 1.57 r^2 > (2r)^2 / 4); thinner pieces are slivers along the cut, not particles.
+    length = float(np.hypot(chord[0][0] - chord[1][0], chord[0][1] - chord[1][1]))
+    if n < 3 or stats[1:, cv2.CC_STAT_AREA].min() < max(min_part_px, length**2 / 4.0):
+        return None
+    orphans = (part > 0) & (lab == 0)
+    while orphans.any():
+        grown = cv2.dilate(lab.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
+        lab[orphans] = grown[orphans]
+        orphans = (part > 0) & (lab == 0)
+    return lab, n - 1
+
+
+def split_touching(
+    component: np.ndarray,
+    min_depth_px: float = 1.0,
+    min_part_px: int = 10,
+    partner_depth: float = 0.85,
+    relative_depth: float = 0.03,
+    max_cuts: int = 256,
+) -> tuple[np.ndarray, int]:
+    """Split one binary component into touching convex particles by cutting at its necks.
+
+    Parameters
+    ----------
+    component : numpy.ndarray
+        ``uint8`` 0/1 crop holding a single 8-connected component, with a 1-px empty margin.
+    min_depth_px : float, default 1.0
+        Concavities shallower than this are boundary noise, not necks [px].
+    min_part_px : int, default 10
+        A cut that would leave a piece smaller than this is not made [px^2].
+    partner_depth : float, default 0.7
+        The second concavity of a cut may be this fraction of ``min_depth_px`` deep.
+    relative_depth : float, default 0.03
+        The neck depth is at least this fraction of the square root of the part's area.
+    max_cuts : int, default 256
+        Safety bound on the number of cuts.
+
+    Returns
+    -------
+    labels : numpy.ndarray
+        ``int32`` crop, 0 outside, 1..n inside.
+    n : int
+        Number of particles (1 when the component is not split).
+
+    Notes
+    -----
+    Rule-based clump splitting [1]_: while a part has two concavities (convexity defects), one
+    at least ``min_depth_px`` deep and the other at least ``partner_depth * min_depth_px``, whose
+    joining segment lies inside it, it is cut along the shortest such segment that leaves no
+    piece smaller than ``min_part_px`` or than a quarter of the cut length squared (a sliver);
+    the pixels of the cut go to a neighbouring piece. Unlike markers from distance-transform
+    maxima (the distance-transform watershed of [2]_), a neck is found whatever the size ratio
+    of the two particles, because the depth of the concavity does not depend on it.
+
+    References
+    ----------
+    .. [1] S. Kumar, S. H. Ong, S. Ranganath, T. C. Ong, F. T. Chew, "A rule-based approach for
+       robust clump splitting", Pattern Recognition 39(6), 1088-1098 (2006).
+    .. [2] S. Beucher, F. Meyer, "The morphological approach to segmentation: the watershed
+       transformation", in Mathematical Morphology in Image Processing, Dekker (1993), 433-481.
+    """
+    labels = component.astype(np.int32)
+    pending = [1]
+    n = 1
+    while pending and n <= max_cuts:
+        k = pending.pop()
+        part = (labels == k).astype(np.uint8)
+        # Partner concavities may be shallower: blur fills one side of a neck more than the other.
+        # Digitisation roughens large outlines by more than a pixel: the depth scales with size.
+        depth = max(min_depth_px, relative_depth * float(np.sqrt(np.count_nonzero(part))))
+        points, depths = concavities(part, partner_depth * depth)
+        for chord in _inner_chords(part, points, depths, depth)[:8]:
+            done = _cut(part, chord, min_part_px)
+            if done is not None:
+                break
+        else:
+            continue
+        pieces, m = done
+        for j in range(2, m + 1):
+            n += 1
+            labels[pieces == j] = n
+            pending.append(n)
+        pending.append(k)
+    return labels, n
+
+
+def measure_particle(mask: np.ndarray, x0: int, y0: int) -> Particle:
+    """Measures of one particle from its binary crop whose top-left pixel is ``(x0, y0)``.
+
+    Notes
+    -----
+    Centroid and equivalent ellipse from image moments (Hu 1962); aspect ratio
+    ``sqrt(l1 / l2)`` of the eigenvalues of the central second-moment matrix.
+    """
+    m = cv2.moments(mask, binaryImage=True)
+    area = m["m00"]
+    mu20, mu02, mu11 = m["mu20"] / area, m["mu02"] / area, m["mu11"] / area
+    root = np.sqrt(((mu20 - mu02) / 2.0) ** 2 + mu11**2)
+    l1, l2 = (mu20 + mu02) / 2.0 + root, (mu20 + mu02) / 2.0 - root
+    aspect = float(np.sqrt(l1 / l2)) if l2 > 1e-9 else float("inf")
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    perimeter = sum(cv2.arcLength(c, closed=True) for c in contours)
+    circularity = float(4.0 * np.pi * area / perimeter**2) if perimeter > 0 else 1.0
+    return Particle(
+        x_px=float(x0 + m["m10"] / area),
+        y_px=float(y0 + m["m01"] / area),
+        area_px=int(area),
+        eq_diameter_px=float(np.sqrt(4.0 * area / np.pi)),
+        circularity=min(circularity, 1.0),
+        aspect_ratio=aspect,
+        bbox=(int(x0), int(y0), int(mask.shape[1]), int(mask.shape[0])),
+    )
+
+
+def segment_particles(
+    image: np.ndarray,
+    *,
+    min_area_px: int = 10,
+    threshold: str = "auto",
+    bright_objects: bool | None = None,
+    illumination: str | bool = "auto",
+    denoise_sigma_px: float = 1.0,
+    split: bool = True,
+    split_depth_px: float = 1.0,
+) -> Segmentation:
+    """Segment and measure filler particles in a top-view micrograph.
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        Grey, RGB or RGBA, 8- or 16-bit (or float in [0, 1]).
+    min_area_px : int, default 10
+        Smaller objects are noise and dropped [px^2].
+    threshold : {"auto", "otsu", "triangle", "adaptive"}
+        See :func:`vision.threshold.choose_threshold`.
+    bright_objects : bool, optional
+        Particle polarity; default: the minority phase.
+    illumination : {"auto", True, False}
+        Shading correction; see :func:`vision.preprocess.correct_illumination`.
+    denoise_sigma_px : float, default 1.0
+        Gaussian smoothing before thresholding [px].
+    split : bool, default True
+        Split touching particles by watershed.
+    split_depth_px : float, default 1.0
+        Minimum depth of a neck between touching particles [px]; see :func:`split_touching`.
+
+    Returns
+    -------
+    Segmentation
+
+    Raises
+    ------
+    ImageError
+        Bad parameters or an image without contrast.
+    """
+    if min_area_px < 1:
+        raise ImageError(f"min_area_px must be at least 1, got {min_area_px}.")
+    gray = to_gray(image)
+    require_contrast(gray)
+    gray = normalize(gray)
+    gray, corrected = correct_illumination(gray, illumination)
+    gray = denoise(gray, denoise_sigma_px)
+    thr = choose_threshold(gray, threshold, bright_objects)
+    mask = fill_holes(thr.mask)
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
+    keep = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= min_area_px) + 1
+    out = np.zeros_like(labels)
+    particles: list[Particle] = []
+    for i in keep:
+        x, y, w, h = (int(v) for v in stats[i, :4])
+        crop = labels[y : y + h, x : x + w] == i
+        comp = cv2.copyMakeBorder(crop.astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+        if split:
+            parts, n_parts = split_touching(comp, split_depth_px, min_area_px)
+        else:
+            parts, n_parts = comp.astype(np.int32), 1
+        parts = parts[1:-1, 1:-1]
+        for j in range(1, n_parts + 1):
+            part = (parts == j).astype(np.uint8)
+            px, py, pw, ph = cv2.boundingRect(part)
+            particles.append(measure_particle(part[py : py + ph, px : px + pw], x + px, y + py))
+            out[y : y + h, x : x + w][part.astype(bool)] = len(particles)
+    return Segmentation(out, tuple(particles), thr, corrected)
