@@ -77,7 +77,7 @@ def spc_bench(
 
 @app.command("vision")
 def vision_bench(
-    size: Annotated[int, typer.Option(min=64, help="Side of the square test image [px].")] = 4096,
+    size: Annotated[int, typer.Option(min=64, help="Side of the square test image, px.")] = 4096,
     repeats: Annotated[int, typer.Option(min=1, help="Runs; the best time is kept.")] = 1,
     as_json: JsonOption = False,
 ) -> None:

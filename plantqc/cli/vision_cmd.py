@@ -146,14 +146,14 @@ def _particles_summary(r: vision.ParticleAnalysis) -> str:
 @app.command("particles")
 def particles(
     image: Path = typer.Argument(..., help="Image file or folder of images."),
-    pixel_size_um: float = typer.Option(..., "--pixel-size-um", help="Pixel size [um]."),
-    min_area_px: int = typer.Option(10, "--min-area-px", min=1, help="Smallest particle [px2]."),
+    pixel_size_um: float = typer.Option(..., "--pixel-size-um", help="Pixel size, um."),
+    min_area_px: int = typer.Option(10, "--min-area-px", min=1, help="Smallest particle, px²."),
     agglomerate_gap_px: float = typer.Option(
-        2.0, "--agglomerate-gap-px", min=0.0, help="Particles closer than this agglomerate [px]."
+        2.0, "--agglomerate-gap-px", min=0.0, help="Particles closer than this agglomerate, px."
     ),
     threshold: str = typer.Option("auto", "--threshold", help="auto, otsu, triangle, adaptive."),
-    filler_density: float | None = typer.Option(None, "--filler-density", help="[g/cm3]"),
-    polymer_density: float | None = typer.Option(None, "--polymer-density", help="[g/cm3]"),
+    filler_density: float | None = typer.Option(None, "--filler-density", help="Density, g/cm³."),
+    polymer_density: float | None = typer.Option(None, "--polymer-density", help="Density, g/cm³."),
     nominal_wt_pct: float | None = typer.Option(None, "--nominal-wt-pct", help="Recipe wt%."),
     overlay: Path | None = _OVERLAY,
     as_json: bool = _JSON,
@@ -193,9 +193,9 @@ def _thickness_summary(r: vision.ThicknessResult) -> str:
 @app.command("thickness")
 def thickness(
     image: Path = typer.Argument(..., help="Cross-section image file or folder of images."),
-    pixel_size_um: float | None = typer.Option(None, "--pixel-size-um", help="Pixel size [um]."),
+    pixel_size_um: float | None = typer.Option(None, "--pixel-size-um", help="Pixel size, um."),
     scale_bar_um: float | None = typer.Option(
-        None, "--scale-bar-um", help="Length of the scale bar drawn in the image [um]."
+        None, "--scale-bar-um", help="Length of the scale bar drawn in the image, um."
     ),
     overlay: Path | None = _OVERLAY,
     as_json: bool = _JSON,
@@ -227,7 +227,7 @@ def _defects_summary(r: vision.SurfaceDefects) -> str:
 @app.command("defects")
 def defects(
     image: Path = typer.Argument(..., help="Top-view web image file or folder of images."),
-    pixel_size_um: float = typer.Option(..., "--pixel-size-um", help="Pixel size [um]."),
+    pixel_size_um: float = typer.Option(..., "--pixel-size-um", help="Pixel size, um."),
     overlay: Path | None = _OVERLAY,
     as_json: bool = _JSON,
     max_pixels: int = _MAX_PIXELS,
