@@ -3,8 +3,9 @@
 A scratch PostgreSQL database is filled server-side (``generate_series``) with ``tags`` scalar
 tags at ``rate_hz`` for ``days`` days plus a 50-point thickness profile every 5 s, migrated so
 the minute rollups are maintained as the data arrives.  Each query of the line and overview
-dashboards is expanded exactly as Grafana expands it (`plantqc.grafana.macros`) and timed
-``repeats`` times per range.  The baseline is the 7-day time-series query forced onto raw
+dashboards is expanded exactly as Grafana expands it (`plantqc.grafana.macros`), with the
+interval Grafana computes from the panel's ``maxDataPoints``, and timed ``repeats`` times per
+range.  The baseline is the 7-day time-series query forced onto raw
 samples (what a dashboard without the rollup would run), measured in the same run.
 """
 
@@ -25,7 +26,7 @@ from sqlalchemy.engine import make_url
 
 from plantqc.config import Line, OpcUa, Plant, PlantConfig, SpcSettings, SpecLimits, Tag
 from plantqc.grafana import sql
-from plantqc.grafana.dashboards import dashboards, queries, to_json
+from plantqc.grafana.dashboards import MAX_DATA_POINTS, dashboards, queries, to_json
 from plantqc.grafana.macros import ALL, TimeRange, grafana_sql
 from plantqc.store import connect, sync_config, upgrade
 
@@ -165,10 +166,7 @@ def run_grafana_bench(
 ) -> GrafanaBenchResult:
     """Load the data, then time every panel query of the generated dashboards."""
     config = bench_config(tags)
-    ranges = {
-        "full": TimeRange.for_panel(END - timedelta(days=days), END, 1000),
-        "1h": TimeRange.for_panel(END - timedelta(hours=1), END, 1000),
-    }
+    ranges = {"full": END - timedelta(days=days), "1h": END - timedelta(hours=1)}
     with _scratch_database(admin_url) as engine:
         upgrade(engine)
         start = time.perf_counter()
@@ -176,15 +174,18 @@ def run_grafana_bench(
         load_seconds = time.perf_counter() - start
         found = [q for board in dashboards(config) for q in queries(to_json(board))]
         results = []
-        for name, time_range in ranges.items():
+        for name, start in ranges.items():
             for query in found:
+                # Grafana's interval for this panel: from its maxDataPoints, else its width
+                points = query.max_data_points or MAX_DATA_POINTS
+                time_range = TimeRange.for_panel(start, END, points)
                 text = grafana_sql(query.raw_sql, time_range, _VALUES, _ALL_VALUES)
                 p50, p95 = _latencies(engine, text, repeats)
                 results.append(
                     QueryLatency(f"{query.dashboard_uid}: {query.where}", name, p50, p95)
                 )
         series = sql.value_series("t000")
-        week = ranges["full"]
+        week = TimeRange.for_panel(ranges["full"], END, MAX_DATA_POINTS)
         rollup = grafana_sql(series, week, _VALUES)
         forced_raw = grafana_sql(series.replace("$__interval_ms", "0"), week, _VALUES)
         rollup_p95 = _latencies(engine, rollup, repeats)[1]

@@ -29,6 +29,8 @@ DATASOURCE_UID = "plantqc-postgres"
 FOLDER_UID = "plantqc"
 MAX_DATA_POINTS = 1000
 """Points per time-series panel: fixes Grafana's interval (7 days -> 10 min, 1 h -> 5 s)."""
+HEATMAP_MAX_DATA_POINTS = 200
+"""Time columns per profile heatmap: 7 days -> 1 h (hourly rollup), 1 day -> 5 min, 1 h -> 20 s."""
 LOT_ALL = "'__all'"
 
 T = TypeVar("T")
@@ -53,6 +55,8 @@ class PanelQuery:
     kind: str  # panel type, "variable" or "annotation"
     raw_sql: str
     format: str
+    max_data_points: int | None = None
+    """The panel's ``maxDataPoints``, from which Grafana computes ``$__interval``."""
 
 
 def datasource_ref(uid: str = DATASOURCE_UID) -> model.DataSourceRef:
@@ -138,7 +142,7 @@ def _heatmap(tag: Tag, ds: model.DataSourceRef) -> heatmap.Panel:
         .title(f"{tag.name}: cross-direction profile [{tag.unit}]")
         .description("Mean thickness per position across the web (rows) over time.")
         .with_target(_target(sql.profile_heatmap(tag.name), ds))
-        .max_data_points(MAX_DATA_POINTS // 5)
+        .max_data_points(HEATMAP_MAX_DATA_POINTS)
         .calculate(False)
         .color(heatmap.HeatmapColorOptions().mode("scheme").scheme("RdYlBu").reverse(True))
         .y_axis(heatmap.YAxisConfig().axis_label("position across the web"))
@@ -378,7 +382,16 @@ def queries(board: dict[str, Any]) -> list[PanelQuery]:
     for panel in board.get("panels", []):
         for target in panel.get("targets") or []:
             where = f"panel {panel['title']} ({target['refId']})"
-            found.append(PanelQuery(uid, where, panel["type"], target["rawSql"], target["format"]))
+            found.append(
+                PanelQuery(
+                    uid,
+                    where,
+                    panel["type"],
+                    target["rawSql"],
+                    target["format"],
+                    panel.get("maxDataPoints"),
+                )
+            )
     for variable in board.get("templating", {}).get("list", []):
         found.append(
             PanelQuery(uid, f"variable {variable['name']}", "variable", variable["query"], "table")

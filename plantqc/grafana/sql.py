@@ -1,11 +1,13 @@
 """Every SQL query the dashboards send, in one place.
 
-Queries read only the ``grafana`` schema (views and one-minute rollups created by migration
-0002), use Grafana's PostgreSQL macros, and switch between raw samples and the minute rollup on
+Queries read only the ``grafana`` schema (views and rollups created by migration 0002), use
+Grafana's PostgreSQL macros, and switch between raw samples and the minute rollup on
 ``$__interval_ms``: once Grafana asks for buckets of a minute or more, the rollup answers with
 the same means, because Grafana's rounded intervals of a minute and above are whole minutes and
-sums and counts of minute buckets add up exactly.  The switch is a constant comparison after
-macro expansion, so PostgreSQL prunes the branch not taken at plan time.
+sums and counts of minute buckets add up exactly.  The profile heatmap switches once more, to
+the hourly profile rollup, from an interval of an hour (whole hours likewise).  The switch is
+a constant comparison after macro expansion, so PostgreSQL prunes the branches not taken at
+plan time.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from plantqc.grafana.macros import sql_string
 SCHEMA = "grafana"
 ROLLUP_FROM_MS = 60_000
 """Smallest ``$__interval_ms`` served from the minute rollup."""
+HOURLY_FROM_MS = 3_600_000
+"""Smallest ``$__interval_ms`` served from the hourly profile rollup."""
 LINE_VARIABLE = "${line:sqlstring}"
 ACTIVE_STATES = ("active-unacknowledged", "active-acknowledged", "returned-unacknowledged")
 BUFFER_DEPTH_TAG = "daemon_buffer_depth"
@@ -105,21 +109,42 @@ def profile_heatmap(tag: str) -> str:
     """Cross-direction profile over time, long format for a heatmap.
 
     Columns: ``time``, ``metric`` (position index across the web, zero-padded so the
-    heatmap's rows sort), ``value`` (mean over the interval, the tag's unit).
+    heatmap's rows sort), ``value`` (mean over the interval of the position's values in Good
+    scans, the tag's unit).
+
+    Notes
+    -----
+    A scan carries one value per position, so a week of minute buckets is some 10,000 arrays
+    and half a million values to sum; from an interval of an hour the hourly rollup answers
+    instead (168 arrays a week).  Each branch returns the same means, ``sum(sums[i]) / sum(n)``
+    over the buckets inside an interval bucket, because Grafana's rounded intervals from a
+    minute up are whole minutes and from an hour up whole hours, and the rollup buckets start
+    on multiples of their width since the Unix epoch, as ``$__timeGroup`` buckets do.  A
+    rollup bucket counts in the interval bucket holding its start, so over a range that does
+    not start on a whole hour the hourly branch leaves out the partial first hour.
     """
     tid = tag_id(tag)
-    return f"""SELECT $__timeGroupAlias(ts, $__interval), lpad(u.i::text, 3, '0') AS "metric",
-  avg(u.v) AS "value"
+    rollup = """
+SELECT $__timeGroupAlias(bucket, $__interval), u.i, sum(u.s) / sum(r.n) AS "value"
+FROM {table} r, unnest(r.sums) WITH ORDINALITY AS u(s, i)
+WHERE r.tag_id = {tid} AND $__timeFilter(bucket) AND {branch}
+GROUP BY 1, 2"""
+    minutes = rollup.format(
+        table=f"{SCHEMA}.profiles_1m",
+        tid=tid,
+        branch=f"$__interval_ms >= {ROLLUP_FROM_MS} AND $__interval_ms < {HOURLY_FROM_MS}",
+    )
+    hours = rollup.format(
+        table=f"{SCHEMA}.profiles_1h", tid=tid, branch=f"$__interval_ms >= {HOURLY_FROM_MS}"
+    )
+    return f"""SELECT "time", lpad(i::text, 3, '0') AS "metric", "value" FROM (
+SELECT $__timeGroupAlias(ts, $__interval), u.i, avg(u.v) AS "value"
 FROM {SCHEMA}.profiles p, unnest(p."values") WITH ORDINALITY AS u(v, i)
 WHERE p.tag_id = {tid} AND p.good AND $__timeFilter(ts) AND $__interval_ms < {ROLLUP_FROM_MS}
 GROUP BY 1, 2
-UNION ALL
-SELECT $__timeGroupAlias(bucket, $__interval), lpad(u.i::text, 3, '0') AS "metric",
-  sum(u.s) / sum(r.n) AS "value"
-FROM {SCHEMA}.profiles_1m r, unnest(r.sums) WITH ORDINALITY AS u(s, i)
-WHERE r.tag_id = {tid} AND $__timeFilter(bucket) AND $__interval_ms >= {ROLLUP_FROM_MS}
-GROUP BY 1, 2
-ORDER BY 1, 2"""
+UNION ALL{minutes}
+UNION ALL{hours}) AS h
+ORDER BY 1, i"""
 
 
 def image_metrics(nominal_wt_pct: float | None) -> str:

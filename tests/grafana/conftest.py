@@ -73,9 +73,15 @@ def _simulate(engine: Engine, config: PlantConfig) -> None:
         ]
     insert_samples(engine, rows)
     profile = tag_ids["dry_thickness_profile_um"]
+    # a scan a minute, every 7th Bad and far off, which no Good mean may include
     insert_profiles(
         engine,
-        [ProfileRow(profile, ts, list(50 + rng.standard_normal(16))) for ts in times[::6]],
+        [
+            ProfileRow(profile, ts, list(50 + rng.standard_normal(16)))
+            if i % 7
+            else ProfileRow(profile, ts, [500.0] * 16, BAD)
+            for i, ts in enumerate(times[::6])
+        ],
     )
     web = tag_ids["web_speed_m_min"]
     with Session(engine) as session, session.begin():

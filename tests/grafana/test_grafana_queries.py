@@ -11,13 +11,21 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine
 
 from plantqc.config import load_config
 from plantqc.grafana import sql
-from plantqc.grafana.dashboards import PanelQuery, dashboards, queries, to_json
+from plantqc.grafana.dashboards import (
+    HEATMAP_MAX_DATA_POINTS,
+    PanelQuery,
+    dashboards,
+    queries,
+    to_json,
+)
 from plantqc.grafana.macros import ALL, TimeRange, grafana_sql
+from plantqc.quality import GOOD_BELOW
 
 from .conftest import END, EXAMPLES, START
 
@@ -95,3 +103,52 @@ def _series(engine: Engine, text: str, time_range: TimeRange) -> dict[float, flo
     query = PanelQuery("", "", "timeseries", text, "time_series")
     _, rows = _run(engine, query, time_range)
     return {float(t): float(v) for t, v in rows}
+
+
+HEATMAP = "dry_thickness_profile_um"
+
+
+def test_a_week_of_heatmap_reads_the_hourly_rollup_a_day_the_minute_one_an_hour_raw_scans() -> None:
+    def interval(span: timedelta) -> int:
+        return TimeRange.for_panel(END - span, END, HEATMAP_MAX_DATA_POINTS).interval_ms
+
+    assert interval(timedelta(days=7)) >= sql.HOURLY_FROM_MS
+    assert sql.ROLLUP_FROM_MS <= interval(timedelta(days=1)) < sql.HOURLY_FROM_MS
+    assert interval(timedelta(hours=1)) < sql.ROLLUP_FROM_MS
+
+
+@pytest.mark.parametrize("interval_ms", [60_000, 300_000, 3_600_000, 7_200_000])
+def test_heatmap_means_equal_the_means_of_good_raw_scans(
+    grafana_db: Engine, interval_ms: int
+) -> None:
+    """Per bucket and position: the mean of position i over the Good scans in the bucket."""
+    heatmap = _heatmap(grafana_db, sql.profile_heatmap(HEATMAP), TimeRange(START, END, interval_ms))
+    expected = _good_scan_means(grafana_db, interval_ms)
+    assert heatmap.keys() == expected.keys()
+    for key, value in heatmap.items():
+        assert value == pytest.approx(expected[key], rel=1e-12), key
+
+
+def _heatmap(engine: Engine, text: str, time_range: TimeRange) -> dict[tuple[float, str], float]:
+    query = PanelQuery("", "", "heatmap", text, "time_series")
+    _, rows = _run(engine, query, time_range)
+    return {(float(t), position): float(v) for t, position, v in rows}
+
+
+def _good_scan_means(engine: Engine, interval_ms: int) -> dict[tuple[float, str], float]:
+    """The defining formula, from the stored scans in the range [START, END]."""
+    with engine.connect() as connection:
+        scans = connection.exec_driver_sql(
+            'SELECT ts, "values", status FROM profiles WHERE ts BETWEEN %(a)s AND %(b)s',
+            {"a": START, "b": END},
+        ).all()
+    step = interval_ms / 1000
+    groups: dict[float, list[list[float]]] = {}
+    for ts, values, status in scans:
+        if status < GOOD_BELOW:
+            groups.setdefault(ts.timestamp() // step * step, []).append(values)
+    return {
+        (bucket, f"{i + 1:03d}"): float(np.mean([scan[i] for scan in group]))
+        for bucket, group in groups.items()
+        for i in range(len(group[0]))
+    }

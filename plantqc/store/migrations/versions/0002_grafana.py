@@ -1,9 +1,11 @@
-"""grafana: read-only role, views and one-minute rollups
+"""grafana: read-only role, views and rollups
 
 Grafana reads PostgreSQL directly (DESIGN.md), so it gets its own schema holding only what
-dashboards query: views over the store's tables and two one-minute rollups (scalar samples and
-profile scans) that keep long-range panels fast.  A NOLOGIN group role ``plantqc_grafana_ro``
-may SELECT from that schema and nothing else, so a dashboard can never write.
+dashboards query: views over the store's tables and rollups that keep long-range panels fast
+(one-minute rollups of scalar samples and of profile scans, and an hourly one of profile scans,
+whose 50-odd positions per scan make a week of minute buckets too many for a heatmap).  A
+NOLOGIN group role ``plantqc_grafana_ro`` may SELECT from that schema and nothing else, so a
+dashboard can never write.
 
 The schema is ``grafana`` beside ``public``; a store migrated into another schema (the store
 benchmark's scratch schema) gets ``<schema>_grafana`` so that runs never collide.  SQLite has no
@@ -26,8 +28,11 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# date_bin with a fixed UTC origin: minute buckets independent of the session time zone
-_BUCKET = "date_bin('1 minute', {ts}, timestamptz '2000-01-01 00:00:00+00')"
+# date_bin with a fixed UTC origin: buckets independent of the session time zone, aligned with
+# Grafana's $__timeGroup (multiples of the width since the Unix epoch; 2000-01-01 is one)
+_BUCKET = "date_bin('{width}', {ts}, timestamptz '2000-01-01 00:00:00+00')"
+_PROFILE_ROLLUPS = {"profiles_1m": "1 minute", "profiles_1h": "1 hour"}
+"""Profile rollup tables and their bucket widths; long-range heatmaps read the hourly one."""
 _GOOD = f"status < {GOOD_BELOW}"
 _GOOD_VALUE = f"({_GOOD} AND value IS NOT NULL AND value <> 'NaN'::float8)"
 
@@ -70,8 +75,33 @@ def _views(s: str, g: str) -> list[str]:
     ]
 
 
+def _profiles_rollup(g: str, table: str, width: str) -> str:
+    """Upsert into profile rollup ``table`` the Good scans of ``{source}`` per ``width`` bucket.
+
+    A bucket holds ``n``, the number of Good scans, and ``sums``, their element-wise sum, so
+    that position ``i``'s mean over any union of buckets is ``sum(sums[i]) / sum(n)``.
+    """
+    return f"""
+        WITH good AS (
+            SELECT tag_id, {_BUCKET.format(width=width, ts="ts")} AS bucket, "values"
+            FROM {{source}} WHERE {_GOOD}),
+        position AS (
+            SELECT tag_id, bucket, u.i, sum(u.v) AS s
+            FROM good, unnest("values") WITH ORDINALITY AS u(v, i) GROUP BY 1, 2, 3),
+        summed AS (
+            SELECT tag_id, bucket, array_agg(s ORDER BY i) AS sums FROM position GROUP BY 1, 2),
+        counted AS (SELECT tag_id, bucket, count(*) AS n FROM good GROUP BY 1, 2)
+        INSERT INTO {g}.{table} AS r (tag_id, bucket, n, sums)
+        SELECT c.tag_id, c.bucket, c.n, s.sums
+        FROM counted c JOIN summed s USING (tag_id, bucket) ORDER BY 1, 2
+        ON CONFLICT (tag_id, bucket) DO UPDATE SET
+            n = r.n + excluded.n,
+            sums = ARRAY(SELECT a + b FROM unnest(r.sums, excluded.sums)
+                         WITH ORDINALITY AS u(a, b, i) ORDER BY i)"""
+
+
 def _rollups(s: str, g: str, *, timescale: bool) -> list[str]:
-    """Minute rollups kept exact by statement-level triggers on every insert.
+    """Minute rollups, and an hourly one of profiles, kept exact by triggers on every insert.
 
     On plain PostgreSQL, sums, sums of squares, minima and maxima merge exactly, so a bucket
     written by several insert batches equals the aggregate of its samples; only rows actually
@@ -80,7 +110,7 @@ def _rollups(s: str, g: str, *, timescale: bool) -> list[str]:
     samples_1m = f"""
         INSERT INTO {g}.samples_1m AS r
             (tag_id, bucket, n_all, n_good, total, total_sq, vmin, vmax)
-        SELECT tag_id, {_BUCKET.format(ts="ts")}, count(*),
+        SELECT tag_id, {_BUCKET.format(width="1 minute", ts="ts")}, count(*),
                count(*) FILTER (WHERE {_GOOD_VALUE}),
                coalesce(sum(value) FILTER (WHERE {_GOOD_VALUE}), 0),
                coalesce(sum(value * value) FILTER (WHERE {_GOOD_VALUE}), 0),
@@ -90,28 +120,13 @@ def _rollups(s: str, g: str, *, timescale: bool) -> list[str]:
             n_all = r.n_all + excluded.n_all, n_good = r.n_good + excluded.n_good,
             total = r.total + excluded.total, total_sq = r.total_sq + excluded.total_sq,
             vmin = least(r.vmin, excluded.vmin), vmax = greatest(r.vmax, excluded.vmax)"""
-    profiles_1m = f"""
-        WITH good AS (
-            SELECT tag_id, {_BUCKET.format(ts="ts")} AS bucket, "values"
-            FROM {{source}} WHERE {_GOOD}),
-        position AS (
-            SELECT tag_id, bucket, u.i, sum(u.v) AS s
-            FROM good, unnest("values") WITH ORDINALITY AS u(v, i) GROUP BY 1, 2, 3),
-        summed AS (
-            SELECT tag_id, bucket, array_agg(s ORDER BY i) AS sums FROM position GROUP BY 1, 2),
-        counted AS (SELECT tag_id, bucket, count(*) AS n FROM good GROUP BY 1, 2)
-        INSERT INTO {g}.profiles_1m AS r (tag_id, bucket, n, sums)
-        SELECT c.tag_id, c.bucket, c.n, s.sums
-        FROM counted c JOIN summed s USING (tag_id, bucket) ORDER BY 1, 2
-        ON CONFLICT (tag_id, bucket) DO UPDATE SET
-            n = r.n + excluded.n,
-            sums = ARRAY(SELECT a + b FROM unnest(r.sums, excluded.sums)
-                         WITH ORDINALITY AS u(a, b, i) ORDER BY i)"""
     statements = [
-        f"""CREATE TABLE {g}.profiles_1m (
+        f"""CREATE TABLE {g}.{table} (
             tag_id integer NOT NULL, bucket timestamptz NOT NULL, n integer NOT NULL,
-            sums float8[] NOT NULL, PRIMARY KEY (tag_id, bucket))""",
+            sums float8[] NOT NULL, PRIMARY KEY (tag_id, bucket))"""
+        for table in _PROFILE_ROLLUPS
     ]
+    profiles = [_profiles_rollup(g, table, width) for table, width in _PROFILE_ROLLUPS.items()]
     if timescale:
         # hypertables refuse transition tables: samples roll up in a continuous aggregate,
         # profiles (a scan every few seconds) in a row-level trigger
@@ -128,7 +143,7 @@ def _rollups(s: str, g: str, *, timescale: bool) -> list[str]:
                 start_offset => INTERVAL '1 day', end_offset => NULL,
                 schedule_interval => INTERVAL '1 minute')""",
         ]
-        triggers = {"profiles": ("ROW", "(SELECT NEW.*) AS new_rows", profiles_1m)}
+        triggers = {"profiles": ("ROW", "(SELECT NEW.*) AS new_rows", profiles)}
     else:
         statements.append(
             f"""CREATE TABLE {g}.samples_1m (
@@ -138,18 +153,19 @@ def _rollups(s: str, g: str, *, timescale: bool) -> list[str]:
             PRIMARY KEY (tag_id, bucket))"""
         )
         triggers = {
-            "samples": ("STATEMENT", "new_rows", samples_1m),
-            "profiles": ("STATEMENT", "new_rows", profiles_1m),
+            "samples": ("STATEMENT", "new_rows", [samples_1m]),
+            "profiles": ("STATEMENT", "new_rows", profiles),
         }
-    for table, (level, source, rollup) in triggers.items():
+    for table, (level, source, rollups) in triggers.items():
         transition = "REFERENCING NEW TABLE AS new_rows" if level == "STATEMENT" else ""
+        body = "".join(f"{rollup.format(source=source)};\n" for rollup in rollups)
         statements += [
             f"""CREATE FUNCTION {g}.rollup_{table}() RETURNS trigger LANGUAGE plpgsql AS $body$
-                BEGIN {rollup.format(source=source)}; RETURN NULL; END $body$""",
+                BEGIN {body} RETURN NULL; END $body$""",
             f"""CREATE TRIGGER grafana_rollup AFTER INSERT ON {s}.{table} {transition}
                 FOR EACH {level} EXECUTE FUNCTION {g}.rollup_{table}()""",
             # rows stored before this migration
-            rollup.format(source=f"{s}.{table}"),
+            *(rollup.format(source=f"{s}.{table}") for rollup in rollups),
         ]
     return statements
 
