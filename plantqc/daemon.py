@@ -5,6 +5,8 @@ appends them to the durable `SampleBuffer` every ``flush_interval_ms``; a drain 
 the oldest batch from the buffer to the store and only then acknowledges it.  When the
 database is down the drain retries with capped backoff while the buffer grows.  After a
 stored batch, ``on_stored`` is called: that is where the streaming SPC engine consumes data.
+When the buffer depth crosses its alarm fraction, a ``buffer`` alarm is recorded in the
+store's ``alarms`` table (once the database answers again) and returned when it drains.
 
 SIGTERM / SIGINT stop the connectors, flush, drain what the database accepts within
 ``shutdown_drain_s`` (the rest stays in the buffer for the next start) and return.
@@ -24,8 +26,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from plantqc.buffer import Reading, SampleBuffer
 from plantqc.config import LoadedConfig
@@ -34,6 +37,7 @@ from plantqc.errors import UserError
 from plantqc.metrics import DaemonStatus, LineStatus, serve_metrics
 from plantqc.store import TagRef, connect, insert_samples, safe_url, sync_config, upgrade
 from plantqc.store.lots import record_lot, record_roll
+from plantqc.store.models import Alarm, AlarmState
 from plantqc.store.samples import ProfileRow, SampleRow, insert_profiles
 
 log = logging.getLogger(__name__)
@@ -41,6 +45,10 @@ log = logging.getLogger(__name__)
 DB_RETRY_INITIAL_S = 0.5
 DB_RETRY_MAX_S = 15.0
 IDLE_POLL_S = 0.05
+BUFFER_ALARM_KIND = "buffer"
+BUFFER_ALARM_CODE = "near-full"
+BUFFER_ALARM_PRIORITY = "high"
+_SET_ASIDE = (AlarmState.SHELVED, AlarmState.SUPPRESSED)  # operators decide these
 
 
 def sd_notify(message: str) -> bool:
@@ -110,6 +118,76 @@ def write_batch(
     return WriteResult(stored, rejected, newest)
 
 
+def record_buffer_alarm(
+    engine: Engine, line_ids: Sequence[int], active: bool, at: datetime, message: str
+) -> None:
+    """Bring the buffer-near-full alarm of each line in ``line_ids`` to ``active``.
+
+    One row per line and condition in ``alarms`` (kind ``buffer``, code ``near-full``),
+    following the alarm state model of ANSI/ISA-18.2-2016: raising inserts an
+    active-unacknowledged row, or re-activates a returned-unacknowledged one and counts it;
+    clearing moves an active-unacknowledged row to returned-unacknowledged (an operator
+    still has to acknowledge it) and an active-acknowledged one to normal.  A shelved or
+    suppressed row is left alone and no second row is opened beside it.  Idempotent:
+    bringing an alarm to the state it has changes nothing.
+
+    Parameters
+    ----------
+    engine : Engine
+        The store.
+    line_ids : sequence of int
+        Store ids of the lines the daemon serves; the buffer is theirs in common.
+    active : bool
+        Whether the buffer depth is at or above the alarm fraction of its bound.
+    at : datetime
+        When the depth crossed the fraction (raising) or fell below it (clearing), UTC.
+    message : str
+        The alarm text for operators.
+    """
+    now = datetime.now(UTC)
+    with Session(engine) as session, session.begin():
+        rows = session.scalars(
+            select(Alarm).where(
+                Alarm.kind == BUFFER_ALARM_KIND,
+                Alarm.code == BUFFER_ALARM_CODE,
+                Alarm.line_id.in_(line_ids),
+                Alarm.state != AlarmState.NORMAL,
+            )
+        ).all()
+        open_rows = {row.line_id: row for row in rows}
+        for line_id in line_ids:
+            row = open_rows.get(line_id)
+            if row is not None and row.state in _SET_ASIDE:
+                continue
+            if active and row is None:
+                session.add(
+                    Alarm(
+                        line_id=line_id,
+                        kind=BUFFER_ALARM_KIND,
+                        code=BUFFER_ALARM_CODE,
+                        priority=BUFFER_ALARM_PRIORITY,
+                        state=AlarmState.ACTIVE_UNACKED,
+                        message=message,
+                        first_at=at,
+                        last_at=at,
+                        count=1,
+                        updated_at=now,
+                    )
+                )
+            elif active and row is not None and row.state == AlarmState.RTN_UNACKED:
+                row.state, row.message, row.last_at, row.updated_at = (
+                    AlarmState.ACTIVE_UNACKED,
+                    message,
+                    at,
+                    now,
+                )
+                row.count += 1
+            elif not active and row is not None and row.state != AlarmState.RTN_UNACKED:
+                unacked = row.state == AlarmState.ACTIVE_UNACKED
+                row.state = AlarmState.RTN_UNACKED if unacked else AlarmState.NORMAL
+                row.last_at, row.updated_at = at, now
+
+
 class Daemon:
     """The edge daemon of one plant config.
 
@@ -175,6 +253,12 @@ class Daemon:
         self._engine: Engine | None = None
         self._refs: dict[tuple[str, str], TagRef] = {}
         self._near_full_logged = False
+        # the buffer alarm as last written to the store (None: not yet reconciled) and when
+        # the depth last crossed the alarm fraction
+        self._alarm_recorded: bool | None = None
+        self._near_full_since: datetime | None = (
+            datetime.now(UTC) if self.buffer.near_full else None
+        )
 
     def _pending_append(self, reading: Reading) -> None:
         self._pending.append(reading)
@@ -283,11 +367,32 @@ class Daemon:
                 extra={"refused": len(batch) - accepted, "bound": self.buffer.max_samples},
             )
         if self.buffer.near_full and not self._near_full_logged:
+            self._near_full_since = datetime.now(UTC)
             log.error(
                 "buffer near its bound",
                 extra={"depth": self.buffer.depth, "bound": self.buffer.max_samples},
             )
         self._near_full_logged = self.buffer.near_full
+
+    async def _sync_buffer_alarm(self, engine: Engine) -> None:
+        # written after a stored batch: while the buffer fills the database is usually down
+        active = self.buffer.near_full
+        if active == self._alarm_recorded:
+            return
+        at = (self._near_full_since or datetime.now(UTC)) if active else datetime.now(UTC)
+        depth, bound = self.buffer.depth, self.buffer.max_samples
+        message = (
+            f"the durable buffer holds {depth} of {bound} samples "
+            f"(alarm at {self.buffer.alarm_fraction:.0%}): the database is down or slower "
+            "than the lines; samples are refused once it is full"
+        )
+        line_ids = sorted({ref.line_id for ref in self._refs.values()})
+        try:
+            await asyncio.to_thread(record_buffer_alarm, engine, line_ids, active, at, message)
+        except SQLAlchemyError as exc:  # tried again after the next batch
+            log.warning("buffer alarm not recorded", extra={"reason": str(exc).splitlines()[0]})
+            return
+        self._alarm_recorded = active
 
     async def _flush_loop(self) -> None:
         interval = self.settings.flush_interval_ms / 1000
@@ -315,6 +420,7 @@ class Daemon:
                 engine = self._engine or await self._open_store()
                 last_id, batch = await asyncio.to_thread(self.buffer.peek, self.settings.batch_size)
                 if not batch:
+                    await self._sync_buffer_alarm(engine)
                     if self._connectors_stopped.is_set() and not self._pending:
                         return
                     await asyncio.sleep(IDLE_POLL_S)
@@ -332,6 +438,7 @@ class Daemon:
                 delay = min(delay * 2, DB_RETRY_MAX_S)
                 continue
             await asyncio.to_thread(self.buffer.ack, last_id)
+            await self._sync_buffer_alarm(engine)
             delay = DB_RETRY_INITIAL_S
             self.database_ok = True
             self.stored.update(result.stored)

@@ -1,31 +1,21 @@
-"""The `plantqc` command line: one module per command group, registered here."""
+"""The `plantqc` command line: one module per command group, loaded when its command runs."""
 
-from plantqc.cli import (
-    bench_cmd,
-    config_cmd,
-    db_cmd,
-    demo_cmd,
-    export_cmd,
-    grafana_cmd,
-    opcua_cmd,
-    run_cmd,
-    sim_cmd,
-    spc_cmd,
-    vision_cmd,
+from plantqc.cli.app import LAZY_COMMANDS, app, main
+
+LAZY_COMMANDS.update(
+    {
+        "config": ("plantqc.cli.config_cmd", "app"),
+        "db": ("plantqc.cli.db_cmd", "app"),
+        "export": ("plantqc.cli.export_cmd", "app"),
+        "spc": ("plantqc.cli.spc_cmd", "app"),
+        "vision": ("plantqc.cli.vision_cmd", "app"),
+        "sim": ("plantqc.cli.sim_cmd", "sim"),
+        "run": ("plantqc.cli.run_cmd", "run"),
+        "demo": ("plantqc.cli.demo_cmd", "demo"),
+        "opcua": ("plantqc.cli.opcua_cmd", "app"),
+        "grafana": ("plantqc.cli.grafana_cmd", "app"),
+        "bench": ("plantqc.cli.bench_cmd", "app"),
+    }
 )
-from plantqc.cli.app import app, main
-
-app.add_typer(config_cmd.app, name="config")
-app.add_typer(db_cmd.app, name="db")
-app.add_typer(export_cmd.app, name="export")
-app.add_typer(bench_cmd.app, name="bench")
-app.add_typer(spc_cmd.app, name="spc")
-app.add_typer(vision_cmd.app, name="vision")
-app.add_typer(grafana_cmd.app, name="grafana")
-db_cmd.app.command("grant-grafana")(grafana_cmd.grant_grafana)
-app.command("sim")(sim_cmd.sim)
-app.command("run")(run_cmd.run)
-app.command("demo")(demo_cmd.demo)
-app.add_typer(opcua_cmd.app, name="opcua")
 
 __all__ = ["app", "main"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
+from plantqc.cli.grafana_cmd import grant_grafana
 from plantqc.cli.options import ConfigOption, DbOption, resolve_db_url
 from plantqc.config import load_config
 from plantqc.store import connect, safe_url, sync_config, upgrade
@@ -26,3 +27,6 @@ def upgrade_command(db: DbOption = None, config: ConfigOption = None) -> None:
             console.print(f"registered {len(refs)} tag(s) from {config}")
     finally:
         engine.dispose()
+
+
+app.command("grant-grafana")(grant_grafana)

@@ -1,10 +1,18 @@
-"""Self-signed OPC UA application certificates (OPC 10000-6 §6.2.2) and the trust folder."""
+"""Self-signed OPC UA application certificates (OPC 10000-6 §6.2.2) and the trust folder.
+
+The trust folder holds the server certificates a client accepts, DER or PEM, one a file.
+Trust on first use pins one certificate per server address as
+``tofu-<host>-<port>-<fingerprint>.der``; once pinned, another certificate at that address
+is refused until an administrator removes the pin or trusts the new one explicitly.
+"""
 
 from __future__ import annotations
 
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 from asyncua.crypto import cert_gen
 from cryptography import x509
@@ -83,5 +91,34 @@ def trust(certificate: x509.Certificate, trust_folder: Path) -> Path:
     """Store ``certificate`` in the trust folder under its fingerprint; return the file."""
     trust_folder.mkdir(parents=True, exist_ok=True)
     path = trust_folder / f"{fingerprint(certificate)[:16]}.der"
+    path.write_bytes(certificate.public_bytes(Encoding.DER))
+    return path
+
+
+def _first_use_prefix(endpoint: str) -> str:
+    parts = urlparse(endpoint)
+    where = f"{parts.hostname or ''}-{parts.port or 4840}"
+    return "tofu-" + re.sub(r"[^A-Za-z0-9.\-]", "_", where) + "-"
+
+
+def first_use_pin(trust_folder: Path, endpoint: str) -> Path | None:
+    """The certificate trusted on first use for ``endpoint``'s host and port, if any.
+
+    Trust on first use pins one certificate per server address, as SSH's known_hosts
+    does: once a certificate is pinned, a different one at the same address is refused.
+    """
+    pins = sorted(trust_folder.glob(_first_use_prefix(endpoint) + "*.der"))
+    return pins[0] if pins else None
+
+
+def trust_on_first_use(certificate: x509.Certificate, trust_folder: Path, endpoint: str) -> Path:
+    """Pin ``certificate`` as ``endpoint``'s in the trust folder; return the file.
+
+    The file, ``tofu-<host>-<port>-<fingerprint>.der``, also makes the certificate
+    trusted for `is_trusted`.
+    """
+    trust_folder.mkdir(parents=True, exist_ok=True)
+    name = f"{_first_use_prefix(endpoint)}{fingerprint(certificate)[:16]}.der"
+    path = trust_folder / name
     path.write_bytes(certificate.public_bytes(Encoding.DER))
     return path

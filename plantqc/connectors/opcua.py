@@ -8,10 +8,12 @@ node is unknown to the server is reported and skipped; the others keep flowing. 
 connection is lost, it reconnects with capped exponential backoff and re-creates the
 subscription from scratch.
 
-Security: None, or Basic256Sha256 with Sign / SignAndEncrypt, a client certificate made by
-``plantqc opcua cert`` and the server certificate checked against a trust folder (trusted
-on first use only when the config says so); username / password come from environment
-variables.
+Security: None, or Basic256Sha256 with Sign / SignAndEncrypt (OPC 10000-7, Basic256Sha256
+profile), a client certificate made by ``plantqc opcua cert`` and the server certificate
+checked against a trust folder (pinned on first use per server address only when the config
+says so); username / password come from environment variables.  A refused identity or
+certificate is one sentence naming the cause in `ConnectorState.last_error`, and the
+connector keeps retrying with backoff.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from plantqc.buffer import Reading
 from plantqc.config import Line, OpcUaSecurity, Tag, env_secret
-from plantqc.connectors.certs import is_trusted, trust
+from plantqc.connectors.certs import fingerprint, first_use_pin, is_trusted, trust_on_first_use
 from plantqc.errors import UserError
 from plantqc.quality import is_good
 from plantqc.store.models import TimestampOrigin
@@ -56,8 +58,16 @@ _SECURITY_ERRORS = {
 }
 
 
-class ServerNotTrusted(Exception):
-    """The server's certificate is not in the trust folder and trust-on-first-use is off."""
+class SecurityProblem(Exception):
+    """The connection's security cannot be set up; the message is one sentence saying why."""
+
+
+class ServerNotTrusted(SecurityProblem):
+    """The server's certificate is not trusted.
+
+    It is not in the trust folder, and trust on first use is off or has already pinned a
+    different certificate for the server's address.
+    """
 
 
 # --- notifications to readings -----------------------------------------------------------------
@@ -142,7 +152,7 @@ def resolve_node_id(tag: Tag, namespaces: list[str]) -> ua.NodeId:
 
 def describe_error(exc: BaseException, endpoint: str) -> str:
     """One sentence naming why a connection to ``endpoint`` failed."""
-    if isinstance(exc, ServerNotTrusted):
+    if isinstance(exc, SecurityProblem):
         return str(exc)
     if isinstance(exc, ua.UaStatusCodeError):
         name = ua.StatusCode(exc.code).name
@@ -166,7 +176,17 @@ async def configure_security(client: Client, security: OpcUaSecurity, base_dir: 
     """Set the client's identity and channel security from the line's config.
 
     The server certificate offered at the endpoint must already be in the trust folder,
-    unless ``trust_on_first_use`` is set, in which case the first one seen is stored there.
+    unless ``trust_on_first_use`` is set, in which case the first one seen at the endpoint's
+    host and port is pinned there (`plantqc.connectors.certs.trust_on_first_use`) and any
+    other certificate at that address is refused later, as SSH does with known hosts.
+
+    Raises
+    ------
+    SecurityProblem
+        The server offers no endpoint with the configured policy and mode, or its
+        certificate is not trusted (`ServerNotTrusted`); the message names the cause.
+    UserError
+        The client certificate or key file is missing, or a credential variable is unset.
     """
     if security.username_env and security.password_env:
         client.set_user(env_secret(security.username_env, "opcua.security.username_env"))
@@ -188,24 +208,73 @@ async def configure_security(client: Client, security: OpcUaSecurity, base_dir: 
     mode = getattr(ua.MessageSecurityMode, security.mode)
     policy = security_policies.SecurityPolicyBasic256Sha256
     endpoints = await client.connect_and_get_server_endpoints()
-    endpoint = Client.find_endpoint(endpoints, mode, policy.URI)
+    endpoint = _find_endpoint(endpoints, mode, policy.URI, client.server_url.geturl())
     server_cert = uacrypto.x509_from_der(endpoint.ServerCertificate)
     folder = _resolve(security.trust_folder or Path("pki/trusted"), base_dir)
     if not is_trusted(server_cert, folder):
-        if not security.trust_on_first_use:
-            raise ServerNotTrusted(
-                f"the server certificate of {client.server_url.geturl()} "
-                f"({server_cert.subject.rfc4514_string()}) is not in the trust folder {folder}; "
-                "copy it there or set trust_on_first_use"
-            )
-        stored = trust(server_cert, folder)
-        log.warning("trusting server certificate on first use: %s", stored)
+        url = client.server_url.geturl()
+        pinned = first_use_pin(folder, url)
+        if not security.trust_on_first_use or pinned is not None:
+            raise ServerNotTrusted(_untrusted_reason(url, server_cert, folder, pinned))
+        stored = trust_on_first_use(server_cert, folder, url)
+        log.warning(
+            "trusting the server certificate on first use",
+            extra={"endpoint": url, "file": str(stored)},
+        )
     await client.set_security(
         policy,
         str(cert_path),
         str(key_path),
         server_certificate=server_cert.public_bytes(Encoding.DER),
         mode=mode,
+    )
+
+
+def _find_endpoint(
+    endpoints: list[ua.EndpointDescription],
+    mode: ua.MessageSecurityMode,
+    policy_uri: str,
+    url: str,
+) -> ua.EndpointDescription:
+    for endpoint in endpoints:
+        if (
+            endpoint.EndpointUrl.startswith(ua.OPC_TCP_SCHEME)
+            and endpoint.SecurityMode == mode
+            and endpoint.SecurityPolicyUri == policy_uri
+        ):
+            return endpoint
+
+    def name(e: ua.EndpointDescription) -> str:
+        policy = e.SecurityPolicyUri.rsplit("#", 1)[-1]
+        return (
+            policy
+            if e.SecurityMode == ua.MessageSecurityMode.None_
+            else (f"{policy} {e.SecurityMode.name}")
+        )
+
+    offered = ", ".join(sorted({name(e) for e in endpoints})) or "nothing"
+    wanted = f"{policy_uri.rsplit('#', 1)[-1]} {mode.name}"
+    raise SecurityProblem(
+        f"cannot connect to {url}: the server offers no {wanted} endpoint (it offers {offered})"
+    )
+
+
+def _untrusted_reason(
+    url: str, certificate: x509.Certificate, folder: Path, pinned: Path | None
+) -> str:
+    named = (
+        f"the server certificate of {url} ({certificate.subject.rfc4514_string()}, "
+        f"SHA-256 {fingerprint(certificate)})"
+    )
+    if pinned is None:
+        return (
+            f"{named} is not trusted: it is not in the trust folder {folder}; "
+            "copy it there or set trust_on_first_use"
+        )
+    return (
+        f"{named} is not trusted: it differs from the one trusted on first use ({pinned}); "
+        f"if the server's certificate was replaced on purpose, delete {pinned.name} or copy "
+        f"the new certificate into {folder}"
     )
 
 

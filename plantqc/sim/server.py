@@ -133,6 +133,14 @@ class LineSimulator:
     def endpoints(self) -> list[str]:
         return list(self._endpoints)
 
+    def published_count(self, line: str) -> int:
+        """The last value of ``line``'s SampleCounter: how many ticks it has published."""
+        for entry in self._endpoints.values():
+            for model in entry.lines:
+                if model.line.name == line:
+                    return model.k
+        raise KeyError(f"the simulator serves no line {line!r}")
+
     async def start(self) -> None:
         """Open the servers and start ticking; on a restart, continue the model."""
         for entry in self._endpoints.values():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 from pathlib import Path
 
@@ -48,3 +50,69 @@ def counter_config(folder: Path, port: int, queue_size: int = 50) -> LoadedConfi
     path = folder / "casting.yaml"
     path.write_text(text)
     return load_config(path, check_env=False)
+
+
+SECURITY = """policy: Basic256Sha256
+        mode: {mode}
+        username_env: PLANTQC_TEST_OPCUA_USER
+        password_env: PLANTQC_TEST_OPCUA_PASSWORD
+        certificate: pki/client-cert.der
+        private_key: pki/client-key.pem
+        trust_folder: pki/trusted
+        trust_on_first_use: {tofu}"""
+
+
+def secure_config(folder: Path, port: int, mode: str, *, tofu: bool = False) -> LoadedConfig:
+    """The casting example with Basic256Sha256 ``mode``, a user from the environment and the
+    client certificate ``pki/client-cert.der`` (make it with ``plantqc opcua cert``)."""
+    text = (EXAMPLES / "casting.yaml").read_text()
+    text = text.replace("127.0.0.1:4840", f"127.0.0.1:{port}")
+    security = SECURITY.format(mode=mode, tofu=str(tofu).lower())
+    text = text.replace("policy: None\n        mode: None", security)
+    path = folder / "casting.yaml"
+    path.write_text(text)
+    return load_config(path, check_env=False)
+
+
+class LoopbackProxy:
+    """A TCP proxy on 127.0.0.1 to ``target`` that a test can cut and restore.
+
+    `cut` closes the listening socket and every open connection, as a database that is
+    stopped does; `restore` listens on the same port again.
+    """
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def restore(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+
+    async def cut(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+        await asyncio.wait_for(self._server.wait_closed(), 5)
+        self._server = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.wait_for(asyncio.open_connection(*self.target), 5)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers |= {writer, up_writer}
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError, asyncio.CancelledError):
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            sink.transport.abort()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+        self._writers -= {writer, up_writer}

@@ -90,6 +90,18 @@ def _queued_keys(path: Path) -> set[tuple[str, int]]:
         return set(db.execute("SELECT tag, ts_us FROM queue WHERE kind = 'scalar'").fetchall())
 
 
+def _queued_or_none(folder: Path) -> set[tuple[str, int]]:
+    """The queued keys, or none while the daemon has not created its queue yet."""
+    import sqlite3
+
+    if not (folder / "buffer.sqlite").exists():  # connecting would create it
+        return set()
+    try:
+        return _queued_keys(folder / "buffer.sqlite")
+    except sqlite3.OperationalError:
+        return set()
+
+
 def _stored_keys(url: str) -> set[tuple[str, int]]:
     engine = open_engine(url)
     with engine.connect() as connection:
@@ -126,7 +138,10 @@ def test_kill_9_loses_nothing_that_reached_the_queue(tmp_path: Path) -> None:
             [PLANTQC, "run", "-c", str(loaded.path), "--db", down],
             stderr=subprocess.DEVNULL,
         )
-        time.sleep(4.0)
+        # kill it once enough has been queued; a loaded machine starts the daemon slowly
+        deadline = time.monotonic() + 60.0
+        while time.monotonic() < deadline and len(_queued_or_none(tmp_path)) <= 20:
+            time.sleep(0.5)
         os.kill(daemon.pid, signal.SIGKILL)
         daemon.wait()
         queued = _queued_keys(tmp_path / "buffer.sqlite")

@@ -1,0 +1,96 @@
+"""The buffer-near-full alarm: a row in the store's ``alarms`` table, ISA-18.2 states."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from ingest_helpers import write_config
+from sqlalchemy import Engine, select
+
+from plantqc.buffer import Reading, SampleBuffer
+from plantqc.config import LoadedConfig
+from plantqc.daemon import Daemon, record_buffer_alarm
+from plantqc.store import connect, sync_config, upgrade
+from plantqc.store.models import Alarm, AlarmState
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def alarms(engine: Engine) -> list[tuple[str, str, str, int]]:
+    with engine.connect() as connection:
+        rows = connection.execute(select(Alarm.kind, Alarm.code, Alarm.state, Alarm.count))
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def store(loaded: LoadedConfig) -> tuple[Engine, list[int]]:
+    engine = connect(loaded.storage_url())
+    upgrade(engine)
+    refs = sync_config(engine, loaded.config)
+    return engine, sorted({ref.line_id for ref in refs.values()})
+
+
+def test_buffer_alarm_is_raised_past_the_fraction_and_returns_when_drained(
+    tmp_path: Path, port: int
+) -> None:
+    settings = (
+        "\ndaemon:\n  metrics_port: 0\n  buffer_max_samples: 400\n  buffer_alarm_fraction: 0.5\n"
+        f"  batch_size: 100\n  buffer_path: {tmp_path / 'buffer.sqlite'}\n"
+    )
+    loaded = write_config(tmp_path, "casting.yaml", port, settings)
+    queued = SampleBuffer(tmp_path / "buffer.sqlite", 400)
+    queued.put(
+        [
+            Reading("casting-1", "dry_thickness_um", "scalar", T0 + timedelta(seconds=i), 0, 0, 50)
+            for i in range(300)
+        ]
+    )
+    queued.close()
+    engine, _ = store(loaded)
+    seen: list[list[tuple[str, str, str, int]]] = []
+    daemon = Daemon(loaded)  # nobody serves the endpoint: only the queued samples drain
+
+    def after_batch(batch: object) -> None:
+        seen.append(alarms(engine))
+        if daemon.buffer.depth == 0:
+            daemon.request_stop()
+
+    daemon.on_stored = after_batch
+    asyncio.run(asyncio.wait_for(daemon.run(), 20))
+    engine.dispose()
+    active = [("buffer", "near-full", AlarmState.ACTIVE_UNACKED, 1)]
+    returned = [("buffer", "near-full", AlarmState.RTN_UNACKED, 1)]
+    # depth 200 of 400 after the first batch (at the fraction), then 100, then 0
+    assert seen == [active, returned, returned]
+
+
+def test_acknowledged_buffer_alarm_returns_to_normal(tmp_path: Path, port: int) -> None:
+    engine, line_ids = store(write_config(tmp_path, "casting.yaml", port))
+    record_buffer_alarm(engine, line_ids, True, T0, "near full")
+    with engine.begin() as connection:
+        connection.execute(Alarm.__table__.update().values(state=AlarmState.ACTIVE_ACKED))
+    record_buffer_alarm(engine, line_ids, False, T0 + timedelta(minutes=1), "drained")
+    assert alarms(engine) == [("buffer", "near-full", AlarmState.NORMAL, 1)]
+    engine.dispose()
+
+
+def test_buffer_alarm_raised_again_before_acknowledgement_counts_on_the_same_row(
+    tmp_path: Path, port: int
+) -> None:
+    engine, line_ids = store(write_config(tmp_path, "casting.yaml", port))
+    for minute, active in enumerate([True, False, True, True]):
+        record_buffer_alarm(engine, line_ids, active, T0 + timedelta(minutes=minute), "m")
+    assert alarms(engine) == [("buffer", "near-full", AlarmState.ACTIVE_UNACKED, 2)]
+    engine.dispose()
+
+
+def test_shelved_buffer_alarm_is_left_alone_when_raised_again(tmp_path: Path, port: int) -> None:
+    engine, line_ids = store(write_config(tmp_path, "casting.yaml", port))
+    record_buffer_alarm(engine, line_ids, True, T0, "near full")
+    with engine.begin() as connection:
+        connection.execute(Alarm.__table__.update().values(state=AlarmState.SHELVED))
+    for minute, active in enumerate([False, True], start=1):
+        record_buffer_alarm(engine, line_ids, active, T0 + timedelta(minutes=minute), "m")
+    assert alarms(engine) == [("buffer", "near-full", AlarmState.SHELVED, 1)]
+    engine.dispose()
