@@ -27,6 +27,10 @@ from pydantic import (
 
 from plantqc.errors import UserError
 
+BUFFER_DEPTH_TAG = "daemon_buffer_depth"
+"""Tag, on every line, under which the edge daemon records its durable buffer depth [samples]."""
+RESERVED_TAG_NAMES = frozenset({BUFFER_DEPTH_TAG})  # tags the daemon records about itself
+
 Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=64)]
 EnvVarName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 
@@ -238,6 +242,8 @@ class Line(_Model):
     def _unique_tag_names(cls, tags: list[Tag]) -> list[Tag]:
         seen: set[str] = set()
         for tag in tags:
+            if tag.name in RESERVED_TAG_NAMES:
+                raise ValueError(f"tag name {tag.name!r} is reserved for the edge daemon")
             if tag.name in seen:
                 raise ValueError(f"tag name {tag.name!r} appears more than once in this line")
             seen.add(tag.name)
@@ -312,6 +318,7 @@ class DaemonSettings(_Model):
     metrics_host: Literal["127.0.0.1", "::1", "localhost"] = "127.0.0.1"
     metrics_port: int = Field(9464, ge=0, le=65535)
     reconnect_max_s: float = Field(30.0, gt=0)
+    buffer_depth_interval_s: float = Field(10.0, gt=0)
 
 
 class Storage(_Model):

@@ -31,14 +31,23 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from plantqc.buffer import Reading, SampleBuffer
-from plantqc.config import LoadedConfig
+from plantqc.config import BUFFER_DEPTH_TAG, LoadedConfig
 from plantqc.connectors.opcua import OpcUaConnector
 from plantqc.errors import UserError
 from plantqc.metrics import DaemonStatus, LineStatus, serve_metrics
-from plantqc.store import TagRef, connect, insert_samples, safe_url, sync_config, upgrade
+from plantqc.store import (
+    TagRef,
+    TimestampOrigin,
+    connect,
+    insert_samples,
+    safe_url,
+    sync_config,
+    upgrade,
+)
 from plantqc.store.lots import record_lot, record_roll
 from plantqc.store.models import Alarm, AlarmState
 from plantqc.store.samples import ProfileRow, SampleRow, insert_profiles
+from plantqc.store.sync import register_daemon_tags
 
 log = logging.getLogger(__name__)
 
@@ -313,6 +322,7 @@ class Daemon:
         connector_tasks = [asyncio.create_task(c.run(connector_stop)) for c in self.connectors]
         workers = [
             asyncio.create_task(self._flush_loop()),
+            asyncio.create_task(self._depth_loop()),
             asyncio.create_task(self._drain_loop()),
             asyncio.create_task(self._watchdog_loop()),
         ]
@@ -394,6 +404,25 @@ class Daemon:
             return
         self._alarm_recorded = active
 
+    async def _depth_loop(self) -> None:
+        # through the buffer like any reading: recorded even while the database is down
+        while not self._connectors_stopped.is_set():
+            now = datetime.now(UTC)
+            depth = float(self.buffer.depth + len(self._pending))
+            for connector in self.connectors:
+                self._pending_append(
+                    Reading(
+                        connector.line.name,
+                        BUFFER_DEPTH_TAG,
+                        "scalar",
+                        now,
+                        TimestampOrigin.RECEIVE,
+                        0,
+                        depth,
+                    )
+                )
+            await asyncio.sleep(self.settings.buffer_depth_interval_s)
+
     async def _flush_loop(self) -> None:
         interval = self.settings.flush_interval_ms / 1000
         while not self._connectors_stopped.is_set():
@@ -405,7 +434,12 @@ class Daemon:
             engine = connect(self.db_url)
             try:
                 upgrade(engine)
-                return engine, sync_config(engine, self.loaded.config)
+                refs = sync_config(engine, self.loaded.config)
+                lines = {ref.line_id: ref.line for ref in refs.values()}
+                for line_id, tag_id in register_daemon_tags(engine, set(lines)).items():
+                    ref = TagRef(line_id, tag_id, lines[line_id], BUFFER_DEPTH_TAG)
+                    refs[(ref.line, ref.tag)] = ref
+                return engine, refs
             except BaseException:
                 engine.dispose()
                 raise

@@ -155,3 +155,9 @@ def test_node_id_forms_parse(
 def test_malformed_node_ids_raise(text: str) -> None:
     with pytest.raises(ValueError, match=r"does not parse|not a number"):
         parse_node_id(text)
+
+
+def test_the_daemons_own_tag_name_is_reserved(tmp_path: Path) -> None:
+    text = CASTING.replace("name: slot_die_gap_um", "name: daemon_buffer_depth")
+    message = error_of(write(tmp_path, text))
+    assert "tag name 'daemon_buffer_depth' is reserved for the edge daemon" in message

@@ -21,7 +21,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
-from plantqc.config import Line, PlantConfig, SpecLimits, Tag
+from plantqc.config import BUFFER_DEPTH_TAG, Line, PlantConfig, SpecLimits, Tag
 from plantqc.grafana import sql
 from plantqc.grafana.query import DATASOURCE_TYPE, Postgres, QueryFormat, sql_annotation
 
@@ -207,10 +207,8 @@ def _data_quality(line: Line, ds: model.DataSourceRef) -> list[cogbuilder.Builde
     depth = (
         timeseries.Panel()
         .title("Buffer depth")
-        .description(
-            f"Samples waiting in the edge daemon's durable buffer ({sql.BUFFER_DEPTH_TAG})."
-        )
-        .with_target(_target(sql.value_series(sql.BUFFER_DEPTH_TAG), ds))
+        .description(f"Samples waiting in the edge daemon's durable buffer ({BUFFER_DEPTH_TAG}).")
+        .with_target(_target(sql.value_series(BUFFER_DEPTH_TAG), ds))
         .max_data_points(MAX_DATA_POINTS)
         .height(8)
         .span(8)

@@ -21,8 +21,6 @@ HOURLY_FROM_MS = 3_600_000
 """Smallest ``$__interval_ms`` served from the hourly profile rollup."""
 LINE_VARIABLE = "${line:sqlstring}"
 ACTIVE_STATES = ("active-unacknowledged", "active-acknowledged", "returned-unacknowledged")
-BUFFER_DEPTH_TAG = "daemon_buffer_depth"
-"""Tag under which the edge daemon records its durable buffer depth [samples]."""
 STALE_AFTER_S = 60
 
 

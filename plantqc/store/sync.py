@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from plantqc.config import PlantConfig
+from plantqc.config import BUFFER_DEPTH_TAG, PlantConfig
 from plantqc.errors import UserError
 from plantqc.store.models import Line, Tag
 
@@ -61,6 +61,31 @@ def sync_config(engine: Engine, config: PlantConfig) -> dict[tuple[str, str], Ta
             for tag in session.scalars(select(Tag).where(Tag.line_id == line.id)):
                 refs[(line_cfg.name, tag.name)] = TagRef(line.id, tag.id, line_cfg.name, tag.name)
     return refs
+
+
+def register_daemon_tags(engine: Engine, line_ids: set[int]) -> dict[int, int]:
+    """Make sure each line has the daemon's own `BUFFER_DEPTH_TAG`; return line id -> tag id.
+
+    Dashboards chart it like any tag, so an operator sees the store falling behind.
+    """
+    ids: dict[int, int] = {}
+    with Session(engine) as session, session.begin():
+        for line_id in sorted(line_ids):
+            tag = session.scalars(
+                select(Tag).where(Tag.line_id == line_id, Tag.name == BUFFER_DEPTH_TAG)
+            ).one_or_none()
+            if tag is None:
+                tag = Tag(
+                    line_id=line_id,
+                    name=BUFFER_DEPTH_TAG,
+                    node_id="plantqc:daemon/buffer_depth",
+                    kind="daemon",
+                    unit="samples",
+                )
+                session.add(tag)
+                session.flush()
+            ids[line_id] = tag.id
+    return ids
 
 
 def find_tag(engine: Engine, line: str, tag: str) -> TagRef:

@@ -14,8 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from plantqc.config import PlantConfig, SpecLimits, load_config
-from plantqc.grafana import sql
+from plantqc.config import BUFFER_DEPTH_TAG, PlantConfig, SpecLimits, load_config
 from plantqc.store import SampleRow, connect, insert_samples, sync_config, upgrade
 from plantqc.store.models import Alarm, ControlLimits, ImageResult, Lot, Tag, Violation
 from plantqc.store.samples import ProfileRow, insert_profiles
@@ -50,17 +49,15 @@ def _simulate(engine: Engine, config: PlantConfig) -> None:
     tag_ids = {name: ref.tag_id for (_, name), ref in sync_config(engine, config).items()}
     line_id = next(iter(sync_config(engine, config).values())).line_id
     with Session(engine) as session, session.begin():
-        depth = Tag(
-            line_id=line_id, name=sql.BUFFER_DEPTH_TAG, node_id="plantqc:daemon", kind="scalar"
-        )
+        depth = Tag(line_id=line_id, name=BUFFER_DEPTH_TAG, node_id="plantqc:daemon", kind="scalar")
         session.add(depth)
         session.flush()
-        tag_ids[sql.BUFFER_DEPTH_TAG] = depth.id
+        tag_ids[BUFFER_DEPTH_TAG] = depth.id
     n = int((END - START).total_seconds() // STEP_S) + 1
     times = [START + timedelta(seconds=STEP_S * i) for i in range(n)]
     rows: list[SampleRow] = []
     for tag in [*line.tags, None]:
-        name = tag.name if tag else sql.BUFFER_DEPTH_TAG
+        name = tag.name if tag else BUFFER_DEPTH_TAG
         if tag is not None and tag.kind != "scalar":
             continue
         spec = tag.spec if tag else None
