@@ -63,15 +63,20 @@ def group_particles(labels: np.ndarray, n_particles: int, gap_px: float) -> np.n
     if gap_px < 0:
         raise ImageError(f"The agglomerate gap must be >= 0 px, got {gap_px}.")
     radius = int(np.floor(gap_px / 2.0 + 1e-9))
-    grown = (labels > 0).astype(np.uint8)
+    inside = cv2.compare(labels, 0, cv2.CMP_GT)
+    grown = inside
     if radius > 0:
         disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-        grown = cv2.dilate(grown, disc)
+        grown = cv2.dilate(inside, disc)
     _, regions = cv2.connectedComponents(grown, connectivity=8, ltype=cv2.CV_32S)
     group = np.zeros(n_particles + 1, np.int64)
-    inside = labels > 0
-    # Every pixel of a particle lies in the same grown region, so any one of them will do.
-    group[labels[inside]] = regions[inside]
+    pts = cv2.findNonZero(inside)
+    if pts is not None:
+        # Every pixel of a particle lies in the same grown region, so any one of them will do;
+        # only the particle pixels are visited, not the whole image.
+        pts = pts.reshape(-1, 2)
+        flat = pts[:, 1].astype(np.intp) * labels.shape[1] + pts[:, 0]
+        group[labels.reshape(-1)[flat]] = regions.reshape(-1)[flat]
     _, compact = np.unique(group[1:], return_inverse=True)
     return compact
 
@@ -107,28 +112,37 @@ def find_agglomerates(
     area = np.array([p.area_px for p in particles], dtype=float)
     median = float(np.median(area))
     group = group_particles(labels, len(particles), gap_px)
-    found: list[Agglomerate] = []
-    for g in range(int(group.max()) + 1):
-        members = np.flatnonzero(group == g)
-        single = members.size == 1
-        if single and area[members[0]] <= blob_factor * median:
-            continue
-        a = area[members]
-        x = np.array([particles[i].x_px for i in members])
-        y = np.array([particles[i].y_px for i in members])
-        boxes = np.array([particles[i].bbox for i in members])
-        x0, y0 = boxes[:, 0].min(), boxes[:, 1].min()
-        x1 = (boxes[:, 0] + boxes[:, 2]).max()
-        y1 = (boxes[:, 1] + boxes[:, 3]).max()
-        count = max(1, round(a[0] / median)) if single else int(members.size)
+    size = np.bincount(group)
+    big = area > blob_factor * median
+    chosen = np.flatnonzero((size[group] >= 2) | big)
+    if chosen.size == 0:
+        return ()
+    # Members of each group side by side (stable: increasing particle index within a group).
+    chosen = chosen[np.argsort(group[chosen], kind="stable")]
+    starts = np.flatnonzero(np.r_[True, np.diff(group[chosen]) != 0])
+    xy = np.array([(p.x_px, p.y_px) for p in particles])[chosen]
+    boxes = np.array([p.bbox for p in particles], dtype=np.int64)[chosen]
+    a = area[chosen]
+    total = np.add.reduceat(a, starts)
+    cx = np.add.reduceat(a * xy[:, 0], starts) / total
+    cy = np.add.reduceat(a * xy[:, 1], starts) / total
+    x0 = np.minimum.reduceat(boxes[:, 0], starts)
+    y0 = np.minimum.reduceat(boxes[:, 1], starts)
+    x1 = np.maximum.reduceat(boxes[:, 0] + boxes[:, 2], starts)
+    y1 = np.maximum.reduceat(boxes[:, 1] + boxes[:, 3], starts)
+    members = np.split(chosen, starts[1:])
+    found = []
+    for k, m in enumerate(members):
+        single = m.size == 1
+        count = max(1, round(a[starts[k]] / median)) if single else int(m.size)
         found.append(
             Agglomerate(
-                x_px=float(np.average(x, weights=a)),
-                y_px=float(np.average(y, weights=a)),
-                area_px=int(a.sum()),
+                x_px=float(cx[k]),
+                y_px=float(cy[k]),
+                area_px=int(total[k]),
                 n_particles=count,
-                bbox=(int(x0), int(y0), int(x1 - x0), int(y1 - y0)),
-                members=tuple(int(i) for i in members),
+                bbox=(int(x0[k]), int(y0[k]), int(x1[k] - x0[k]), int(y1[k] - y0[k])),
+                members=tuple(m.tolist()),
             )
         )
     return tuple(sorted(found, key=lambda g: -g.area_px))

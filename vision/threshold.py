@@ -168,7 +168,9 @@ def choose_threshold(
     if method not in METHODS:
         raise ImageError(f"Threshold method must be one of {', '.join(METHODS)}, got {method!r}.")
     otsu, eta = threshold_otsu(gray)
-    frac_above = float(np.count_nonzero(gray >= otsu)) / gray.size
+    # One uint8 comparison serves both the polarity choice and, for Otsu, the mask itself.
+    above = cv2.compare(gray, otsu, cv2.CMP_GE)
+    frac_above = float(cv2.countNonZero(above)) / gray.size
     if bright_objects is None:
         bright_objects = frac_above <= 0.5
     if method == "auto":
@@ -184,6 +186,10 @@ def choose_threshold(
         return Threshold(
             threshold_adaptive(gray, bright_objects, block), method, otsu, bright_objects, eta
         )
-    level = otsu if method == "otsu" else threshold_triangle(gray)
-    mask = gray >= level if bright_objects else gray < level
-    return Threshold(mask.astype(np.uint8) * 255, method, level, bright_objects, eta)
+    if method == "otsu":
+        level = otsu
+        mask = above if bright_objects else cv2.bitwise_not(above)
+    else:
+        level = threshold_triangle(gray)
+        mask = cv2.compare(gray, level, cv2.CMP_GE if bright_objects else cv2.CMP_LT)
+    return Threshold(mask, method, level, bright_objects, eta)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import cv2
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 import plantqc.cli
-from plantqc.bench.vision import run_vision_bench
+from plantqc.bench.vision import benchmark_image, peak_memory, run_vision_bench, skimage_pipeline
+from vision import segment_particles
 
 
 @pytest.fixture(scope="module")
@@ -43,3 +46,29 @@ def test_cli_prints_the_figures_as_json():
         "skimage_f1",
         "peak_rss_mib",
     }
+
+
+def test_baseline_measures_every_object_as_plantqc_does():
+    pytest.importorskip("skimage")
+    img = np.zeros((200, 200), np.uint8)
+    cv2.ellipse(img, (100, 100), (60, 20), 0, 0, 360, 255, -1)
+    (row,) = skimage_pipeline(img)[1]
+    (p,) = segment_particles(img).particles
+    _, x, y, area, eq_d, _, circ, _, _, aspect, _, _ = row
+    assert (x, y, area, eq_d) == pytest.approx((p.x_px, p.y_px, p.area_px, p.eq_diameter_px))
+    assert (circ, aspect) == pytest.approx((p.circularity, p.aspect_ratio), rel=0.05)
+
+
+def test_baseline_drops_regions_below_the_minimum_area():
+    pytest.importorskip("skimage")
+    img = np.zeros((60, 60), np.uint8)
+    img[10:13, 10:13] = 255
+    img[30:50, 30:50] = 255
+    labels, table = skimage_pipeline(img, min_area_px=10)
+    assert (int(labels.max()), table.shape[0], table[0, 3]) == (2, 1, 400)
+
+
+def test_peak_memory_is_the_child_process_own_not_its_parent_size():
+    ballast = np.ones(512 * 2**20, np.uint8)  # touched: 512 MiB resident in this process
+    rss, _ = peak_memory(benchmark_image(128).image)
+    assert ballast[-1] == 1 and rss < 512

@@ -7,11 +7,14 @@ exact on clean images.
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 import cv2
 import numpy as np
 import pytest
 
 from vision import ImageError, analyze_particles, segment_particles, split_touching
+from vision.particles import measure_particle
 from vision.synthetic import match_f1, particle_image
 
 SHAPE = (1024, 1024)
@@ -144,3 +147,14 @@ def test_fill_holes_equals_scipy_binary_fill_holes():
 
     mask = (np.random.default_rng(0).random((300, 300)) > 0.6).astype(np.uint8) * 255
     assert np.array_equal(fill_holes(mask) > 0, ndimage.binary_fill_holes(mask > 0))
+
+
+def test_measures_of_all_particles_at_once_equal_those_of_each_particle_alone():
+    truth = particle_image((384, 384), seed=3, cluster_probability=0.6, noise=0.05)
+    seg = segment_particles(truth.image)
+    assert len(seg.particles) > 20
+    for i, p in enumerate(seg.particles):
+        x, y, w, h = p.bbox
+        alone = measure_particle((seg.labels[y : y + h, x : x + w] == i + 1).astype(np.uint8), x, y)
+        assert p.bbox == alone.bbox
+        assert astuple(p)[:6] == pytest.approx(astuple(alone)[:6], rel=1e-9)
