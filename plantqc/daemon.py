@@ -4,7 +4,8 @@ Wiring only.  One asyncio task per line connector puts readings in memory; a flu
 appends them to the durable `SampleBuffer` every ``flush_interval_ms``; a drain task moves
 the oldest batch from the buffer to the store and only then acknowledges it.  When the
 database is down the drain retries with capped backoff while the buffer grows.  After a
-stored batch, ``on_stored`` is called: that is where the streaming SPC engine consumes data.
+stored batch, ``on_stored`` is called in a worker thread: that is where the streaming SPC
+engine (`plantqc.engine.StoreHook`) consumes data.
 When the buffer depth crosses its alarm fraction, a ``buffer`` alarm is recorded in the
 store's ``alarms`` table (once the database answers again) and returned when it drains.
 
@@ -480,7 +481,10 @@ class Daemon:
             if result.newest is not None:
                 self.ingest_lag_s = (datetime.now(UTC) - result.newest).total_seconds()
             if self.on_stored is not None:
-                self.on_stored(batch)
+                try:  # off the event loop; a failing consumer never stops the daemon
+                    await asyncio.to_thread(self.on_stored, batch)
+                except Exception:
+                    log.exception("on_stored consumer failed; the samples are stored")
 
     async def _watchdog_loop(self) -> None:
         usec = os.environ.get("WATCHDOG_USEC")

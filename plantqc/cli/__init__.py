@@ -15,6 +15,8 @@ LAZY_COMMANDS.update(
         "opcua": ("plantqc.cli.opcua_cmd", "app"),
         "grafana": ("plantqc.cli.grafana_cmd", "app"),
         "bench": ("plantqc.cli.bench_cmd", "app"),
+        "limits": ("plantqc.cli.limits_cmd", "app"),
+        "alarms": ("plantqc.cli.alarms_cmd", "app"),
     }
 )
 

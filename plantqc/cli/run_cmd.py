@@ -61,12 +61,17 @@ def run(
     ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning.")] = "info",
 ) -> None:
-    """Run the edge daemon: subscribe to every line, buffer durably, store, serve metrics."""
+    """Run the edge daemon: subscribe to every line, buffer durably, store, chart, alarm."""
     from plantqc.daemon import Daemon
+    from plantqc.engine import StoreHook
 
     loaded = load_config(config)
     configure_logging(log_level)
-    daemon = Daemon(loaded, db_url=db, buffer_path=buffer, metrics_port=metrics_port)
-    status = asyncio.run(daemon.run(duration))
+    spc = StoreHook(db or loaded.storage_url())
+    daemon = Daemon(loaded, db_url=db, buffer_path=buffer, metrics_port=metrics_port, on_stored=spc)
+    try:
+        status = asyncio.run(daemon.run(duration))
+    finally:
+        spc.close()
     stored = sum(line.stored for line in status.lines.values())
     typer.echo(f"stopped: {stored} samples stored, {status.buffer_depth} still buffered", err=True)

@@ -1,0 +1,269 @@
+"""ISA-18.2 alarms raised by SPC violations, and what operators do with them.
+
+One row per tag and rule while the condition is open: a rule that keeps firing (chattering)
+counts up ``count`` and moves ``last_at`` on the same row instead of opening new ones.  States
+follow ANSI/ISA-18.2-2016 §11: active-unacknowledged -> (ack) active-acknowledged ->
+(return to normal) normal; active-unacknowledged -> (return) returned-unacknowledged -> (ack)
+normal; any open alarm may be shelved until a time, after which it is active-unacknowledged
+again.  Every state change and every operator note is appended to ``audit_log``.
+
+References
+----------
+.. [1] ANSI/ISA-18.2-2016, *Management of Alarm Systems for the Process Industries*, §11
+   (alarm states), §16.5 (shelving).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from plantqc.errors import UserError
+from plantqc.store.models import Alarm, AlarmState, AuditLog, Line, Tag
+
+SPC_KIND = "spc"
+ENGINE_USER = "plantqc-engine"
+RTN_AFTER_POINTS = 10
+"""Default number of chart points (subgroups) without the rule firing before return to normal."""
+HIGH_PRIORITY_RULES = frozenset({"nelson1", "we1"})
+"""A point beyond the control limits: the strongest evidence of an assignable cause."""
+OPEN_STATES = (
+    AlarmState.ACTIVE_UNACKED,
+    AlarmState.ACTIVE_ACKED,
+    AlarmState.RTN_UNACKED,
+    AlarmState.SHELVED,
+    AlarmState.SUPPRESSED,
+)
+
+
+def priority_for(rule: str) -> str:
+    """Alarm priority of a rule code: ``high`` beyond the limits, ``medium`` for run rules."""
+    return "high" if rule in HIGH_PRIORITY_RULES else "medium"
+
+
+@dataclass(frozen=True)
+class AlarmEvent:
+    """A change the engine asks for: a rule fired (``raise``) or stayed quiet (``clear``)."""
+
+    kind: str  # "raise" | "clear"
+    rule: str
+    at: datetime
+    chart: str = ""
+    value: float | None = None
+
+
+def _audit(session: Session, user: str, what: str, alarm: Alarm, **detail: Any) -> None:
+    session.add(
+        AuditLog(
+            at=datetime.now(UTC),
+            user=user,
+            action=what,
+            entity="alarm",
+            entity_id=str(alarm.id),
+            detail={"state": str(alarm.state), **detail},
+        )
+    )
+
+
+def _open_alarm(session: Session, tag_id: int, rule: str) -> Alarm | None:
+    return session.scalars(
+        select(Alarm)
+        .where(
+            Alarm.kind == SPC_KIND,
+            Alarm.tag_id == tag_id,
+            Alarm.code == rule,
+            Alarm.state != AlarmState.NORMAL,
+        )
+        .order_by(Alarm.id.desc())
+        .limit(1)
+    ).one_or_none()
+
+
+def apply_events(
+    session: Session, line_id: int, tag_id: int, tag: str, events: Sequence[AlarmEvent]
+) -> list[Alarm]:
+    """Bring the SPC alarms of one tag up to date with ``events``, in order, in ``session``.
+
+    Called by the engine inside the transaction that stores the violations and its state.
+    Returns the alarms opened (inserted) by these events.
+    """
+    opened: list[Alarm] = []
+    now = datetime.now(UTC)
+    for event in events:
+        row = _open_alarm(session, tag_id, event.rule)
+        if event.kind == "raise":
+            message = (
+                f"{tag}: rule {event.rule} on chart {event.chart} at value {event.value:.6g}"
+                if event.value is not None
+                else f"{tag}: rule {event.rule} on chart {event.chart}"
+            )
+            if row is None:
+                row = Alarm(
+                    line_id=line_id,
+                    tag_id=tag_id,
+                    kind=SPC_KIND,
+                    code=event.rule,
+                    priority=priority_for(event.rule),
+                    state=AlarmState.ACTIVE_UNACKED,
+                    message=message,
+                    first_at=event.at,
+                    last_at=event.at,
+                    count=1,
+                    updated_at=now,
+                )
+                session.add(row)
+                session.flush()
+                _audit(session, ENGINE_USER, "alarm-raise", row, rule=event.rule)
+                opened.append(row)
+                continue
+            row.count += 1
+            row.last_at, row.message, row.updated_at = event.at, message, now
+            if row.state == AlarmState.RTN_UNACKED:
+                row.state = AlarmState.ACTIVE_UNACKED
+                _audit(session, ENGINE_USER, "alarm-reactivate", row, rule=event.rule)
+        elif row is not None and row.state in (AlarmState.ACTIVE_UNACKED, AlarmState.ACTIVE_ACKED):
+            acked = row.state == AlarmState.ACTIVE_ACKED
+            row.state = AlarmState.NORMAL if acked else AlarmState.RTN_UNACKED
+            row.updated_at = now
+            _audit(session, ENGINE_USER, "alarm-return", row, rule=event.rule, at=str(event.at))
+    return opened
+
+
+def _get(session: Session, alarm_id: int) -> Alarm:
+    row = session.get(Alarm, alarm_id)
+    if row is None:
+        raise UserError(f"there is no alarm {alarm_id}.")
+    return row
+
+
+def _expire_shelf(session: Session, row: Alarm, now: datetime) -> None:
+    if row.state == AlarmState.SHELVED and row.shelved_until and row.shelved_until <= now:
+        row.state, row.shelved_until, row.updated_at = AlarmState.ACTIVE_UNACKED, None, now
+        _audit(session, ENGINE_USER, "alarm-unshelve", row, reason="shelf expired")
+
+
+def ack(engine: Engine, alarm_id: int, user: str, note: str | None = None) -> Alarm:
+    """Acknowledge an alarm: active -> active-acknowledged, returned -> normal."""
+    now = datetime.now(UTC)
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        row = _get(session, alarm_id)
+        _expire_shelf(session, row, now)
+        if row.state == AlarmState.ACTIVE_UNACKED:
+            row.state = AlarmState.ACTIVE_ACKED
+        elif row.state == AlarmState.RTN_UNACKED:
+            row.state = AlarmState.NORMAL
+        else:
+            raise UserError(f"alarm {alarm_id} is {row.state}; only unacknowledged alarms ack.")
+        row.acked_by, row.acked_at, row.updated_at = user, now, now
+        _audit(session, user, "alarm-ack", row, note=note)
+    return row
+
+
+def shelve(
+    engine: Engine, alarm_id: int, user: str, until: datetime, note: str | None = None
+) -> Alarm:
+    """Shelve an open alarm until ``until`` (UTC); it is active-unacknowledged again after."""
+    now = datetime.now(UTC)
+    if until <= now:
+        raise UserError(f"the shelf expiry {until.isoformat()} is not in the future.")
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        row = _get(session, alarm_id)
+        if row.state == AlarmState.NORMAL:
+            raise UserError(f"alarm {alarm_id} is normal; there is nothing to shelve.")
+        row.state, row.shelved_until, row.updated_at = AlarmState.SHELVED, until, now
+        _audit(session, user, "alarm-shelve", row, until=until.isoformat(), note=note)
+    return row
+
+
+def comment(
+    engine: Engine,
+    alarm_id: int,
+    user: str,
+    cause: str | None = None,
+    action: str | None = None,
+) -> Alarm:
+    """Record the assignable cause and / or corrective action of an alarm."""
+    if not cause and not action:
+        raise UserError("give an assignable cause (--cause) or a corrective action (--action).")
+    now = datetime.now(UTC)
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        row = _get(session, alarm_id)
+        if cause:
+            row.cause = cause
+        if action:
+            row.action = action
+        row.updated_at = now
+        _audit(session, user, "alarm-comment", row, cause=cause, action=action)
+    return row
+
+
+def expire_shelves(engine: Engine, now: datetime | None = None) -> int:
+    """Return every shelved alarm whose shelf has expired to active-unacknowledged."""
+    now = now or datetime.now(UTC)
+    with Session(engine) as session, session.begin():
+        rows = session.scalars(
+            select(Alarm).where(Alarm.state == AlarmState.SHELVED, Alarm.shelved_until <= now)
+        ).all()
+        for row in rows:
+            _expire_shelf(session, row, now)
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class AlarmView:
+    """One alarm as listed: ids resolved to line and tag names."""
+
+    id: int
+    line: str
+    tag: str | None
+    kind: str
+    code: str
+    priority: str
+    state: str
+    count: int
+    first_at: datetime
+    last_at: datetime
+    acked_by: str | None
+    shelved_until: datetime | None
+    cause: str | None
+    action: str | None
+    message: str
+
+
+def list_alarms(engine: Engine, *, include_normal: bool = False) -> list[AlarmView]:
+    """Alarms, newest activity first; normal (closed) ones only with ``include_normal``."""
+    query = (
+        select(Alarm, Line.name, Tag.name)
+        .join(Line, Line.id == Alarm.line_id)
+        .outerjoin(Tag, Tag.id == Alarm.tag_id)
+        .order_by(Alarm.last_at.desc(), Alarm.id.desc())
+    )
+    if not include_normal:
+        query = query.where(Alarm.state != AlarmState.NORMAL)
+    with Session(engine) as session:
+        rows = session.execute(query).all()
+    return [
+        AlarmView(
+            id=a.id,
+            line=line,
+            tag=tag,
+            kind=a.kind,
+            code=a.code,
+            priority=a.priority,
+            state=a.state,
+            count=a.count,
+            first_at=a.first_at,
+            last_at=a.last_at,
+            acked_by=a.acked_by,
+            shelved_until=a.shelved_until,
+            cause=a.cause,
+            action=a.action,
+            message=a.message,
+        )
+        for a, line, tag in rows
+    ]

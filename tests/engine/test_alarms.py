@@ -1,0 +1,153 @@
+"""SPC alarms: one row per tag and rule while active, ISA-18.2 transitions, audit trail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from engine_helpers import feed
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from plantqc import alarms
+from plantqc.engine import SpcEngine, chart_for, estimate_limits, freeze_limits
+from plantqc.errors import UserError
+from plantqc.store import TagRef
+from plantqc.store.models import Alarm, AlarmState, AuditLog
+
+
+def _spc_alarms(engine: Engine) -> list[Alarm]:
+    with Session(engine) as session:
+        return list(session.scalars(select(Alarm).where(Alarm.kind == "spc").order_by(Alarm.id)))
+
+
+def test_a_chattering_rule_updates_one_alarm_instead_of_opening_new_ones(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["x_imr"].tag_id
+    feed(sqlite_store, tag, [10.0, 14.0, 10.0, 14.0, 10.0, 14.0])  # beyond the UCL of 13 thrice
+    run = SpcEngine(sqlite_store).process(tag)
+    beyond = [v for v in run.violations if v.rule == "nelson1"]
+    [alarm] = [a for a in _spc_alarms(sqlite_store) if a.code == "nelson1"]
+    assert (alarm.count, alarm.priority, alarm.state) == (
+        len(beyond),
+        "high",
+        AlarmState.ACTIVE_UNACKED,
+    )
+
+
+def test_a_run_rule_alarm_has_medium_priority(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["x_imr"].tag_id
+    feed(sqlite_store, tag, [10.5] * 9)  # Nelson 2: nine on one side
+    SpcEngine(sqlite_store).process(tag)
+    assert {(a.code, a.priority) for a in _spc_alarms(sqlite_store)} >= {("nelson2", "medium")}
+
+
+def test_an_unacknowledged_alarm_returns_unacknowledged_after_quiet_points(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["x_imr"].tag_id
+    engine = SpcEngine(sqlite_store, rtn_after=10)
+    feed(sqlite_store, tag, [10.0, 13.5] + [10.2, 9.8] * 4 + [10.2])  # 9 quiet points
+    engine.process(tag)
+    [alarm] = [a for a in _spc_alarms(sqlite_store) if a.code == "nelson1"]
+    assert alarm.state == AlarmState.ACTIVE_UNACKED
+    feed(sqlite_store, tag, [9.8], start=11)  # the tenth
+    engine.process(tag)
+    [alarm] = [a for a in _spc_alarms(sqlite_store) if a.code == "nelson1"]
+    assert alarm.state == AlarmState.RTN_UNACKED
+
+
+def test_an_acknowledged_alarm_that_returns_to_normal_clears(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["x_imr"].tag_id
+    engine = SpcEngine(sqlite_store, rtn_after=10)
+    feed(sqlite_store, tag, [10.0, 13.5])  # beyond the UCL of 13; the moving range is not
+    engine.process(tag)
+    [alarm] = [a for a in _spc_alarms(sqlite_store) if a.code == "nelson1"]
+    alarms.ack(sqlite_store, alarm.id, "operator.a", "checked the gauge")
+    feed(sqlite_store, tag, [10.2, 9.8] * 5, start=2)
+    engine.process(tag)
+    assert [a.state for a in _spc_alarms(sqlite_store) if a.code == "nelson1"] == [
+        AlarmState.NORMAL
+    ]
+
+
+def test_a_shelved_alarm_stays_shelved_while_the_rule_fires_until_it_expires(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["x_imr"].tag_id
+    engine = SpcEngine(sqlite_store)
+    feed(sqlite_store, tag, [10.0, 13.5])
+    engine.process(tag)
+    [alarm] = [a for a in _spc_alarms(sqlite_store) if a.code == "nelson1"]
+    until = datetime.now(UTC) + timedelta(hours=1)
+    alarms.shelve(sqlite_store, alarm.id, "operator.a", until, "calibration")
+    feed(sqlite_store, tag, [13.5], start=2)
+    engine.process(tag)
+    [shelved] = [a for a in _spc_alarms(sqlite_store) if a.code == "nelson1"]
+    assert (shelved.state, shelved.count) == (AlarmState.SHELVED, 2)
+    assert alarms.expire_shelves(sqlite_store, until + timedelta(seconds=1)) == 1
+    [back] = [a for a in _spc_alarms(sqlite_store) if a.code == "nelson1"]
+    assert back.state == AlarmState.ACTIVE_UNACKED
+
+
+def test_operator_actions_are_recorded_in_the_audit_log(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["x_imr"].tag_id
+    feed(sqlite_store, tag, [10.0, 14.0])
+    SpcEngine(sqlite_store).process(tag)
+    [alarm] = [a for a in _spc_alarms(sqlite_store) if a.code == "nelson1"]
+    alarms.ack(sqlite_store, alarm.id, "operator.a")
+    alarms.comment(
+        sqlite_store, alarm.id, "q.eng", cause="slot-die shim worn", action="shim replaced"
+    )
+    with Session(sqlite_store) as session:
+        trail = session.execute(
+            select(AuditLog.user, AuditLog.action)
+            .where(AuditLog.entity == "alarm", AuditLog.entity_id == str(alarm.id))
+            .order_by(AuditLog.id)
+        ).all()
+        stored = session.get(Alarm, alarm.id)
+        assert stored is not None
+        assert (stored.cause, stored.action) == ("slot-die shim worn", "shim replaced")
+    assert [tuple(t) for t in trail] == [
+        ("plantqc-engine", "alarm-raise"),
+        ("operator.a", "alarm-ack"),
+        ("q.eng", "alarm-comment"),
+    ]
+
+
+def test_acknowledging_a_normal_alarm_is_refused_in_one_sentence(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["x_imr"].tag_id
+    feed(sqlite_store, tag, [10.0, 14.0])
+    SpcEngine(sqlite_store).process(tag)
+    [alarm] = [a for a in _spc_alarms(sqlite_store) if a.code == "nelson1"]
+    alarms.ack(sqlite_store, alarm.id, "operator.a")
+    with pytest.raises(UserError, match="only unacknowledged alarms"):
+        alarms.ack(sqlite_store, alarm.id, "operator.a")
+
+
+def test_an_alarm_raised_before_limits_are_frozen_still_returns_to_normal_after(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["x_imr"].tag_id
+    engine = SpcEngine(sqlite_store, rtn_after=10)
+    times = feed(sqlite_store, tag, list(10.0 + np.random.default_rng(4).standard_normal(30)))
+    feed(sqlite_store, tag, [13.5], start=30)
+    engine.process(tag)
+    chart = chart_for(sqlite_store, "line-1", "x_imr")
+    estimate = estimate_limits(sqlite_store, chart, times[0], times[-1] + timedelta(seconds=1))
+    freeze_limits(sqlite_store, chart, estimate, "q.eng")
+    feed(sqlite_store, tag, [estimate.center] * 10, start=31)  # a fresh chart on the new limits
+    engine.process(tag)
+    assert [a.state for a in _spc_alarms(sqlite_store) if a.code == "nelson1"] == [
+        AlarmState.RTN_UNACKED
+    ]

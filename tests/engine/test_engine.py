@@ -1,0 +1,197 @@
+"""The streaming engine: Good samples in time order, limits in force, violations, restart."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from engine_helpers import T0, feed
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from plantqc.buffer import Reading
+from plantqc.engine import SpcEngine, StoreHook, chart_for, estimate_limits, freeze_limits
+from plantqc.store import TagRef
+from plantqc.store.engine_state import EngineState
+from plantqc.store.models import ControlLimits, Violation
+
+BAD = 0x80000000
+UNCERTAIN = 0x40000000
+
+
+def _violations(engine: Engine, tag_id: int) -> list[tuple[object, ...]]:
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(Violation).where(Violation.tag_id == tag_id).order_by(Violation.id)
+        ).all()
+        return [(v.chart, v.rule, v.ts, v.value, v.points, v.limits_id) for v in rows]
+
+
+def test_cusum_signals_at_period_29_of_montgomery_example_9_1(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef], spc_data
+) -> None:
+    # Montgomery, Introduction to SQC 7th ed., Example 9.1 / Table 9.2 (mu0 = 10, sigma = 1,
+    # K = 0.5, H = 5): C+ first exceeds H at period 29, C+_29 = 5.28.  The spec 7 / 13 gives
+    # the engine exactly mu0 = 10 and sigma = 1.
+    x = spc_data("montgomery_table9_1").value.to_numpy()
+    tag = sqlite_tags["x_cusum"].tag_id
+    times = feed(sqlite_store, tag, x)
+    SpcEngine(sqlite_store).process(tag)
+    found = _violations(sqlite_store, tag)
+    assert next((chart, rule, ts) for chart, rule, ts, *_ in found) == (
+        "cusum_upper",
+        "nelson1",
+        times[28],
+    )
+    assert round(found[0][3], 2) == 5.28
+
+
+def test_bad_and_uncertain_samples_are_not_charted(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["x_imr"].tag_id
+    values = [10.0, 10.2, 99.0, -50.0, 9.9, 10.1]
+    feed(sqlite_store, tag, values, status=[0, 0, BAD, UNCERTAIN, 0, 0])
+    run = SpcEngine(sqlite_store).process(tag)
+    assert run.violations == []
+    with Session(sqlite_store) as session:
+        state = session.get(EngineState, tag)
+        assert state is not None and state.points == 4
+
+
+def test_spec_derived_limits_are_stored_marked_and_named_by_violations(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["x_imr"].tag_id
+    feed(sqlite_store, tag, [10.0, 10.1, 14.5])
+    SpcEngine(sqlite_store).process(tag)
+    with Session(sqlite_store) as session:
+        limits = session.scalars(select(ControlLimits).where(ControlLimits.tag_id == tag)).one()
+    assert (limits.basis, limits.frozen_at) == ("spec", None)
+    assert (limits.center, limits.sigma) == (10.0, 1.0)
+    assert (limits.lcl, limits.ucl) == (7.0, 13.0)
+    assert "spec-derived" in limits.params["note"]
+    # the jump also breaks the MR chart's limit; the individuals chart's violation is checked
+    [(chart, rule, _, value, points, limits_id)] = [
+        v for v in _violations(sqlite_store, tag) if v[0] == "i"
+    ]
+    assert (chart, rule, value, limits_id) == ("i", "nelson1", 14.5, limits.id)
+    assert [p["value"] for p in points["points"]] == [14.5]
+
+
+def test_a_tag_without_spec_or_frozen_limits_is_not_charted(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["no_spec"].tag_id
+    feed(sqlite_store, tag, [1.0, 2.0, 100.0])
+    assert SpcEngine(sqlite_store).process(tag).samples == 0
+
+
+def test_a_run_rule_violation_lists_every_point_of_its_window(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    # Nelson rule 2: nine points in a row on one side of the center line
+    tag = sqlite_tags["x_imr"].tag_id
+    times = feed(sqlite_store, tag, [9.0, 10.5, 10.4, 10.6, 10.3, 10.5, 10.4, 10.6, 10.2, 10.5])
+    SpcEngine(sqlite_store).process(tag)
+    rule2 = [v for v in _violations(sqlite_store, tag) if v[1] == "nelson2"]
+    assert [p["ts"] for p in rule2[0][4]["points"]] == [t.isoformat() for t in times[1:]]
+
+
+def test_frozen_limits_replace_spec_limits_and_keep_the_old_version(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["x_imr"].tag_id
+    rng = np.random.default_rng(3)
+    feed(sqlite_store, tag, 10.0 + 0.1 * rng.standard_normal(50))
+    engine = SpcEngine(sqlite_store)
+    engine.process(tag)
+    chart = chart_for(sqlite_store, "line-1", "x_imr")
+    estimate = estimate_limits(sqlite_store, chart, T0, T0 + pd.Timedelta(seconds=50))
+    assert freeze_limits(sqlite_store, chart, estimate, "q.engineer") == 2
+    feed(sqlite_store, tag, [10.0, 11.0], start=50)  # 11 is 10 frozen sigmas out, not 1 spec one
+    engine.process(tag)
+    with Session(sqlite_store) as session:
+        versions = session.execute(
+            select(ControlLimits.version, ControlLimits.basis, ControlLimits.frozen_by)
+            .where(ControlLimits.tag_id == tag)
+            .order_by(ControlLimits.version)
+        ).all()
+        frozen_id = session.scalars(
+            select(ControlLimits.id).where(ControlLimits.version == 2)
+        ).one()
+    assert [tuple(v) for v in versions] == [(1, "spec", None), (2, "phase1", "q.engineer")]
+    # (on the spec sigma of 1 the tight data hugged the center: Nelson 7, judged on version 1)
+    after = [(v[1], v[3]) for v in _violations(sqlite_store, tag) if v[5] == frozen_id]
+    assert ("nelson1", 11.0) in after
+
+
+def test_phase_one_estimate_excludes_the_out_of_control_points(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["x_imr"].tag_id
+    values = 50.0 + np.random.default_rng(7).standard_normal(100)
+    values[[30, 70]] = 60.0
+    times = feed(sqlite_store, tag, values)
+    chart = chart_for(sqlite_store, "line-1", "x_imr")
+    estimate = estimate_limits(sqlite_store, chart, T0, times[-1] + pd.Timedelta(seconds=1))
+    assert {times[30].isoformat(), times[70].isoformat()} <= {p["ts"] for p in estimate.excluded}
+    assert abs(estimate.center - 50.0) < 0.3
+    assert estimate.n_used == 100 - len(estimate.excluded)
+
+
+def _series(seed: int, n: int = 400) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = 10.0 + rng.standard_normal(n)
+    x[n // 2 :] += 1.5  # a shift, so that every rule has something to say
+    return x
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "split"),
+    [("x_imr", "x_imr_b", 203), ("x_xbar", "x_xbar_b", 203), ("x_ewma", "x_ewma_b", 203)],
+)
+def test_restart_mid_stream_gives_the_same_violations_as_one_run(
+    store: Engine, tags: dict[str, TagRef], first: str, second: str, split: int
+) -> None:
+    x = _series(11)
+    whole, halves = tags[first].tag_id, tags[second].tag_id
+    feed(store, whole, x)
+    SpcEngine(store).process(whole)
+    feed(store, halves, x[:split])
+    SpcEngine(store).process(halves)
+    feed(store, halves, x[split:], start=split)
+    SpcEngine(store).process(halves)  # a fresh engine: only the stored state carries over
+    once, twice = _violations(store, whole), _violations(store, halves)
+    assert len(once) > 5
+    assert [v[:5] for v in twice] == [v[:5] for v in once]
+
+
+def test_ewma_state_after_example_9_2_matches_table_9_12(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef], spc_data
+) -> None:
+    # Montgomery, Introduction to SQC 7th ed., Example 9.2 (lambda = 0.1, L = 2.7, mu0 = 10,
+    # sigma = 1) on the data of Table 9.1: Table 9.12 prints z_30 = 10.6341.
+    tag = sqlite_tags["x_ewma"].tag_id
+    feed(sqlite_store, tag, spc_data("montgomery_table9_1").value.to_numpy())
+    SpcEngine(sqlite_store).process(tag)
+    with Session(sqlite_store) as session:
+        state = session.get(EngineState, tag)
+        assert state is not None
+        assert round(state.state["evaluator"]["z"], 4) == 10.6341
+
+
+def test_the_store_hook_catches_up_then_follows_stored_batches(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["x_imr"].tag_id
+    times = feed(sqlite_store, tag, [10.0, 13.5])  # stored before the daemon's engine started
+    hook = StoreHook(sqlite_store.url.render_as_string(hide_password=False))
+    hook([])
+    assert hook.violations == 1
+    later = feed(sqlite_store, tag, [13.6], start=2)
+    hook([Reading("line-1", "x_imr", "scalar", later[0], 0, 0, 13.6)])
+    hook.close()
+    stored = [v[2] for v in _violations(sqlite_store, tag)]
+    assert stored[0] == times[1] and set(stored[1:]) == {later[0]}  # Nelson 1 and 5 at 13.6
+    assert hook.violations == len(stored)
