@@ -12,7 +12,6 @@ samples (what a dashboard without the rollup would run), measured in the same ru
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,15 +19,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-import psycopg
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 
 from plantqc.config import Line, OpcUa, Plant, PlantConfig, SpcSettings, SpecLimits, Tag
 from plantqc.grafana import sql
 from plantqc.grafana.dashboards import MAX_DATA_POINTS, dashboards, queries, to_json
 from plantqc.grafana.macros import ALL, TimeRange, grafana_sql
 from plantqc.store import connect, sync_config, upgrade
+from plantqc.store.db import scratch_database
 
 END = datetime(2026, 11, 22, tzinfo=UTC)
 _VALUES = {"line": "bench-line", "tag": ["t000", "t001"], "lot": ALL}
@@ -99,18 +97,12 @@ def bench_config(n_tags: int) -> PlantConfig:
 
 @contextmanager
 def _scratch_database(admin_url: str) -> Iterator[Engine]:
-    admin = make_url(admin_url)
-    name = f"plantqc_bench_grafana_{uuid.uuid4().hex[:8]}"
-    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    engine = connect(admin.set(database=name).render_as_string(hide_password=False))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(admin_url, "plantqc_bench_grafana") as url:
+        engine = connect(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def _load(engine: Engine, config: PlantConfig, days: float, rate_hz: float) -> int:

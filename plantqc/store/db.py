@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -83,3 +86,24 @@ def connect(url: str) -> Engine:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise UserError(f"cannot reach the database at {safe_url(url)}: {reason}.") from None
     return engine
+
+
+@contextmanager
+def scratch_database(admin_url: str, prefix: str = "plantqc_scratch") -> Iterator[str]:
+    """A new, empty PostgreSQL database for the duration of the block; its URL is yielded.
+
+    ``admin_url`` must let its user create databases.  The database is dropped afterwards,
+    even when connections to it are still open.
+    """
+    import psycopg
+
+    admin = _parse(admin_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
