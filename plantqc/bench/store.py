@@ -2,14 +2,14 @@
 
 Both paths write the same rows (tags x timestamps) in the same batches to a table with the
 same primary key; the baseline has no conflict handling, so the ratio prices idempotency
-and the bulk path together.  PostgreSQL runs inside a scratch schema that is dropped after.
+and the bulk path together.  PostgreSQL runs in a scratch database dropped afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -17,12 +17,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine
 
 from plantqc.config import Line as LineConfig
 from plantqc.config import OpcUa, Plant, PlantConfig
 from plantqc.config import Tag as TagConfig
 from plantqc.store import SampleRow, insert_samples, open_engine, sync_config, upgrade
+from plantqc.store.db import scratch_database
 
 _BASELINE_DDL = (
     "CREATE TABLE bench_baseline (tag_id integer NOT NULL, ts {ts} NOT NULL, value {real}, "
@@ -73,35 +74,18 @@ def _timed(action: Callable[[], int]) -> tuple[float, int]:
 
 @contextmanager
 def _scratch_engine(url: str | None) -> Iterator[Engine]:
-    """SQLite in a temporary file, or PostgreSQL confined to a schema dropped afterwards."""
-    if url is None or url.startswith("sqlite"):
-        with tempfile.TemporaryDirectory(prefix="plantqc-bench-") as folder:
-            engine = open_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
-            try:
-                yield engine
-            finally:
-                engine.dispose()
-        return
-    schema = f"plantqc_bench_{uuid.uuid4().hex[:8]}"
-    engine = open_engine(url)
-
-    @event.listens_for(engine, "connect")
-    def _search_path(dbapi_connection: Any, _record: Any) -> None:
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            cursor.execute(f"SET search_path TO {schema}")
-        dbapi_connection.commit()
-
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        cleanup = open_engine(url)
-        with cleanup.begin() as connection:
-            # migration 0002 puts Grafana's views of a store in schema <schema>_grafana
-            for name in (schema, f"{schema}_grafana"):
-                connection.execute(text(f"DROP SCHEMA IF EXISTS {name} CASCADE"))
-        cleanup.dispose()
+    """SQLite in a temporary file, or a PostgreSQL database created and dropped around the run."""
+    with contextlib.ExitStack() as stack:
+        if url is None or url.startswith("sqlite"):
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="plantqc-bench-"))
+            scratch = f"sqlite:///{Path(folder) / 'bench.db'}"
+        else:
+            scratch = stack.enter_context(scratch_database(url, "plantqc_bench_store"))
+        engine = open_engine(scratch)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def _bench_config(n_tags: int) -> PlantConfig:

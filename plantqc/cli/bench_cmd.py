@@ -39,7 +39,7 @@ def store(
         typer.Option(
             "--db",
             help="Database URL to benchmark (repeatable; default: a temporary SQLite file). "
-            "PostgreSQL runs in a scratch schema that is dropped afterwards.",
+            "PostgreSQL runs in a scratch database, dropped afterwards.",
         ),
     ] = None,
     tags: Annotated[int, typer.Option(min=1, help="Number of tags.")] = 1000,
