@@ -38,14 +38,16 @@ class Agglomerate:
     members: tuple[int, ...]
 
 
-def group_particles(labels: np.ndarray, n_particles: int, gap_px: float) -> np.ndarray:
+def group_particles(labels: np.ndarray, boxes: np.ndarray, gap_px: float) -> np.ndarray:
     """Group index of every particle: particles closer than ``gap_px`` share a group.
 
     Parameters
     ----------
     labels : numpy.ndarray
         ``int32`` particle labels, particle ``i`` = label ``i + 1``.
-    n_particles : int
+    boxes : numpy.ndarray
+        (n_particles, 4) bounding box ``(x, y, width, height)`` of each particle [px], as
+        :attr:`vision.particles.Particle.bbox`.
     gap_px : float
         Largest edge-to-edge gap that still joins two particles [px]; 0 = touching only.
 
@@ -63,22 +65,35 @@ def group_particles(labels: np.ndarray, n_particles: int, gap_px: float) -> np.n
     if gap_px < 0:
         raise ImageError(f"The agglomerate gap must be >= 0 px, got {gap_px}.")
     radius = int(np.floor(gap_px / 2.0 + 1e-9))
-    inside = cv2.compare(labels, 0, cv2.CMP_GT)
-    grown = inside
+    grown = cv2.compare(labels, 0, cv2.CMP_GT)
     if radius > 0:
         disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-        grown = cv2.dilate(inside, disc)
-    _, regions = cv2.connectedComponents(grown, connectivity=8, ltype=cv2.CV_32S)
-    group = np.zeros(n_particles + 1, np.int64)
-    pts = cv2.findNonZero(inside)
-    if pts is not None:
-        # Every pixel of a particle lies in the same grown region, so any one of them will do;
-        # only the particle pixels are visited, not the whole image.
-        pts = pts.reshape(-1, 2)
-        flat = pts[:, 1].astype(np.intp) * labels.shape[1] + pts[:, 0]
-        group[labels.reshape(-1)[flat]] = regions.reshape(-1)[flat]
-    _, compact = np.unique(group[1:], return_inverse=True)
+        cv2.dilate(grown, disc, dst=grown)
+    # Each grown region holds a particle, so 16-bit labels do while particles are fewer than
+    # 2^16: half the memory of 32-bit ones on large images.
+    ltype = cv2.CV_16U if len(boxes) < 1 << 16 else cv2.CV_32S
+    _, regions = cv2.connectedComponents(grown, connectivity=8, ltype=ltype)
+    # Every pixel of a particle lies in the same grown region, so one pixel of each will do.
+    group = regions.reshape(-1)[_first_pixels(labels, np.asarray(boxes, np.int64))]
+    _, compact = np.unique(group, return_inverse=True)
     return compact
+
+
+def _first_pixels(labels: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Flat index of one pixel of each particle: its leftmost pixel on its bounding box's top
+    row, which holds at least one of its pixels."""
+    n = boxes.shape[0]
+    if n == 0:
+        return np.empty(0, np.intp)
+    width = boxes[:, 2]
+    start = np.cumsum(width) - width
+    # Flat indices of the top rows of all boxes, one box after the other.
+    owner = np.repeat(np.arange(n), width)
+    flat = (boxes[:, 1] * labels.shape[1] + boxes[:, 0] - start)[owner] + np.arange(width.sum())
+    hits = np.flatnonzero(labels.reshape(-1)[flat] == owner + 1)
+    # The first hit of each box (hits are in box order).
+    first = np.unique(owner[hits], return_index=True)[1]
+    return flat[hits[first]]
 
 
 def find_agglomerates(
@@ -111,7 +126,8 @@ def find_agglomerates(
         return ()
     area = np.array([p.area_px for p in particles], dtype=float)
     median = float(np.median(area))
-    group = group_particles(labels, len(particles), gap_px)
+    all_boxes = np.array([p.bbox for p in particles], dtype=np.int64)
+    group = group_particles(labels, all_boxes, gap_px)
     size = np.bincount(group)
     big = area > blob_factor * median
     chosen = np.flatnonzero((size[group] >= 2) | big)
@@ -121,7 +137,7 @@ def find_agglomerates(
     chosen = chosen[np.argsort(group[chosen], kind="stable")]
     starts = np.flatnonzero(np.r_[True, np.diff(group[chosen]) != 0])
     xy = np.array([(p.x_px, p.y_px) for p in particles])[chosen]
-    boxes = np.array([p.bbox for p in particles], dtype=np.int64)[chosen]
+    boxes = all_boxes[chosen]
     a = area[chosen]
     total = np.add.reduceat(a, starts)
     cx = np.add.reduceat(a * xy[:, 0], starts) / total

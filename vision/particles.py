@@ -1,13 +1,15 @@
 """Segmentation of filler particles in top-view images and per-particle measures.
 
-Pipeline: grey -> illumination correction -> denoising -> threshold (automatic or chosen) ->
-hole filling and size filter -> splitting of touching particles at their necks -> moments,
-perimeter and equivalent diameter of each particle.
+Pipeline: grey -> percentile stretch to 8 bits -> illumination correction -> denoising ->
+threshold (automatic or chosen) -> hole filling, labelling and size filter -> splitting of
+touching particles at their necks -> moments, perimeter and equivalent diameter of each particle.
 
-Work per object is kept to the objects that need it: every outline is traced once for the whole
-image, only components with a concavity deep enough to be a neck go through clump splitting,
-and areas, centroids and second moments of all particles come from sums over the object pixels
-grouped by label (``numpy.bincount``), not from one pass per particle.
+Whole-image passes run on one byte per pixel up to the mask. Work per object is kept to the
+objects that need it: every outline is traced once for the whole image and drawn filled to label
+it, only components with a concavity deep enough to be a neck go through clump splitting (in
+their bounding box, each piece traced once), and areas, centroids and second moments of all
+particles come from sums over the object pixels grouped by label (``numpy.bincount``), not from
+one pass per particle.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from vision.errors import ImageError
 from vision.preprocess import (
     correct_illumination,
     denoise,
+    full_scale,
+    grey_channel,
     grey_percentiles,
-    normalize,
     require_contrast,
-    to_gray,
+    stretch_to_uint8,
 )
 from vision.threshold import Threshold, choose_threshold
 
@@ -100,7 +103,7 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     return cv2.compare(flood[1:-1, 1:-1], 128, cv2.CMP_NE)
 
 
-def contour_concavities(contour: np.ndarray, min_depth_px: float) -> tuple[np.ndarray, np.ndarray]:
+def contour_concavities(contour: np.ndarray, min_depth_px: float) -> list[tuple[int, int, float]]:
     """Deepest points of the concavities of a closed contour at least ``min_depth_px`` deep.
 
     Parameters
@@ -113,108 +116,158 @@ def contour_concavities(contour: np.ndarray, min_depth_px: float) -> tuple[np.nd
 
     Returns
     -------
-    points : numpy.ndarray
-        (k, 2) integer x, y of the concavity points.
-    depths : numpy.ndarray
-        (k,) their depths [px].
+    list of (int, int, float)
+        x, y of each concavity point and its depth [px].
     """
-    none = (np.empty((0, 2), np.int32), np.empty(0))
+    defects = _convexity_defects(contour)
+    if defects is None:
+        return []
+    # Plain Python numbers: a handful of rows, where numpy's per-call cost would dominate.
+    return [
+        (*contour[i, 0].tolist(), d / 256.0)
+        for _, _, i, d in defects.tolist()
+        if d / 256.0 >= min_depth_px
+    ]
+
+
+def _convexity_defects(contour: np.ndarray) -> np.ndarray | None:
+    """(k, 4) ``cv2.convexityDefects`` rows (start, end, farthest point, depth * 256) of a
+    contour, or None when it has none."""
     if len(contour) < 5:
-        return none
-    hull = np.sort(cv2.convexHull(contour, returnPoints=False), axis=0)
+        return None
+    hull = cv2.convexHull(contour, returnPoints=False)
+    hull.sort(axis=0)
     try:
         defects = cv2.convexityDefects(contour, hull)
     except cv2.error:
         # Self-touching contours (one-pixel bridges) have no well-defined defects.
-        return none
-    if defects is None:
-        return none
-    defects = defects.reshape(-1, 4)
-    depth = defects[:, 3] / 256.0
-    deep = depth >= min_depth_px
-    return contour[defects[deep, 2], 0], depth[deep]
+        return None
+    return None if defects is None else defects.reshape(-1, 4)
 
 
-def concavities(part: np.ndarray, min_depth_px: float) -> tuple[np.ndarray, np.ndarray]:
-    """Deepest points of the concavities of a binary shape at least ``min_depth_px`` deep.
-
-    Parameters
-    ----------
-    part : numpy.ndarray
-        ``uint8`` 0/1 mask of one 8-connected shape.
-    min_depth_px : float
-        Minimum distance from the convex hull [px].
-
-    Returns
-    -------
-    points : numpy.ndarray
-        (k, 2) integer x, y of the concavity points.
-    depths : numpy.ndarray
-        (k,) their depths [px].
-    """
+def _outline(part: np.ndarray) -> np.ndarray:
+    """External outline of a single 8-connected shape (``CHAIN_APPROX_NONE``)."""
     contours, _ = cv2.findContours(part, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    return contour_concavities(max(contours, key=cv2.contourArea), min_depth_px)
+    return contours[0] if len(contours) == 1 else max(contours, key=cv2.contourArea)
 
 
-def neck_depth_px(area_px: float, min_depth_px: float, relative_depth: float = 0.03) -> float:
+# Clump splitting defaults, see :func:`split_touching`.
+_PARTNER_DEPTH = 0.85
+_RELATIVE_DEPTH = 0.03
+_MAX_CUTS = 256
+
+
+def neck_depth_px(
+    area_px: float, min_depth_px: float, relative_depth: float = _RELATIVE_DEPTH
+) -> float:
     """Depth a concavity needs to count as a neck between touching particles [px].
 
     Digitisation roughens large outlines by more than a pixel, so the depth grows with size:
     ``max(min_depth_px, relative_depth * sqrt(area_px))``.
     """
-    return max(min_depth_px, relative_depth * float(np.sqrt(area_px)))
+    return max(min_depth_px, relative_depth * math.sqrt(area_px))
 
 
 def _inner_chords(
-    part: np.ndarray, points: np.ndarray, depths: np.ndarray, min_depth_px: float
+    part: np.ndarray, points: list[tuple[int, int, float]], min_depth_px: float
 ) -> list[tuple[tuple[int, int], ...]]:
-    """Segments through the shape joining two concavity points, at least one of them
-    ``min_depth_px`` deep, shortest first."""
-    # Plain Python numbers: a handful of points, where numpy scalars would cost more than the sums.
-    pts = [(int(x), int(y)) for x, y in points.tolist()]
-    deep = depths.tolist()
+    """Segments through the shape joining two concavity points (x, y, depth), at least one of
+    them ``min_depth_px`` deep, shortest first."""
     chords: list[tuple[float, tuple[tuple[int, int], ...]]] = []
-    for i, a in enumerate(pts):
-        for j in range(i + 1, len(pts)):
-            b = pts[j]
+    for i, (ax, ay, a_depth) in enumerate(points):
+        for bx, by, b_depth in points[i + 1 :]:
             # round() halves to even, as numpy.rint.
             if (
-                max(deep[i], deep[j]) >= min_depth_px
-                and part[round((a[1] + b[1]) / 2.0), round((a[0] + b[0]) / 2.0)]
+                max(a_depth, b_depth) >= min_depth_px
+                and part[round((ay + by) / 2.0), round((ax + bx) / 2.0)]
             ):
-                dx, dy = a[0] - b[0], a[1] - b[1]
-                chords.append((math.sqrt(dx * dx + dy * dy), (a, b)))
+                dx, dy = ax - bx, ay - by
+                chords.append((math.sqrt(dx * dx + dy * dy), ((ax, ay), (bx, by))))
     return [c for _, c in sorted(chords)]
+
+
+_NEIGHBOURS = np.ones((3, 3), np.uint8)
 
 
 def _cut(
     part: np.ndarray, chord: tuple[tuple[int, int], ...], min_part_px: int
 ) -> tuple[np.ndarray, int] | None:
-    """Labels (1..n) of ``part`` cut along ``chord``, the cut's pixels given back to a
-    neighbouring piece; None when a piece would be a sliver."""
+    """Labels (``uint16``, 1..n) of ``part`` cut along ``chord``, the cut's pixels given back to
+    a neighbouring piece; None when a piece would be a sliver."""
     trial = part.copy()
     cv2.line(trial, chord[0], chord[1], 0, 1, cv2.LINE_4)
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(trial, connectivity=8)
+    n, lab = cv2.connectedComponents(trial, connectivity=8, ltype=cv2.CV_16U)
+    if n < 3:
+        return None
     # Each piece must be at least a quarter-square of the cut (a half-disc is
     # 1.57 r^2 > (2r)^2 / 4); thinner pieces are slivers along the cut, not particles.
     length = float(np.hypot(chord[0][0] - chord[1][0], chord[0][1] - chord[1][1]))
-    if n < 3 or stats[1:, cv2.CC_STAT_AREA].min() < max(min_part_px, length**2 / 4.0):
+    if min(np.bincount(lab.reshape(-1))[1:].tolist()) < max(min_part_px, length**2 / 4.0):
         return None
-    orphans = (part > 0) & (lab == 0)
-    while orphans.any():
-        grown = cv2.dilate(lab.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
-        lab[orphans] = grown[orphans]
-        orphans = (part > 0) & (lab == 0)
-    return lab, n - 1
+    # The pixels of the cut: in the part, in no piece.
+    orphans = part != trial
+    while True:
+        # Each takes the largest label among its neighbours.
+        lab[orphans] = cv2.dilate(lab, _NEIGHBOURS)[orphans]
+        orphans &= lab == 0
+        if not orphans.any():
+            return lab, n - 1
+
+
+def _split_clump(
+    component: np.ndarray,
+    contour: np.ndarray | None,
+    min_depth_px: float,
+    min_part_px: int,
+    partner_depth: float = _PARTNER_DEPTH,
+    relative_depth: float = _RELATIVE_DEPTH,
+    max_cuts: int = _MAX_CUTS,
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """:func:`split_touching` that also gives the outline of every piece.
+
+    ``contour`` is the component's outline in the crop's coordinates when already traced.
+    Returns the ``int32`` labels and ``outlines[j - 1]``, the external outline of piece ``j``:
+    the outline each piece was last examined with, for no cut changes a piece it leaves whole.
+    """
+    labels = (component > 0).astype(np.int32)
+    pending: list[tuple[int, np.ndarray | None]] = [(1, contour)]
+    outlines: dict[int, np.ndarray] = {}
+    n = 1
+    while pending and n <= max_cuts:
+        k, outline = pending.pop()
+        part = cv2.compare(labels, k, cv2.CMP_EQ)
+        if outline is None:
+            outline = _outline(part)
+        # Partner concavities may be shallower: blur fills one side of a neck more than the other.
+        depth = neck_depth_px(cv2.countNonZero(part), min_depth_px, relative_depth)
+        points = contour_concavities(outline, partner_depth * depth)
+        chords = _inner_chords(part, points, depth) if len(points) > 1 else []
+        for chord in chords[:8]:
+            done = _cut(part, chord, min_part_px)
+            if done is not None:
+                break
+        else:
+            outlines[k] = outline
+            continue
+        pieces, m = done
+        for j in range(2, m + 1):
+            n += 1
+            labels[pieces == j] = n
+            pending.append((n, None))
+        pending.append((k, None))
+    for k, _ in pending:
+        # Left by the bound on cuts, unexamined.
+        outlines[k] = _outline(cv2.compare(labels, k, cv2.CMP_EQ))
+    return labels, [outlines[k] for k in range(1, n + 1)]
 
 
 def split_touching(
     component: np.ndarray,
     min_depth_px: float = 1.0,
     min_part_px: int = 10,
-    partner_depth: float = 0.85,
-    relative_depth: float = 0.03,
-    max_cuts: int = 256,
+    partner_depth: float = _PARTNER_DEPTH,
+    relative_depth: float = _RELATIVE_DEPTH,
+    max_cuts: int = _MAX_CUTS,
 ) -> tuple[np.ndarray, int]:
     """Split one binary component into touching convex particles by cutting at its necks.
 
@@ -226,7 +279,7 @@ def split_touching(
         Concavities shallower than this are boundary noise, not necks [px].
     min_part_px : int, default 10
         A cut that would leave a piece smaller than this is not made [px^2].
-    partner_depth : float, default 0.7
+    partner_depth : float, default 0.85
         The second concavity of a cut may be this fraction of ``min_depth_px`` deep.
     relative_depth : float, default 0.03
         The neck depth is at least this fraction of the square root of the part's area.
@@ -257,28 +310,10 @@ def split_touching(
     .. [2] S. Beucher, F. Meyer, "The morphological approach to segmentation: the watershed
        transformation", in Mathematical Morphology in Image Processing, Dekker (1993), 433-481.
     """
-    labels = component.astype(np.int32)
-    pending = [1]
-    n = 1
-    while pending and n <= max_cuts:
-        k = pending.pop()
-        part = (labels == k).astype(np.uint8)
-        # Partner concavities may be shallower: blur fills one side of a neck more than the other.
-        depth = neck_depth_px(np.count_nonzero(part), min_depth_px, relative_depth)
-        points, depths = concavities(part, partner_depth * depth)
-        for chord in _inner_chords(part, points, depths, depth)[:8]:
-            done = _cut(part, chord, min_part_px)
-            if done is not None:
-                break
-        else:
-            continue
-        pieces, m = done
-        for j in range(2, m + 1):
-            n += 1
-            labels[pieces == j] = n
-            pending.append(n)
-        pending.append(k)
-    return labels, n
+    labels, outlines = _split_clump(
+        component, None, min_depth_px, min_part_px, partner_depth, relative_depth, max_cuts
+    )
+    return labels, len(outlines)
 
 
 def measure_particle(mask: np.ndarray, x0: int, y0: int) -> Particle:
@@ -337,7 +372,7 @@ def segment_particles(
     denoise_sigma_px : float, default 1.0
         Gaussian smoothing before thresholding [px].
     split : bool, default True
-        Split touching particles by watershed.
+        Split touching particles at their necks (see :func:`split_touching`).
     split_depth_px : float, default 1.0
         Minimum depth of a neck between touching particles [px]; see :func:`split_touching`.
 
@@ -352,41 +387,34 @@ def segment_particles(
     """
     if min_area_px < 1:
         raise ImageError(f"min_area_px must be at least 1, got {min_area_px}.")
-    gray = to_gray(image)
+    gray = grey_channel(image)
     lo, lo1, hi1, hi = grey_percentiles(gray, (0.1, 1.0, 99.0, 99.9))
-    require_contrast(gray, levels=(lo, hi))
-    # The stretch is affine, so the 1st and 99th percentiles of its result follow from the
-    # image's; stretch in place unless ``gray`` is the caller's own array.
-    own = not np.shares_memory(gray, image)
-    gray = normalize(gray, levels=(lo, hi), out=gray if own else None)
-    scale = 1.0 / (hi - lo)
-    gray, corrected = correct_illumination(
-        gray, illumination, grey_range=((lo1 - lo) * scale, (hi1 - lo) * scale)
+    top = full_scale(gray)
+    require_contrast(gray, levels=(lo / top, hi / top))
+    # One byte per pixel from here to the mask; the stretch is affine, so the 1st and 99th
+    # percentiles of its result follow from the image's.
+    gray8 = stretch_to_uint8(gray, (lo, hi))
+    scale = 255.0 / (hi - lo)
+    gray8, corrected = correct_illumination(
+        gray8, illumination, grey_range=((lo1 - lo) * scale, (hi1 - lo) * scale)
     )
-    gray = denoise(gray, denoise_sigma_px)
-    thr = choose_threshold(gray, threshold, bright_objects)
-    del gray
-    mask = fill_holes(thr.mask)
-    n, labels = cv2.connectedComponents(mask, connectivity=8, ltype=cv2.CV_32S)
+    gray8 = denoise(gray8, denoise_sigma_px)
+    thr = choose_threshold(gray8, threshold, bright_objects)
+    del gray8
+    labels, contour_of = label_filled(thr.mask)
+    n = len(contour_of)
     # Only the object pixels are visited from here on: sums over them grouped by label give
     # each component's area, and later every particle's moments.
-    pts = cv2.findNonZero(mask)
+    pts = cv2.findNonZero(labels)
     xy = np.empty((0, 2), np.int32) if pts is None else pts.reshape(-1, 2)
     # Flat indices: a 1-D gather is several times faster than a 2-D fancy index.
     flat = xy[:, 1].astype(np.intp) * labels.shape[1] + xy[:, 0]
     area = np.bincount(labels.reshape(-1)[flat], minlength=n)
     keep = area >= min_area_px
     keep[0] = False
-    # Holes are filled, so each component has exactly one external contour, whose first point
-    # is one of its pixels and whose bounding box is the component's.
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    del mask
-    contour_of: list[np.ndarray | None] = [None] * n
-    boxes = np.zeros((n, 4), np.int64)
-    for c in contours:
-        owner = int(labels[c[0, 0, 1], c[0, 0, 0]])
-        contour_of[owner] = c
-        boxes[owner] = cv2.boundingRect(c)
+    boxes = np.array(
+        [(0, 0, 0, 0)] + [cv2.boundingRect(c) for c in contour_of[1:]], np.int64
+    ).reshape(-1, 4)
     pieces = _split_and_trace(
         labels, area, boxes, contour_of, np.flatnonzero(keep), split, split_depth_px, min_area_px
     )
@@ -398,6 +426,37 @@ def segment_particles(
     return Segmentation(labels, particles, thr, corrected)
 
 
+def label_filled(mask: np.ndarray) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """8-connected components of a 0/255 mask with their holes filled, and their outlines.
+
+    Returns
+    -------
+    labels : numpy.ndarray
+        ``int32``; 0 = background, components numbered 1, 2, ... in raster order of their first
+        pixel (topmost, then leftmost).
+    contours : list
+        ``contours[i]`` is the external outline of component ``i`` (``None`` for 0), as from
+        ``cv2.findContours`` with ``CHAIN_APPROX_NONE``.
+
+    Notes
+    -----
+    Each 8-connected component has one external outline, which starts at its first pixel in
+    raster order; drawing that outline filled with the component's number gives the component
+    with its holes filled (the same pixels as :func:`fill_holes`), so one outline trace does the
+    work of hole filling, labelling and outlining.
+    """
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    first = np.array([c[0, 0] for c in contours], np.int64).reshape(-1, 2)
+    order = np.lexsort((first[:, 0], first[:, 1]))
+    ordered: list[np.ndarray | None] = [None]
+    labels = np.zeros(mask.shape, np.int32)
+    for i, k in enumerate(order.tolist(), start=1):
+        c = contours[k]
+        cv2.drawContours(labels, [c], 0, i, cv2.FILLED)
+        ordered.append(c)
+    return labels, ordered
+
+
 @dataclass
 class _Pieces:
     """Perimeters of all labels and the pieces split off components (label ids >= n)."""
@@ -406,24 +465,6 @@ class _Pieces:
     parent: list[int]
     bbox: list[tuple[int, int, int, int]]
     first_bbox: dict[int, tuple[int, int, int, int]]
-
-
-def _perimeter(mask: np.ndarray) -> float:
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    return float(sum(cv2.arcLength(c, closed=True) for c in contours))
-
-
-def _deepest_concavity_px(contour: np.ndarray) -> float:
-    """Depth of the deepest convexity defect of a contour [px]; 0 when it has none."""
-    if len(contour) < 5:
-        return 0.0
-    hull = cv2.convexHull(contour, returnPoints=False)
-    hull.sort(axis=0)
-    try:
-        defects = cv2.convexityDefects(contour, hull)
-    except cv2.error:
-        return 0.0
-    return 0.0 if defects is None else float(defects.reshape(-1, 4)[:, 3].max()) / 256.0
 
 
 def _split_and_trace(
@@ -451,31 +492,36 @@ def _split_and_trace(
     for i in kept.tolist():
         contour = contour_of[i]
         assert contour is not None
-        # Slightly shallower than the split's own test: the same contour, offset in the crop.
-        if split and _deepest_concavity_px(contour) >= 0.99 * neck_depth_px(
+        defects = _convexity_defects(contour) if split else None
+        # The clump splitting's own first test, on the same outline.
+        if defects is not None and max(defects[:, 3].tolist()) / 256.0 >= neck_depth_px(
             areas[i], split_depth_px
         ):
             x, y, w, h = (int(v) for v in boxes[i])
             crop = labels[y : y + h, x : x + w]
             comp = cv2.copyMakeBorder(
-                (crop == i).astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0
+                cv2.compare(crop, i, cv2.CMP_EQ), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0
             )
-            parts, n_parts = split_touching(comp, split_depth_px, min_area_px)
-            if n_parts > 1:
-                parts = parts[1:-1, 1:-1]
-                for j in range(1, n_parts + 1):
-                    piece = (parts == j).astype(np.uint8)
-                    per = _perimeter(piece)
-                    px, py, pw, ph = cv2.boundingRect(piece)
-                    if j == 1:
+            # The crop has a 1-px margin: its origin is (x - 1, y - 1) in the image.
+            parts, outlines = _split_clump(
+                comp, contour - np.array([x - 1, y - 1], np.int32), split_depth_px, min_area_px
+            )
+            if len(outlines) > 1:
+                ids = np.array([0, i] + [n + len(out.parent) + j for j in range(len(outlines) - 1)])
+                inside = crop == i
+                crop[inside] = ids[parts[1:-1, 1:-1][inside]]
+                for j, outline in enumerate(outlines):
+                    px, py, pw, ph = cv2.boundingRect(outline)
+                    box = (x + px - 1, y + py - 1, pw, ph)
+                    per = cv2.arcLength(outline, closed=True)
+                    if j == 0:
                         # The first piece keeps the component's id and a smaller box.
                         out.perimeter[i] = per
-                        out.first_bbox[i] = (x + px, y + py, pw, ph)
+                        out.first_bbox[i] = box
                         continue
-                    crop[piece.view(bool)] = n + len(out.parent)
                     out.perimeter.append(per)
                     out.parent.append(i)
-                    out.bbox.append((x + px, y + py, pw, ph))
+                    out.bbox.append(box)
                 continue
         out.perimeter[i] = cv2.arcLength(contour, closed=True)
     return out
@@ -523,7 +569,8 @@ def _measure_all(
     lab = lut[pixels[flat]]
     pixels[flat] = lab
     fg = lab > 0
-    x, y, lab = x[fg].astype(np.float64), y[fg].astype(np.float64), lab[fg]
+    # Converted once: bincount would convert int32 labels on each of its five calls.
+    x, y, lab = x[fg].astype(np.float64), y[fg].astype(np.float64), lab[fg].astype(np.intp)
     size = order.size + 1
     area = np.bincount(lab, minlength=size)[1:].astype(np.float64)
     cx = np.bincount(lab, x, size)[1:] / area

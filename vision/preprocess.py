@@ -11,8 +11,8 @@ from vision.errors import ImageError
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
-def to_gray(image: np.ndarray) -> np.ndarray:
-    """Grey level of an image as ``float32`` in [0, 1], the dtype's full range mapped to [0, 1].
+def grey_channel(image: np.ndarray) -> np.ndarray:
+    """Grey level of an image in its own pixel type: ``uint8``, ``uint16`` or ``float32``.
 
     Parameters
     ----------
@@ -23,12 +23,13 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        (H, W) ``float32``.
+        (H, W); the input itself when it is already a 2-D ``uint8`` or ``uint16`` image, bool as
+        ``uint8`` 0 / 255, other floats as ``float32``.
 
     Raises
     ------
     ImageError
-        Wrong number of dimensions or channels, or an empty array.
+        Wrong number of dimensions or channels, an empty array or an unsupported pixel type.
     """
     image = np.asarray(image)
     if image.size == 0:
@@ -46,15 +47,83 @@ def to_gray(image: np.ndarray) -> np.ndarray:
         raise ImageError(
             f"An image must be (H, W), (H, W, 3) or (H, W, 4); got shape {image.shape}."
         )
-    if gray.dtype == np.uint8:
-        return gray.astype(np.float32) * np.float32(1 / 255)
-    if gray.dtype == np.uint16:
-        return gray.astype(np.float32) * np.float32(1 / 65535)
+    if gray.dtype in (np.uint8, np.uint16):
+        return gray
     if gray.dtype == np.bool_:
-        return gray.astype(np.float32)
+        return gray.view(np.uint8) * np.uint8(255)
     if np.issubdtype(gray.dtype, np.floating):
         return gray.astype(np.float32, copy=False)
     raise ImageError(f"Pixel type {gray.dtype} is not supported; use 8- or 16-bit images.")
+
+
+def full_scale(gray: np.ndarray) -> float:
+    """The grey value that stands for full scale in an image of this pixel type (1 for floats)."""
+    if gray.dtype == np.uint8:
+        return 255.0
+    if gray.dtype == np.uint16:
+        return 65535.0
+    return 1.0
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """Grey level of an image as ``float32`` in [0, 1], the dtype's full range mapped to [0, 1].
+
+    Parameters
+    ----------
+    image : numpy.ndarray
+        As for :func:`grey_channel`.
+
+    Returns
+    -------
+    numpy.ndarray
+        (H, W) ``float32``.
+
+    Raises
+    ------
+    ImageError
+        Wrong number of dimensions or channels, or an empty array.
+    """
+    gray = grey_channel(image)
+    top = full_scale(gray)
+    if top == 1.0:
+        return gray
+    return gray.astype(np.float32) * np.float32(1 / top)
+
+
+def stretch_to_uint8(gray: np.ndarray, levels: tuple[float, float]) -> np.ndarray:
+    """Map grey levels ``levels = (lo, hi)`` of an image to 0 and 255, saturating outside.
+
+    Parameters
+    ----------
+    gray : numpy.ndarray
+        2-D ``uint8``, ``uint16`` or ``float32`` image (see :func:`grey_channel`).
+    levels : (float, float)
+        Grey levels, in the image's own units, that become 0 and 255; ``lo < hi``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``uint8``, rounded to the nearest level.
+
+    Notes
+    -----
+    Segmentation then runs on one byte per pixel: a quarter of the memory traffic of
+    ``float32``, and OpenCV's fixed-point 8-bit filters. Stretching first spends the 256 levels
+    on the image's own grey range, so a low-contrast or 16-bit image keeps its resolution.
+    """
+    lo, hi = levels
+    scale = 255.0 / (hi - lo)
+    if gray.dtype == np.uint8:
+        lut = np.clip(np.rint((np.arange(256) - lo) * scale), 0, 255).astype(np.uint8)
+        return cv2.LUT(gray, lut)
+    if gray.dtype == np.uint16:
+        # Saturating subtraction clips below ``lo`` (rounded: at most half an input level off);
+        # the scaled result saturates at 255.
+        return cv2.convertScaleAbs(cv2.subtract(gray, float(lo)), alpha=scale)
+    out = np.subtract(gray, np.float32(lo), dtype=np.float32)
+    out *= np.float32(scale)
+    np.clip(out, 0.0, 255.0, out=out)
+    return np.rint(out, out=out).astype(np.uint8)
 
 
 def require_contrast(
@@ -99,9 +168,21 @@ def grey_percentiles(gray: np.ndarray, pcts: tuple[float, ...]) -> tuple[float, 
     -----
     On a regular sub-grid of ~1 Mpx the percentiles agree with the full image's to well under a
     grey level and cost a fraction of the time on 8192 x 8192 images; several percentiles in one
-    call share one partial sort.
+    call share one partial sort. For 8- and 16-bit images the same percentiles (numpy's
+    default linear interpolation between order statistics) are read from the sample's
+    histogram instead, without sorting.
     """
-    return tuple(float(v) for v in np.percentile(_subsample(gray), pcts))
+    sample = _subsample(gray)
+    if sample.dtype not in (np.uint8, np.uint16):
+        return tuple(float(v) for v in np.percentile(sample, pcts))
+    cum = np.cumsum(np.bincount(sample.ravel()))
+    n = int(cum[-1])
+    # Order statistic k (from 0) is the smallest value whose cumulative count exceeds k.
+    rank = (n - 1) * np.asarray(pcts, dtype=np.float64) / 100.0
+    below = np.floor(rank)
+    v0 = np.searchsorted(cum, below, side="right")
+    v1 = np.searchsorted(cum, np.minimum(below + 1, n - 1), side="right")
+    return tuple(float(v) for v in v0 + (rank - below) * (v1 - v0))
 
 
 def _robust_range(gray: np.ndarray, pct: float) -> tuple[float, float]:
@@ -151,13 +232,27 @@ def _inliers(resid: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return np.abs(resid) <= 2.5 * max(float(sigma), 0.01)
 
 
-def estimate_background(gray: np.ndarray, degree: int = 3, n_iter: int = 5) -> np.ndarray:
-    """Slowly varying background (shading) of an image: a robust 2-D polynomial surface.
+def _least_squares(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Least-squares solution of ``a x = b`` by the normal equations.
+
+    A handful of monomials on [-1, 1] keep ``a.T a`` well conditioned; the 10 x 10 solve
+    avoids the threaded SVD of ``numpy.linalg.lstsq``, which on a busy machine can cost ten
+    times its own work waiting for a second core. Degenerate grids (an image a few pixels
+    high) make ``a.T a`` singular; they fall back to the SVD's minimum-norm solution.
+    """
+    ata = a.T @ a
+    if np.linalg.cond(ata) < 1e10:
+        return np.linalg.solve(ata, a.T @ b)
+    return np.linalg.lstsq(a, b, rcond=None)[0]
+
+
+def background_surface(gray: np.ndarray, degree: int = 3, n_iter: int = 5) -> np.ndarray:
+    """Slowly varying background (shading) of an image, on a grid of at most 128 x 128 points.
 
     Parameters
     ----------
     gray : numpy.ndarray
-        Grey image in [0, 1], float32.
+        Grey image: ``float32`` in [0, 1], or ``uint8`` / ``uint16``.
     degree : int, default 3
         Total degree of the polynomial in x and y (3: ramps, vignetting and their asymmetry).
     n_iter : int, default 5
@@ -167,14 +262,16 @@ def estimate_background(gray: np.ndarray, degree: int = 3, n_iter: int = 5) -> n
     Returns
     -------
     numpy.ndarray
-        Background, same shape as ``gray``.
+        ``float32`` robust 2-D polynomial surface in the image's grey units, sampled on the
+        image reduced to at most 128 px per side (area averaging, over a regular sub-grid of
+        about 8 x 8 pixels per point on large images); enlarge it bilinearly to the image size
+        (:func:`estimate_background`).
 
     Notes
     -----
     Fitting a low-order polynomial to the background, with the objects excluded, is the
     classical shading correction for microscope and SEM images [1]_; unlike a median or
-    rolling-ball filter its result does not depend on the object size. The fit runs on a copy
-    reduced to at most 128 px per side (area averaging) and is enlarged bilinearly.
+    rolling-ball filter its result does not depend on the object size.
 
     References
     ----------
@@ -184,7 +281,12 @@ def estimate_background(gray: np.ndarray, degree: int = 3, n_iter: int = 5) -> n
     h, w = gray.shape
     factor = max(1.0, max(h, w) / 128.0)
     size = (max(2, round(w / factor)), max(2, round(h / factor)))
-    small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA).astype(np.float64)
+    top = full_scale(gray)
+    # Area averaging over a regular sub-grid that leaves about 8 x 8 pixels per grid point:
+    # the fit averages thousands of points anyway, and the whole image costs several times more.
+    step = max(1, int(factor) // 8)
+    sample = gray[::step, ::step]
+    small = cv2.resize(sample, size, interpolation=cv2.INTER_AREA).astype(np.float64) / top
     yy, xx = np.mgrid[0 : size[1], 0 : size[0]]
     u, v = (xx / (size[0] - 1) * 2 - 1).ravel(), (yy / (size[1] - 1) * 2 - 1).ravel()
     terms = np.stack([u**i * v**j for i in range(degree + 1) for j in range(degree + 1 - i)], 1)
@@ -192,14 +294,34 @@ def estimate_background(gray: np.ndarray, degree: int = 3, n_iter: int = 5) -> n
     # Start from the median level, so that objects covering up to half the image are
     # excluded before the first fit can bend towards them.
     keep = _inliers(z - np.median(z), np.ones(z.size, dtype=bool))
-    coef, *_ = np.linalg.lstsq(terms[keep], z[keep], rcond=None)
+    coef = _least_squares(terms[keep], z[keep])
     for _ in range(n_iter):
         new = _inliers(z - terms @ coef, keep)
         if new.sum() <= terms.shape[1] or np.array_equal(new, keep):
             break
         keep = new
-        coef, *_ = np.linalg.lstsq(terms[keep], z[keep], rcond=None)
-    surface = (terms @ coef).reshape(size[1], size[0]).astype(np.float32)
+        coef = _least_squares(terms[keep], z[keep])
+    return (terms @ coef * top).reshape(size[1], size[0]).astype(np.float32)
+
+
+def estimate_background(gray: np.ndarray, degree: int = 3, n_iter: int = 5) -> np.ndarray:
+    """Slowly varying background (shading) of an image: a robust 2-D polynomial surface.
+
+    Parameters
+    ----------
+    gray : numpy.ndarray
+        Grey image in [0, 1], float32.
+    degree, n_iter : int
+        See :func:`background_surface`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Background, ``float32``, same shape as ``gray``: :func:`background_surface` enlarged
+        bilinearly.
+    """
+    h, w = gray.shape
+    surface = background_surface(gray, degree, n_iter)
     return cv2.resize(surface, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
@@ -214,35 +336,47 @@ def correct_illumination(
     Parameters
     ----------
     gray : numpy.ndarray
-        Grey image in [0, 1], float32.
+        Grey image, ``float32`` in [0, 1] or ``uint8``.
     mode : {"auto", True, False}
         ``"auto"`` corrects only when the background varies by more than 5 % of the image's
         grey range (1st to 99th percentile); ``True`` always; ``False`` never.
     grey_range : (float, float), optional
-        Those two percentiles of ``gray`` when already known.
+        Those two percentiles of ``gray`` when already known (in its grey units).
 
     Returns
     -------
     corrected : numpy.ndarray
-        ``gray - background + mean(background)``.
+        ``gray - background + mean(background)``, same dtype as ``gray`` (``uint8``: rounded
+        and saturated).
     applied : bool
         Whether a correction was made.
+
+    Notes
+    -----
+    For ``uint8`` the correction is added as whole grey levels: the surface is enlarged as
+    ``int16``, half the size of ``float32``, and added with saturation in one integer pass; its
+    rounding (half a level) is that of the 8-bit image itself.
     """
     if mode is False:
         return gray, False
-    background = estimate_background(gray)
+    if mode not in ("auto", True):
+        raise ImageError(f"illumination must be 'auto', True or False, got {mode!r}.")
+    surface = background_surface(gray)
     if mode == "auto":
         lo, hi = grey_range if grey_range is not None else _robust_range(gray, 1.0)
-        spread = float(background.max() - background.min())
+        spread = float(surface.max() - surface.min())
         if spread <= 0.05 * (hi - lo):
             return gray, False
-    elif mode is not True:
-        raise ImageError(f"illumination must be 'auto', True or False, got {mode!r}.")
-    level = np.float32(background.mean())
+    h, w = gray.shape
+    offset = np.float32(surface.mean()) - surface
+    if gray.dtype == np.uint8:
+        offset16 = np.rint(offset).astype(np.int16)
+        full = cv2.resize(offset16, (w, h), interpolation=cv2.INTER_LINEAR)
+        return cv2.add(gray, full, dtype=cv2.CV_8U), True
+    corrected = cv2.resize(offset, (w, h), interpolation=cv2.INTER_LINEAR)
     # In place: on 8192 x 8192 images every full-size temporary costs 256 MB.
-    np.subtract(gray, background, out=background)
-    background += level
-    return background, True
+    corrected += gray
+    return corrected, True
 
 
 def denoise(gray: np.ndarray, sigma_px: float = 1.0) -> np.ndarray:
@@ -251,7 +385,7 @@ def denoise(gray: np.ndarray, sigma_px: float = 1.0) -> np.ndarray:
     Parameters
     ----------
     gray : numpy.ndarray
-        Grey image, float32.
+        Grey image, ``float32`` or ``uint8`` (OpenCV's fixed-point 8-bit filter, rounded).
     sigma_px : float, default 1.0
         Standard deviation of the Gaussian [px]; 0 returns the image unchanged.
     """

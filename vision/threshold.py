@@ -42,9 +42,20 @@ def _histogram(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # A regular sub-grid of ~4 Mpx gives the same 256-bin histogram shape on large images.
     step = max(1, int(np.sqrt(gray.size / 4e6)))
     sample = np.ascontiguousarray(gray[::step, ::step])
-    hist = cv2.calcHist([sample], [0], None, [_BINS], [0.0, 1.0 + 1e-6]).ravel().astype(np.float64)
+    # 8-bit level v is grey v / 255, which falls in bin v of the 256 bins over [0, 1]: both
+    # histograms are the same, and so are the levels found on them.
+    span = [0.0, 256.0] if gray.dtype == np.uint8 else [0.0, 1.0 + 1e-6]
+    hist = cv2.calcHist([sample], [0], None, [_BINS], span).ravel().astype(np.float64)
     centers = (np.arange(_BINS) + 0.5) / _BINS
     return hist, centers
+
+
+def _at_least(gray: np.ndarray, level: float) -> np.ndarray:
+    """``uint8`` 0/255 mask of the pixels whose grey (in [0, 1]) is at least ``level``."""
+    if gray.dtype == np.uint8:
+        # Levels are bin edges k / 256; 8-bit level v reaches k / 256 exactly when v >= k.
+        return cv2.compare(gray, float(np.ceil(level * 255.0 - 1e-9)), cv2.CMP_GE)
+    return cv2.compare(gray, level, cv2.CMP_GE)
 
 
 def threshold_otsu(gray: np.ndarray) -> tuple[float, float]:
@@ -53,7 +64,7 @@ def threshold_otsu(gray: np.ndarray) -> tuple[float, float]:
     Parameters
     ----------
     gray : numpy.ndarray
-        Grey image in [0, 1], float32.
+        Grey image: ``float32`` in [0, 1], or ``uint8`` (level v = grey v / 255).
 
     Returns
     -------
@@ -125,7 +136,7 @@ def threshold_adaptive(
     Parameters
     ----------
     gray : numpy.ndarray
-        Grey image in [0, 1], float32.
+        Grey image: ``float32`` in [0, 1], or ``uint8`` (level v = grey v / 255).
     bright_objects : bool
         Polarity of the objects.
     block_px : int
@@ -139,6 +150,9 @@ def threshold_adaptive(
         ``uint8`` mask, 255 = object.
     """
     block_px = max(3, int(block_px))
+    if gray.dtype == np.uint8:
+        # The offset is a fraction of a grey level apart: compare unrounded means.
+        gray = gray.astype(np.float32) * np.float32(1 / 255)
     local = cv2.boxFilter(gray, -1, (block_px, block_px), borderType=cv2.BORDER_REFLECT)
     mask = gray > local + offset if bright_objects else gray < local - offset
     return mask.astype(np.uint8) * 255
@@ -155,7 +169,8 @@ def choose_threshold(
     Parameters
     ----------
     gray : numpy.ndarray
-        Grey image in [0, 1], float32, illumination-corrected and denoised.
+        Grey image, illumination-corrected and denoised: ``float32`` in [0, 1], or ``uint8``
+        (level v = grey v / 255).
     method : {"auto", "otsu", "triangle", "adaptive"}
         ``"auto"``: Otsu when the histogram is clearly bimodal (effectiveness >= 0.5), the
         triangle method when objects are a small, skewed minority (Otsu puts < 2 % of pixels
@@ -169,7 +184,7 @@ def choose_threshold(
         raise ImageError(f"Threshold method must be one of {', '.join(METHODS)}, got {method!r}.")
     otsu, eta = threshold_otsu(gray)
     # One uint8 comparison serves both the polarity choice and, for Otsu, the mask itself.
-    above = cv2.compare(gray, otsu, cv2.CMP_GE)
+    above = _at_least(gray, otsu)
     frac_above = float(cv2.countNonZero(above)) / gray.size
     if bright_objects is None:
         bright_objects = frac_above <= 0.5
@@ -191,5 +206,7 @@ def choose_threshold(
         mask = above if bright_objects else cv2.bitwise_not(above)
     else:
         level = threshold_triangle(gray)
-        mask = cv2.compare(gray, level, cv2.CMP_GE if bright_objects else cv2.CMP_LT)
+        mask = _at_least(gray, level)
+        if not bright_objects:
+            mask = cv2.bitwise_not(mask, dst=mask)
     return Threshold(mask, method, level, bright_objects, eta)

@@ -5,9 +5,10 @@ with both pipelines' matching F1 against the exact ground truth.
 What each side computes (both timed from the 8-bit image to per-object measures)
 -------------------------------------------------------------------------------
 plantqc, :func:`vision.filler.analyze_particles`
-    grey conversion and percentile stretch, shading correction (robust polynomial background),
-    Gaussian denoising, automatic threshold, hole filling, 8-connected labelling, objects below
-    ``MIN_AREA_PX`` dropped, clump splitting at necks, then per particle: area, centroid,
+    grey conversion and percentile stretch to 8 bits, shading correction (robust polynomial
+    background), Gaussian denoising, automatic threshold, hole filling and 8-connected labelling
+    (one outline trace, each outline drawn filled), objects below ``MIN_AREA_PX`` dropped,
+    clump splitting at necks, then per particle: area, centroid,
     equivalent diameter, contour perimeter and circularity ``4 pi A / P^2``, aspect ratio of the
     equal-moment ellipse, bounding box; plus agglomerates, size distribution, dispersion indices.
 scikit-image, :func:`skimage_pipeline`

@@ -158,3 +158,32 @@ def test_measures_of_all_particles_at_once_equal_those_of_each_particle_alone():
         alone = measure_particle((seg.labels[y : y + h, x : x + w] == i + 1).astype(np.uint8), x, y)
         assert p.bbox == alone.bbox
         assert astuple(p)[:6] == pytest.approx(astuple(alone)[:6], rel=1e-9)
+
+
+def test_labelling_by_filled_outlines_equals_hole_filling_then_connected_components():
+    from vision.particles import fill_holes, label_filled
+
+    mask = (np.random.default_rng(1).random((300, 300)) > 0.55).astype(np.uint8) * 255
+    labels, outlines = label_filled(mask)
+    n, expected = cv2.connectedComponents(fill_holes(mask), connectivity=8)
+    # The same components (a one-to-one map between the two numberings) ...
+    pairs = np.unique(np.stack([labels.ravel(), expected.ravel()]), axis=1)
+    assert len(outlines) == n and pairs.shape[1] == n
+    # ... numbered in raster order of their first pixel, each outline starting there.
+    flat = labels.ravel()
+    first = [int(np.flatnonzero(flat == i)[0]) for i in range(1, n)]
+    assert first == sorted(first)
+    assert all(tuple(outlines[i][0, 0]) == divmod(first[i - 1], 300)[::-1] for i in range(1, n))
+
+
+def test_particles_within_the_gap_are_grouped_and_farther_ones_are_not():
+    from vision import group_particles
+
+    labels = np.zeros((40, 60), np.int32)
+    labels[10:20, 5:15] = 1
+    labels[10:20, 17:27] = 2  # two background pixels from particle 1
+    labels[10:20, 35:45] = 3  # eight pixels from particle 2
+    boxes = np.array([(5, 10, 10, 10), (17, 10, 10, 10), (35, 10, 10, 10)])
+    assert group_particles(labels, boxes, 2.0).tolist() == [0, 0, 1]
+    assert group_particles(labels, boxes, 0.0).tolist() == [0, 1, 2]
+    assert group_particles(labels, boxes, 8.0).tolist() == [0, 0, 0]

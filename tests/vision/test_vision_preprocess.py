@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from vision import ImageError
 from vision.preprocess import (
+    background_surface,
     correct_illumination,
+    grey_percentiles,
     noise_sigma,
     require_contrast,
+    stretch_to_uint8,
     to_gray,
 )
-from vision.synthetic import shading_field
+from vision.synthetic import particle_image, shading_field
 from vision.threshold import choose_threshold, threshold_otsu, threshold_triangle
 
 
@@ -91,3 +95,63 @@ def test_auto_threshold_picks_otsu_and_bright_minority_objects_on_a_bimodal_imag
 def test_unknown_threshold_method_is_one_sentence():
     with pytest.raises(ImageError, match="Threshold method must be one of"):
         choose_threshold(np.zeros((4, 4), np.float32), "magic")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_percentiles_of_integer_images_from_the_histogram_equal_numpy_percentiles(dtype):
+    # numpy's default (linear) percentile of the same ~1 Mpx sub-grid, without the sort.
+    rng = np.random.default_rng(3)
+    # Under 2 Mpx, so the sub-grid is the whole image.
+    img = (rng.random((1500, 1300)) ** 3 * np.iinfo(dtype).max).astype(dtype)
+    pcts = (0.0, 0.1, 1.0, 50.0, 99.0, 99.9, 100.0)
+    assert grey_percentiles(img, pcts) == pytest.approx(np.percentile(img, pcts), abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("image", "levels"),
+    [
+        (np.array([[10, 20, 30, 200]], np.uint8), (20.0, 30.0)),
+        (np.array([[2570, 5140, 7710, 51400]], np.uint16), (5140.0, 7710.0)),
+        (np.array([[10, 20, 30, 200]], np.float32) / 255, (20 / 255, 30 / 255)),
+    ],
+    ids=["8-bit", "16-bit", "float"],
+)
+def test_stretch_maps_the_levels_to_0_and_255_and_saturates_outside(image, levels):
+    # 255 (v - lo) / (hi - lo), rounded and clipped: below lo -> 0, above hi -> 255.
+    assert stretch_to_uint8(image, levels).tolist() == [[0, 0, 255, 255]]
+
+
+def test_stretch_rounds_to_the_nearest_level():
+    img = np.array([[0, 1, 2, 3]], np.uint8)
+    # 255 v / 3 = 0, 85, 170, 255 exactly; 255 v / 6 = 0, 42.5, 85, 127.5 round half to even.
+    assert stretch_to_uint8(img, (0.0, 3.0)).tolist() == [[0, 85, 170, 255]]
+    assert stretch_to_uint8(img, (0.0, 6.0)).tolist() == [[0, 42, 85, 128]]
+
+
+def test_background_fit_recovers_a_cubic_shading_exactly():
+    # The robust fit of a total-degree-3 polynomial reproduces one without objects or noise.
+    h, w = 256, 384
+    yy, xx = np.mgrid[0:h, 0:w]
+    u, v = xx / (w - 1) * 2 - 1, yy / (h - 1) * 2 - 1
+    img = (0.5 + 0.1 * u - 0.05 * v**2 + 0.02 * u**2 * v + 0.03 * u**3).astype(np.float32)
+    surface = background_surface(img)
+    small = cv2.resize(img, surface.shape[::-1], interpolation=cv2.INTER_AREA)
+    assert np.abs(surface - small).max() < 1e-4
+
+
+def test_8_bit_shading_correction_flattens_the_background_in_whole_levels():
+    img = np.rint(60 + 100 * shading_field((512, 512))).astype(np.uint8)
+    corrected, applied = correct_illumination(img)
+    assert applied and corrected.dtype == np.uint8
+    # Against a 100-level ramp: flat to a few levels (polynomial fit and integer rounding).
+    assert np.ptp(corrected[32:-32, 32:-32]) <= 8
+
+
+@pytest.mark.parametrize("method", ["otsu", "triangle", "adaptive"])
+def test_8_bit_threshold_equals_the_float_threshold_of_the_same_levels(method):
+    # 8-bit level v is grey v / 255: both images give the same level and the same mask.
+    img = particle_image((256, 256), noise=0.05, seed=4).image
+    a = choose_threshold(img, method)
+    b = choose_threshold(to_gray(img), method)
+    assert (a.level, a.bright_objects) == (b.level, b.bright_objects)
+    assert np.array_equal(a.mask, b.mask)
