@@ -19,6 +19,7 @@ demo: $(STAMP)
 	$(BIN)/plantqc demo
 
 test: $(STAMP)
+	scripts/system-deps.sh
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest

@@ -1,11 +1,14 @@
-"""ISA-18.2 alarms raised by SPC violations, and what operators do with them.
+"""ISA-18.2 alarms raised by SPC violations and sensor faults, and what operators do with them.
 
-One row per tag and rule while the condition is open: a rule that keeps firing (chattering)
-counts up ``count`` and moves ``last_at`` on the same row instead of opening new ones.  States
-follow ANSI/ISA-18.2-2016 §11: active-unacknowledged -> (ack) active-acknowledged ->
-(return to normal) normal; active-unacknowledged -> (return) returned-unacknowledged -> (ack)
-normal; any open alarm may be shelved until a time, after which it is active-unacknowledged
-again.  Every state change and every operator note is appended to ``audit_log``.
+One row per tag and condition (rule, or sensor-fault code) while the condition is open: a
+rule that keeps firing (chattering) counts up ``count`` and moves ``last_at`` on the same row
+instead of opening new ones.  States follow ANSI/ISA-18.2-2016 §11: active-unacknowledged ->
+(ack) active-acknowledged -> (return to normal) normal; active-unacknowledged -> (return)
+returned-unacknowledged -> (ack) normal; any open alarm may be shelved until a time, after
+which it is active-unacknowledged again; while its line is stopped an alarm is
+suppressed-by-design, and when the line runs again it is active-unacknowledged if its
+condition still holds, else normal.  Every state change and every operator note is appended
+to ``audit_log`` (entity ``alarm``); a condition firing again without a state change is not.
 
 References
 ----------
@@ -27,11 +30,13 @@ from plantqc.errors import UserError
 from plantqc.store.models import Alarm, AlarmState, AuditLog, Line, Tag
 
 SPC_KIND = "spc"
+SENSOR_FAULT_KIND = "sensor-fault"
 ENGINE_USER = "plantqc-engine"
 RTN_AFTER_POINTS = 10
 """Default number of chart points (subgroups) without the rule firing before return to normal."""
-HIGH_PRIORITY_RULES = frozenset({"nelson1", "we1"})
-"""A point beyond the control limits: the strongest evidence of an assignable cause."""
+HIGH_PRIORITY_CODES = frozenset({"nelson1", "we1", "bad-quality", "silent"})
+"""A point beyond the control limits, or a sensor that reports Bad or nothing: the strongest
+evidence of an assignable cause, or no evidence at all."""
 OPEN_STATES = (
     AlarmState.ACTIVE_UNACKED,
     AlarmState.ACTIVE_ACKED,
@@ -39,25 +44,45 @@ OPEN_STATES = (
     AlarmState.SHELVED,
     AlarmState.SUPPRESSED,
 )
+_ANNUNCIATED = (AlarmState.ACTIVE_UNACKED, AlarmState.ACTIVE_ACKED, AlarmState.RTN_UNACKED)
+_ON_RETURN = {
+    AlarmState.ACTIVE_UNACKED: AlarmState.RTN_UNACKED,
+    AlarmState.ACTIVE_ACKED: AlarmState.NORMAL,
+    # nobody was shown a suppressed alarm, so nobody has to acknowledge its return
+    AlarmState.SUPPRESSED: AlarmState.NORMAL,
+}
 
 
-def priority_for(rule: str) -> str:
-    """Alarm priority of a rule code: ``high`` beyond the limits, ``medium`` for run rules."""
-    return "high" if rule in HIGH_PRIORITY_RULES else "medium"
+def priority_for(code: str) -> str:
+    """Default priority of an alarm code: ``high`` in `HIGH_PRIORITY_CODES`, else ``medium``.
+
+    ``code`` is a rule or sensor-fault code, optionally after a chart name (``cd_mean:nelson1``).
+    """
+    return "high" if code.rpartition(":")[2] in HIGH_PRIORITY_CODES else "medium"
 
 
 @dataclass(frozen=True)
 class AlarmEvent:
-    """A change the engine asks for: a rule fired (``raise``) or stayed quiet (``clear``)."""
+    """A change the engine asks for, for one tag.
 
-    kind: str  # "raise" | "clear"
-    rule: str
+    ``raise``: condition ``code`` of kind ``alarm_kind`` fired (``suppressed`` while the line is
+    stopped); ``clear``: it is gone; ``suppress`` / ``unsuppress``: the line stopped / runs
+    again, for every alarm of the tag, ``active`` naming the (kind, code) conditions that still
+    hold when it runs again.
+    """
+
+    kind: str  # "raise" | "clear" | "suppress" | "unsuppress"
+    code: str
     at: datetime
-    chart: str = ""
-    value: float | None = None
+    alarm_kind: str = SPC_KIND
+    priority: str = "medium"
+    message: str = ""
+    suppressed: bool = False
+    active: frozenset[tuple[str, str]] = frozenset()
 
 
-def _audit(session: Session, user: str, what: str, alarm: Alarm, **detail: Any) -> None:
+def audit(session: Session, user: str, what: str, alarm: Alarm, **detail: Any) -> None:
+    """Append one alarm change to ``audit_log`` (the notifiers' outbox), in ``session``."""
     session.add(
         AuditLog(
             at=datetime.now(UTC),
@@ -70,13 +95,13 @@ def _audit(session: Session, user: str, what: str, alarm: Alarm, **detail: Any) 
     )
 
 
-def _open_alarm(session: Session, tag_id: int, rule: str) -> Alarm | None:
+def _open_alarm(session: Session, tag_id: int, kind: str, code: str) -> Alarm | None:
     return session.scalars(
         select(Alarm)
         .where(
-            Alarm.kind == SPC_KIND,
+            Alarm.kind == kind,
             Alarm.tag_id == tag_id,
-            Alarm.code == rule,
+            Alarm.code == code,
             Alarm.state != AlarmState.NORMAL,
         )
         .order_by(Alarm.id.desc())
@@ -84,33 +109,50 @@ def _open_alarm(session: Session, tag_id: int, rule: str) -> Alarm | None:
     ).one_or_none()
 
 
+def _set_suppression(session: Session, tag_id: int, event: AlarmEvent, now: datetime) -> None:
+    rows = session.scalars(
+        select(Alarm).where(Alarm.tag_id == tag_id, Alarm.state.in_(OPEN_STATES))
+    ).all()
+    for row in rows:
+        if event.kind == "suppress" and row.state in _ANNUNCIATED:
+            row.state = AlarmState.SUPPRESSED
+        elif event.kind == "unsuppress" and row.state == AlarmState.SUPPRESSED:
+            holds = (row.kind, row.code) in event.active
+            row.state = AlarmState.ACTIVE_UNACKED if holds else AlarmState.NORMAL
+        else:
+            continue
+        row.updated_at = now
+        audit(session, ENGINE_USER, f"alarm-{event.kind}", row, at=str(event.at))
+
+
 def apply_events(
-    session: Session, line_id: int, tag_id: int, tag: str, events: Sequence[AlarmEvent]
+    session: Session, line_id: int, tag_id: int, events: Sequence[AlarmEvent]
 ) -> list[Alarm]:
-    """Bring the SPC alarms of one tag up to date with ``events``, in order, in ``session``.
+    """Bring the alarms of one tag up to date with ``events``, in order, in ``session``.
 
     Called by the engine inside the transaction that stores the violations and its state.
-    Returns the alarms opened (inserted) by these events.
+    Every state change appends an audit row; a condition that fires again on an alarm that
+    stays in its state (active, shelved, suppressed) only counts up.  Returns the alarms
+    opened (inserted) by these events.
     """
     opened: list[Alarm] = []
     now = datetime.now(UTC)
     for event in events:
-        row = _open_alarm(session, tag_id, event.rule)
+        if event.kind in ("suppress", "unsuppress"):
+            _set_suppression(session, tag_id, event, now)
+            continue
+        row = _open_alarm(session, tag_id, event.alarm_kind, event.code)
+        fired_state = AlarmState.SUPPRESSED if event.suppressed else AlarmState.ACTIVE_UNACKED
         if event.kind == "raise":
-            message = (
-                f"{tag}: rule {event.rule} on chart {event.chart} at value {event.value:.6g}"
-                if event.value is not None
-                else f"{tag}: rule {event.rule} on chart {event.chart}"
-            )
             if row is None:
                 row = Alarm(
                     line_id=line_id,
                     tag_id=tag_id,
-                    kind=SPC_KIND,
-                    code=event.rule,
-                    priority=priority_for(event.rule),
-                    state=AlarmState.ACTIVE_UNACKED,
-                    message=message,
+                    kind=event.alarm_kind,
+                    code=event.code,
+                    priority=event.priority,
+                    state=fired_state,
+                    message=event.message,
                     first_at=event.at,
                     last_at=event.at,
                     count=1,
@@ -118,19 +160,25 @@ def apply_events(
                 )
                 session.add(row)
                 session.flush()
-                _audit(session, ENGINE_USER, "alarm-raise", row, rule=event.rule)
+                audit(session, ENGINE_USER, "alarm-raise", row, rule=event.code)
                 opened.append(row)
                 continue
             row.count += 1
-            row.last_at, row.message, row.updated_at = event.at, message, now
-            if row.state == AlarmState.RTN_UNACKED:
-                row.state = AlarmState.ACTIVE_UNACKED
-                _audit(session, ENGINE_USER, "alarm-reactivate", row, rule=event.rule)
-        elif row is not None and row.state in (AlarmState.ACTIVE_UNACKED, AlarmState.ACTIVE_ACKED):
-            acked = row.state == AlarmState.ACTIVE_ACKED
-            row.state = AlarmState.NORMAL if acked else AlarmState.RTN_UNACKED
+            row.last_at, row.message, row.updated_at = event.at, event.message, now
+            if row.state == AlarmState.RTN_UNACKED or (
+                row.state == AlarmState.SUPPRESSED and not event.suppressed
+            ):
+                action = (
+                    "alarm-reactivate"
+                    if row.state == AlarmState.RTN_UNACKED
+                    else ("alarm-unsuppress")
+                )
+                row.state = fired_state
+                audit(session, ENGINE_USER, action, row, rule=event.code)
+        elif row is not None and row.state in _ON_RETURN:
+            row.state = _ON_RETURN[AlarmState(row.state)]
             row.updated_at = now
-            _audit(session, ENGINE_USER, "alarm-return", row, rule=event.rule, at=str(event.at))
+            audit(session, ENGINE_USER, "alarm-return", row, rule=event.code, at=str(event.at))
     return opened
 
 
@@ -144,7 +192,7 @@ def _get(session: Session, alarm_id: int) -> Alarm:
 def _expire_shelf(session: Session, row: Alarm, now: datetime) -> None:
     if row.state == AlarmState.SHELVED and row.shelved_until and row.shelved_until <= now:
         row.state, row.shelved_until, row.updated_at = AlarmState.ACTIVE_UNACKED, None, now
-        _audit(session, ENGINE_USER, "alarm-unshelve", row, reason="shelf expired")
+        audit(session, ENGINE_USER, "alarm-unshelve", row, reason="shelf expired")
 
 
 def ack(engine: Engine, alarm_id: int, user: str, note: str | None = None) -> Alarm:
@@ -160,7 +208,7 @@ def ack(engine: Engine, alarm_id: int, user: str, note: str | None = None) -> Al
         else:
             raise UserError(f"alarm {alarm_id} is {row.state}; only unacknowledged alarms ack.")
         row.acked_by, row.acked_at, row.updated_at = user, now, now
-        _audit(session, user, "alarm-ack", row, note=note)
+        audit(session, user, "alarm-ack", row, note=note)
     return row
 
 
@@ -176,7 +224,7 @@ def shelve(
         if row.state == AlarmState.NORMAL:
             raise UserError(f"alarm {alarm_id} is normal; there is nothing to shelve.")
         row.state, row.shelved_until, row.updated_at = AlarmState.SHELVED, until, now
-        _audit(session, user, "alarm-shelve", row, until=until.isoformat(), note=note)
+        audit(session, user, "alarm-shelve", row, until=until.isoformat(), note=note)
     return row
 
 
@@ -198,7 +246,7 @@ def comment(
         if action:
             row.action = action
         row.updated_at = now
-        _audit(session, user, "alarm-comment", row, cause=cause, action=action)
+        audit(session, user, "alarm-comment", row, cause=cause, action=action)
     return row
 
 

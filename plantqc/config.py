@@ -123,8 +123,35 @@ ChartType = Literal["imr", "xbar-r", "xbar-s", "ewma", "cusum"]
 RuleSet = Literal["nelson", "we", "none"]
 
 
+AlarmPriority = Literal["low", "medium", "high", "critical"]
+SENSOR_FAULT_CODES = ("bad-quality", "stuck", "silent")
+"""Codes of the sensor-fault alarms (`SensorFaultSettings`)."""
+ALARM_CODES = (*(f"nelson{i}" for i in range(1, 9)), *(f"we{i}" for i in range(1, 5)))
+PROFILE_CHARTS = ("imr", "ewma")
+"""Charts of a profile's scan mean; its other per-scan statistics are on I-MR charts."""
+ProfileStatistic = Literal["mean", "two_sigma", "range", "cv", "wedge", "edge_left", "edge_right"]
+
+
+class SensorFaultSettings(_Model):
+    """When a tag's samples raise a sensor-fault alarm; 0 turns a check off.
+
+    ``bad_run`` consecutive Bad-quality samples, ``stuck_run`` identical consecutive Good
+    values, or no sample for more than ``silent_intervals`` sampling intervals.
+    """
+
+    bad_run: int = Field(5, ge=0)
+    stuck_run: int = Field(30, ge=0)
+    silent_intervals: float = Field(30.0, ge=0)
+
+
 class SpcSettings(_Model):
-    """How a tag is charted: chart type, subgrouping, run rules and time-weighted parameters."""
+    """How a tag is charted: chart type, subgrouping, run rules and time-weighted parameters.
+
+    Alarm priority: ``rule_priority`` per rule or sensor-fault code, else ``alarm_priority``
+    for every alarm of the tag, else the engine's default (high beyond the limits and for
+    Bad quality or silence, medium otherwise).  A profile tag charts ``profile_statistics``
+    of each scan, the mean on ``chart`` (`PROFILE_CHARTS`), the others on I-MR charts.
+    """
 
     chart: ChartType = "imr"
     subgroup_size: int = Field(1, ge=1, le=100)
@@ -133,6 +160,10 @@ class SpcSettings(_Model):
     rules: RuleSet = "nelson"
     ewma: EwmaSettings | None = None
     cusum: CusumSettings | None = None
+    alarm_priority: AlarmPriority | None = None
+    rule_priority: dict[str, AlarmPriority] = {}
+    profile_statistics: list[ProfileStatistic] = Field(["mean", "two_sigma"], min_length=1)
+    faults: SensorFaultSettings = SensorFaultSettings()
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -141,6 +172,12 @@ class SpcSettings(_Model):
             raise ValueError(f"chart {self.chart} needs subgroup_size of at least 2")
         if self.subgroup_by == "time" and self.subgroup_window_s is None:
             raise ValueError("subgroup_by 'time' needs subgroup_window_s")
+        unknown = sorted(set(self.rule_priority) - {*ALARM_CODES, *SENSOR_FAULT_CODES})
+        if unknown:
+            raise ValueError(
+                f"rule_priority names {unknown[0]!r}; expected nelson1..8, we1..4 or "
+                f"{', '.join(SENSOR_FAULT_CODES)}"
+            )
         return self
 
 
@@ -163,6 +200,21 @@ class Tag(_Model):
     def _node_id_parses(cls, value: str) -> str:
         parse_node_id(value)
         return value
+
+    @model_validator(mode="after")
+    def _profile_chart(self) -> Self:
+        # a profile is charted scan by scan through its per-scan statistics
+        spc = self.spc
+        if (
+            self.kind == "profile"
+            and spc
+            and (spc.chart not in PROFILE_CHARTS or spc.subgroup_by != "count")
+        ):
+            raise ValueError(
+                "a profile tag charts one point per scan: use chart imr or ewma with "
+                "subgroup_by 'count'"
+            )
+        return self
 
     @property
     def parsed_node_id(self) -> NodeIdSpec:
@@ -227,6 +279,77 @@ class Product(_Model):
     thickness_tolerance_um: float = Field(gt=0)
 
 
+# --- alarm notifications -----------------------------------------------------------------------
+
+
+class MqttNotify(_Model):
+    """Publish each alarm change of the line to an MQTT broker (`plantqc.notifiers.mqtt`)."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(1883, ge=1, le=65535)
+    topic_prefix: Annotated[
+        str, Field(pattern=r"^[^/#+\s]([^#+\s]*[^/#+\s])?$", max_length=128)
+    ] = "plantqc"
+    qos: Literal[1, 2] = 1
+    events: bool = Field(True, description="also publish every change on <line path>/events")
+    username_env: EnvVarName | None = None
+    password_env: EnvVarName | None = None
+    tls: bool = False
+    ca_file: Path | None = None
+    client_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)] | None = None
+    timeout_s: float = Field(5.0, gt=0)
+    reconnect_max_s: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if (self.username_env is None) != (self.password_env is None):
+            raise ValueError("username_env and password_env go together")
+        if self.ca_file is not None and not self.tls:
+            raise ValueError("ca_file is for TLS; set tls: true or remove ca_file")
+        return self
+
+
+class OpcUaWriteback(_Model):
+    """Write the line's alarm summary to nodes of its OPC UA server, for the PLC to act on.
+
+    ``active_node_id`` (Boolean): any alarm active; ``code_node_id`` (Int32): the highest
+    priority among the active alarms (`plantqc.notifiers.opcua_writeback.PRIORITY_CODES`).
+    """
+
+    active_node_id: str | None = None
+    code_node_id: str | None = None
+    reconnect_max_s: float = Field(30.0, gt=0)
+
+    @field_validator("active_node_id", "code_node_id")
+    @classmethod
+    def _node_id_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_node_id(value)
+        return value
+
+    @model_validator(mode="after")
+    def _some_node(self) -> Self:
+        if self.active_node_id is None and self.code_node_id is None:
+            raise ValueError("give active_node_id, code_node_id or both")
+        return self
+
+
+class Notify(_Model):
+    """Where the line's alarm changes go; each section is one notifier (`plantqc.notifiers`)."""
+
+    poll_interval_s: float = Field(1.0, gt=0, le=60)
+    mqtt: MqttNotify | None = None
+    opcua_writeback: OpcUaWriteback | None = None
+
+
+class RunningCondition(_Model):
+    """When the line runs: its tag ``tag`` above ``above``.  While it does not, the alarms of
+    the line's tags are suppressed by design (ISA-18.2)."""
+
+    tag: Name
+    above: float
+
+
 class Line(_Model):
     """A production line: ISA-95 path ``site/area/line``, its OPC UA server and tags."""
 
@@ -236,6 +359,8 @@ class Line(_Model):
     product: Name | None = None
     opcua: OpcUa
     tags: list[Tag] = Field(min_length=1)
+    notify: Notify | None = None
+    running: RunningCondition | None = None
 
     @field_validator("tags")
     @classmethod
@@ -249,6 +374,17 @@ class Line(_Model):
             seen.add(tag.name)
         return tags
 
+    @model_validator(mode="after")
+    def _running_tag(self) -> Self:
+        if self.running is not None:
+            kinds = {tag.name: tag.kind for tag in self.tags}
+            if kinds.get(self.running.tag) != "scalar":
+                raise ValueError(
+                    f"running names tag {self.running.tag!r}, which is not a scalar tag of "
+                    "this line"
+                )
+        return self
+
     def tag(self, name: str) -> Tag:
         for tag in self.tags:
             if tag.name == name:
@@ -257,6 +393,32 @@ class Line(_Model):
 
 
 ImageKind = Literal["particles", "thickness", "defects"]
+
+IMAGE_METRICS: dict[str, dict[str, str]] = {
+    "particles": {
+        "agglomerate_area_fraction": "1",
+        "dispersion_index": "1",
+        "filler_wt_pct": "wt%",
+        "filler_wt_pct_vs_nominal": "wt%",
+    },
+    "thickness": {"mean_thickness_um": "um", "thickness_std_um": "um"},
+    "defects": {"defects_per_m2": "1/m2"},
+}
+"""Scalar metrics each image analysis feeds to the charts, with their units."""
+LOADING_METRICS = frozenset({"filler_wt_pct", "filler_wt_pct_vs_nominal"})
+"""Metrics that need the line's product (densities and nominal loading) to be computed."""
+
+
+def image_metric_tag(input_name: str, metric: str) -> str:
+    """Name of the tag under which image input ``input_name`` records ``metric``."""
+    return f"{input_name}.{metric}"
+
+
+class ImageMetricSettings(_Model):
+    """Spec and chart settings of one image metric, charted like a tag."""
+
+    spec: SpecLimits | None = None
+    spc: SpcSettings | None = None
 
 
 class ImageInput(_Model):
@@ -268,10 +430,12 @@ class ImageInput(_Model):
     line: Name | None = None
     pattern: str = Field(
         r"(?P<lot>[^_]+)_(?P<roll>[^_]+)_.*\.(png|tif|tiff|jpg|jpeg|bmp)$",
-        description="regular expression with named groups lot, roll and optionally line",
+        description="regular expression with named groups lot, roll and optionally line and "
+        "time (ISO 8601, UTC unless it names an offset)",
     )
     pixel_size_um: float | None = Field(None, gt=0)
     scale_bar_um: float | None = Field(None, gt=0)
+    metrics: dict[str, ImageMetricSettings] = {}
 
     @field_validator("pattern")
     @classmethod
@@ -280,10 +444,11 @@ class ImageInput(_Model):
             compiled = re.compile(value)
         except re.error as exc:
             raise ValueError(f"pattern {value!r} is not a valid regular expression: {exc}") from exc
-        unknown = set(compiled.groupindex) - {"line", "lot", "roll"}
+        unknown = set(compiled.groupindex) - {"line", "lot", "roll", "time"}
         if unknown:
             raise ValueError(
-                f"pattern has named groups {sorted(unknown)}; only line, lot and roll are known"
+                f"pattern has named groups {sorted(unknown)}; only line, lot, roll and time "
+                "are known"
             )
         return value
 
@@ -293,6 +458,19 @@ class ImageInput(_Model):
             raise ValueError("give exactly one of pixel_size_um and scale_bar_um")
         if self.line is None and "line" not in re.compile(self.pattern).groupindex:
             raise ValueError("give line, or a pattern with a named group 'line'")
+        known = IMAGE_METRICS[self.kind]
+        unknown = sorted(set(self.metrics) - set(known))
+        if unknown:
+            raise ValueError(
+                f"{self.kind} images have no metric {unknown[0]!r}; "
+                f"expected one of: {', '.join(known)}"
+            )
+        longest = max(len(image_metric_tag(self.name, m)) for m in known)
+        if longest > 64:
+            raise ValueError(
+                f"image input name {self.name!r} is too long for its metric tag names "
+                f"({longest} > 64 characters)"
+            )
         return self
 
 
@@ -305,7 +483,8 @@ class Plant(_Model):
 
 
 class DaemonSettings(_Model):
-    """The edge daemon: its durable buffer, how the buffer drains, and its metrics port.
+    """The edge daemon: its durable buffer, how the buffer drains, its metrics port and the
+    processes that measure images.
 
     The metrics / health endpoint listens on loopback only; ``metrics_port: 0`` turns it off.
     """
@@ -319,6 +498,14 @@ class DaemonSettings(_Model):
     metrics_port: int = Field(9464, ge=0, le=65535)
     reconnect_max_s: float = Field(30.0, gt=0)
     buffer_depth_interval_s: float = Field(10.0, gt=0)
+    # shelf expiry and silent-tag checks of the alarms
+    alarm_check_interval_s: float = Field(5.0, gt=0)
+    # images: analysis processes, how long a file must stay unchanged before it is read, and
+    # where overlays and rejected files go (one subfolder per image input)
+    image_workers: int = Field(1, ge=1, le=64)
+    image_settle_s: float = Field(1.0, gt=0)
+    image_overlay_folder: Path = Path("var/images/overlays")
+    image_rejected_folder: Path = Path("var/images/rejected")
 
 
 class Storage(_Model):
@@ -334,6 +521,30 @@ class Storage(_Model):
         return self
 
 
+class ReportSettings(_Model):
+    """Rules of the batch QC report (`plantqc.reports`): disposition and default specs.
+
+    Disposition: any characteristic whose lot mean is out of spec rejects the lot; an
+    unacknowledged alarm in the lot's time range, a Cpk below ``cpk_min`` (from at least
+    ``capability_min_n`` values), missing data or a lot that is still open put it on hold;
+    otherwise it is released.  Image metrics without a spec
+    of their own (``images[].metrics``) are judged against the recipe: filler wt% within
+    ``loading_tolerance_wt_pct`` of the nominal, cross-section thickness within the product's
+    tolerance; the CD uniformity (mean 2-sigma of the cross-direction scans) must not exceed
+    ``cd_two_sigma_max_um``, by default half the profile tag's spec width.
+    """
+
+    cpk_min: float = Field(1.33, gt=0)
+    capability_min_n: int = Field(30, ge=3)
+    reject_on_spec_fail: bool = True
+    hold_on_unacknowledged_alarm: bool = True
+    hold_on_low_cpk: bool = True
+    hold_on_missing_data: bool = True
+    loading_tolerance_wt_pct: float = Field(5.0, gt=0)
+    cd_two_sigma_max_um: float | None = Field(None, gt=0)
+    evidence_images: int = Field(3, ge=1, le=20)
+
+
 class PlantConfig(_Model):
     """The whole plant configuration file."""
 
@@ -343,6 +554,7 @@ class PlantConfig(_Model):
     products: list[Product] = []
     lines: list[Line] = Field(min_length=1)
     images: list[ImageInput] = []
+    reports: ReportSettings = ReportSettings()
 
     @model_validator(mode="after")
     def _references(self) -> Self:
@@ -364,6 +576,15 @@ class PlantConfig(_Model):
                 raise ValueError(
                     f"image input {image.name!r} names line {image.line!r}, not defined"
                 )
+            for line in self.lines:
+                clash = {t.name for t in line.tags} & {
+                    image_metric_tag(image.name, m) for m in IMAGE_METRICS[image.kind]
+                }
+                if clash:
+                    raise ValueError(
+                        f"line {line.name!r} has a tag {min(clash)!r}, the name of a metric tag "
+                        f"of image input {image.name!r}"
+                    )
         return self
 
     def line(self, name: str) -> Line:
@@ -372,6 +593,10 @@ class PlantConfig(_Model):
                 return line
         known = ", ".join(line.name for line in self.lines)
         raise UserError(f"the config has no line {name!r}; its lines are: {known}.")
+
+    def image_lines(self, image: ImageInput) -> list[Line]:
+        """The lines ``image`` holds images of: its line, else every line (named by the file)."""
+        return [self.line(image.line)] if image.line is not None else list(self.lines)
 
     def product(self, product_id: str) -> Product:
         for product in self.products:

@@ -31,11 +31,14 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from plantqc.alarms import audit
 from plantqc.buffer import Reading, SampleBuffer
 from plantqc.config import BUFFER_DEPTH_TAG, LoadedConfig
 from plantqc.connectors.opcua import OpcUaConnector
 from plantqc.errors import UserError
+from plantqc.images import ImagePipeline
 from plantqc.metrics import DaemonStatus, LineStatus, serve_metrics
+from plantqc.notifiers.dispatch import Notifications
 from plantqc.store import (
     TagRef,
     TimestampOrigin,
@@ -58,6 +61,7 @@ IDLE_POLL_S = 0.05
 BUFFER_ALARM_KIND = "buffer"
 BUFFER_ALARM_CODE = "near-full"
 BUFFER_ALARM_PRIORITY = "high"
+DAEMON_USER = "plantqc-daemon"
 _SET_ASIDE = (AlarmState.SHELVED, AlarmState.SUPPRESSED)  # operators decide these
 
 
@@ -139,7 +143,8 @@ def record_buffer_alarm(
     clearing moves an active-unacknowledged row to returned-unacknowledged (an operator
     still has to acknowledge it) and an active-acknowledged one to normal.  A shelved or
     suppressed row is left alone and no second row is opened beside it.  Idempotent:
-    bringing an alarm to the state it has changes nothing.
+    bringing an alarm to the state it has changes nothing.  Each change is audited, so the
+    notifiers publish it like any other alarm change.
 
     Parameters
     ----------
@@ -170,20 +175,21 @@ def record_buffer_alarm(
             if row is not None and row.state in _SET_ASIDE:
                 continue
             if active and row is None:
-                session.add(
-                    Alarm(
-                        line_id=line_id,
-                        kind=BUFFER_ALARM_KIND,
-                        code=BUFFER_ALARM_CODE,
-                        priority=BUFFER_ALARM_PRIORITY,
-                        state=AlarmState.ACTIVE_UNACKED,
-                        message=message,
-                        first_at=at,
-                        last_at=at,
-                        count=1,
-                        updated_at=now,
-                    )
+                row = Alarm(
+                    line_id=line_id,
+                    kind=BUFFER_ALARM_KIND,
+                    code=BUFFER_ALARM_CODE,
+                    priority=BUFFER_ALARM_PRIORITY,
+                    state=AlarmState.ACTIVE_UNACKED,
+                    message=message,
+                    first_at=at,
+                    last_at=at,
+                    count=1,
+                    updated_at=now,
                 )
+                session.add(row)
+                session.flush()
+                audit(session, DAEMON_USER, "alarm-raise", row, rule=BUFFER_ALARM_CODE)
             elif active and row is not None and row.state == AlarmState.RTN_UNACKED:
                 row.state, row.message, row.last_at, row.updated_at = (
                     AlarmState.ACTIVE_UNACKED,
@@ -192,10 +198,12 @@ def record_buffer_alarm(
                     now,
                 )
                 row.count += 1
+                audit(session, DAEMON_USER, "alarm-reactivate", row, rule=BUFFER_ALARM_CODE)
             elif not active and row is not None and row.state != AlarmState.RTN_UNACKED:
                 unacked = row.state == AlarmState.ACTIVE_UNACKED
                 row.state = AlarmState.RTN_UNACKED if unacked else AlarmState.NORMAL
                 row.last_at, row.updated_at = at, now
+                audit(session, DAEMON_USER, "alarm-return", row, rule=BUFFER_ALARM_CODE)
 
 
 class Daemon:
@@ -215,6 +223,9 @@ class Daemon:
         Endpoint per line name, instead of the config's.
     on_stored : callable, optional
         Called with each batch of readings once it is in the store (the SPC engine's hook).
+    on_tick : callable, optional
+        Called with the time every ``alarm_check_interval_s``, after shelves expired (the SPC
+        engine's silent-tag check, `plantqc.engine.StoreHook.tick`).
     """
 
     def __init__(
@@ -227,6 +238,7 @@ class Daemon:
         endpoints: dict[str, str] | None = None,
         on_stored: Callable[[Sequence[Reading]], None] | None = None,
         shutdown_drain_s: float = 10.0,
+        on_tick: Callable[[datetime], None] | None = None,
     ) -> None:
         config = loaded.config
         settings = config.daemon
@@ -240,6 +252,7 @@ class Daemon:
         )
         self.metrics_port = settings.metrics_port if metrics_port is None else metrics_port
         self.on_stored = on_stored
+        self.on_tick = on_tick
         self.shutdown_drain_s = shutdown_drain_s
         self.connectors = [
             OpcUaConnector(
@@ -251,7 +264,20 @@ class Daemon:
             )
             for line in config.lines
         ]
+        # alarm notifiers keep their outbox cursors beside the buffer of this daemon
+        self.notifications = Notifications(
+            loaded,
+            self.db_url,
+            self.buffer.path.with_name(f"{self.buffer.path.stem}.notify"),
+            {c.line.name: c.endpoint for c in self.connectors},
+        )
         self.products = {line.name: line.product for line in config.lines}
+        # image metrics enter the buffer like samples, once the store is open and synced
+        self.images = (
+            ImagePipeline(loaded, self._pending_append, lambda: self._engine, flush=self._flush)
+            if config.images
+            else None
+        )
         self.stored: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
         self.database_ok = False
@@ -300,6 +326,8 @@ class Daemon:
             buffer_near_full=self.buffer.near_full,
             database_ok=self.database_ok,
             ingest_lag_s=self.ingest_lag_s,
+            images={} if self.images is None else self.images.status(),
+            notifiers=self.notifications.status(),
         )
 
     async def run(self, duration_s: float | None = None) -> DaemonStatus:
@@ -321,11 +349,17 @@ class Daemon:
             self.metrics_address = metrics.sockets[0].getsockname()[:2]
         connector_stop = asyncio.Event()
         connector_tasks = [asyncio.create_task(c.run(connector_stop)) for c in self.connectors]
+        if self.images is not None:  # a source like the connectors: stops with them
+            connector_tasks.append(asyncio.create_task(self.images.run(connector_stop)))
+        flushing = asyncio.create_task(self._flush_loop())
+        draining = asyncio.create_task(self._drain_loop())
         workers = [
-            asyncio.create_task(self._flush_loop()),
+            flushing,
+            draining,
             asyncio.create_task(self._depth_loop()),
-            asyncio.create_task(self._drain_loop()),
             asyncio.create_task(self._watchdog_loop()),
+            asyncio.create_task(self.notifications.run()),
+            asyncio.create_task(self._alarm_check_loop()),
         ]
         sd_notify("READY=1")
         log.info(
@@ -347,10 +381,10 @@ class Daemon:
             connector_stop.set()
             await asyncio.gather(*connector_tasks, return_exceptions=True)
             self._connectors_stopped.set()
-            await workers[0]  # the flush loop ends after its current flush
+            await flushing  # the flush loop ends after its current flush
             await self._flush()
             try:
-                await asyncio.wait_for(asyncio.shield(workers[1]), self.shutdown_drain_s)
+                await asyncio.wait_for(asyncio.shield(draining), self.shutdown_drain_s)
             except TimeoutError:
                 log.warning(
                     "shutdown with samples still buffered", extra={"depth": self.buffer.depth}
@@ -485,6 +519,22 @@ class Daemon:
                     await asyncio.to_thread(self.on_stored, batch)
                 except Exception:
                     log.exception("on_stored consumer failed; the samples are stored")
+
+    async def _alarm_check_loop(self) -> None:
+        # shelves expire and tags fall silent with no sample arriving: checked on a clock
+        from plantqc.alarms import expire_shelves
+
+        while True:
+            await asyncio.sleep(self.settings.alarm_check_interval_s)
+            if self._engine is None:
+                continue
+            now = datetime.now(UTC)
+            try:
+                await asyncio.to_thread(expire_shelves, self._engine, now)
+                if self.on_tick is not None:
+                    await asyncio.to_thread(self.on_tick, now)
+            except Exception:  # the database may be down: the next round tries again
+                log.exception("alarm check failed")
 
     async def _watchdog_loop(self) -> None:
         usec = os.environ.get("WATCHDOG_USEC")

@@ -1,49 +1,99 @@
 """The streaming SPC engine: stored samples -> subgroups -> charts -> rules -> violations, alarms.
 
-Per tag with SPC settings, one streaming evaluator of :mod:`spc.streaming` consumes the tag's
-Good scalar samples (Bad / Uncertain excluded, DESIGN.md) in source-time order, reading them
-from the store after the last sample it processed.  Subgroups are formed by count.  The
-limits are the newest frozen `ControlLimits` row of (tag, chart); until limits are frozen the
-chart runs on limits derived from the spec (center = target, else the spec midpoint;
-sigma = (USL - LSL) / 6), stored as a ``ControlLimits`` row of basis ``spec`` so that every
-violation names the limits version it was judged against.
+Per tag with SPC settings, streaming evaluators of :mod:`spc.streaming` consume the tag's
+samples in source-time order, reading them from the store after the last sample processed.
+Bad / Uncertain samples are not charted (DESIGN.md) but feed the sensor-fault checks.
 
-The evaluator's state, the last sample time processed, the recent points of each chart and the
-rule bookkeeping of the alarms are written to ``engine_state`` in the same transaction as the
-violations and alarm changes of those samples: after a restart the engine continues exactly as
-if it had not stopped, and a crash between the two cannot lose or repeat a violation.
+Series.  A scalar tag is one chart, named in ``control_limits.chart`` by its chart type
+(``imr``, ``xbar-r``, ...), its points in ``violations.chart`` by the evaluator's chart names
+(``i``, ``mr``, ``xbar``, ``r``, ``s``, ``ewma``, ``cusum_upper``, ``cusum_lower``).  A profile
+tag (cross-direction thickness scans) is charted through per-scan statistics
+(`spc.profiles.profile_statistics`), each its own chart with its own limits, named
+``cd_mean``, ``cd_2sigma``, ``cd_range``, ``cd_cv``, ``cd_wedge``, ``cd_edge_l``, ``cd_edge_r``
+(`PROFILE_SERIES`) in ``control_limits.chart``, with points ``cd_mean.i``, ``cd_mean.mr``,
+``cd_mean.ewma``, ``cd_2sigma.i`` ... in ``violations.chart`` and alarm codes
+``cd_2sigma:nelson1`` ...
 
-A sample that arrives with a source time older than the last one processed is stored but not
-charted (the chart is a time sequence).
+Subgroups are formed by count (consecutive samples), by time window (``subgroup_window_s``
+windows aligned to the Unix epoch) or by roll (the samples between the roll's start and end,
+`plantqc.store.models.Roll`).  A time or roll subgroup is complete when the first sample of a
+later window or roll arrives; X-bar charts judge it on the limits of its own size
+(Montgomery §6.3.2), individuals-based charts chart its mean.  The open subgroup is part of the
+persisted state.
+
+Limits.  The newest frozen (phase I) `ControlLimits` row of the chart; until limits are
+frozen, limits derived from the spec (center = target, else the spec midpoint;
+sigma = (USL - LSL) / 6, for scalar tags and the scan mean); without spec limits, provisional
+limits estimated from the chart's first `PROVISIONAL_POINTS` points (individuals-based charts).
+Every version is a stored row, so each violation names the limits it was judged against.  The
+sigma-zone rules (Nelson 5-8, Western Electric 2-3) compare points with 1- and 2-sigma lines
+and only mean something with a sigma estimated from the process: they run on frozen phase I
+limits only.  On spec-derived or provisional limits the rules that need only the center line,
+the control limits and the order of points run (Nelson 1-4, Western Electric 1 and 4).
+
+Alarms.  Rules that fire raise SPC alarms (`plantqc.alarms`), with priority from the rule and
+the tag's ``alarm_priority`` / ``rule_priority`` settings.  Sensor faults are alarms of kind
+``sensor-fault``: ``bad-quality`` (a run of Bad samples), ``stuck`` (identical consecutive
+Good values) and ``silent`` (no sample for too long, `SpcEngine.check_silence`); each returns
+to normal when good data resumes.  While a line's running condition does not hold, its tags'
+alarms are suppressed by design.
+
+The evaluator states, the open subgroups, the recent points of each chart, the rule and fault
+bookkeeping and the last sample time processed are written to ``engine_state`` in the same
+transaction as the violations and alarm changes of those samples: after a restart the engine
+continues exactly as if it had not stopped, and a crash between the two cannot lose or repeat
+a violation.  A sample that arrives with a source time older than the last one processed is
+stored but not charted (the chart is a time sequence).
 
 References
 ----------
 .. [1] D. C. Montgomery, *Introduction to Statistical Quality Control*, 7th ed., Wiley, 2013,
-   §5.3.7 (phase I / phase II), §6.2.1 (revised trial limits), §6.4 (individuals),
-   §9.1 (CUSUM), §9.2 (EWMA).
+   §5.3.7 (phase I / phase II), §6.2.1 (revised trial limits), §6.3.2 (variable sample size),
+   §6.4 (individuals), §9.1 (CUSUM), §9.2 (EWMA).
 .. [2] L. S. Nelson, "The Shewhart control chart - tests for special causes", *J. Quality
-   Technology* 16(4), 1984 (rule windows).
+   Technology* 16(4), 1984 (rule windows and zones).
+.. [3] ANSI/ISA-18.2-2016 (alarm states, suppression by design).
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from plantqc.alarms import RTN_AFTER_POINTS, AlarmEvent, apply_events
+from plantqc.alarms import (
+    RTN_AFTER_POINTS,
+    SENSOR_FAULT_KIND,
+    SPC_KIND,
+    AlarmEvent,
+    apply_events,
+    priority_for,
+)
 from plantqc.buffer import Reading
+from plantqc.config import PlantConfig, SensorFaultSettings
 from plantqc.errors import UserError
 from plantqc.quality import GOOD_BELOW
 from plantqc.store.engine_state import EngineState
-from plantqc.store.models import AuditLog, ControlLimits, Line, Sample, Tag, Violation
+from plantqc.store.models import (
+    AuditLog,
+    ControlLimits,
+    Line,
+    Lot,
+    Profile,
+    Roll,
+    Sample,
+    Tag,
+    Violation,
+)
 from spc import (
     CUSUMParameters,
     CUSUMStream,
@@ -51,12 +101,15 @@ from spc import (
     EWMAStream,
     IMRStream,
     ShewhartLimits,
+    SPCInputError,
     XbarStream,
     imr,
     phase_one,
+    profile_statistics,
     xbar_r,
     xbar_s,
 )
+from spc.rules import resolve_rules
 
 log = logging.getLogger(__name__)
 
@@ -69,24 +122,70 @@ RULE_WINDOW = {
     "nelson7": 15, "nelson8": 8, "we1": 1, "we2": 3, "we3": 5, "we4": 8,
 }  # fmt: skip
 """Points involved in a signal of each rule, the signalling point last (Nelson 1984)."""
+ZONE_RULES = frozenset({"nelson5", "nelson6", "nelson7", "nelson8", "we2", "we3"})
+"""Rules that compare points with the 1- and 2-sigma lines: only on phase I limits."""
 SPEC_SIGMA_DIVISOR = 6.0
 PHASE_ONE_MIN_POINTS = 20
 """Montgomery §6.2 recommends 20-25 subgroups (or individuals) for trial limits."""
+PROVISIONAL_POINTS = PHASE_ONE_MIN_POINTS
+"""Points a chart without spec limits collects before it estimates provisional limits."""
+BAD_FROM = 0x80000000
+"""OPC UA severity Bad (Part 4 §7.39): status codes from here on."""
+PROFILE_SERIES = {
+    "mean": "cd_mean", "two_sigma": "cd_2sigma", "range": "cd_range", "cv": "cd_cv",
+    "wedge": "cd_wedge", "edge_left": "cd_edge_l", "edge_right": "cd_edge_r",
+}  # fmt: skip
+"""Chart name (``control_limits.chart``) of each per-scan statistic of a profile tag."""
 
 Evaluator = IMRStream | XbarStream | EWMAStream | CUSUMStream
 
 
 @dataclass(frozen=True)
+class SeriesSpec:
+    """One chart of a tag with its own limits: the tag's values, or a per-scan statistic.
+
+    ``name`` is the chart's name in ``control_limits.chart``, ``chart`` its type and
+    ``statistic`` the profile statistic it charts (None for a scalar tag).
+    """
+
+    name: str
+    chart: str
+    statistic: str | None = None
+
+    def point_chart(self, point: str) -> str:
+        """The name of an evaluator's chart point in ``violations.chart``."""
+        return point if self.statistic is None else f"{self.name}.{point}"
+
+    def code(self, rule: str) -> str:
+        """The alarm code of a rule on this chart."""
+        return rule if self.statistic is None else f"{self.name}:{rule}"
+
+
+@dataclass(frozen=True)
+class RunningTag:
+    """A line's running condition resolved to the store: tag ``tag_id`` above ``above``."""
+
+    tag_id: int
+    above: float
+
+
+@dataclass(frozen=True)
 class ChartConfig:
-    """What the engine needs of one charted tag, read from its stored ``tags`` row."""
+    """What the engine needs of one charted tag, read from its stored ``tags`` row.
+
+    ``sampling_interval_s`` and ``running`` come from the plant config (None without one):
+    the silence check needs the first, alarm suppression the second.
+    """
 
     tag_id: int
     line_id: int
     line: str
     tag: str
     chart: str  # imr | xbar-r | xbar-s | ewma | cusum
+    kind: str = "scalar"  # scalar | profile
     subgroup_size: int = 1
     subgroup_by: str = "count"
+    subgroup_window_s: float | None = None
     rules: str = "nelson"
     lam: float = 0.2
     ewma_L: float = 3.0
@@ -96,9 +195,21 @@ class ChartConfig:
     lsl: float | None = None
     target: float | None = None
     usl: float | None = None
+    statistics: tuple[str, ...] = ("mean", "two_sigma")
+    alarm_priority: str | None = None
+    rule_priority: Mapping[str, str] = field(default_factory=dict)
+    faults: SensorFaultSettings = field(default_factory=SensorFaultSettings)
+    sampling_interval_s: float | None = None
+    running: RunningTag | None = None
 
     @classmethod
-    def from_row(cls, tag: Tag, line: str) -> ChartConfig:
+    def from_row(
+        cls,
+        tag: Tag,
+        line: str,
+        sampling_interval_s: float | None = None,
+        running: RunningTag | None = None,
+    ) -> ChartConfig:
         spc = tag.spc or {}
         ewma = spc.get("ewma") or {}
         cusum = spc.get("cusum") or {}
@@ -108,8 +219,10 @@ class ChartConfig:
             line=line,
             tag=tag.name,
             chart=spc.get("chart", "imr"),
+            kind=tag.kind,
             subgroup_size=int(spc.get("subgroup_size") or 1),
             subgroup_by=spc.get("subgroup_by", "count"),
+            subgroup_window_s=spc.get("subgroup_window_s"),
             rules=spc.get("rules", "nelson"),
             lam=float(ewma.get("lambda", 0.2)),
             ewma_L=float(ewma.get("L", 3.0)),
@@ -119,49 +232,109 @@ class ChartConfig:
             lsl=tag.lsl,
             target=tag.target,
             usl=tag.usl,
+            statistics=tuple(spc.get("profile_statistics") or ("mean", "two_sigma")),
+            alarm_priority=spc.get("alarm_priority"),
+            rule_priority=dict(spc.get("rule_priority") or {}),
+            faults=SensorFaultSettings.model_validate(spc.get("faults") or {}),
+            sampling_interval_s=sampling_interval_s,
+            running=running,
         )
 
-    def chart_params(self) -> dict[str, Any]:
-        """The design parameters stored with a limits row."""
+    @property
+    def series(self) -> tuple[SeriesSpec, ...]:
+        """The tag's charts: itself, or one per profile statistic (the mean on ``chart``)."""
+        if self.kind != "profile":
+            return (SeriesSpec(self.chart, self.chart),)
+        return tuple(
+            SeriesSpec(PROFILE_SERIES[s], self.chart if s == "mean" else "imr", s)
+            for s in self.statistics
+        )
+
+    def series_named(self, name: str | None) -> SeriesSpec:
+        """The chart ``name`` of this tag (default its first); a `UserError` if it has none."""
+        found = {s.name: s for s in self.series}
+        if name is None:
+            return self.series[0]
+        if name not in found:
+            raise UserError(
+                f"{self.line}/{self.tag} has no chart {name!r}; its charts are: {', '.join(found)}."
+            )
+        return found[name]
+
+    def chart_params(self, series: SeriesSpec) -> dict[str, Any]:
+        """The design parameters stored with a limits row of ``series``."""
         params: dict[str, Any] = {"rules": self.rules, "L": 3.0}
-        if self.chart.startswith("xbar"):
+        if series.chart.startswith("xbar"):
             params["subgroup_size"] = self.subgroup_size
-        elif self.chart == "ewma":
+        elif series.chart == "ewma":
             params.update({"lambda": self.lam, "L": self.ewma_L})
-        elif self.chart == "cusum":
+        elif series.chart == "cusum":
             params.update({"k": self.k, "h": self.h, "fir": self.fir})
+        if self.subgroup_by != "count":
+            params.update({"subgroup_by": self.subgroup_by, "window_s": self.subgroup_window_s})
         return params
 
+    def priority(self, code: str) -> str:
+        """Alarm priority of ``code``: the tag's per-rule setting, its general one, the default."""
+        rule = code.rpartition(":")[2]
+        return self.rule_priority.get(rule) or self.alarm_priority or priority_for(rule)
 
-def load_charts(engine: Engine) -> dict[int, ChartConfig]:
-    """Every stored scalar tag with SPC settings, keyed by tag id."""
+
+def load_charts(engine: Engine, config: PlantConfig | None = None) -> dict[int, ChartConfig]:
+    """Every stored scalar or profile tag with SPC settings, keyed by tag id.
+
+    With ``config`` the charts know their tags' sampling intervals and their lines' running
+    conditions.
+    """
     with Session(engine) as session:
         rows = session.execute(
             select(Tag, Line.name)
             .join(Line, Line.id == Tag.line_id)
-            .where(Tag.spc.is_not(None), Tag.kind == "scalar")
+            .where(Tag.spc.is_not(None), Tag.kind.in_(("scalar", "profile")))
         ).all()
-        return {tag.id: ChartConfig.from_row(tag, line) for tag, line in rows if tag.spc}
+        intervals: dict[tuple[str, str], float] = {}
+        running: dict[str, RunningTag] = {}
+        if config is not None:
+            for line in config.lines:
+                for tag in line.tags:
+                    intervals[(line.name, tag.name)] = tag.sampling_interval_ms / 1000.0
+                if line.running is not None:
+                    tag_id = session.scalar(
+                        select(Tag.id)
+                        .join(Line, Line.id == Tag.line_id)
+                        .where(Line.name == line.name, Tag.name == line.running.tag)
+                    )
+                    if tag_id is not None:
+                        running[line.name] = RunningTag(tag_id, line.running.above)
+        return {
+            tag.id: ChartConfig.from_row(
+                tag, line, intervals.get((line, tag.name)), running.get(line)
+            )
+            for tag, line in rows
+            if tag.spc
+        }
 
 
-def spec_center_sigma(chart: ChartConfig) -> tuple[float, float] | None:
-    """Spec-derived center and sigma, or None without both spec limits.
+def spec_center_sigma(chart: ChartConfig, series: SeriesSpec) -> tuple[float, float] | None:
+    """Spec-derived center and sigma, or None without both spec limits or for a spread chart.
 
     center = target, else (LSL + USL) / 2; sigma = (USL - LSL) / 6, i.e. a process that just
     fills the tolerance at Cp = 1.  A placeholder until phase I limits are frozen.
     """
-    if chart.lsl is None or chart.usl is None:
+    if chart.lsl is None or chart.usl is None or series.statistic not in (None, "mean"):
         return None
     center = chart.target if chart.target is not None else (chart.lsl + chart.usl) / 2.0
     return center, (chart.usl - chart.lsl) / SPEC_SIGMA_DIVISOR
 
 
-def _limit_lines(chart: ChartConfig, center: float, sigma: float) -> tuple[float, float]:
-    if chart.chart.startswith("xbar"):
+def _limit_lines(
+    chart: ChartConfig, series: SeriesSpec, center: float, sigma: float
+) -> tuple[float, float]:
+    if series.chart.startswith("xbar"):
         half = 3.0 * sigma / math.sqrt(chart.subgroup_size)
-    elif chart.chart == "ewma":
+    elif series.chart == "ewma":
         half = chart.ewma_L * sigma * math.sqrt(chart.lam / (2.0 - chart.lam))  # asymptotic
-    elif chart.chart == "cusum":
+    elif series.chart == "cusum":
         half = chart.h * sigma  # the decision interval H in the unit of the tag
     else:
         half = 3.0 * sigma
@@ -177,29 +350,25 @@ def _next_version(session: Session, tag_id: int, chart: str) -> int:
     return int(current or 0) + 1
 
 
-def limits_in_force(session: Session, chart: ChartConfig) -> ControlLimits | None:
-    """The newest frozen limits of the tag's chart, else spec-derived ones (written if new).
-
-    Returns None when there are neither frozen limits nor both spec limits.
-    """
+def limits_in_force(
+    session: Session, chart: ChartConfig, series: SeriesSpec | None = None
+) -> ControlLimits | None:
+    """The limits a chart runs on: newest frozen, else spec-derived (written if new), else the
+    newest provisional ones; None when there are none of these yet."""
+    series = series or chart.series[0]
     base = select(ControlLimits).where(
-        ControlLimits.tag_id == chart.tag_id, ControlLimits.chart == chart.chart
+        ControlLimits.tag_id == chart.tag_id, ControlLimits.chart == series.name
     )
-    frozen = session.scalars(
-        base.where(ControlLimits.frozen_at.is_not(None))
-        .order_by(ControlLimits.version.desc())
-        .limit(1)
-    ).one_or_none()
+    newest = base.order_by(ControlLimits.version.desc()).limit(1)
+    frozen = session.scalars(newest.where(ControlLimits.frozen_at.is_not(None))).one_or_none()
     if frozen is not None:
         return frozen
-    derived = spec_center_sigma(chart)
+    derived = spec_center_sigma(chart, series)
     if derived is None:
-        return None
+        return session.scalars(newest.where(ControlLimits.basis == "provisional")).one_or_none()
     center, sigma = derived
-    params = chart.chart_params()
-    spec_row = session.scalars(
-        base.where(ControlLimits.basis == "spec").order_by(ControlLimits.version.desc()).limit(1)
-    ).one_or_none()
+    params = chart.chart_params(series)
+    spec_row = session.scalars(newest.where(ControlLimits.basis == "spec")).one_or_none()
     if (
         spec_row is not None
         and spec_row.center == center
@@ -207,18 +376,22 @@ def limits_in_force(session: Session, chart: ChartConfig) -> ControlLimits | Non
         and {k: v for k, v in (spec_row.params or {}).items() if k != "note"} == params
     ):
         return spec_row
-    lcl, ucl = _limit_lines(chart, center, sigma)
+    lcl, ucl = _limit_lines(chart, series, center, sigma)
     row = ControlLimits(
         tag_id=chart.tag_id,
-        chart=chart.chart,
-        version=_next_version(session, chart.tag_id, chart.chart),
+        chart=series.name,
+        version=_next_version(session, chart.tag_id, series.name),
         basis="spec",
         center=center,
         lcl=lcl,
         ucl=ucl,
         sigma=sigma,
         sigma_method="(usl-lsl)/6",
-        params={**params, "note": "spec-derived, not a process estimate: freeze phase I limits"},
+        params={
+            **params,
+            "note": "spec-derived, not a process estimate: sigma-zone rules off until "
+            "phase I limits are frozen",
+        },
         valid_from=datetime.now(UTC),
     )
     session.add(row)
@@ -226,34 +399,396 @@ def limits_in_force(session: Session, chart: ChartConfig) -> ControlLimits | Non
     return row
 
 
-def build_evaluator(chart: ChartConfig, limits: ControlLimits) -> Evaluator:
-    """A fresh streaming evaluator of the tag's chart on ``limits``."""
+def _provisional_limits(
+    session: Session, chart: ChartConfig, series: SeriesSpec, points: list[list[Any]]
+) -> ControlLimits | None:
+    """Provisional limits from a chart's first points ``[[iso time, value], ...]``.
+
+    Individuals estimate (mean, :math:`\\overline{MR}/d_2`) with out-of-control points removed
+    (Montgomery §6.2.1); None when the points do not vary (no sigma to chart against).
+    """
+    values = np.array([v for _, v in points], dtype=float)
+    result = phase_one(imr, values, rules="none")
+    limits = result.charts.limits
+    center, sigma = float(limits.center), float(limits.sigma)
+    if not sigma > 0.0:
+        return None
+    lcl, ucl = _limit_lines(chart, series, center, sigma)
+    row = ControlLimits(
+        tag_id=chart.tag_id,
+        chart=series.name,
+        version=_next_version(session, chart.tag_id, series.name),
+        basis="provisional",
+        center=center,
+        lcl=lcl,
+        ucl=ucl,
+        sigma=sigma,
+        sigma_method=str(limits.sigma_method),
+        params={
+            **chart.chart_params(series),
+            "note": f"provisional, from the chart's first {len(points)} points: sigma-zone "
+            "rules off until phase I limits are frozen",
+        },
+        data_from=datetime.fromisoformat(points[0][0]),
+        data_to=datetime.fromisoformat(points[-1][0]),
+        n_used=int(result.reference.sum()),
+        excluded={"n_total": len(points), "points": [int(i) for i in result.removed]},
+        valid_from=datetime.now(UTC),
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def rules_on(chart: ChartConfig, basis: str) -> tuple[str, ...]:
+    """The tag's run rules that make sense on limits of ``basis``: every rule on frozen phase I
+    limits; without the sigma-zone rules (`ZONE_RULES`) on spec-derived or provisional ones,
+    whose sigma is not a process estimate."""
+    rules = resolve_rules(chart.rules)
+    return rules if basis == "phase1" else tuple(r for r in rules if r not in ZONE_RULES)
+
+
+def build_evaluator(chart: ChartConfig, series: SeriesSpec, limits: ControlLimits) -> Evaluator:
+    """A fresh streaming evaluator of one of the tag's charts on ``limits``."""
     center, sigma = float(limits.center or 0.0), float(limits.sigma or 0.0)
     if not sigma > 0.0:
         raise UserError(
-            f"limits version {limits.version} of {chart.line}/{chart.tag} have sigma {sigma};"
-            " a chart needs a positive sigma."
+            f"limits version {limits.version} of {chart.line}/{chart.tag} ({series.name}) have"
+            f" sigma {sigma}; a chart needs a positive sigma."
         )
     method = limits.sigma_method or "given"
-    if chart.chart == "imr":
-        return IMRStream(ShewhartLimits(center, sigma, method), chart.rules)
-    if chart.chart in ("xbar-r", "xbar-s"):
-        return XbarStream(
-            ShewhartLimits(center, sigma, method), chart.subgroup_size, chart.chart[-1], chart.rules
-        )
-    if chart.chart == "ewma":
-        return EWMAStream(
-            EWMAParameters(center, sigma, chart.lam, chart.ewma_L, method), chart.rules
-        )
-    if chart.chart == "cusum":
+    rules = rules_on(chart, limits.basis)
+    if series.chart == "imr":
+        return IMRStream(ShewhartLimits(center, sigma, method), rules)
+    if series.chart in ("xbar-r", "xbar-s"):
+        size = max(chart.subgroup_size, 2)  # time / roll subgroups resize per subgroup
+        return XbarStream(ShewhartLimits(center, sigma, method), size, series.chart[-1], rules)
+    if series.chart == "ewma":
+        return EWMAStream(EWMAParameters(center, sigma, chart.lam, chart.ewma_L, method), rules)  # type: ignore[arg-type]
+    if series.chart == "cusum":
         headstart = chart.h / 2.0 if chart.fir else 0.0
         return CUSUMStream(
-            CUSUMParameters(center, sigma, chart.k, chart.h, headstart, method), chart.rules
+            CUSUMParameters(center, sigma, chart.k, chart.h, headstart, method),
+            rules,  # type: ignore[arg-type]
         )
-    raise UserError(f"chart {chart.chart!r} of {chart.line}/{chart.tag} is not supported.")
+    raise UserError(f"chart {series.chart!r} of {chart.line}/{chart.tag} is not supported.")
 
 
 _RESTORE = {"imr": IMRStream, "xbar": XbarStream, "ewma": EWMAStream, "cusum": CUSUMStream}
+
+
+def _sized(stream: XbarStream, size: int) -> XbarStream:
+    """``stream`` judging subgroups of ``size`` from now on, its rule state and count kept."""
+    if stream.size == size:
+        return stream
+    sized = XbarStream(stream.limits, size, stream.dispersion, stream.rule_set)
+    sized.rules, sized.count = stream.rules, stream.count
+    return sized
+
+
+# --- subgroups by time window and by roll ------------------------------------------------------
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class _Rolls:
+    """A line's rolls by start time: ``starts`` and, at the same index, (end, roll id)."""
+
+    starts: list[datetime]
+    spans: list[tuple[datetime | None, int]]
+
+
+def _rolls(session: Session, line_id: int, until: datetime) -> _Rolls:
+    """The line's rolls started by ``until``."""
+    rows = session.execute(
+        select(Roll.started_at, Roll.ended_at, Roll.id)
+        .join(Lot, Lot.id == Roll.lot_id)
+        .where(Lot.line_id == line_id, Roll.started_at <= until)
+        .order_by(Roll.started_at)
+    ).all()
+    return _Rolls([start for start, _, _ in rows], [(end, roll_id) for _, end, roll_id in rows])
+
+
+def _group_key(chart: ChartConfig, ts: datetime, rolls: _Rolls | None) -> int | None:
+    """The time window (number since the epoch) or roll (id) of a sample; None in no roll."""
+    if chart.subgroup_by == "time":
+        window_us = round(float(chart.subgroup_window_s or 0.0) * 1e6)
+        return ((ts - _EPOCH) // timedelta(microseconds=1)) // window_us
+    at = bisect.bisect_right(rolls.starts, ts) - 1 if rolls is not None else -1
+    if at < 0:
+        return None
+    end, roll_id = rolls.spans[at]  # type: ignore[union-attr]
+    return roll_id if end is None or ts < end else None
+
+
+# --- one chart of a tag over one chunk of samples ----------------------------------------------
+
+
+class _SeriesRun:
+    """One chart of a tag while the engine processes a chunk: evaluator, subgroup, rules."""
+
+    def __init__(
+        self,
+        session: Session,
+        chart: ChartConfig,
+        series: SeriesSpec,
+        saved: dict[str, Any] | None,
+        rtn_after: int,
+    ) -> None:
+        self.session, self.chart, self.series, self.rtn_after = session, chart, series, rtn_after
+        saved = saved if saved and saved.get("chart") == series.chart else {}
+        self.recent: dict[str, list[list[Any]]] = saved.get("recent", {})
+        self.fired: dict[str, int] = saved.get("fired", {})  # rule -> point it last fired at
+        self.points: int = saved.get("points", 0)
+        self.open: dict[str, Any] | None = saved.get("open")
+        self.warmup: list[list[Any]] = saved.get("warmup", [])
+        self.skipped: int = saved.get("skipped", 0)
+        self.violations: list[Violation] = []
+        self.limits = limits_in_force(session, chart, series)
+        self.evaluator: Evaluator | None = None
+        if self.limits is not None:
+            if saved.get("limits_id") == self.limits.id and "evaluator" in saved:
+                state = saved["evaluator"]
+                self.evaluator = _RESTORE[state["type"]].from_state(state)
+            else:
+                # new limits: a fresh chart from the next point on; the rules that fired keep
+                # counting towards their alarms' return to normal
+                self.evaluator = build_evaluator(chart, series, self.limits)
+                self.recent, self.warmup = {}, []
+
+    def state(self) -> dict[str, Any]:
+        """What `engine_state` keeps of this chart."""
+        state: dict[str, Any] = {
+            "chart": self.series.chart,
+            "limits_id": self.limits.id if self.limits is not None else None,
+            "recent": self.recent,
+            "fired": self.fired,
+            "points": self.points,
+            "open": self.open,
+            "warmup": self.warmup,
+            "skipped": self.skipped,
+        }
+        if self.evaluator is not None:
+            state["evaluator"] = self.evaluator.to_state()
+        return state
+
+    def active_codes(self) -> set[tuple[str, str]]:
+        """The alarm conditions of this chart that still hold (fired within `rtn_after`)."""
+        return {(SPC_KIND, self.series.code(rule)) for rule in self.fired}
+
+    def feed(
+        self,
+        ts: datetime,
+        value: float,
+        key: int | None,
+        stopped: bool,
+        events: list[AlarmEvent],
+    ) -> None:
+        """Add one Good observation; ``key`` is its time window or roll (None: by count)."""
+        if self.chart.subgroup_by == "count":
+            self._observe(ts, value, stopped, events)
+            return
+        if self.open is not None and self.open["key"] != key:
+            self._close(stopped, events)
+        if self.open is None:
+            self.open = {"key": key, "values": [], "last": None}
+        self.open["values"].append(value)
+        self.open["last"] = ts.isoformat()
+
+    def _close(self, stopped: bool, events: list[AlarmEvent]) -> None:
+        assert self.open is not None
+        values: list[float] = self.open["values"]
+        ts = datetime.fromisoformat(self.open["last"])
+        self.open = None
+        if not isinstance(self.evaluator, XbarStream):
+            self._observe(ts, math.fsum(values) / len(values), stopped, events)
+        elif len(values) < 2:  # a range or standard deviation needs two values
+            self.skipped += 1
+        else:
+            self.evaluator = _sized(self.evaluator, len(values))
+            for value in values:
+                results = self.evaluator.update(value, ts)
+            self._record(results, ts, stopped, events)
+
+    def _observe(self, ts: datetime, value: float, stopped: bool, events: list[AlarmEvent]) -> None:
+        if self.evaluator is not None:
+            self._record(self.evaluator.update(value, ts), ts, stopped, events)
+            return
+        if self.series.chart.startswith("xbar"):
+            return  # an X-bar chart without spec limits waits for frozen ones
+        self.warmup.append([ts.isoformat(), value])
+        if len(self.warmup) < PROVISIONAL_POINTS:
+            return
+        self.limits = _provisional_limits(self.session, self.chart, self.series, self.warmup)
+        if self.limits is None:
+            del self.warmup[0]
+            return
+        self.evaluator = build_evaluator(self.chart, self.series, self.limits)
+        replay, self.warmup = self.warmup, []
+        for stamp, earlier in replay:
+            at = datetime.fromisoformat(stamp)
+            self._record(self.evaluator.update(earlier, at), at, stopped, events)
+
+    def _record(
+        self, results: Sequence[Any], ts: datetime, stopped: bool, events: list[AlarmEvent]
+    ) -> None:
+        if not results:
+            return
+        assert self.limits is not None
+        self.points += 1
+        stamp = ts.isoformat()
+        for point in results:
+            history = self.recent.setdefault(point.chart, [])
+            history.append([point.index, stamp, point.value])
+            del history[:-RECENT_POINTS]
+            for rule in point.violations:
+                window = history[-RULE_WINDOW.get(rule, 1) :]
+                chart_name = self.series.point_chart(point.chart)
+                self.violations.append(
+                    Violation(
+                        tag_id=self.chart.tag_id,
+                        limits_id=self.limits.id,
+                        chart=chart_name,
+                        rule=rule,
+                        ts=ts,
+                        value=point.value,
+                        points={
+                            "points": [{"index": i, "ts": t, "value": v} for i, t, v in window],
+                            "center": point.center,
+                            "lcl": point.lcl,
+                            "ucl": point.ucl,
+                        },
+                    )
+                )
+                self.fired[rule] = self.points
+                code = self.series.code(rule)
+                message = (
+                    f"{self.chart.tag}: rule {rule} on chart {chart_name} at value "
+                    f"{point.value:.6g}"
+                )
+                events.append(
+                    AlarmEvent(
+                        "raise", code, ts, SPC_KIND, self.chart.priority(code), message, stopped
+                    )
+                )
+        for rule in [r for r, at in self.fired.items() if self.points - at >= self.rtn_after]:
+            del self.fired[rule]
+            events.append(AlarmEvent("clear", self.series.code(rule), ts))
+
+
+# --- sensor faults and the running condition ---------------------------------------------------
+
+
+def _fault_events(
+    chart: ChartConfig,
+    faults: dict[str, Any],
+    ts: datetime,
+    value: Any,
+    status: int,
+    stopped: bool,
+    events: list[AlarmEvent],
+) -> None:
+    """Update the tag's fault bookkeeping with one sample; append the alarm changes."""
+    active: list[str] = faults["active"]
+    settings = chart.faults
+
+    def change(kind: str, code: str, message: str = "") -> None:
+        if kind == "raise":
+            active.append(code)
+        else:
+            active.remove(code)
+        priority = chart.priority(code)
+        events.append(AlarmEvent(kind, code, ts, SENSOR_FAULT_KIND, priority, message, stopped))
+
+    if "silent" in active:
+        change("clear", "silent")
+    if status >= BAD_FROM:
+        faults["bad"] += 1
+        faults["bad_since"] = faults["bad_since"] or ts.isoformat()
+        if settings.bad_run and faults["bad"] >= settings.bad_run and "bad-quality" not in active:
+            change(
+                "raise", "bad-quality", f"{chart.tag}: {faults['bad']} Bad-quality samples in a row"
+            )
+        return
+    faults["bad"], faults["bad_since"] = 0, None
+    if status >= GOOD_BELOW or value is None:
+        return
+    if "bad-quality" in active:
+        change("clear", "bad-quality")
+    if value == faults["last"]:
+        faults["same"] += 1
+    else:
+        faults["last"], faults["same"] = value, 1
+        if "stuck" in active:
+            change("clear", "stuck")
+    if settings.stuck_run and faults["same"] >= settings.stuck_run and "stuck" not in active:
+        shown = f"{value:.6g}" if isinstance(value, float) else "profile"
+        change("raise", "stuck", f"{chart.tag}: {faults['same']} identical values ({shown})")
+
+
+def _running_lookup(
+    session: Session, chart: ChartConfig, start: datetime, end: datetime
+) -> Callable[[datetime], bool] | None:
+    """Whether the tag's line runs at a time in ``[start, end]``; None without a condition.
+
+    The line runs while the newest Good sample of its running tag at or before that time is
+    above the threshold; before any such sample it is taken to run (nothing says otherwise).
+    """
+    if chart.running is None:
+        return None
+    good = (Sample.tag_id == chart.running.tag_id, Sample.status < GOOD_BELOW)
+    before = session.execute(
+        select(Sample.ts, Sample.value)
+        .where(*good, Sample.ts < start)
+        .order_by(Sample.ts.desc())
+        .limit(1)
+    ).all()
+    during = session.execute(
+        select(Sample.ts, Sample.value)
+        .where(*good, Sample.ts >= start, Sample.ts <= end)
+        .order_by(Sample.ts)
+    ).all()
+    rows = [*before, *during]
+    times = [ts for ts, _ in rows]
+    above = chart.running.above
+    runs = [value is None or value > above for _, value in rows]
+
+    def running(ts: datetime) -> bool:
+        at = bisect.bisect_right(times, ts) - 1
+        return at < 0 or runs[at]
+
+    return running
+
+
+def _scan_statistics(values: Sequence[float]) -> dict[str, float] | None:
+    """The per-scan statistics of one profile, or None when the scan is too short to judge."""
+    try:
+        table = profile_statistics(np.asarray(values, dtype=float))
+    except SPCInputError:
+        return None
+    return {name: float(v) for name, v in table.iloc[0].items()}
+
+
+def _state_row(session: Session, chart: ChartConfig) -> EngineState:
+    row = session.get(EngineState, chart.tag_id)
+    if row is None:
+        row = EngineState(tag_id=chart.tag_id, chart=chart.chart, state={})
+        row.last_ts, row.points = None, 0
+        session.add(row)
+    row.chart = chart.chart
+    return row
+
+
+def _fault_book(state: dict[str, Any]) -> dict[str, Any]:
+    saved = state.get("faults") or {}
+    return {
+        "bad": saved.get("bad", 0),
+        "same": saved.get("same", 0),
+        "last": saved.get("last"),
+        "bad_since": saved.get("bad_since"),
+        "active": list(saved.get("active", [])),
+    }
 
 
 @dataclass
@@ -278,6 +813,9 @@ class SpcEngine:
         Chart points (subgroups) without a rule firing before its alarm returns to normal.
     charts : dict, optional
         Charted tags by id; default every stored tag with SPC settings (`load_charts`).
+    config : PlantConfig, optional
+        The plant config: sampling intervals (silence check) and running conditions (alarm
+        suppression while a line is stopped).  Ignored when ``charts`` is given.
     """
 
     def __init__(
@@ -286,26 +824,18 @@ class SpcEngine:
         *,
         rtn_after: int = RTN_AFTER_POINTS,
         charts: dict[int, ChartConfig] | None = None,
+        config: PlantConfig | None = None,
     ) -> None:
         self.engine = engine
         self.rtn_after = rtn_after
-        self.charts = load_charts(engine) if charts is None else charts
+        self.charts = load_charts(engine, config) if charts is None else charts
         self._by_name = {(c.line, c.tag): c for c in self.charts.values()}
-        skipped = [c for c in self.charts.values() if c.subgroup_by != "count"]
-        for c in skipped:
-            log.warning(
-                "chart not evaluated: only subgroups by count are supported",
-                extra={"line": c.line, "tag": c.tag, "subgroup_by": c.subgroup_by},
-            )
-            del self.charts[c.tag_id]
-            del self._by_name[(c.line, c.tag)]
+        self.started_at = datetime.now(UTC)
 
     def on_stored(self, batch: Sequence[Reading]) -> list[TagRun]:
         """The daemon's hook: bring every charted tag of ``batch`` up to date."""
         tags = {
-            chart.tag_id
-            for r in batch
-            if r.kind == "scalar" and (chart := self._by_name.get((r.line, r.tag))) is not None
+            chart.tag_id for r in batch if (chart := self._by_name.get((r.line, r.tag))) is not None
         }
         return [self.process(tag_id) for tag_id in sorted(tags)]
 
@@ -314,99 +844,138 @@ class SpcEngine:
         return [self.process(tag_id) for tag_id in sorted(self.charts)]
 
     def process(self, tag_id: int) -> TagRun:
-        """Evaluate the stored Good samples of one tag newer than the last one processed."""
+        """Evaluate the stored samples of one tag newer than the last one processed."""
         chart = self.charts[tag_id]
         run = TagRun(tag_id)
-        while True:
-            done = self._process_chunk(chart, run)
-            if done:
-                return run
+        while not self._process_chunk(chart, run):
+            pass
+        return run
 
     def _process_chunk(self, chart: ChartConfig, run: TagRun) -> bool:
+        table: Any = Profile if chart.kind == "profile" else Sample
+        reading = table.values if chart.kind == "profile" else table.value
         with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            limits = limits_in_force(session, chart)
-            if limits is None:
-                return True
-            state_row = session.get(EngineState, chart.tag_id)
-            if state_row is None:
-                state_row = EngineState(tag_id=chart.tag_id, chart=chart.chart, state={})
-                state_row.last_ts, state_row.points = None, 0
-                session.add(state_row)
-            elif state_row.chart != chart.chart:  # the config changed the chart type
-                state_row.chart, state_row.state = chart.chart, {}
-            book = dict(state_row.state or {})
-            if state_row.limits_id != limits.id or "evaluator" not in book:
-                # new limits (or chart): a fresh chart from the next sample on; the rules that
-                # fired keep counting towards their alarms' return to normal
-                evaluator: Evaluator = build_evaluator(chart, limits)
-                book = {"recent": {}, "fired": dict(book.get("fired", {}))}
-            else:
-                saved = book["evaluator"]
-                evaluator = _RESTORE[saved["type"]].from_state(saved)
-            query = select(Sample.ts, Sample.value).where(
-                Sample.tag_id == chart.tag_id,
-                Sample.status < GOOD_BELOW,
-                Sample.value.is_not(None),
-            )
+            state_row = _state_row(session, chart)
+            state = dict(state_row.state or {})
+            query = select(table.ts, reading, table.status).where(table.tag_id == chart.tag_id)
             if state_row.last_ts is not None:
-                query = query.where(Sample.ts > state_row.last_ts)
-            rows = session.execute(query.order_by(Sample.ts).limit(READ_CHUNK)).all()
+                query = query.where(table.ts > state_row.last_ts)
+            rows = session.execute(query.order_by(table.ts).limit(READ_CHUNK)).all()
             if not rows:
                 return True
-            recent: dict[str, list[list[Any]]] = book["recent"]
-            fired: dict[str, int] = book["fired"]  # rule -> point number it last fired at
-            points = state_row.points
+            saved = state.get("series") or {}
+            series = [
+                _SeriesRun(session, chart, s, saved.get(s.name), self.rtn_after)
+                for s in chart.series
+            ]
+            running = _running_lookup(session, chart, rows[0][0], rows[-1][0])
+            rolls = (
+                _rolls(session, chart.line_id, rows[-1][0]) if chart.subgroup_by == "roll" else None
+            )
+            faults = _fault_book(state)
+            stopped = bool(state.get("stopped", False))
             events: list[AlarmEvent] = []
-            violations: list[Violation] = []
-            for ts, value in rows:
-                if not math.isfinite(value):
+            for ts, value, status in rows:
+                if running is not None and running(ts) == stopped:
+                    stopped = not stopped
+                    active = {(SENSOR_FAULT_KIND, code) for code in faults["active"]}
+                    for s in series:
+                        active |= s.active_codes()
+                    kind = "suppress" if stopped else "unsuppress"
+                    events.append(AlarmEvent(kind, "*", ts, active=frozenset(active)))
+                _fault_events(chart, faults, ts, value, status, stopped, events)
+                if status >= GOOD_BELOW or value is None:
                     continue
-                results = evaluator.update(value, ts)
-                if not results:
+                if chart.kind == "profile":
+                    statistics = _scan_statistics(value)
+                    for s in series if statistics is not None else ():
+                        figure = statistics[s.series.statistic]  # type: ignore[index]
+                        if math.isfinite(figure):
+                            s.feed(ts, figure, None, stopped, events)
+                elif not math.isfinite(value):
                     continue
-                points += 1
-                stamp = ts.isoformat()
-                for point in results:
-                    history = recent.setdefault(point.chart, [])
-                    history.append([point.index, stamp, point.value])
-                    del history[:-RECENT_POINTS]
-                    for rule in point.violations:
-                        window = history[-RULE_WINDOW.get(rule, 1) :]
-                        violations.append(
-                            Violation(
-                                tag_id=chart.tag_id,
-                                limits_id=limits.id,
-                                chart=point.chart,
-                                rule=rule,
-                                ts=ts,
-                                value=point.value,
-                                points={
-                                    "points": [
-                                        {"index": i, "ts": t, "value": v} for i, t, v in window
-                                    ],
-                                    "center": point.center,
-                                    "lcl": point.lcl,
-                                    "ucl": point.ucl,
-                                },
-                            )
-                        )
-                        fired[rule] = points
-                        events.append(AlarmEvent("raise", rule, ts, point.chart, point.value))
-                for rule in [r for r, at in fired.items() if points - at >= self.rtn_after]:
-                    del fired[rule]
-                    events.append(AlarmEvent("clear", rule, ts))
+                elif chart.subgroup_by == "count":
+                    series[0].feed(ts, value, None, stopped, events)
+                elif (key := _group_key(chart, ts, rolls)) is not None:
+                    series[0].feed(ts, value, key, stopped, events)
+            violations = [v for s in series for v in s.violations]
             session.add_all(violations)
-            opened = apply_events(session, chart.line_id, chart.tag_id, chart.tag, events)
-            state_row.limits_id = limits.id
-            state_row.state = {**book, "evaluator": evaluator.to_state()}
+            opened = apply_events(session, chart.line_id, chart.tag_id, events)
+            state_row.limits_id = series[0].limits.id if series[0].limits is not None else None
+            state_row.state = {
+                "series": {s.series.name: s.state() for s in series},
+                "faults": faults,
+                "stopped": stopped,
+            }
             state_row.last_ts = rows[-1][0]
-            state_row.points = points
+            state_row.points = series[0].points
             state_row.updated_at = datetime.now(UTC)
         run.samples += len(rows)
         run.violations.extend(violations)
         run.alarms_opened += len(opened)
         run.last_ts = rows[-1][0]
         return len(rows) < READ_CHUNK
+
+    def check_silence(self, now: datetime | None = None) -> int:
+        """Raise the sensor-fault alarms that show as samples not arriving; return how many.
+
+        An OPC UA subscription reports a change, not a repetition: a sensor that stays Bad
+        sends one Bad sample and then nothing, a dead one nothing at all.  So, per charted
+        tag: ``bad-quality`` when its newest sample is Bad and has been for ``bad_run``
+        sampling intervals, else ``silent`` when it has sent nothing for more than
+        ``silent_intervals`` sampling intervals, counted from its newest stored sample or from
+        the engine's start, whichever is later (a daemon that just started has not heard from
+        anyone yet).  Tags without a known sampling interval (no plant config) or never
+        sampled are not judged.  ``silent`` returns to normal with the tag's next sample,
+        ``bad-quality`` with its next Good one.
+        """
+        now = now or datetime.now(UTC)
+        raised = 0
+        with Session(self.engine) as session, session.begin():
+            for chart in self.charts.values():
+                if chart.sampling_interval_s is None:
+                    continue
+                table: Any = Profile if chart.kind == "profile" else Sample
+                newest = session.execute(
+                    select(table.ts, table.status)
+                    .where(table.tag_id == chart.tag_id)
+                    .order_by(table.ts.desc())
+                    .limit(1)
+                ).first()
+                if newest is None:
+                    continue
+                state_row = _state_row(session, chart)
+                state = dict(state_row.state or {})
+                faults = _fault_book(state)
+                quiet_s = (now - max(newest.ts, self.started_at)).total_seconds()
+                if newest.status >= BAD_FROM:
+                    since = faults["bad_since"] or newest.ts.isoformat()
+                    bad_s = (now - datetime.fromisoformat(since)).total_seconds()
+                    due = bool(chart.faults.bad_run) and (
+                        bad_s >= chart.faults.bad_run * chart.sampling_interval_s
+                    )
+                    code, message = "bad-quality", f"{chart.tag}: Bad quality since {since}"
+                else:
+                    due = bool(chart.faults.silent_intervals) and (
+                        quiet_s > chart.faults.silent_intervals * chart.sampling_interval_s
+                    )
+                    code = "silent"
+                    message = (
+                        f"{chart.tag}: no sample since {newest.ts.isoformat()} (more than "
+                        f"{chart.faults.silent_intervals:g} sampling intervals)"
+                    )
+                if not due or code in faults["active"]:
+                    continue
+                running = _running_lookup(session, chart, now, now)
+                stopped = running is not None and not running(now)
+                faults["active"].append(code)
+                event = AlarmEvent(
+                    "raise", code, now, SENSOR_FAULT_KIND, chart.priority(code), message, stopped
+                )
+                apply_events(session, chart.line_id, chart.tag_id, [event])
+                state_row.state = {**state, "faults": faults}
+                raised += 1
+        return raised
 
 
 # --- phase I: estimating and freezing limits ---------------------------------------------------
@@ -416,8 +985,9 @@ class SpcEngine:
 class LimitsEstimate:
     """Proposed limits from a phase I study of stored data (Montgomery §6.2.1).
 
-    ``center`` and ``sigma`` are in the tag's unit; ``excluded`` lists the points (or
-    subgroups, by their first sample time) removed as out of control.
+    ``chart`` is the chart's name in ``control_limits.chart``; ``center`` and ``sigma`` are in
+    the unit of what it charts; ``excluded`` lists the points (or subgroups, by their first
+    sample time) removed as out of control.
     """
 
     chart: str
@@ -435,96 +1005,130 @@ class LimitsEstimate:
     params: dict[str, Any]
 
 
-def estimate_limits(
-    engine: Engine, chart: ChartConfig, start: datetime, end: datetime
-) -> LimitsEstimate:
-    """Phase I limits of a tag's chart from its Good samples in ``[start, end)``.
+def _observations(
+    engine: Engine, chart: ChartConfig, series: SeriesSpec, start: datetime, end: datetime
+) -> list[tuple[datetime, list[float]]]:
+    """What the chart judges in ``[start, end)``, as (first sample time, values) per point.
 
-    Individuals-based charts (I-MR, EWMA, CUSUM) estimate the mean and
-    :math:`\\overline{MR}/d_2` with iterative removal of points beyond the I-MR limits;
-    X-bar charts group consecutive samples by ``subgroup_size`` (a trailing partial subgroup
-    is dropped) and estimate :math:`\\bar{\\bar x}` and :math:`\\bar R/d_2` or
-    :math:`\\bar s/c_4` with removal of subgroups beyond the X-bar or R / S limits
-    (`spc.phases.phase_one`).
+    Individuals-based charts get one value per point (a sample, a scan statistic or a time /
+    roll subgroup's mean), X-bar charts the values of each subgroup (by count, time or roll).
     """
+    table: Any = Profile if chart.kind == "profile" else Sample
+    reading = table.values if chart.kind == "profile" else table.value
     with Session(engine) as session:
         rows = session.execute(
-            select(Sample.ts, Sample.value)
+            select(table.ts, reading)
             .where(
-                Sample.tag_id == chart.tag_id,
-                Sample.status < GOOD_BELOW,
-                Sample.value.is_not(None),
-                Sample.ts >= start,
-                Sample.ts < end,
+                table.tag_id == chart.tag_id,
+                table.status < GOOD_BELOW,
+                reading.is_not(None),
+                table.ts >= start,
+                table.ts < end,
             )
-            .order_by(Sample.ts)
+            .order_by(table.ts)
         ).all()
-    rows = [(ts, v) for ts, v in rows if math.isfinite(v)]
-    times = [ts for ts, _ in rows]
-    values = np.array([v for _, v in rows], dtype=float)
-    what = f"{chart.line}/{chart.tag}"
-    if chart.chart.startswith("xbar"):
-        n = chart.subgroup_size
-        groups = values.size // n
-        if groups < PHASE_ONE_MIN_POINTS:
-            raise UserError(
-                f"{what} has {groups} complete subgroups of {n} Good samples between "
-                f"{start.isoformat()} and {end.isoformat()}; phase I needs at least "
-                f"{PHASE_ONE_MIN_POINTS}."
-            )
-        function = xbar_r if chart.chart == "xbar-r" else xbar_s
-        result = phase_one(function, values[: groups * n].reshape(groups, n), rules="none")
+        rolls = _rolls(session, chart.line_id, end) if chart.subgroup_by == "roll" else None
+    if chart.kind == "profile":
+        scans = [(ts, _scan_statistics(v)) for ts, v in rows]
+        figures = [(ts, s[series.statistic]) for ts, s in scans if s is not None]  # type: ignore[index]
+        return [(ts, [v]) for ts, v in figures if math.isfinite(v)]
+    good = [(ts, v) for ts, v in rows if math.isfinite(v)]
+    xbar = series.chart.startswith("xbar")
+    if chart.subgroup_by == "count":
+        n = chart.subgroup_size if xbar else 1
+        return [
+            (good[i][0], [v for _, v in good[i : i + n]]) for i in range(0, len(good) - n + 1, n)
+        ]
+    groups: dict[int, tuple[datetime, list[float]]] = {}
+    for ts, v in good:
+        key = _group_key(chart, ts, rolls)
+        if key is not None:
+            groups.setdefault(key, (ts, []))[1].append(v)
+    if xbar:
+        return [group for group in groups.values() if len(group[1]) >= 2]
+    return [(ts, [math.fsum(vs) / len(vs)]) for ts, vs in groups.values()]
+
+
+def estimate_limits(
+    engine: Engine,
+    chart: ChartConfig,
+    start: datetime,
+    end: datetime,
+    series: SeriesSpec | None = None,
+) -> LimitsEstimate:
+    """Phase I limits of one of a tag's charts from its Good samples in ``[start, end)``.
+
+    Individuals-based charts (I-MR, EWMA, CUSUM, and every profile statistic) estimate the
+    mean and :math:`\\overline{MR}/d_2` with iterative removal of points beyond the I-MR
+    limits; X-bar charts estimate :math:`\\bar{\\bar x}` and :math:`\\bar R/d_2` or
+    :math:`\\bar s/c_4` (weighted for unequal time / roll subgroups) with removal of subgroups
+    beyond the X-bar or R / S limits (`spc.phases.phase_one`).  Subgroups are formed as the
+    engine forms them; a trailing partial count subgroup is dropped.
+    """
+    series = series or chart.series[0]
+    points = _observations(engine, chart, series, start, end)
+    what = f"{chart.line}/{chart.tag} ({series.name})"
+    unit = "subgroups" if series.chart.startswith("xbar") else "points"
+    if len(points) < PHASE_ONE_MIN_POINTS:
+        raise UserError(
+            f"{what} has {len(points)} {unit} of Good samples between {start.isoformat()} and "
+            f"{end.isoformat()}; phase I needs at least {PHASE_ONE_MIN_POINTS}."
+        )
+    if series.chart.startswith("xbar"):
+        width = max(len(vs) for _, vs in points)
+        matrix = np.full((len(points), width), np.nan)
+        for row, (_, vs) in enumerate(points):
+            matrix[row, : len(vs)] = vs
+        function = xbar_r if series.chart == "xbar-r" else xbar_s
+        result = phase_one(function, matrix, rules="none")
         excluded = [
-            {"subgroup": int(label), "ts": times[(int(label) - 1) * n].isoformat()}
+            {"subgroup": int(label), "ts": points[int(label) - 1][0].isoformat()}
             for label in result.removed
         ]
-        used = int(result.reference.sum()) * n
+        used = sum(len(points[i][1]) for i in np.flatnonzero(result.reference))
+        total = sum(len(vs) for _, vs in points)
     else:
-        if values.size < PHASE_ONE_MIN_POINTS:
-            raise UserError(
-                f"{what} has {values.size} Good samples between {start.isoformat()} and "
-                f"{end.isoformat()}; phase I needs at least {PHASE_ONE_MIN_POINTS}."
-            )
+        values = np.array([vs[0] for _, vs in points], dtype=float)
         result = phase_one(imr, values, rules="none")
         excluded = [
-            {"ts": times[int(label) - 1].isoformat(), "value": float(values[int(label) - 1])}
+            {"ts": points[int(label) - 1][0].isoformat(), "value": float(values[int(label) - 1])}
             for label in result.removed
         ]
-        used = int(result.reference.sum())
+        used, total = int(result.reference.sum()), int(values.size)
     limits = result.charts.limits
-    lcl, ucl = _limit_lines(chart, float(limits.center), float(limits.sigma))
+    lcl, ucl = _limit_lines(chart, series, float(limits.center), float(limits.sigma))
     return LimitsEstimate(
-        chart=chart.chart,
+        chart=series.name,
         center=float(limits.center),
         sigma=float(limits.sigma),
         sigma_method=str(limits.sigma_method),
         lcl=lcl,
         ucl=ucl,
-        n_total=int(values.size),
+        n_total=total,
         n_used=used,
         excluded=excluded,
         iterations=result.iterations,
         data_from=start,
         data_to=end,
-        params=chart.chart_params(),
+        params=chart.chart_params(series),
     )
 
 
 def freeze_limits(engine: Engine, chart: ChartConfig, estimate: LimitsEstimate, user: str) -> int:
-    """Store ``estimate`` as the chart's new frozen limits version; return the version.
+    """Store ``estimate`` as its chart's new frozen limits version; return the version.
 
     Earlier versions are kept.  Records who froze them, when, and from which data, and
     appends the freeze to the audit log.  The engine switches to them at its next batch (the
-    evaluator restarts on the new limits).
+    evaluator restarts on the new limits, with every rule of the tag).
     """
     if not user.strip():
         raise UserError("freezing limits needs the name of who freezes them (--user).")
     now = datetime.now(UTC)
     with Session(engine) as session, session.begin():
-        version = _next_version(session, chart.tag_id, chart.chart)
+        version = _next_version(session, chart.tag_id, estimate.chart)
         row = ControlLimits(
             tag_id=chart.tag_id,
-            chart=chart.chart,
+            chart=estimate.chart,
             version=version,
             basis="phase1",
             center=estimate.center,
@@ -553,7 +1157,7 @@ def freeze_limits(engine: Engine, chart: ChartConfig, estimate: LimitsEstimate, 
                 detail={
                     "line": chart.line,
                     "tag": chart.tag,
-                    "chart": chart.chart,
+                    "chart": estimate.chart,
                     "version": version,
                     "center": estimate.center,
                     "sigma": estimate.sigma,
@@ -589,11 +1193,13 @@ def limit_versions(engine: Engine, tag_ids: Iterable[int]) -> list[ControlLimits
 
 
 class StoreHook:
-    """The daemon's ``on_stored`` hook: the engine on a store opened at first use.
+    """The daemon's ``on_stored`` hook and periodic ``tick``: the engine on a store opened at
+    first use.
 
     The daemon calls it after each stored batch (from a worker thread); the first call
     catches up every charted tag from its persisted state, later calls evaluate the tags of
-    the batch.
+    the batch.  `tick` (the daemon's periodic alarm check, another thread) looks for silent
+    tags; a lock keeps the two from updating one tag's state at the same time.
 
     Parameters
     ----------
@@ -601,32 +1207,53 @@ class StoreHook:
         The daemon's store (already migrated and synced by the daemon when the hook first runs).
     rtn_after : int
         Chart points without a rule firing before its alarm returns to normal.
+    config : PlantConfig, optional
+        The plant config (sampling intervals, running conditions), see `SpcEngine`.
     """
 
-    def __init__(self, db_url: str, *, rtn_after: int = RTN_AFTER_POINTS) -> None:
+    def __init__(
+        self, db_url: str, *, rtn_after: int = RTN_AFTER_POINTS, config: PlantConfig | None = None
+    ) -> None:
         self.db_url = db_url
         self.rtn_after = rtn_after
+        self.config = config
         self.engine: SpcEngine | None = None
         self.violations = 0
         self.alarms_opened = 0
+        self._lock = threading.Lock()
 
-    def __call__(self, batch: Sequence[Reading]) -> None:
+    def _engine(self) -> SpcEngine:
         if self.engine is None:
             from plantqc.store import connect
 
-            self.engine = SpcEngine(connect(self.db_url), rtn_after=self.rtn_after)
-            runs = self.engine.process_all()
-        else:
-            runs = self.engine.on_stored(batch)
+            self.engine = SpcEngine(
+                connect(self.db_url), rtn_after=self.rtn_after, config=self.config
+            )
+        return self.engine
+
+    def __call__(self, batch: Sequence[Reading]) -> None:
+        with self._lock:
+            first = self.engine is None
+            engine = self._engine()
+            runs = engine.process_all() if first else engine.on_stored(batch)
         for run in runs:
             self.violations += len(run.violations)
             self.alarms_opened += run.alarms_opened
             if run.alarms_opened:
-                chart = self.engine.charts[run.tag_id]
+                chart = engine.charts[run.tag_id]
                 log.info(
-                    "spc alarm raised",
+                    "alarm raised",
                     extra={"line": chart.line, "tag": chart.tag, "alarms": run.alarms_opened},
                 )
+
+    def tick(self, now: datetime) -> None:
+        """The daemon's periodic check: sensor faults that show as samples not arriving."""
+        with self._lock:
+            raised = self._engine().check_silence(now)
+        if raised:
+            log.warning(
+                "sensor-fault alarm raised: no Good sample arriving", extra={"tags": raised}
+            )
 
     def close(self) -> None:
         """Release the store connection."""

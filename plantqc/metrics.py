@@ -35,6 +35,27 @@ class LineStatus:
 
 
 @dataclass(frozen=True)
+class ImageInputStatus:
+    """One image input's counts of files since start."""
+
+    processed: int = 0  # measured and stored
+    rejected: int = 0  # bad image, unreadable or a name the pattern does not match
+    duplicates: int = 0  # content already stored (the same file again)
+    queued: int = 0  # complete files waiting for a worker
+
+
+@dataclass(frozen=True)
+class NotifierStatus:
+    """One alarm notifier of one line (`plantqc.notifiers`): deliveries since start."""
+
+    line: str
+    notifier: str
+    published: int = 0  # notifications delivered (MQTT: alarm changes; write-back: writes)
+    failed: int = 0  # delivery attempts that failed and will be retried
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
 class DaemonStatus:
     """Everything the metrics and health endpoints report, at one instant."""
 
@@ -45,6 +66,8 @@ class DaemonStatus:
     buffer_near_full: bool
     database_ok: bool
     ingest_lag_s: float | None
+    images: dict[str, ImageInputStatus] = field(default_factory=dict)
+    notifiers: dict[str, NotifierStatus] = field(default_factory=dict)  # "<line>/<notifier>"
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -114,6 +137,35 @@ class _StatusCollector(Collector):
             "1 when the last store write succeeded",
             float(status.database_ok),
         )
+        image_counts = {
+            key: CounterMetricFamily(f"plantqc_images_{key}", text, labels=["input"])
+            for key, text in (
+                ("processed", "Images measured and stored"),
+                ("rejected", "Images rejected and moved aside"),
+                ("duplicates", "Images whose content was stored already"),
+            )
+        }
+        queued = GaugeMetricFamily(
+            "plantqc_images_queued", "Complete images waiting for a worker", labels=["input"]
+        )
+        for name, image in status.images.items():
+            for key, family in image_counts.items():
+                family.add_metric([name], getattr(image, key))
+            queued.add_metric([name], image.queued)
+        yield from (*image_counts.values(), queued)
+        notify_counts = {
+            key: CounterMetricFamily(
+                f"plantqc_notifications_{key}", text, labels=["line", "notifier"]
+            )
+            for key, text in (
+                ("published", "Alarm notifications delivered"),
+                ("failed", "Alarm notification attempts that failed (retried)"),
+            )
+        }
+        for notifier in status.notifiers.values():
+            for key, family in notify_counts.items():
+                family.add_metric([notifier.line, notifier.notifier], getattr(notifier, key))
+        yield from notify_counts.values()
         if status.ingest_lag_s is not None:
             yield GaugeMetricFamily(
                 "plantqc_ingest_lag_seconds",

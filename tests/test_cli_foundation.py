@@ -110,9 +110,10 @@ def test_export_parquet_to_a_file_round_trips(db_url: str, tmp_path: Path) -> No
 def test_export_of_an_unknown_tag_lists_the_tags(db_url: str) -> None:
     code, output = run("export", "samples", "--db", db_url, "--line", "casting-1", "--tag", "speed")
     assert code == 2
-    assert output.startswith(
-        "error: line 'casting-1' has no tag 'speed'; its tags are: dew_point_c"
-    )
+    assert output.startswith("error: line 'casting-1' has no tag 'speed'; its tags are: ")
+    # line tags and the image-metric tags registered for the line's image inputs
+    assert "dew_point_c, " in output
+    assert "casting-1-sem-topview.agglomerate_area_fraction, " in output
 
 
 def test_export_with_a_bad_time_is_exit_2(db_url: str) -> None:

@@ -17,6 +17,7 @@ LAZY_COMMANDS.update(
         "bench": ("plantqc.cli.bench_cmd", "app"),
         "limits": ("plantqc.cli.limits_cmd", "app"),
         "alarms": ("plantqc.cli.alarms_cmd", "app"),
+        "report": ("plantqc.cli.report_cmd", "app"),
     }
 )
 

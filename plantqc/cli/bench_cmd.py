@@ -78,7 +78,7 @@ def spc_bench(
 @app.command("vision")
 def vision_bench(
     size: Annotated[int, typer.Option(min=64, help="Side of the square test image, px.")] = 4096,
-    repeats: Annotated[int, typer.Option(min=1, help="Runs; the best time is kept.")] = 1,
+    repeats: Annotated[int, typer.Option(min=1, help="Runs; each side keeps its best time.")] = 3,
     as_json: JsonOption = False,
 ) -> None:
     """Particle analysis of a synthetic micrograph on one core vs scikit-image, with F1."""
@@ -129,3 +129,37 @@ def ingest_bench(
         run_ingest_bench(tags, interval, seconds).to_dict() for interval in interval_ms or [100]
     ]
     print_figures("ingest: OPC UA -> buffer -> store", figures, as_json)
+
+
+@app.command("engine")
+def engine_bench(
+    tags: Annotated[int, typer.Option(min=1, help="Scalar tags served by the simulator.")] = 500,
+    interval_ms: Annotated[int, typer.Option(min=10, help="Update interval per tag, ms.")] = 100,
+    seconds: Annotated[float, typer.Option(min=1, help="Measured window, s.")] = 60.0,
+    image_px: Annotated[int, typer.Option(min=64, help="Side of each dropped image, px.")] = 4096,
+    image_every_s: Annotated[float, typer.Option(min=0.1, help="Seconds between images.")] = 5.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest + SPC engine + image pool under load: lag, image latency, CPU and RSS."""
+    from plantqc.bench.engine import run_engine_bench
+
+    result = run_engine_bench(
+        tags, interval_ms, seconds, image_px=image_px, image_every_s=image_every_s
+    )
+    print_figures("engine: 500 tags at 10 Hz plus images", [result.to_dict()], as_json)
+
+
+@app.command("report")
+def report_bench(
+    tags: Annotated[int, typer.Option(min=1, help="Charted tags of the lot.")] = 200,
+    hours: Annotated[float, typer.Option(min=0.01, help="Length of the lot, h.")] = 24.0,
+    rate_hz: Annotated[float, typer.Option(min=0.001, help="Samples per second per tag.")] = 1.0,
+    images: Annotated[int, typer.Option(min=0, help="Image results filed under the lot.")] = 200,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also time printing the PDF.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """QC report of a lot (24 h of 200 tags at 1 Hz, 200 images): time and peak RSS vs pandas."""
+    from plantqc.bench.report import run_report_bench
+
+    result = run_report_bench(tags, hours, rate_hz, images, pdf=pdf)
+    print_figures("report: batch QC report of one lot", [result.to_dict()], as_json)

@@ -30,6 +30,7 @@ from plantqc.errors import UserError
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "casting.yaml"
 DRIFT_TAG = "dry_thickness_um"
 DRIFT_SIGMA_PER_MIN = 6.0
+BAD_TAG = "dryer_zone1_temp_c"
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,12 @@ class AlarmSummary:
 
 @dataclass(frozen=True)
 class ScenarioDetection:
-    """When an injected fault was flagged: the first shift-signalling violation after onset.
+    """When an injected fault was flagged after its onset.
 
-    ``delay_samples`` counts the tag's Good samples from the onset up to the detecting one;
-    None when the fault was not detected within the run.
+    A drift: by the first shift-signalling violation, ``delay_samples`` counting the tag's Good
+    samples from the onset up to the detecting one.  A Bad-quality period: by the tag's
+    ``bad-quality`` sensor-fault alarm, ``delay_samples`` counting the tag's samples from the
+    onset up to the alarm.  None when the fault was not detected within the run.
     """
 
     kind: str
@@ -144,15 +147,11 @@ async def _run(out: Path, seconds: float) -> DemoResult:
     config_path.write_text(text, encoding="utf-8")
     loaded = load_config(config_path)
     onset_s = round(seconds * 0.4, 1)
+    bad_s = round(seconds * 0.2, 1)
     scenario = Scenario(
         faults=[
             Fault(kind="drift", tag=DRIFT_TAG, start_s=onset_s, magnitude=DRIFT_SIGMA_PER_MIN),
-            Fault(
-                kind="bad",
-                tag="dryer_zone1_temp_c",
-                start_s=seconds * 0.2,
-                duration_s=seconds * 0.2,
-            ),
+            Fault(kind="bad", tag=BAD_TAG, start_s=bad_s, duration_s=bad_s),
         ],
         roll_length_s=max(seconds / 4, 1.0),
         rolls_per_lot=2,
@@ -162,17 +161,20 @@ async def _run(out: Path, seconds: float) -> DemoResult:
     try:
         assert simulator.started_at is not None
         onset = simulator.started_at + timedelta(seconds=onset_s)
-        spc = StoreHook(loaded.storage_url())
+        bad_onset = simulator.started_at + timedelta(seconds=bad_s)
+        spc = StoreHook(loaded.storage_url(), config=loaded.config)
         try:
-            await Daemon(loaded, on_stored=spc).run(seconds)
+            await Daemon(loaded, on_stored=spc, on_tick=spc.tick).run(seconds)
         finally:
             spc.close()
     finally:
         await simulator.stop()
-    return _summarise(loaded.storage_url(), out, seconds, onset)
+    return _summarise(loaded.storage_url(), out, seconds, onset, bad_onset)
 
 
-def _summarise(url: str, out: Path, seconds: float, onset: datetime) -> DemoResult:
+def _summarise(
+    url: str, out: Path, seconds: float, onset: datetime, bad_onset: datetime
+) -> DemoResult:
     from plantqc.quality import GOOD_BELOW
     from plantqc.store import open_engine
     from plantqc.store.models import Lot, Profile, Roll, Sample, Tag
@@ -201,6 +203,7 @@ def _summarise(url: str, out: Path, seconds: float, onset: datetime) -> DemoResu
             for condition in (Sample.ts < onset, Sample.ts >= onset)
         )
     alarms, detection = _alarms(engine, drift_id, onset)
+    bad = _bad_quality_detection(engine, bad_onset)
     engine.dispose()
     tags = [
         TagSummary(name, int(n), int(bad or 0), float(mean) if mean is not None else None)
@@ -221,7 +224,7 @@ def _summarise(url: str, out: Path, seconds: float, onset: datetime) -> DemoResu
         mean_after_onset=after,
         tags=tags,
         alarms=alarms,
-        scenarios=[detection],
+        scenarios=[detection, bad],
     )
 
 
@@ -278,6 +281,37 @@ def _alarms(
         delay_s=(first.ts - onset).total_seconds() if first is not None else None,
     )
     return alarms, detection
+
+
+def _bad_quality_detection(engine: Any, onset: datetime) -> ScenarioDetection:
+    from plantqc.store.models import Alarm, Sample, Tag
+
+    with engine.connect() as db:
+        tag_id = db.execute(select(Tag.id).where(Tag.name == BAD_TAG)).scalar_one()
+        first = db.execute(
+            select(func.min(Alarm.first_at)).where(
+                Alarm.tag_id == tag_id,
+                Alarm.kind == "sensor-fault",
+                Alarm.code == "bad-quality",
+                Alarm.first_at >= onset,
+            )
+        ).scalar_one()
+        delay = None
+        if first is not None:
+            delay = db.execute(
+                select(func.count()).where(
+                    Sample.tag_id == tag_id, Sample.ts >= onset, Sample.ts <= first
+                )
+            ).scalar_one()
+    return ScenarioDetection(
+        kind="bad",
+        tag=BAD_TAG,
+        onset=onset.astimezone(UTC).isoformat(),
+        detected_at=first.isoformat() if first is not None else None,
+        rule="bad-quality" if first is not None else None,
+        delay_samples=int(delay) if delay is not None else None,
+        delay_s=(first - onset).total_seconds() if first is not None else None,
+    )
 
 
 def _print(result: DemoResult) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from plantqc.cli.options import ConfigOption, DbOption, parse_time, resolve_db_url
 from plantqc.engine import ChartConfig, LimitsEstimate
 from plantqc.errors import UserError
+from plantqc.store.models import ControlLimits
 
 app = typer.Typer(help="Estimate, freeze and show control limits.", no_args_is_help=True)
 console = Console(highlight=False, soft_wrap=True)
@@ -24,6 +25,14 @@ TagOption = Annotated[str, typer.Option("--tag", help="LINE/TAG, e.g. casting-1/
 FromOption = Annotated[str, typer.Option("--from", help="Start of the phase I data, ISO-8601.")]
 ToOption = Annotated[str, typer.Option("--to", help="End of the phase I data (exclusive).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+ChartOption = Annotated[
+    str | None,
+    typer.Option(
+        "--chart",
+        help="Which of the tag's charts: a profile tag has one per scan statistic (cd_mean, "
+        "cd_2sigma, ...); default its first.",
+    ),
+]
 
 
 def _split(tag: str) -> tuple[str, str]:
@@ -45,7 +54,7 @@ def _open(db: str | None, config: Path | None) -> Engine:
 
 
 def _estimate(
-    db: str | None, config: Path | None, tag: str, start: str, end: str
+    db: str | None, config: Path | None, tag: str, start: str, end: str, chart_name: str | None
 ) -> tuple[Engine, ChartConfig, LimitsEstimate]:
     from plantqc.engine import chart_for, estimate_limits
 
@@ -55,7 +64,8 @@ def _estimate(
         raise UserError(f"--from ({start}) must be before --to ({end}).")
     engine = _open(db, config)
     chart = chart_for(engine, *_split(tag))
-    return engine, chart, estimate_limits(engine, chart, t0, t1)
+    series = chart.series_named(chart_name)
+    return engine, chart, estimate_limits(engine, chart, t0, t1, series)
 
 
 def _estimate_dict(estimate: LimitsEstimate) -> dict[str, Any]:
@@ -85,9 +95,10 @@ def estimate(
     db: DbOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
+    chart_name: ChartOption = None,
 ) -> None:
     """Phase I: propose limits from stored data and show what was excluded (nothing is saved)."""
-    engine, chart, result = _estimate(db, config, tag, start, end)
+    engine, chart, result = _estimate(db, config, tag, start, end, chart_name)
     engine.dispose()
     if as_json:
         typer.echo(json.dumps(_estimate_dict(result), indent=1))
@@ -103,17 +114,32 @@ def freeze(
     user: Annotated[str, typer.Option("--user", help="Who freezes the limits.")],
     db: DbOption = None,
     config: ConfigOption = None,
+    chart_name: ChartOption = None,
 ) -> None:
     """Estimate and freeze limits as a new version (who, when, from which data); old ones stay."""
     from plantqc.engine import freeze_limits
 
-    engine, chart, result = _estimate(db, config, tag, start, end)
+    engine, chart, result = _estimate(db, config, tag, start, end, chart_name)
     try:
         version = freeze_limits(engine, chart, result, user)
     finally:
         engine.dispose()
     _print_estimate(chart, result)
-    console.print(f"frozen as version {version} of {chart.line}/{chart.tag} by {user}")
+    console.print(
+        f"frozen as version {version} of {chart.line}/{chart.tag} ({result.chart}) by {user}"
+    )
+
+
+def _in_force(rows: list[ControlLimits]) -> ControlLimits | None:
+    """What the engine charts on: newest frozen, else spec-derived, else provisional."""
+    for chosen in (
+        [r for r in rows if r.frozen_at is not None],
+        [r for r in rows if r.basis == "spec"],
+        [r for r in rows if r.basis == "provisional"],
+    ):
+        if chosen:
+            return chosen[-1]
+    return None
 
 
 def _when(value: datetime | None) -> str:
@@ -127,23 +153,24 @@ def show(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Every limits version of a tag; the one in force is marked."""
+    """Every limits version of each of a tag's charts; the ones in force are marked."""
     from plantqc.engine import chart_for, limit_versions
 
     engine = _open(db, config)
     try:
         chart = chart_for(engine, *_split(tag))
-        rows = limit_versions(engine, [chart.tag_id])
+        names = [s.name for s in chart.series]
+        rows = [r for r in limit_versions(engine, [chart.tag_id]) if r.chart in names]
     finally:
         engine.dispose()
-    rows = [r for r in rows if r.chart == chart.chart]
-    frozen = [r for r in rows if r.frozen_at is not None]
-    in_force = (frozen or [r for r in rows if r.basis == "spec"] or [None])[-1]
+    rows.sort(key=lambda r: (names.index(r.chart), r.version))
+    in_force = {_in_force([r for r in rows if r.chart == name]) for name in names}
     records = [
         {
+            "chart": r.chart,
             "version": r.version,
             "basis": r.basis,
-            "in_force": r is in_force,
+            "in_force": r in in_force,
             "center": r.center,
             "sigma": r.sigma,
             "lcl": r.lcl,
@@ -164,7 +191,7 @@ def show(
         console.print(f"{tag}: no limits yet (the engine writes spec-derived ones when it runs)")
         return
     table = Table(title=f"{tag} ({chart.chart}) control limits")
-    columns = ("version", "basis", "center", "sigma", "lcl", "ucl", "n_used", "frozen_by")
+    columns = ("chart", "version", "basis", "center", "sigma", "lcl", "ucl", "n_used", "frozen_by")
     for column in (*columns, "frozen_at", "data"):
         table.add_column(column)
     for r in records:
@@ -172,7 +199,10 @@ def show(
             f"{r[c]:.6g}" if isinstance(r[c], float) else str(r[c] if r[c] is not None else "-")
             for c in columns
         ]
-        cells[0] += " *" if r["in_force"] else ""
+        cells[1] += " *" if r["in_force"] else ""
         table.add_row(*cells, r["frozen_at"], f"{r['data_from']} .. {r['data_to']}")
     console.print(table)
-    console.print("* in force; basis 'spec' = derived from the spec, not from process data")
+    console.print(
+        "* in force; basis 'spec' = derived from the spec, 'provisional' = from the chart's "
+        "first points: not phase I limits, sigma-zone rules off"
+    )

@@ -67,8 +67,15 @@ def run(
 
     loaded = load_config(config)
     configure_logging(log_level)
-    spc = StoreHook(db or loaded.storage_url())
-    daemon = Daemon(loaded, db_url=db, buffer_path=buffer, metrics_port=metrics_port, on_stored=spc)
+    spc = StoreHook(db or loaded.storage_url(), config=loaded.config)
+    daemon = Daemon(
+        loaded,
+        db_url=db,
+        buffer_path=buffer,
+        metrics_port=metrics_port,
+        on_stored=spc,
+        on_tick=spc.tick,
+    )
     try:
         status = asyncio.run(daemon.run(duration))
     finally:

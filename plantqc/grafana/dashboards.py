@@ -103,13 +103,22 @@ def _stat(tag: Tag, ds: model.DataSourceRef) -> stat.Panel:
     )
 
 
+_LIMIT_STYLE = [
+    model.DynamicConfigValue("custom.lineStyle", {"fill": "dash", "dash": [10, 10]}),
+    model.DynamicConfigValue("custom.lineInterpolation", "stepAfter"),
+]
+
+
+def _limit_styles(panel: timeseries.Panel) -> timeseries.Panel:
+    """Dashed step lines: control limits orange, spec limits red."""
+    return panel.override_by_regexp(
+        "^(LCL|UCL)$", [*_LIMIT_STYLE, _color("orange")]
+    ).override_by_regexp("^(LSL|USL)$", [*_LIMIT_STYLE, _color("red")])
+
+
 def _chart(tag: Tag, ds: model.DataSourceRef) -> timeseries.Panel:
     chart = tag.spc.chart if tag.spc else "imr"
-    limit_style = [
-        model.DynamicConfigValue("custom.lineStyle", {"fill": "dash", "dash": [10, 10]}),
-        model.DynamicConfigValue("custom.lineInterpolation", "stepAfter"),
-    ]
-    return (
+    return _limit_styles(
         timeseries.Panel()
         .title(f"{tag.name} [{tag.unit}]")
         .description(
@@ -121,12 +130,29 @@ def _chart(tag: Tag, ds: model.DataSourceRef) -> timeseries.Panel:
         .unit(tag.unit)
         .max_data_points(MAX_DATA_POINTS)
         .line_width(1)
-        .override_by_regexp("^(LCL|UCL)$", [*limit_style, _color("orange")])
-        .override_by_regexp("^(LSL|USL)$", [*limit_style, _color("red")])
         .override_by_name(
             "CL",
             [model.DynamicConfigValue("custom.lineInterpolation", "stepAfter"), _color("green")],
         )
+        .height(8)
+        .span(12)
+    )
+
+
+def _scan_chart(tag: Tag, ds: model.DataSourceRef) -> timeseries.Panel:
+    return _limit_styles(
+        timeseries.Panel()
+        .title(f"{tag.name}: per-scan mean and CD 2 sigma [{tag.unit}]")
+        .description(
+            f"{tag.name}: the per-scan statistics the SPC engine charts (cd_mean with its "
+            "control and spec limits; cd_2sigma, the cross-direction uniformity, from raw "
+            "scans over ranges of some hours)."
+        )
+        .with_target(_target(sql.profile_scan_series(tag.name), ds).ref_id("A"))
+        .with_target(_target(sql.limit_series(tag.name, "cd_mean"), ds).ref_id("B"))
+        .unit(tag.unit)
+        .max_data_points(MAX_DATA_POINTS)
+        .line_width(1)
         .height(8)
         .span(12)
     )
@@ -290,6 +316,8 @@ def line_dashboard(
         builder = builder.with_row(dash.Row("Thickness profile"))
         for tag in profiles:
             builder = builder.with_panel(_heatmap(tag, ds))
+            if tag.spc is not None:
+                builder = builder.with_panel(_scan_chart(tag, ds))
     builder = builder.with_row(dash.Row("Images and alarms"))
     builder = builder.with_panel(_image_metrics(line, config, ds)).with_panel(_alarm_table(ds))
     builder = builder.with_row(dash.Row("Data quality"))

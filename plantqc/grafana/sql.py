@@ -145,6 +145,37 @@ UNION ALL{hours}) AS h
 ORDER BY 1, i"""
 
 
+def profile_scan_series(tag: str) -> str:
+    """Per-scan statistics of a profile tag, as the engine charts them (``cd_mean``, ``cd_2sigma``).
+
+    Columns: ``time``, ``mean`` (mean across the web of each Good scan, averaged over the
+    interval, the tag's unit) and ``two_sigma`` (twice the sample standard deviation across
+    the web of each scan, averaged over the interval; ``spc.profile_statistics``).
+
+    Notes
+    -----
+    The scan mean is exact from the minute rollup too, ``sum(sums) / (n * positions)``, for
+    scans of a fixed width.  A spread cannot be recovered from summed profiles, so
+    ``two_sigma`` is computed from raw scans only, i.e. for intervals under a minute (ranges
+    up to some hours at the panel's point budget); above that it is empty.
+    """
+    tid = tag_id(tag)
+    return f"""SELECT $__timeGroupAlias(ts, $__interval),
+  avg(s.m) AS "mean", avg(s.d) AS "two_sigma"
+FROM {SCHEMA}.profiles p
+CROSS JOIN LATERAL (SELECT avg(v) AS m, 2 * stddev_samp(v) AS d FROM unnest(p."values") AS v) s
+WHERE p.tag_id = {tid} AND p.good AND $__timeFilter(ts) AND $__interval_ms < {ROLLUP_FROM_MS}
+GROUP BY 1
+UNION ALL
+SELECT $__timeGroupAlias(bucket, $__interval),
+  sum(s.total) / nullif(sum(r.n * s.positions), 0) AS "mean", NULL AS "two_sigma"
+FROM {SCHEMA}.profiles_1m r
+CROSS JOIN LATERAL (SELECT sum(u) AS total, count(*) AS positions FROM unnest(r.sums) AS u) s
+WHERE r.tag_id = {tid} AND $__timeFilter(bucket) AND $__interval_ms >= {ROLLUP_FROM_MS}
+GROUP BY 1
+ORDER BY 1"""
+
+
 def image_metrics(nominal_wt_pct: float | None) -> str:
     """Filler metrics of accepted images (keys of `vision.ParticleAnalysis.to_dict`).
 

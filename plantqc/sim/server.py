@@ -4,8 +4,9 @@ Every line of the config is served at its endpoint (lines that share an endpoint
 server).  Node ids are exactly the config's: ``nsu=urn:plantqc:sim;s=...`` or ``ns=2;s=...``,
 the namespace being registered first so that it gets index 2.  Scalars and profiles are
 AnalogItemType variables (OPC 10000-8 §5.3.2) with EngineeringUnits and EURange; each line
-also has ``<line>.SampleCounter``.  Stopping and starting again keeps the model state, as a
-real server restart keeps the process running: values continue where they stopped.
+also has ``<line>.SampleCounter`` and the writable alarm nodes of `ALARM_NODES`.  Stopping
+and starting again keeps the model state, as a real server restart keeps the process
+running: values continue where they stopped (the alarm nodes start again at their defaults).
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ from plantqc.sim.units import eu_information
 SIM_NAMESPACE = "urn:plantqc:sim"
 SIM_NAMESPACE_INDEX = 2  # what a fresh asyncua server gives the first registered namespace
 DRAIN_S = 0.5  # after the last tick, time for subscriptions to publish it before the server stops
+ALARM_NODES = (
+    ("AlarmActive", False, ua.VariantType.Boolean),
+    ("AlarmCode", 0, ua.VariantType.Int32),
+)
+"""Writable per-line nodes ``<line>.AlarmActive`` / ``<line>.AlarmCode`` for the OPC UA
+alarm write-back (`plantqc.notifiers.opcua_writeback`), as a line PLC would offer them."""
 
 log = logging.getLogger(__name__)
 
@@ -212,6 +219,11 @@ class LineSimulator:
                 counter, ua.QualifiedName(SAMPLE_COUNTER, index), 0.0, ua.VariantType.Double
             )
             entry.nodes[(line.name, SAMPLE_COUNTER)] = counter
+            for name, initial, kind in ALARM_NODES:  # the daemon's alarm write-back targets
+                alarm_node = await line_folder.add_variable(
+                    sim_node_id(name, line), ua.QualifiedName(name, index), initial, kind
+                )
+                await alarm_node.set_writable()
             for tag in line.tags:
                 if sim_node_id(tag, line) == counter:  # a config may subscribe to the counter
                     continue

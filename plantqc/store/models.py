@@ -288,3 +288,30 @@ class AuditLog(Base):
     entity: Mapped[str] = mapped_column(String(64))
     entity_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any] | None]
+
+
+class Report(Base):
+    """One issued version of a lot (or roll) QC report: what it was computed from, its sign-offs.
+
+    A report is never rewritten: generating again issues the next version of the same scope
+    (the whole lot, ``scope = ""``, or one roll, ``scope`` = its code).  ``signatures`` lists
+    ``{"role", "user", "at"}`` in signing order.
+    """
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("lot_id", "scope", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"))
+    roll_id: Mapped[int | None] = mapped_column(ForeignKey("rolls.id"))
+    scope: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    generated_at: Mapped[datetime]
+    software_version: Mapped[str] = mapped_column(String(32))
+    config_hash: Mapped[str] = mapped_column(String(64))
+    data_hash: Mapped[str] = mapped_column(String(64))
+    document_hash: Mapped[str] = mapped_column(String(64))
+    html_path: Mapped[str] = mapped_column(Text)
+    disposition: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # issued | reviewed | approved
+    signatures: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)

@@ -10,7 +10,17 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from plantqc.config import BUFFER_DEPTH_TAG, PlantConfig
+from plantqc.config import (
+    BUFFER_DEPTH_TAG,
+    IMAGE_METRICS,
+    LOADING_METRICS,
+    ImageMetricSettings,
+    PlantConfig,
+    SpcSettings,
+    SpecLimits,
+    image_metric_tag,
+)
+from plantqc.config import Line as LineConfig
 from plantqc.errors import UserError
 from plantqc.store.models import Line, Tag
 
@@ -26,7 +36,11 @@ class TagRef:
 
 
 def sync_config(engine: Engine, config: PlantConfig) -> dict[tuple[str, str], TagRef]:
-    """Upsert every line and tag of ``config``; return refs keyed by (line name, tag name)."""
+    """Upsert every line and tag of ``config``; return refs keyed by (line name, tag name).
+
+    The tags include one scalar tag per metric of each image input serving the line
+    (`plantqc.config.image_metric_tag`), with the spec and chart settings of its ``metrics``.
+    """
     refs: dict[tuple[str, str], TagRef] = {}
     with Session(engine) as session, session.begin():
         for line_cfg in config.lines:
@@ -49,18 +63,42 @@ def sync_config(engine: Engine, config: PlantConfig) -> dict[tuple[str, str], Ta
             for tag_cfg in line_cfg.tags:
                 tag = existing.get(tag_cfg.name) or Tag(line_id=line.id, name=tag_cfg.name)
                 session.add(tag)
-                tag.node_id = tag_cfg.node_id
-                tag.kind = tag_cfg.kind
-                tag.unit = tag_cfg.unit
-                spec = tag_cfg.spec
-                tag.lsl, tag.target, tag.usl = (
-                    (spec.lsl, spec.target, spec.usl) if spec else (None, None, None)
-                )
-                tag.spc = tag_cfg.spc.model_dump(by_alias=True) if tag_cfg.spc else None
+                tag.node_id, tag.kind, tag.unit = tag_cfg.node_id, tag_cfg.kind, tag_cfg.unit
+                _set_chart(tag, tag_cfg.spec, tag_cfg.spc)
+            for name, unit, settings in _image_metric_tags(config, line_cfg):
+                tag = existing.get(name) or Tag(line_id=line.id, name=name)
+                session.add(tag)
+                # scalar: the engine and the dashboards chart image metrics like any tag
+                tag.node_id, tag.kind, tag.unit = f"plantqc:image/{name}", "scalar", unit
+                _set_chart(tag, settings.spec, settings.spc)
             session.flush()
             for tag in session.scalars(select(Tag).where(Tag.line_id == line.id)):
                 refs[(line_cfg.name, tag.name)] = TagRef(line.id, tag.id, line_cfg.name, tag.name)
     return refs
+
+
+def _set_chart(tag: Tag, spec: SpecLimits | None, spc: SpcSettings | None) -> None:
+    tag.lsl, tag.target, tag.usl = (spec.lsl, spec.target, spec.usl) if spec else (None, None, None)
+    tag.spc = spc.model_dump(by_alias=True) if spc else None
+
+
+def _image_metric_tags(
+    config: PlantConfig, line: LineConfig
+) -> list[tuple[str, str, ImageMetricSettings]]:
+    """(tag name, unit, settings) of every image metric recorded on ``line``.
+
+    Loading metrics need the line's product (its densities and nominal loading).
+    """
+    found = []
+    for image in config.images:
+        if line not in config.image_lines(image):
+            continue
+        for metric, unit in IMAGE_METRICS[image.kind].items():
+            if metric in LOADING_METRICS and line.product is None:
+                continue
+            settings = image.metrics.get(metric, ImageMetricSettings())
+            found.append((image_metric_tag(image.name, metric), unit, settings))
+    return found
 
 
 def register_daemon_tags(engine: Engine, line_ids: set[int]) -> dict[int, int]:

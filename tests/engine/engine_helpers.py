@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 from sqlalchemy import Engine
 
-from plantqc.store import SampleRow, insert_samples
+from plantqc.store import SampleRow, insert_profiles, insert_samples
+from plantqc.store.samples import ProfileRow
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
@@ -35,6 +37,35 @@ lines:
       - {name: x_cusum, node_id: "ns=2;s=g", spec: {lsl: 7, target: 10, usl: 13},
          spc: {chart: cusum, cusum: {k: 0.5, h: 5}}}
       - {name: no_spec, node_id: "ns=2;s=h", spc: {chart: imr}}
+      - {name: x_prio, node_id: "ns=2;s=i", spec: {lsl: 7, target: 10, usl: 13},
+         spc: {chart: imr, alarm_priority: low, rule_priority: {nelson1: critical}}}
+  - name: line-2
+    kind: casting
+    opcua: {endpoint: "opc.tcp://127.0.0.1:4841/"}
+    running: {tag: speed, above: 0.1}
+    tags:
+      - {name: speed, node_id: "ns=2;s=speed"}
+      - {name: z, node_id: "ns=2;s=z", sampling_interval_ms: 100,
+         spec: {lsl: 7, target: 10, usl: 13},
+         spc: {chart: imr, faults: {bad_run: 3, stuck_run: 0, silent_intervals: 10}}}
+      - {name: z_stuck, node_id: "ns=2;s=zs", spec: {lsl: 7, target: 10, usl: 13},
+         spc: {chart: imr, faults: {stuck_run: 5}}}
+      - {name: z_time, node_id: "ns=2;s=zt", spec: {lsl: 7, target: 10, usl: 13},
+         spc: {chart: xbar-s, subgroup_by: time, subgroup_window_s: 10}}
+      - {name: z_time_b, node_id: "ns=2;s=ztb", spec: {lsl: 7, target: 10, usl: 13},
+         spc: {chart: xbar-s, subgroup_by: time, subgroup_window_s: 10}}
+      - {name: z_roll, node_id: "ns=2;s=zr", spec: {lsl: 7, target: 10, usl: 13},
+         spc: {chart: ewma, subgroup_by: roll, ewma: {lambda: 0.2, L: 2.86}}}
+      - {name: z_roll_b, node_id: "ns=2;s=zrb", spec: {lsl: 7, target: 10, usl: 13},
+         spc: {chart: ewma, subgroup_by: roll, ewma: {lambda: 0.2, L: 2.86}}}
+      - {name: cd, node_id: "ns=2;s=cd", kind: profile, spec: {lsl: 47, target: 50, usl: 53},
+         spc: {chart: ewma, ewma: {lambda: 0.2, L: 2.86},
+               profile_statistics: [mean, two_sigma, range], faults: {stuck_run: 0}}}
+      - {name: cd_b, node_id: "ns=2;s=cdb", kind: profile, spec: {lsl: 47, target: 50, usl: 53},
+         spc: {chart: ewma, ewma: {lambda: 0.2, L: 2.86},
+               profile_statistics: [mean, two_sigma, range], faults: {stuck_run: 0}}}
+      - {name: lot_id, node_id: "ns=2;s=lot", kind: lot_id}
+      - {name: roll_id, node_id: "ns=2;s=roll", kind: roll_id}
 """
 
 
@@ -43,13 +74,33 @@ def feed(
     tag_id: int,
     values: Sequence[float],
     *,
-    start: int = 0,
+    start: float = 0,
     status: Sequence[int] | None = None,
+    t0: datetime = T0,
 ) -> list[datetime]:
-    """Store ``values`` one second apart from ``T0 + start`` s; return their timestamps."""
-    times = [T0 + timedelta(seconds=start + i) for i in range(len(values))]
+    """Store ``values`` one second apart from ``t0 + start`` s; return their timestamps."""
+    times = [t0 + timedelta(seconds=start + i) for i in range(len(values))]
     codes = status or [0] * len(values)
     insert_samples(
         engine, [SampleRow(tag_id, t, v, s) for t, v, s in zip(times, values, codes, strict=True)]
     )
     return times
+
+
+def feed_scans(
+    engine: Engine, tag_id: int, scans: Sequence[Sequence[float]], *, start: float = 0
+) -> list[datetime]:
+    """Store profile ``scans`` five seconds apart from ``T0 + start`` s; return their times."""
+    times = [T0 + timedelta(seconds=start + 5 * i) for i in range(len(scans))]
+    insert_profiles(
+        engine, [ProfileRow(tag_id, t, list(v)) for t, v in zip(times, scans, strict=True)]
+    )
+    return times
+
+
+def shifted_series(seed: int, n: int = 400) -> np.ndarray:
+    """N(10, 1) values with a 1.5-sigma shift from the middle on, so every rule has a say."""
+    rng = np.random.default_rng(seed)
+    x = 10.0 + rng.standard_normal(n)
+    x[n // 2 :] += 1.5
+    return x

@@ -22,6 +22,17 @@ def _spc_alarms(engine: Engine) -> list[Alarm]:
         return list(session.scalars(select(Alarm).where(Alarm.kind == "spc").order_by(Alarm.id)))
 
 
+def _trail(engine: Engine, alarm_id: int) -> list[str]:
+    with Session(engine) as session:
+        return list(
+            session.scalars(
+                select(AuditLog.action)
+                .where(AuditLog.entity == "alarm", AuditLog.entity_id == str(alarm_id))
+                .order_by(AuditLog.id)
+            )
+        )
+
+
 def test_a_chattering_rule_updates_one_alarm_instead_of_opening_new_ones(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
@@ -91,9 +102,24 @@ def test_a_shelved_alarm_stays_shelved_while_the_rule_fires_until_it_expires(
     engine.process(tag)
     [shelved] = [a for a in _spc_alarms(sqlite_store) if a.code == "nelson1"]
     assert (shelved.state, shelved.count) == (AlarmState.SHELVED, 2)
+    assert _trail(sqlite_store, alarm.id) == ["alarm-raise", "alarm-shelve"]  # nothing to notify
     assert alarms.expire_shelves(sqlite_store, until + timedelta(seconds=1)) == 1
     [back] = [a for a in _spc_alarms(sqlite_store) if a.code == "nelson1"]
     assert back.state == AlarmState.ACTIVE_UNACKED
+    assert _trail(sqlite_store, alarm.id)[-1] == "alarm-unshelve"
+
+
+def test_alarm_priority_follows_the_tags_rule_and_general_settings(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    # x_prio: alarm_priority low, rule_priority {nelson1: critical}
+    tag = sqlite_tags["x_prio"].tag_id
+    feed(sqlite_store, tag, [10.0, 13.5] + [10.5] * 9)  # Nelson 1, then Nelson 2
+    SpcEngine(sqlite_store).process(tag)
+    with Session(sqlite_store) as session:
+        rows = session.execute(select(Alarm.code, Alarm.priority).where(Alarm.tag_id == tag))
+        found = {code: priority for code, priority in rows}
+    assert (found["nelson1"], found["nelson2"]) == ("critical", "low")
 
 
 def test_operator_actions_are_recorded_in_the_audit_log(

@@ -5,15 +5,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from engine_helpers import T0, feed
+from engine_helpers import T0, feed, shifted_series
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from plantqc.buffer import Reading
-from plantqc.engine import SpcEngine, StoreHook, chart_for, estimate_limits, freeze_limits
+from plantqc.engine import (
+    ZONE_RULES,
+    SpcEngine,
+    StoreHook,
+    chart_for,
+    estimate_limits,
+    freeze_limits,
+)
 from plantqc.store import TagRef
 from plantqc.store.engine_state import EngineState
 from plantqc.store.models import ControlLimits, Violation
+from spc import ShewhartLimits, imr
 
 BAD = 0x80000000
 UNCERTAIN = 0x40000000
@@ -79,12 +87,58 @@ def test_spec_derived_limits_are_stored_marked_and_named_by_violations(
     assert [p["value"] for p in points["points"]] == [14.5]
 
 
-def test_a_tag_without_spec_or_frozen_limits_is_not_charted(
+def test_a_tag_without_spec_limits_runs_on_provisional_limits_from_its_first_20_points(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
     tag = sqlite_tags["no_spec"].tag_id
-    feed(sqlite_store, tag, [1.0, 2.0, 100.0])
-    assert SpcEngine(sqlite_store).process(tag).samples == 0
+    first = 5.0 + 0.5 * np.random.default_rng(8).standard_normal(20)
+    feed(sqlite_store, tag, first[:19])
+    engine = SpcEngine(sqlite_store)
+    engine.process(tag)
+    with Session(sqlite_store) as session:  # 19 points: nothing to judge against yet
+        assert session.scalars(select(ControlLimits).where(ControlLimits.tag_id == tag)).all() == []
+    feed(sqlite_store, tag, [first[19], 5.0 + 10 * 0.5], start=19)
+    engine.process(tag)
+    with Session(sqlite_store) as session:
+        limits = session.scalars(select(ControlLimits).where(ControlLimits.tag_id == tag)).one()
+    # individuals estimate (Montgomery §6.4): mean, and sigma = mean moving range / d2(2),
+    # d2(2) = 1.128 (Montgomery Appendix VI), of the 20 points (none beyond the trial limits)
+    assert (limits.basis, limits.n_used, limits.frozen_at) == ("provisional", 20, None)
+    assert limits.center == pytest.approx(first.mean(), rel=1e-12)
+    assert limits.sigma == pytest.approx(np.abs(np.diff(first)).mean() / 1.128, rel=1e-3)
+    assert [(v[0], v[1], v[5]) for v in _violations(sqlite_store, tag) if v[0] == "i"] == [
+        ("i", "nelson1", limits.id)
+    ]
+
+
+def test_sigma_zone_rules_stay_off_on_spec_derived_limits(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    # an in-control process with sigma 0.2 inside a spec whose derived sigma is 1: on the spec
+    # sigma nearly every 15 points lie within "1 sigma" (Nelson 7), which says nothing about
+    # the process; the batch chart on the same limits shows how often it would fire
+    x = 10.0 + 0.2 * np.random.default_rng(12).standard_normal(2000)
+    on_spec = imr(x, limits=ShewhartLimits(10.0, 1.0, "(usl-lsl)/6"), rules="nelson")
+    assert on_spec["i"].signals["nelson7"].size > 1000
+    tag = sqlite_tags["x_imr"].tag_id
+    feed(sqlite_store, tag, x)
+    SpcEngine(sqlite_store).process(tag)
+    assert {v[1] for v in _violations(sqlite_store, tag)} & ZONE_RULES == set()
+
+
+def test_sigma_zone_rules_run_on_frozen_phase_one_limits(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["x_imr"].tag_id
+    feed(sqlite_store, tag, 10.0 + 0.2 * np.random.default_rng(13).standard_normal(100))
+    chart = chart_for(sqlite_store, "line-1", "x_imr")
+    estimate = estimate_limits(sqlite_store, chart, T0, T0 + pd.Timedelta(seconds=100))
+    freeze_limits(sqlite_store, chart, estimate, "q.eng")
+    # Nelson 5: two of three points beyond 2 sigma on one side, the third point signalling
+    center, sigma = estimate.center, estimate.sigma
+    times = feed(sqlite_store, tag, [center + 2.5 * sigma, center, center + 2.5 * sigma], start=100)
+    SpcEngine(sqlite_store).process(tag)
+    assert ("nelson5", times[2]) in [(v[1], v[2]) for v in _violations(sqlite_store, tag)]
 
 
 def test_a_run_rule_violation_lists_every_point_of_its_window(
@@ -140,13 +194,6 @@ def test_phase_one_estimate_excludes_the_out_of_control_points(
     assert estimate.n_used == 100 - len(estimate.excluded)
 
 
-def _series(seed: int, n: int = 400) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    x = 10.0 + rng.standard_normal(n)
-    x[n // 2 :] += 1.5  # a shift, so that every rule has something to say
-    return x
-
-
 @pytest.mark.parametrize(
     ("first", "second", "split"),
     [("x_imr", "x_imr_b", 203), ("x_xbar", "x_xbar_b", 203), ("x_ewma", "x_ewma_b", 203)],
@@ -154,7 +201,7 @@ def _series(seed: int, n: int = 400) -> np.ndarray:
 def test_restart_mid_stream_gives_the_same_violations_as_one_run(
     store: Engine, tags: dict[str, TagRef], first: str, second: str, split: int
 ) -> None:
-    x = _series(11)
+    x = shifted_series(11)
     whole, halves = tags[first].tag_id, tags[second].tag_id
     feed(store, whole, x)
     SpcEngine(store).process(whole)
@@ -178,7 +225,7 @@ def test_ewma_state_after_example_9_2_matches_table_9_12(
     with Session(sqlite_store) as session:
         state = session.get(EngineState, tag)
         assert state is not None
-        assert round(state.state["evaluator"]["z"], 4) == 10.6341
+        assert round(state.state["series"]["ewma"]["evaluator"]["z"], 4) == 10.6341
 
 
 def test_the_store_hook_catches_up_then_follows_stored_batches(

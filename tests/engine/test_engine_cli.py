@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from engine_helpers import T0, feed
+from engine_helpers import T0, feed, feed_scans
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -61,6 +61,44 @@ def test_limits_freeze_records_who_and_keeps_earlier_versions(
     ]
 
 
+def test_limits_of_a_profile_statistic_are_estimated_frozen_and_shown_by_chart_name(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    scans = 50.0 + 0.3 * np.random.default_rng(6).standard_normal((30, 40))
+    feed_scans(sqlite_store, sqlite_tags["cd"].tag_id, scans)
+    args = ["--tag", "line-2/cd", "--chart", "cd_2sigma", *_db(sqlite_store)]
+    window = ["--from", T0.isoformat(), "--to", "2026-11-23T00:00:00Z"]
+    estimated = runner.invoke(app, ["limits", "estimate", *args, *window, "--json"])
+    assert estimated.exit_code == 0, estimated.output
+    # phase I center of the 2-sigma chart: the mean of 2 x the sample sd of each scan (TAPPI),
+    # none of them out of control
+    figures = json.loads(estimated.output)
+    assert (figures["chart"], figures["n_total"], figures["excluded"]) == ("cd_2sigma", 30, [])
+    assert figures["center"] == pytest.approx(2.0 * scans.std(axis=1, ddof=1).mean())
+    frozen = runner.invoke(app, ["limits", "freeze", *args, *window, "--user", "q.eng"])
+    assert frozen.exit_code == 0, frozen.output
+    shown = runner.invoke(
+        app, ["limits", "show", "--tag", "line-2/cd", *_db(sqlite_store), "--json"]
+    )
+    versions = json.loads(shown.output)["versions"]
+    assert [(v["chart"], v["basis"], v["in_force"]) for v in versions] == [
+        ("cd_2sigma", "phase1", True)
+    ]
+
+
+def test_limits_of_a_chart_the_tag_does_not_have_is_one_sentence(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    window = ["--from", T0.isoformat(), "--to", "2026-11-23T00:00:00Z"]
+    result = runner.invoke(
+        app,
+        ["limits", "estimate", "--tag", "line-2/cd", "--chart", "cd_wedge", *window,
+         *_db(sqlite_store)],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "has no chart 'cd_wedge'" in result.output
+
+
 def test_limits_of_an_unknown_tag_is_one_sentence(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
@@ -98,10 +136,13 @@ def test_demo_reports_alarms_and_the_drift_scenario_in_its_json_contract(tmp_pat
     result = runner.invoke(app, ["demo", "--seconds", "6", "--out", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output[result.output.index("{") :])
-    assert isinstance(figures["alarms"], list)
-    [scenario] = figures["scenarios"]
-    assert {"kind", "tag", "onset", "detected_at", "delay_samples"} <= set(scenario)
-    assert (scenario["kind"], scenario["tag"]) == ("drift", "dry_thickness_um")
+    assert isinstance(figures["alarms"], list) and isinstance(figures["samples_stored"], int)
+    for scenario in figures["scenarios"]:
+        assert {"kind", "tag", "onset", "detected_at", "delay_samples"} <= set(scenario)
+    assert [(s["kind"], s["tag"]) for s in figures["scenarios"]] == [
+        ("drift", "dry_thickness_um"),
+        ("bad", "dryer_zone1_temp_c"),
+    ]
     store = connect(figures["database"])
     with Session(store) as session:  # the engine ran: it wrote the spec-derived limits
         assert session.scalars(select(ControlLimits.basis)).first() == "spec"

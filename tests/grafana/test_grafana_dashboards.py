@@ -32,7 +32,10 @@ def test_line_dashboard_has_every_panel_type_the_issue_names(casting_config: Pla
     assert {"stat", "timeseries", "heatmap", "table", "bargauge", "row"} == types
     charted = [t for t in casting_config.lines[0].tags if t.spc is not None]
     titles = {p["title"] for p in board["panels"] if p["type"] == "timeseries"}
-    assert {f"{t.name} [{t.unit}]" for t in charted} <= titles
+    assert {f"{t.name} [{t.unit}]" for t in charted if t.kind == "scalar"} <= titles
+    profiles = [t for t in charted if t.kind == "profile"]
+    assert profiles
+    assert {f"{t.name}: per-scan mean and CD 2 sigma [{t.unit}]" for t in profiles} <= titles
 
 
 def test_dashboard_json_round_trips_through_the_sdk(casting_config: PlantConfig) -> None:

@@ -152,3 +152,38 @@ def _good_scan_means(engine: Engine, interval_ms: int) -> dict[tuple[float, str]
         for bucket, group in groups.items()
         for i in range(len(group[0]))
     }
+
+
+def test_scan_series_gives_the_mean_and_twice_the_sd_of_each_good_scan(grafana_db: Engine) -> None:
+    """spc.profile_statistics' mean and two_sigma (2 x sample sd across the web), per minute."""
+    raw = TimeRange(START, END, 59_999)  # the raw branch, buckets of one minute
+    text = sql.profile_scan_series(HEATMAP).replace("$__interval)", "'1m')")
+    _, rows = _run(grafana_db, PanelQuery("", "", "timeseries", text, "time_series"), raw)
+    with grafana_db.connect() as connection:
+        scans = connection.exec_driver_sql(
+            'SELECT ts, "values", status FROM profiles WHERE ts BETWEEN %(a)s AND %(b)s',
+            {"a": START, "b": END},
+        ).all()
+    groups: dict[float, list[list[float]]] = {}
+    for ts, values, status in scans:
+        if status < GOOD_BELOW:
+            groups.setdefault(ts.timestamp() // 60 * 60, []).append(values)
+    assert {float(t) for t, _, _ in rows} == set(groups)
+    for t, mean, two_sigma in rows:
+        group = groups[float(t)]
+        assert float(mean) == pytest.approx(np.mean([np.mean(s) for s in group]), rel=1e-12)
+        expected = np.mean([2 * np.std(s, ddof=1) for s in group])
+        assert float(two_sigma) == pytest.approx(expected, rel=1e-9)
+
+
+def test_scan_means_from_the_rollup_equal_those_of_raw_scans(grafana_db: Engine) -> None:
+    text = sql.profile_scan_series(HEATMAP)
+    query = PanelQuery("", "", "timeseries", text, "time_series")
+    _, rollup = _run(grafana_db, query, TimeRange(START, END, 60_000))
+    raw = text.replace("$__interval)", "'1m')")
+    direct_query = PanelQuery("", "", "timeseries", raw, "time_series")
+    _, direct = _run(grafana_db, direct_query, TimeRange(START, END, 59_999))
+    assert [float(r[0]) for r in rollup] == [float(r[0]) for r in direct]
+    for (_, mean, two_sigma), (_, raw_mean, _) in zip(rollup, direct, strict=True):
+        assert float(mean) == pytest.approx(float(raw_mean), rel=1e-12)
+        assert two_sigma is None  # a spread is not recoverable from summed profiles

@@ -13,7 +13,7 @@ from plantqc.buffer import Reading, SampleBuffer
 from plantqc.config import BUFFER_DEPTH_TAG, LoadedConfig
 from plantqc.daemon import Daemon, record_buffer_alarm
 from plantqc.store import connect, find_tag, read_samples, sync_config, upgrade
-from plantqc.store.models import Alarm, AlarmState
+from plantqc.store.models import Alarm, AlarmState, AuditLog
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -84,6 +84,23 @@ def test_buffer_alarm_raised_again_before_acknowledgement_counts_on_the_same_row
     for minute, active in enumerate([True, False, True, True]):
         record_buffer_alarm(engine, line_ids, active, T0 + timedelta(minutes=minute), "m")
     assert alarms(engine) == [("buffer", "near-full", AlarmState.ACTIVE_UNACKED, 2)]
+    engine.dispose()
+
+
+def test_each_buffer_alarm_change_is_audited_for_the_notifiers(tmp_path: Path, port: int) -> None:
+    engine, line_ids = store(write_config(tmp_path, "casting.yaml", port))
+    for minute, active in enumerate([True, True, False, True]):
+        record_buffer_alarm(engine, line_ids, active, T0 + timedelta(minutes=minute), "m")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(AuditLog.action, AuditLog.entity).order_by(AuditLog.id)
+        ).all()
+    # raising an active alarm again changes nothing, so it writes nothing
+    assert [tuple(row) for row in rows] == [
+        ("alarm-raise", "alarm"),
+        ("alarm-return", "alarm"),
+        ("alarm-reactivate", "alarm"),
+    ]
     engine.dispose()
 
 

@@ -31,7 +31,12 @@ def test_sim_with_a_bad_fault_flag_is_one_sentence() -> None:
 
 
 def test_sim_refuses_a_node_outside_its_namespace(tmp_path: Path) -> None:
-    text = (EXAMPLES / "casting.yaml").read_text().replace("nsu=urn:plantqc:sim;", "ns=5;", 1)
+    first_tag = "nsu=urn:plantqc:sim;s=casting-1.web_speed_m_min"
+    text = (
+        (EXAMPLES / "casting.yaml")
+        .read_text()
+        .replace(first_tag, "ns=5;s=casting-1.web_speed_m_min")
+    )
     (tmp_path / "c.yaml").write_text(text)
     result = runner.invoke(app, ["sim", "-c", str(tmp_path / "c.yaml"), "--duration", "1"])
     assert result.exit_code == 2

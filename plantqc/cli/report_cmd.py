@@ -1,0 +1,185 @@
+"""`plantqc report`: batch QC reports of a lot or roll, their sign-off, verification, comparison.
+
+``plantqc report --lot LOT --out DIR [--pdf]`` issues a report, ``plantqc report --compare
+LOT_A LOT_B ... --out DIR`` compares lots, and the sub-commands ``sign`` and ``verify`` act on
+issued reports; the group's own options and its sub-commands coexist because the group runs
+without a sub-command (``invoke_without_command``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+from typer.core import TyperGroup
+
+from plantqc.cli.options import ConfigOption, DbOption, resolve_db_url
+from plantqc.config import LoadedConfig
+from plantqc.errors import UserError
+
+console = Console(highlight=False, soft_wrap=True)
+
+
+def expand_compare(args: list[str]) -> list[str]:
+    """``--compare A B C`` -> ``--compare A --compare B --compare C`` (click options take one
+    value each; the issue's syntax lists the lots after one ``--compare``)."""
+    expanded: list[str] = []
+    collecting, values = False, 0
+    for arg in args:
+        if collecting and not arg.startswith("-"):
+            expanded += ["--compare", arg]
+            values += 1
+            continue
+        if collecting and values == 0:
+            expanded.append("--compare")  # no lots: click reports the missing value
+        collecting, values = arg == "--compare", 0
+        if not collecting:
+            expanded.append(arg)
+    if collecting and values == 0:
+        expanded.append("--compare")
+    return expanded
+
+
+class _ReportGroup(TyperGroup):
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, expand_compare(args))
+
+
+app = typer.Typer(
+    cls=_ReportGroup,
+    help="Batch QC reports: issue (--lot), compare lots (--compare), sign and verify.",
+)
+
+LotOption = Annotated[
+    str | None, typer.Option("--lot", help="Lot code to report on.", show_default=False)
+]
+RollOption = Annotated[
+    str | None,
+    typer.Option("--roll", help="Report on this roll of the lot only.", show_default=False),
+]
+LineOption = Annotated[
+    str | None,
+    typer.Option("--line", help="Line of the lot, when its code exists on several lines."),
+]
+OutOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--out", help="Folder for report.html / report.json (/ report.pdf).", show_default=False
+    ),
+]
+ReportOption = Annotated[str, typer.Option("--report", help="Report id, e.g. QC-000012 or 12.")]
+
+
+def _open(db: str | None, config: Path | None) -> tuple[Engine, LoadedConfig | None]:
+    from plantqc.config import load_config
+    from plantqc.store import connect, sync_config, upgrade
+
+    loaded = load_config(config) if config is not None else None
+    engine = connect(resolve_db_url(db, config))
+    upgrade(engine)
+    if loaded is not None:
+        sync_config(engine, loaded.config)
+    return engine, loaded
+
+
+@app.callback(invoke_without_command=True)
+def report(
+    ctx: typer.Context,
+    lot: LotOption = None,
+    roll: RollOption = None,
+    line: LineOption = None,
+    out: OutOption = None,
+    pdf: Annotated[
+        bool, typer.Option("--pdf", help="Also print report.pdf (headless Chromium).")
+    ] = False,
+    compare: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--compare", help="Compare these lots side by side: --compare LOT_A LOT_B ..."
+        ),
+    ] = None,
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Issue the QC report of a lot or roll: specs, capability, charts, images, disposition."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if out is None:
+        raise UserError("give the folder to write the report to with --out DIR.")
+    if compare:
+        if lot is not None or roll is not None or pdf:
+            raise UserError("--compare takes the lots itself; leave out --lot, --roll and --pdf.")
+        from plantqc.reports.compare import compare_lots
+
+        engine, loaded = _open(db, config)
+        try:
+            html = compare_lots(engine, compare, out, line=line, loaded=loaded)
+        finally:
+            engine.dispose()
+        console.print(f"compared {len(compare)} lots: {html}", markup=False)
+        return
+    if lot is None:
+        raise UserError("give the lot to report on with --lot LOT (or lots with --compare).")
+    from plantqc.reports.issue import REPORT_PDF, generate_report
+
+    engine, loaded = _open(db, config)
+    try:
+        issued = generate_report(engine, lot, out, line=line, roll=roll, loaded=loaded, pdf=pdf)
+    finally:
+        engine.dispose()
+    console.print(
+        f"issued {issued.report_id} version {issued.version}: {issued.disposition.upper()}",
+        markup=False,
+    )
+    console.print(f"  html: {issued.html}", markup=False)
+    if issued.pdf:
+        console.print(f"  pdf:  {issued.folder / REPORT_PDF}", markup=False)
+    console.print(f"  data hash: {issued.data_hash}", markup=False)
+
+
+@app.command("sign")
+def sign(
+    report_id: ReportOption,
+    role: Annotated[str, typer.Option("--role", help="reviewer or approver.")],
+    user: Annotated[str, typer.Option("--user", help="Who signs.")],
+    db: DbOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Sign an issued report as reviewer or approver (recorded in the audit log)."""
+    from plantqc.reports.issue import parse_report_id
+    from plantqc.reports.sign import sign_report
+
+    engine, _ = _open(db, config)
+    try:
+        row = sign_report(engine, parse_report_id(report_id), role, user)
+    finally:
+        engine.dispose()
+    console.print(
+        f"signed {report_id} version {row.version} as {role} by {user}; status {row.status}",
+        markup=False,
+    )
+
+
+@app.command("verify")
+def verify(report_id: ReportOption, db: DbOption = None, config: ConfigOption = None) -> None:
+    """Recompute a report's data hash from the store; exit 1 when the data changed."""
+    from plantqc.reports.issue import parse_report_id
+    from plantqc.reports.sign import verify_report
+
+    engine, _ = _open(db, config)
+    try:
+        result = verify_report(engine, parse_report_id(report_id))
+    finally:
+        engine.dispose()
+    if result.matches:
+        console.print(f"{result.report_id}: data unchanged ({result.recorded})", markup=False)
+        return
+    console.print(
+        f"{result.report_id}: data changed since issue: recorded {result.recorded}, "
+        f"now {result.recomputed}",
+        markup=False,
+    )
+    raise typer.Exit(code=1)

@@ -1,0 +1,621 @@
+"""The numbers of a report: spec table, capability, control charts and disposition.
+
+Every statistic comes from `spc` (capability: Montgomery §8.2-8.3 with Bissell's interval and
+Anderson-Darling; charts: `spc.imr`, `spc.xbar_r` / `spc.xbar_s`, `spc.ewma`, `spc.cusum` on the
+limits in force; CD profiles: `spc.profile_statistics`) applied to exactly the rows of
+`plantqc.reports.data`.  A characteristic's measured value is its mean over the lot; it passes
+when that mean lies within the spec limits.  Arrays are reduced here to what a figure needs
+(at most `PLOT_BUCKETS` points, `HISTOGRAM_BINS` bins), so the full series can be dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+import spc
+from plantqc.config import IMAGE_METRICS, Product, ReportSettings, image_metric_tag
+from plantqc.engine import ChartConfig, rules_on
+from plantqc.reports.data import (
+    ImageRecord,
+    LimitsInForce,
+    LotData,
+    ProfileSeries,
+    Series,
+    series_chart,
+)
+from spc import SPCInputError
+
+PLOT_BUCKETS = 400
+"""Most points a chart draws: longer series are drawn as min / mean / max per bucket."""
+HISTOGRAM_BINS = 40
+NORMALITY_ALPHA = 0.05
+"""Anderson-Darling p-value below which the data are called not normal."""
+PRIMARY_CHARTS = {
+    "imr": ("i",),
+    "xbar-r": ("xbar",),
+    "xbar-s": ("xbar",),
+    "ewma": ("ewma",),
+    "cusum": ("cusum_upper", "cusum_lower"),
+}
+"""The charts of each chart set that the report draws (the dispersion charts are counted only)."""
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Bin counts and edges of a characteristic's values, with the fitted normal's parameters."""
+
+    counts: list[int]
+    edges: list[float]
+    mean: float | None = None
+    sigma: float | None = None
+
+
+@dataclass(frozen=True)
+class ChartPlot:
+    """A chart reduced for drawing: per point or per bucket, x in epoch seconds.
+
+    ``lines`` maps a statistic name to (mean, min, max) per x; ``ucl`` / ``lcl`` are the widest
+    limits per x; ``marks`` are (x, value) of points where a rule signalled.
+    """
+
+    x: list[float]
+    lines: dict[str, tuple[list[float], list[float], list[float]]]
+    ucl: list[float]
+    lcl: list[float]
+    center: float
+    marks: list[tuple[float, float]]
+    unit: str
+
+
+@dataclass(frozen=True)
+class ChartResult:
+    """A characteristic's control chart over the lot, on the limits in force."""
+
+    chart: str
+    limits: LimitsInForce
+    rules: str
+    points: int
+    center: float
+    lcl: float
+    ucl: float
+    violations: dict[str, int]
+    plot: ChartPlot
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chart": self.chart,
+            "limits_version": self.limits.version,
+            "limits_basis": self.limits.basis,
+            "limits_frozen": self.limits.frozen,
+            "frozen_by": self.limits.frozen_by,
+            "frozen_at": self.limits.frozen_at.isoformat() if self.limits.frozen_at else None,
+            "sigma": self.limits.sigma,
+            "sigma_method": self.limits.sigma_method,
+            "rules": self.rules,
+            "points": self.points,
+            "center": self.center,
+            "lcl": self.lcl,
+            "ucl": self.ucl,
+            "violations": dict(self.violations),
+        }
+
+
+@dataclass(frozen=True)
+class Characteristic:
+    """One row of the specification table with its capability and chart.
+
+    ``verdict`` is ``pass`` / ``fail`` (lot mean within / outside the spec), ``no spec`` or
+    ``no data``.  ``out_of_spec`` counts individual values outside the spec limits.
+    """
+
+    key: str
+    name: str
+    source: str  # process | image | profile
+    unit: str
+    lsl: float | None
+    target: float | None
+    usl: float | None
+    spec_basis: str
+    n: int
+    mean: float | None
+    std: float | None
+    minimum: float | None
+    maximum: float | None
+    out_of_spec: int
+    verdict: str
+    capability: spc.Capability | None = None
+    capability_note: str | None = None
+    chart: ChartResult | None = None
+    histogram: Histogram | None = field(default=None, repr=False)
+
+    @property
+    def has_spec(self) -> bool:
+        return self.lsl is not None or self.usl is not None
+
+    @property
+    def normal(self) -> bool | None:
+        """Anderson-Darling verdict at `NORMALITY_ALPHA`; None without a capability study."""
+        if self.capability is None:
+            return None
+        return self.capability.normality["p_value"] >= NORMALITY_ALPHA
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "name": self.name,
+            "source": self.source,
+            "unit": self.unit,
+            "lsl": self.lsl,
+            "target": self.target,
+            "usl": self.usl,
+            "spec_basis": self.spec_basis,
+            "n": self.n,
+            "mean": self.mean,
+            "std": self.std,
+            "min": self.minimum,
+            "max": self.maximum,
+            "out_of_spec": self.out_of_spec,
+            "verdict": self.verdict,
+            "capability": self.capability.to_dict() if self.capability else None,
+            "normal": self.normal,
+            "capability_note": self.capability_note,
+            "chart": self.chart.to_dict() if self.chart else None,
+        }
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def characteristic(
+    key: str,
+    name: str,
+    source: str,
+    unit: str,
+    values: np.ndarray,
+    spec: tuple[float | None, float | None, float | None],
+    spec_basis: str,
+    *,
+    subgroups: np.ndarray | None = None,
+    chart: ChartResult | None = None,
+) -> Characteristic:
+    """The spec-table row, capability study and histogram of ``values`` against ``spec``.
+
+    ``spec`` is (LSL, target, USL); ``subgroups`` labels rational subgroups for the within
+    sigma of the capability study (:math:`\\bar R/d_2`), else :math:`\\overline{MR}/d_2`.
+    """
+    lsl, target, usl = spec
+    n = int(values.size)
+    if n == 0:
+        return Characteristic(
+            key, name, source, unit, lsl, target, usl, spec_basis, 0, None, None, None, None,
+            0, "no data", capability_note="no data in the lot", chart=chart,
+        )  # fmt: skip
+    mean = float(np.mean(values))
+    below = int(np.sum(values < lsl)) if lsl is not None else 0
+    above = int(np.sum(values > usl)) if usl is not None else 0
+    if lsl is None and usl is None:
+        verdict = "no spec"
+    else:
+        inside = (lsl is None or mean >= lsl) and (usl is None or mean <= usl)
+        verdict = "pass" if inside else "fail"
+    capability, note = None, None
+    if lsl is None and usl is None:
+        note = "no spec limits"
+    elif n < 3:
+        note = f"{n} value(s); a capability study needs at least 3"
+    else:
+        try:
+            capability = spc.capability(values, subgroups, lsl=lsl, usl=usl, target=target)
+        except SPCInputError as exc:
+            note = str(exc)
+    return Characteristic(
+        key=key,
+        name=name,
+        source=source,
+        unit=unit,
+        lsl=lsl,
+        target=target,
+        usl=usl,
+        spec_basis=spec_basis,
+        n=n,
+        mean=mean,
+        std=_finite(float(np.std(values, ddof=1))) if n > 1 else None,
+        minimum=float(np.min(values)),
+        maximum=float(np.max(values)),
+        out_of_spec=below + above,
+        verdict=verdict,
+        capability=capability,
+        capability_note=note,
+        chart=chart,
+        histogram=_histogram(values, lsl, usl, capability),
+    )
+
+
+def _histogram(
+    values: np.ndarray, lsl: float | None, usl: float | None, capability: spc.Capability | None
+) -> Histogram:
+    low = min(float(np.min(values)), lsl if lsl is not None else math.inf)
+    high = max(float(np.max(values)), usl if usl is not None else -math.inf)
+    if high <= low:
+        low, high = low - 0.5, high + 0.5
+    margin = 0.05 * (high - low)
+    counts, edges = np.histogram(values, bins=HISTOGRAM_BINS, range=(low - margin, high + margin))
+    if capability is None:
+        return Histogram(counts.tolist(), edges.tolist())
+    return Histogram(counts.tolist(), edges.tolist(), capability.mean, capability.sigma_overall)
+
+
+def subgroup_labels(count: int, size: int) -> np.ndarray:
+    """Consecutive subgroups of ``size``; a single trailing value joins the last subgroup."""
+    labels = np.arange(count) // size
+    if count > size and count % size == 1:
+        labels[-1] = labels[-2]
+    return labels
+
+
+def chart_set(
+    chart: ChartConfig, limits: LimitsInForce, values: np.ndarray, labels: np.ndarray | None
+) -> spc.ChartSet:
+    """The tag's chart over ``values`` on ``limits`` (phase II), with the rules the engine runs
+    on them (`rules_on`)."""
+    rules = rules_on(chart, limits.basis)
+    shewhart = spc.ShewhartLimits(limits.center, limits.sigma, limits.sigma_method)
+    if chart.chart == "imr":
+        return spc.imr(values, limits=shewhart, rules=rules)
+    if chart.chart in ("xbar-r", "xbar-s"):
+        function = spc.xbar_r if chart.chart == "xbar-r" else spc.xbar_s
+        return function(values, labels, limits=shewhart, rules=rules)
+    if chart.chart == "ewma":
+        parameters = spc.EWMAParameters(
+            limits.center, limits.sigma, chart.lam, chart.ewma_L, limits.sigma_method
+        )
+        return spc.ewma(values, parameters=parameters, rules=rules)
+    headstart = chart.h / 2.0 if chart.fir else 0.0
+    parameters_c = spc.CUSUMParameters(
+        limits.center, limits.sigma, chart.k, chart.h, headstart, limits.sigma_method
+    )
+    return spc.cusum(values, parameters=parameters_c, rules=rules)
+
+
+def control_chart(
+    chart: ChartConfig,
+    limits: LimitsInForce,
+    times_s: np.ndarray,
+    values: np.ndarray,
+    unit: str,
+) -> ChartResult | None:
+    """The chart of a characteristic over the lot and its plot; None with too few points."""
+    subgrouped = chart.chart.startswith("xbar")
+    size = chart.subgroup_size if subgrouped else 1
+    if values.size < 2 * size:
+        return None
+    labels = subgroup_labels(values.size, size) if subgrouped else None
+    charts = chart_set(chart, limits, values, labels)
+    if labels is not None:
+        starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
+        point_times = times_s[starts]
+    else:
+        point_times = times_s
+    names = PRIMARY_CHARTS[chart.chart]
+    primary = charts[names[0]]
+    violations: dict[str, int] = {}
+    for one in charts.charts.values():
+        for code, indices in one.signals.items():
+            if len(indices):
+                violations[code] = violations.get(code, 0) + len(indices)
+    plot = _reduce(point_times, {name: charts[name] for name in names}, unit)
+    return ChartResult(
+        chart=chart.chart,
+        limits=limits,
+        rules=", ".join(rules_on(chart, limits.basis)) or "none",
+        points=len(primary.values),
+        center=float(primary.center[-1]),
+        lcl=float(primary.lcl[-1]),
+        ucl=float(primary.ucl[-1]),
+        violations=violations,
+        plot=plot,
+    )
+
+
+def _buckets(count: int) -> np.ndarray:
+    """Start index of each of at most `PLOT_BUCKETS` equal-count buckets."""
+    return np.linspace(0, count, min(count, PLOT_BUCKETS) + 1).astype(int)[:-1]
+
+
+def _reduce(times_s: np.ndarray, charts: dict[str, spc.ControlChart], unit: str) -> ChartPlot:
+    starts = _buckets(times_s.size)
+    bucket_of = np.searchsorted(starts, np.arange(times_s.size), side="right") - 1
+    sizes = np.diff(np.r_[starts, times_s.size])
+    x = np.add.reduceat(times_s, starts) / sizes
+    lines = {}
+    marks: dict[int, tuple[float, float]] = {}
+    upper = lower = None
+    for name, chart in charts.items():
+        values = np.asarray(chart.values, dtype=float)
+        lines[name] = (
+            (np.add.reduceat(values, starts) / sizes).tolist(),
+            np.minimum.reduceat(values, starts).tolist(),
+            np.maximum.reduceat(values, starts).tolist(),
+        )
+        ucl = np.maximum.reduceat(np.asarray(chart.ucl, dtype=float), starts)
+        lcl = np.minimum.reduceat(np.asarray(chart.lcl, dtype=float), starts)
+        upper = ucl if upper is None else np.maximum(upper, ucl)
+        lower = lcl if lower is None else np.minimum(lower, lcl)
+        for index in sorted({int(i) for v in chart.signals.values() for i in v.tolist()}):
+            marks.setdefault(int(bucket_of[index]), (float(x[bucket_of[index]]), values[index]))
+    assert upper is not None and lower is not None
+    center = float(next(iter(charts.values())).center[-1])
+    return ChartPlot(
+        x.tolist(), lines, upper.tolist(), lower.tolist(), center, list(marks.values()), unit
+    )
+
+
+def process_characteristic(series: Series, data: LotData) -> Characteristic:
+    """A process tag's row: its Good samples against the tag's spec, charted when configured."""
+    tag = series.tag
+    chart = labels = None
+    found = series_chart(data, tag)
+    if found is not None:
+        settings, limits = found
+        chart = control_chart(settings, limits, series.times_us / 1e6, series.values, tag.unit)
+        if settings.chart.startswith("xbar") and series.values.size > settings.subgroup_size:
+            labels = subgroup_labels(series.values.size, settings.subgroup_size)
+    return characteristic(
+        f"tag:{tag.name}",
+        tag.name,
+        "process",
+        tag.unit,
+        series.values,
+        (tag.lsl, tag.target, tag.usl),
+        "tag spec",
+        subgroups=labels,
+        chart=chart,
+    )
+
+
+# --- images ------------------------------------------------------------------------------------
+
+
+def _nested(*path: str) -> Callable[[dict[str, Any]], Any]:
+    def get(document: dict[str, Any]) -> Any:
+        value: Any = document
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        return value
+
+    return get
+
+
+IMAGE_CHARACTERISTICS: dict[str, dict[str, tuple[str, Callable[[dict[str, Any]], Any]]]] = {
+    "particles": {
+        "filler_wt_pct": ("Filler loading from images (Delesse)", _nested("loading", "wt_pct")),
+        "agglomerate_area_fraction": (
+            "Agglomerate area fraction",
+            _nested("agglomerates", "area_fraction"),
+        ),
+        "dispersion_index": (
+            "Dispersion index (Morisita)",
+            _nested("dispersion", "morisita_index"),
+        ),
+    },
+    "thickness": {
+        "mean_thickness_um": ("Cross-section thickness", _nested("thickness_um", "mean")),
+    },
+    "defects": {"defects_per_m2": ("Surface defect density", _nested("defects_per_m2"))},
+}
+"""Per analysis, the image metrics a report checks: display name and where the vision document
+(`vision` results' ``to_dict()``) holds the value; `plantqc.images` also stores each metric
+under its own key, which is read first."""
+
+
+def image_metric(image: ImageRecord, metric: str) -> float | None:
+    """The finite value of ``metric`` in an image result's document, if it has one."""
+    document = image.metrics or {}
+    value = document.get(metric)
+    if value is None:
+        value = IMAGE_CHARACTERISTICS[image.analysis][metric][1](document)
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+
+def _recipe_spec(
+    metric: str, product: Product | None, settings: ReportSettings
+) -> tuple[tuple[float | None, float | None, float | None], str]:
+    if product is None:
+        return (None, None, None), ""
+    if metric == "filler_wt_pct":
+        nominal, tolerance = product.filler_wt_pct, settings.loading_tolerance_wt_pct
+        return (
+            (max(nominal - tolerance, 0.0), nominal, min(nominal + tolerance, 100.0)),
+            f"recipe {nominal:g} wt% ± {tolerance:g}",
+        )
+    if metric == "mean_thickness_um":
+        target, tolerance = product.thickness_target_um, product.thickness_tolerance_um
+        return (target - tolerance, target, target + tolerance), "recipe thickness"
+    return (None, None, None), ""
+
+
+def image_characteristics(
+    data: LotData,
+    expected: list[tuple[str, str]],
+    product: Product | None,
+    settings: ReportSettings,
+) -> list[Characteristic]:
+    """One row per image input and metric: ``expected`` (input, analysis) pairs from the config
+    plus whatever inputs have results; an expected input without results is a ``no data`` row.
+
+    The spec is the metric tag's (``images[].metrics`` in the config), else the recipe's.
+    """
+    inputs = list(dict.fromkeys([*expected, *((i.input_name, i.analysis) for i in data.images)]))
+    rows = []
+    for input_name, analysis in inputs:
+        ok = [i for i in data.images if i.input_name == input_name and i.status == "ok"]
+        for metric, (label, _) in IMAGE_CHARACTERISTICS.get(analysis, {}).items():
+            pairs = [(i, v) for i in ok if (v := image_metric(i, metric)) is not None]
+            values = np.array([v for _, v in pairs], dtype=float)
+            tag = data.image_tags.get(image_metric_tag(input_name, metric))
+            if tag is not None and (tag.lsl is not None or tag.usl is not None):
+                spec, basis = (tag.lsl, tag.target, tag.usl), "config spec"
+            else:
+                spec, basis = _recipe_spec(metric, product, settings)
+            chart = None
+            found = series_chart(data, tag) if tag is not None else None
+            if found is not None:
+                times = np.array([i.captured_at.timestamp() for i, _ in pairs], dtype=float)
+                chart = control_chart(*found, times, values, IMAGE_METRICS[analysis][metric])
+            rows.append(
+                characteristic(
+                    f"image:{input_name}.{metric}",
+                    f"{label} [{input_name}]",
+                    "image",
+                    IMAGE_METRICS[analysis][metric],
+                    values,
+                    spec,
+                    basis,
+                    chart=chart,
+                )
+            )
+    return rows
+
+
+# --- cross-direction profiles ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProfileSummary:
+    """The lot's mean CD profile of one profile tag (per lane: mean, min, max over scans)."""
+
+    tag: str
+    unit: str
+    lanes: int
+    scans: int
+    mean: list[float]
+    minimum: list[float]
+    maximum: list[float]
+    lsl: float | None
+    usl: float | None
+
+
+def profile_characteristics(
+    profiles: ProfileSeries, data: LotData, settings: ReportSettings
+) -> tuple[list[Characteristic], ProfileSummary | None]:
+    """CD uniformity (2-sigma per scan, `spc.profile_statistics`) and the scan means of one
+    profile tag, with the lot's mean profile; no rows when the tag has no scans in the lot."""
+    tag = profiles.tag
+    if profiles.scans.shape[0] == 0:
+        return [], None
+    try:
+        statistics = spc.profile_statistics(profiles.scans)
+    except SPCInputError:
+        return [], None
+    width = None
+    if tag.lsl is not None and tag.usl is not None:
+        width = (tag.usl - tag.lsl) / 2.0
+    limit = settings.cd_two_sigma_max_um or width
+    basis = "reports.cd_two_sigma_max_um" if settings.cd_two_sigma_max_um else "half spec width"
+    times_s = profiles.times_us / 1e6
+
+    def chart_of(statistic: str) -> ChartResult | None:
+        found = series_chart(data, tag, statistic)
+        if found is None:
+            return None
+        return control_chart(*found, times_s, statistics[statistic].to_numpy(), tag.unit)
+
+    rows = [
+        characteristic(
+            f"profile:{tag.name}.two_sigma",
+            f"CD uniformity 2σ [{tag.name}]",
+            "profile",
+            tag.unit,
+            statistics["two_sigma"].to_numpy(),
+            (None, None, limit),
+            basis if limit is not None else "",
+            chart=chart_of("two_sigma"),
+        ),
+        characteristic(
+            f"profile:{tag.name}.mean",
+            f"CD scan mean [{tag.name}]",
+            "profile",
+            tag.unit,
+            statistics["mean"].to_numpy(),
+            (tag.lsl, tag.target, tag.usl),
+            "tag spec",
+            chart=chart_of("mean"),
+        ),
+    ]
+    scans = profiles.scans
+    summary = ProfileSummary(
+        tag=tag.name,
+        unit=tag.unit,
+        lanes=scans.shape[1],
+        scans=scans.shape[0],
+        mean=np.nanmean(scans, axis=0).tolist(),
+        minimum=np.nanmin(scans, axis=0).tolist(),
+        maximum=np.nanmax(scans, axis=0).tolist(),
+        lsl=tag.lsl,
+        usl=tag.usl,
+    )
+    return rows, summary
+
+
+# --- disposition -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Disposition:
+    """Release / hold / reject with every reason (``(decision, sentence)``), reject first."""
+
+    decision: str
+    reasons: list[tuple[str, str]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision,
+            "reasons": [{"decision": d, "reason": r} for d, r in self.reasons],
+        }
+
+
+def _spec_text(row: Characteristic) -> str:
+    low = f"{row.lsl:g}" if row.lsl is not None else "-inf"
+    high = f"{row.usl:g}" if row.usl is not None else "+inf"
+    return f"[{low}, {high}] {row.unit}".rstrip()
+
+
+def disposition(rows: list[Characteristic], data: LotData, settings: ReportSettings) -> Disposition:
+    """Apply the report rules of ``settings`` (`plantqc.config.ReportSettings`)."""
+    reasons: list[tuple[str, str]] = []
+    fail = "reject" if settings.reject_on_spec_fail else "hold"
+    for row in rows:
+        if row.verdict == "fail":
+            reasons.append(
+                (fail, f"{row.name}: lot mean {row.mean:.4g} is outside the spec {_spec_text(row)}")
+            )
+    if settings.hold_on_unacknowledged_alarm:
+        for alarm in data.alarms:
+            if alarm.unacknowledged:
+                what = f"{alarm.tag} {alarm.code}" if alarm.tag else alarm.code
+                reasons.append(("hold", f"alarm {alarm.id} ({what}) is not acknowledged"))
+    if settings.hold_on_low_cpk:
+        for row in rows:
+            cap = row.capability
+            if cap is None or cap.n < settings.capability_min_n or not math.isfinite(cap.cpk):
+                continue
+            if cap.cpk < settings.cpk_min:
+                reasons.append(
+                    ("hold", f"{row.name}: Cpk {cap.cpk:.2f} is below {settings.cpk_min:g}")
+                )
+    if settings.hold_on_missing_data:
+        for row in rows:
+            if row.verdict == "no data":
+                reasons.append(("hold", f"{row.name}: no data in the lot"))
+    if data.open_lot:
+        reasons.append(("hold", "the lot is still open (no end time recorded)"))
+    reasons.sort(key=lambda r: r[0] != "reject")
+    decisions = {d for d, _ in reasons}
+    decision = "reject" if "reject" in decisions else "hold" if decisions else "release"
+    return Disposition(decision, reasons)

@@ -1,0 +1,41 @@
+"""Smoke test of `plantqc bench engine` at a tiny size: the report's fields, not speed."""
+
+from __future__ import annotations
+
+import zlib
+
+import cv2
+import numpy as np
+import pytest
+
+from plantqc.bench.engine import png_with_text, run_engine_bench
+
+
+def test_png_text_chunk_keeps_the_pixels_and_changes_the_bytes() -> None:
+    image = np.arange(64, dtype=np.uint8).reshape(8, 8)
+    png = cv2.imencode(".png", image)[1].tobytes()
+    tagged = png_with_text(png, "LOT1_R1_00001.png")
+    assert tagged != png
+    np.testing.assert_array_equal(cv2.imdecode(np.frombuffer(tagged, np.uint8), -1), image)
+    # the chunk's CRC-32 covers type and data (PNG specification, ISO/IEC 15948:2004, §5.3)
+    start = tagged.index(b"tEXt")
+    length = int.from_bytes(tagged[start - 4 : start], "big")
+    body = tagged[start : start + 4 + length]
+    crc = int.from_bytes(tagged[start + 4 + length : start + 8 + length], "big")
+    assert crc == zlib.crc32(body)
+
+
+@pytest.mark.slow
+def test_engine_bench_reports_lag_image_latency_and_resources() -> None:
+    result = run_engine_bench(
+        tags=20, interval_ms=200, seconds=6.0, image_px=512, image_every_s=1.0
+    ).to_dict()
+    assert result["offered_per_s"] == 100.0
+    assert result["stored_per_s"] > 0
+    assert result["bare_client_per_s"] > 0
+    assert result["violations"] > 0  # two of the twenty tags run at 4x sigma
+    assert 0 <= result["eval_lag_p50_s"] <= result["eval_lag_p99_s"]
+    assert result["images_dropped"] >= 5
+    assert result["images_stored"] == result["images_dropped"]
+    assert 0 < result["image_latency_p50_s"] <= result["image_latency_p99_s"]
+    assert result["daemon_rss_mb"] > 0

@@ -1,0 +1,93 @@
+"""Profiles (cross-direction thickness scans) charted through their per-scan statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from engine_helpers import feed_scans
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from plantqc.engine import SpcEngine
+from plantqc.store import TagRef
+from plantqc.store.models import Alarm, ControlLimits, Violation
+
+LANES = 40
+
+
+def _scans(seed: int, n: int, sd: float = 0.3) -> np.ndarray:
+    """``n`` scans of ``LANES`` lanes around 50 um with lane-to-lane sd ``sd``."""
+    return 50.0 + sd * np.random.default_rng(seed).standard_normal((n, LANES))
+
+
+def _violations(engine: Engine, tag_id: int) -> list[tuple[object, ...]]:
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(Violation).where(Violation.tag_id == tag_id).order_by(Violation.id)
+        ).all()
+        return [(v.chart, v.rule, v.ts, v.value, v.points) for v in rows]
+
+
+def _limits(engine: Engine, tag_id: int) -> dict[str, ControlLimits]:
+    with Session(engine) as session:
+        rows = session.scalars(select(ControlLimits).where(ControlLimits.tag_id == tag_id))
+        return {row.chart: row for row in rows}
+
+
+def test_each_profile_statistic_has_its_own_named_limits(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["cd"].tag_id
+    scans = _scans(1, 20)
+    feed_scans(sqlite_store, tag, scans)
+    SpcEngine(sqlite_store).process(tag)
+    limits = _limits(sqlite_store, tag)
+    assert {name: row.basis for name, row in limits.items()} == {
+        "cd_mean": "spec",  # the thickness spec 47 / 50 / 53: center 50, sigma 1
+        "cd_2sigma": "provisional",  # no spec for the spread: from the first 20 scans
+        "cd_range": "provisional",
+    }
+    assert (limits["cd_mean"].center, limits["cd_mean"].sigma) == (50.0, 1.0)
+    # TAPPI 2-sigma of a scan: twice its sample standard deviation; the provisional center is
+    # the mean of the first 20 (none beyond the trial limits: n_used 20)
+    two_sigma = 2.0 * scans.std(axis=1, ddof=1)
+    assert limits["cd_2sigma"].n_used == 20
+    assert limits["cd_2sigma"].center == pytest.approx(two_sigma.mean(), rel=1e-12)
+
+
+def test_a_scan_with_a_wide_spread_signals_on_the_uniformity_charts(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["cd"].tag_id
+    scans = _scans(2, 25)
+    scans[22] = 50.0 + 5.0 * (scans[22] - 50.0)  # five times the lane-to-lane spread
+    times = feed_scans(sqlite_store, tag, scans)
+    SpcEngine(sqlite_store).process(tag)
+    beyond = {
+        (c, ts): v for c, rule, ts, v, _ in _violations(sqlite_store, tag) if rule == "nelson1"
+    }
+    assert beyond[("cd_2sigma.i", times[22])] == pytest.approx(2.0 * scans[22].std(ddof=1))
+    assert beyond[("cd_range.i", times[22])] == pytest.approx(np.ptp(scans[22]))
+    assert not any(chart.startswith("cd_mean") for chart, _ in beyond)  # the mean held
+    with Session(sqlite_store) as session:
+        codes = set(session.scalars(select(Alarm.code).where(Alarm.tag_id == tag)))
+    assert {"cd_2sigma:nelson1", "cd_range:nelson1"} <= codes
+
+
+def test_restart_mid_stream_gives_the_same_profile_violations_as_one_run(
+    store: Engine, tags: dict[str, TagRef]
+) -> None:
+    scans = _scans(3, 60)
+    scans[30:] += 1.5  # the mean shifts
+    scans[45:] = 51.5 + 3.0 * (scans[45:] - 51.5)  # and the spread widens
+    whole, halves = tags["cd"].tag_id, tags["cd_b"].tag_id
+    feed_scans(store, whole, scans)
+    SpcEngine(store).process(whole)
+    split = 13  # before the provisional limits exist: the first points are state too
+    feed_scans(store, halves, scans[:split])
+    SpcEngine(store).process(halves)
+    feed_scans(store, halves, scans[split:], start=5 * split)
+    SpcEngine(store).process(halves)
+    once, twice = _violations(store, whole), _violations(store, halves)
+    assert {chart for chart, *_ in once} >= {"cd_mean.ewma", "cd_2sigma.i"}
+    assert twice == once

@@ -1,0 +1,108 @@
+"""Subgroups by time window and by roll: membership, limits per subgroup size, restart."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from engine_helpers import T0, feed, shifted_series
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from plantqc.engine import SpcEngine
+from plantqc.store import TagRef
+from plantqc.store.lots import record_lot, record_roll
+from plantqc.store.models import Violation
+
+
+def _violations(engine: Engine, tag_id: int) -> list[tuple[object, ...]]:
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(Violation).where(Violation.tag_id == tag_id).order_by(Violation.id)
+        ).all()
+        return [(v.chart, v.rule, v.ts, v.value, v.points) for v in rows]
+
+
+def _rolls(engine: Engine, line_id: int, every_s: int, count: int) -> None:
+    """One lot from T0 and a new roll every ``every_s`` seconds from T0 on."""
+    record_lot(engine, line_id, "LOT-1", T0, None)
+    for i in range(count):
+        record_roll(engine, line_id, f"R{i:03d}", T0 + timedelta(seconds=every_s * i))
+
+
+def test_time_window_subgroups_are_judged_on_the_limits_of_their_size(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    # X-bar limits with variable subgroup size n_i: 10 +/- 3 sigma / sqrt(n_i) (Montgomery
+    # §6.3.2); spec 7 / 13 gives sigma 1.  Both windows average 11.8: beyond the UCL of a
+    # subgroup of 4 (11.5), inside that of a subgroup of 2 (12.12)
+    tag = sqlite_tags["z_time"].tag_id
+    first = feed(sqlite_store, tag, [11.6, 12.0, 11.7, 11.9])  # 10 s window from T0
+    feed(sqlite_store, tag, [11.3, 12.3], start=10)  # the next window
+    feed(sqlite_store, tag, [10.0], start=20)  # opens a third window, closing the second
+    SpcEngine(sqlite_store).process(tag)
+    [(chart, rule, ts, value, points)] = _violations(sqlite_store, tag)
+    assert (chart, rule, ts) == ("xbar", "nelson1", first[-1])
+    assert value == pytest.approx(11.8)
+    assert points["ucl"] == pytest.approx(10.0 + 3.0 / 2.0)
+
+
+def test_a_time_window_is_charted_once_a_later_window_begins(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["z_time"].tag_id
+    feed(sqlite_store, tag, [12.0, 12.0, 12.0])
+    engine = SpcEngine(sqlite_store)
+    engine.process(tag)
+    assert _violations(sqlite_store, tag) == []  # the window is still open
+    feed(sqlite_store, tag, [10.0], start=10)
+    engine.process(tag)
+    assert [v[:2] for v in _violations(sqlite_store, tag)] == [("xbar", "nelson1")]
+
+
+def test_a_roll_subgroup_charts_the_roll_mean_when_the_next_roll_starts(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    # EWMA of roll means, lambda 0.2, L 2.86, mu0 10, sigma 1 (Montgomery §9.2): the first
+    # roll's mean 13.5 gives z1 = 0.2 * 13.5 + 0.8 * 10 = 10.7, beyond the exact first limit
+    # 10 + 2.86 * sqrt(0.2 / 1.8 * (1 - 0.8 ** 2)) = 10.572
+    tag = sqlite_tags["z_roll"]
+    _rolls(sqlite_store, tag.line_id, every_s=10, count=2)
+    first = feed(sqlite_store, tag.tag_id, [13.0, 14.0, 13.5])
+    feed(sqlite_store, tag.tag_id, [10.0], start=10)
+    SpcEngine(sqlite_store).process(tag.tag_id)
+    [(chart, rule, ts, value, points)] = _violations(sqlite_store, tag.tag_id)
+    assert (chart, rule, ts) == ("ewma", "nelson1", first[-1])
+    assert value == pytest.approx(10.7)
+    assert points["ucl"] == pytest.approx(10.0 + 2.86 * (0.2 / 1.8 * (1 - 0.8**2)) ** 0.5)
+
+
+def test_samples_outside_every_roll_are_not_charted(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["z_roll"]
+    feed(sqlite_store, tag.tag_id, [30.0, 30.0], start=-5)  # before the first roll
+    _rolls(sqlite_store, tag.line_id, every_s=10, count=2)
+    feed(sqlite_store, tag.tag_id, [10.0, 10.0])
+    feed(sqlite_store, tag.tag_id, [10.0], start=10)
+    SpcEngine(sqlite_store).process(tag.tag_id)
+    assert _violations(sqlite_store, tag.tag_id) == []
+
+
+@pytest.mark.parametrize(("first", "second"), [("z_time", "z_time_b"), ("z_roll", "z_roll_b")])
+def test_restart_mid_subgroup_gives_the_same_violations_as_one_run(
+    store: Engine, tags: dict[str, TagRef], first: str, second: str
+) -> None:
+    x = shifted_series(21)
+    _rolls(store, tags[first].line_id, every_s=10, count=len(x) // 10)
+    whole, halves = tags[first].tag_id, tags[second].tag_id
+    feed(store, whole, x)
+    SpcEngine(store).process(whole)
+    split = 205  # in the middle of a 10 s window and of a roll
+    feed(store, halves, x[:split])
+    SpcEngine(store).process(halves)
+    feed(store, halves, x[split:], start=split)
+    SpcEngine(store).process(halves)  # a fresh engine: only the stored state carries over
+    once, twice = _violations(store, whole), _violations(store, halves)
+    assert len(once) > 5
+    assert twice == once

@@ -1,0 +1,88 @@
+"""Suppressed by design: the alarms of a stopped line (running: {tag: speed, above: 0.1})."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine_helpers import feed
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from plantqc.config import load_config
+from plantqc.engine import SpcEngine
+from plantqc.store import TagRef
+from plantqc.store.models import Alarm, AlarmState, AuditLog
+
+
+def _alarm(engine: Engine, tag_id: int) -> tuple[Alarm, list[tuple[str, str]]]:
+    """The tag's one alarm and its audit trail as (action, state after it)."""
+    with Session(engine) as session:
+        [alarm] = session.scalars(select(Alarm).where(Alarm.tag_id == tag_id)).all()
+        trail = session.scalars(
+            select(AuditLog)
+            .where(AuditLog.entity == "alarm", AuditLog.entity_id == str(alarm.id))
+            .order_by(AuditLog.id)
+        ).all()
+        return alarm, [(a.action, (a.detail or {})["state"]) for a in trail]
+
+
+def _engine(store: Engine, config_path: Path) -> SpcEngine:
+    return SpcEngine(store, config=load_config(config_path).config, rtn_after=10)
+
+
+def test_an_alarm_is_suppressed_while_the_line_stops_and_back_when_it_runs(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef], config_path: Path
+) -> None:
+    # speed 1 (running) for 10 s, 0 (stopped) for 10 s, 1 again; z beyond its limits at 2 s
+    # and again at 12 s, while stopped
+    feed(sqlite_store, sqlite_tags["speed"].tag_id, [1.0] * 10 + [0.0] * 10 + [1.0] * 15)
+    z = [10.0] * 35
+    z[2], z[12] = 14.0, 6.0
+    tag = sqlite_tags["z"].tag_id
+    feed(sqlite_store, tag, z)
+    _engine(sqlite_store, config_path).process(tag)
+    alarm, trail = _alarm(sqlite_store, tag)
+    # the rule last fired at 13 s (the moving range after 6.0): still active when the line
+    # runs again at 20 s, returned 10 quiet points later
+    assert trail == [
+        ("alarm-raise", AlarmState.ACTIVE_UNACKED),
+        ("alarm-suppress", AlarmState.SUPPRESSED),
+        ("alarm-unsuppress", AlarmState.ACTIVE_UNACKED),
+        ("alarm-return", AlarmState.RTN_UNACKED),
+    ]
+    # the individual at 2 s and 12 s, the moving ranges into and out of each: six firings,
+    # counted on the one alarm, the two while stopped without a word
+    assert alarm.count == 6
+
+
+def test_an_alarm_raised_and_gone_while_the_line_is_stopped_closes_unannounced(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef], config_path: Path
+) -> None:
+    feed(sqlite_store, sqlite_tags["speed"].tag_id, [0.0] * 30)
+    z = [10.0] * 30
+    z[2] = 14.0
+    tag = sqlite_tags["z"].tag_id
+    feed(sqlite_store, tag, z)
+    _engine(sqlite_store, config_path).process(tag)
+    alarm, trail = _alarm(sqlite_store, tag)
+    assert trail == [
+        ("alarm-raise", AlarmState.SUPPRESSED),
+        ("alarm-return", AlarmState.NORMAL),  # nobody saw it: nothing to acknowledge
+    ]
+    assert alarm.state == AlarmState.NORMAL
+
+
+def test_a_sensor_fault_of_a_stopped_line_is_suppressed(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef], config_path: Path
+) -> None:
+    bad = 0x80000000
+    feed(sqlite_store, sqlite_tags["speed"].tag_id, [0.0] * 5)
+    tag = sqlite_tags["z"].tag_id
+    feed(sqlite_store, tag, [0.0] * 5, status=[bad] * 5)
+    _engine(sqlite_store, config_path).process(tag)
+    alarm, _ = _alarm(sqlite_store, tag)
+    assert (alarm.kind, alarm.code, alarm.state) == (
+        "sensor-fault",
+        "bad-quality",
+        AlarmState.SUPPRESSED,
+    )

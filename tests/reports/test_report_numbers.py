@@ -1,0 +1,188 @@
+"""Every number in report.json equals what `spc` and `vision` give on the same rows, on both
+dialects, and the data hash is recomputed from the store."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from report_helpers import T0, casting_config, store_lot
+from sqlalchemy import Engine, select
+
+import spc
+from plantqc.engine import ZONE_RULES
+from plantqc.quality import GOOD_BELOW
+from plantqc.reports.issue import generate_report
+from plantqc.reports.sign import verify_report
+from plantqc.store import SampleRow, insert_samples, read_samples
+from plantqc.store.models import ImageResult, Profile
+from spc.rules import resolve_rules
+
+
+def _same(actual: Any, expected: Any) -> None:
+    """Equal after a JSON round trip (tuples become lists), floats to 1e-12 relative."""
+    if isinstance(expected, dict):
+        assert set(actual) == set(expected)
+        for key in expected:
+            _same(actual[key], expected[key])
+    elif isinstance(expected, list | tuple):
+        assert len(actual) == len(expected)
+        for a, e in zip(actual, expected, strict=True):
+            _same(a, e)
+    elif isinstance(expected, float):
+        assert actual == pytest.approx(expected, rel=1e-12, abs=1e-12)
+    else:
+        assert actual == expected
+
+
+@pytest.fixture
+def issued(any_store: Engine, tmp_path: Path) -> tuple[Engine, dict[str, Any], dict[str, int]]:
+    loaded = casting_config(tmp_path)
+    tags = store_lot(any_store, loaded.config, images_dir=tmp_path / "images")
+    report = generate_report(any_store, "LOT-0001", tmp_path / "out", loaded=loaded)
+    doc = json.loads((report.folder / "report.json").read_text())
+    return any_store, doc, tags
+
+
+def _rows(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {row["key"]: row for row in doc["characteristics"]}
+
+
+def _good_values(engine: Engine, doc: dict[str, Any], tag_id: int) -> np.ndarray:
+    start = datetime.fromisoformat(doc["range"]["start"])
+    end = datetime.fromisoformat(doc["range"]["end"])
+    return read_samples(engine, tag_id, start, end, good_only=True)["value"].to_numpy()
+
+
+def test_process_statistics_and_capability_equal_spc_on_the_stored_samples(issued) -> None:
+    engine, doc, tags = issued
+    subgrouped = {"dry_thickness_um": 5}  # xbar-s: within sigma sbar/c4 of subgroups of 5
+    for name in ("web_speed_m_min", "dryer_zone1_temp_c", "dew_point_c", "dry_thickness_um",
+                 "pump_rate_ml_min", "slurry_viscosity_mpa_s"):  # fmt: skip
+        row = _rows(doc)[f"tag:{name}"]
+        values = _good_values(engine, doc, tags[name])
+        assert row["n"] == values.size == 600
+        assert row["mean"] == pytest.approx(np.mean(values), rel=1e-12)
+        assert row["std"] == pytest.approx(np.std(values, ddof=1), rel=1e-12)
+        assert (row["min"], row["max"]) == (values.min(), values.max())
+        size = subgrouped.get(name)
+        labels = np.arange(values.size) // size if size else None
+        expected = spc.capability(
+            values, labels, lsl=row["lsl"], usl=row["usl"], target=row["target"]
+        )
+        _same(row["capability"], expected.to_dict())
+        assert row["normal"] == (expected.normality["p_value"] >= 0.05)
+
+
+def test_charts_run_on_spec_derived_limits_with_the_engines_rules(issued) -> None:
+    # Until phase I limits are frozen: center = target, sigma = (USL - LSL) / 6 (engine docs),
+    # X-bar limits center +/- 3 sigma / sqrt(n) (Montgomery eq. 6.4), individuals +/- 3 sigma,
+    # and no sigma-zone rules (their sigma is not a process estimate).
+    engine, doc, tags = issued
+    thickness = _rows(doc)["tag:dry_thickness_um"]["chart"]
+    assert (thickness["limits_basis"], thickness["limits_frozen"]) == ("spec", False)
+    assert thickness["center"] == 50.0
+    assert thickness["ucl"] == pytest.approx(50 + 3 * 1.0 / math.sqrt(5), rel=1e-12)
+    assert thickness["points"] == 120
+    zone = _rows(doc)["tag:dryer_zone1_temp_c"]["chart"]
+    sigma = (52 - 48) / 6
+    assert (zone["lcl"], zone["ucl"]) == pytest.approx((50 - 3 * sigma, 50 + 3 * sigma))
+    values = _good_values(engine, doc, tags["dryer_zone1_temp_c"])
+    rules = [r for r in resolve_rules("nelson") if r not in ZONE_RULES]
+    charts = spc.imr(values, limits=spc.ShewhartLimits(50.0, sigma, "given"), rules=rules)
+    expected = {
+        code: len(found)
+        for chart in charts.charts.values()
+        for code, found in chart.signals.items()
+        if len(found)
+    }
+    assert zone["violations"] == expected
+
+
+def test_image_characteristics_are_the_means_of_the_vision_documents(issued) -> None:
+    engine, doc, _ = issued
+    with engine.connect() as connection:
+        stored = connection.execute(select(ImageResult.analysis, ImageResult.metrics)).all()
+    kinds = ("particles", "thickness", "defects")
+    documents = {kind: [m for a, m in stored if a == kind] for kind in kinds}
+    rows = _rows(doc)
+    expected = {
+        "image:casting-1-sem-topview.filler_wt_pct": [
+            d["loading"]["wt_pct"] for d in documents["particles"]
+        ],
+        "image:casting-1-sem-topview.agglomerate_area_fraction": [
+            d["agglomerates"]["area_fraction"] for d in documents["particles"]
+        ],
+        "image:casting-1-sem-topview.dispersion_index": [
+            d["dispersion"]["morisita_index"] for d in documents["particles"]
+        ],
+        "image:casting-1-cross-section.mean_thickness_um": [
+            d["thickness_um"]["mean"] for d in documents["thickness"]
+        ],
+        "image:casting-1-web-camera.defects_per_m2": [
+            d["defects_per_m2"] for d in documents["defects"]
+        ],
+    }
+    for key, values in expected.items():
+        assert rows[key]["n"] == len(values)
+        assert rows[key]["mean"] == pytest.approx(np.mean(values), rel=1e-12)
+    # the recipe's 20 wt% +/- reports.loading_tolerance_wt_pct (5) when the config gives no spec
+    loading = rows["image:casting-1-sem-topview.filler_wt_pct"]
+    assert (loading["lsl"], loading["target"], loading["usl"]) == (15.0, 20.0, 25.0)
+
+
+def test_cd_uniformity_is_the_mean_two_sigma_of_spc_profile_statistics(issued) -> None:
+    engine, doc, tags = issued
+    with engine.connect() as connection:
+        scans = [
+            list(v)
+            for v in connection.scalars(
+                select(Profile.values)
+                .where(
+                    Profile.tag_id == tags["dry_thickness_profile_um"],
+                    Profile.status < GOOD_BELOW,
+                )
+                .order_by(Profile.ts)
+            )
+        ]
+    statistics = spc.profile_statistics(np.array(scans))
+    row = _rows(doc)["profile:dry_thickness_profile_um.two_sigma"]
+    assert row["n"] == len(scans) == 120
+    assert row["mean"] == pytest.approx(statistics["two_sigma"].mean(), rel=1e-12)
+    assert row["usl"] == (53 - 47) / 2  # default: half the spec width
+    # the scan means on the profile's EWMA chart (spec-derived: center 50, sigma 1), one point
+    # per scan; the 2-sigma chart waits for limits the engine estimates from its first points
+    mean_chart = _rows(doc)["profile:dry_thickness_profile_um.mean"]["chart"]
+    assert (mean_chart["chart"], mean_chart["points"], mean_chart["center"]) == ("ewma", 120, 50)
+    assert row["chart"] is None
+
+
+def test_data_hash_is_recomputed_from_the_store(issued) -> None:
+    engine, doc, _ = issued
+    result = verify_report(engine, doc["id"])
+    assert result.matches and result.recorded == doc["data_hash"]
+
+
+def test_data_hash_changes_with_a_sample_in_the_range_only(issued) -> None:
+    engine, doc, tags = issued
+    tag = tags["web_speed_m_min"]
+    insert_samples(engine, [SampleRow(tag, T0 + timedelta(hours=5), 2.0)])  # after the lot
+    assert verify_report(engine, doc["id"]).matches
+    insert_samples(engine, [SampleRow(tag, T0 + timedelta(seconds=100.5), 2.0)])
+    assert not verify_report(engine, doc["id"]).matches
+
+
+def test_bad_quality_samples_are_left_out(sqlite_store: Engine, tmp_path: Path) -> None:
+    loaded = casting_config(tmp_path)
+    tags = store_lot(sqlite_store, loaded.config)
+    bad = [SampleRow(tags["web_speed_m_min"], T0 + timedelta(seconds=i + 0.5), 99.0, 0x80000000)
+           for i in range(10)]  # fmt: skip
+    insert_samples(sqlite_store, bad)
+    report = generate_report(sqlite_store, "LOT-0001", tmp_path / "out", loaded=loaded)
+    row = _rows(json.loads((report.folder / "report.json").read_text()))["tag:web_speed_m_min"]
+    assert row["n"] == 600 and row["max"] < 3.0
