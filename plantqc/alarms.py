@@ -96,17 +96,23 @@ def audit(session: Session, user: str, what: str, alarm: Alarm, **detail: Any) -
 
 
 def _open_alarm(session: Session, tag_id: int, kind: str, code: str) -> Alarm | None:
-    return session.scalars(
-        select(Alarm)
-        .where(
-            Alarm.kind == kind,
-            Alarm.tag_id == tag_id,
-            Alarm.code == code,
-            Alarm.state != AlarmState.NORMAL,
-        )
-        .order_by(Alarm.id.desc())
-        .limit(1)
-    ).one_or_none()
+    # without autoflush: the engine's pending state rows need not be written for this read.
+    # New alarms are flushed when added, and a row closed in this session but not yet
+    # flushed still reads as open from the database, so the state is checked in memory too
+    # (a closed alarm is never reopened: the next raise inserts a new row).
+    with session.no_autoflush:
+        row = session.scalars(
+            select(Alarm)
+            .where(
+                Alarm.kind == kind,
+                Alarm.tag_id == tag_id,
+                Alarm.code == code,
+                Alarm.state != AlarmState.NORMAL,
+            )
+            .order_by(Alarm.id.desc())
+            .limit(1)
+        ).one_or_none()
+    return None if row is None or row.state == AlarmState.NORMAL else row
 
 
 def _set_suppression(session: Session, tag_id: int, event: AlarmEvent, now: datetime) -> None:

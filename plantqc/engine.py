@@ -376,23 +376,47 @@ def limits_in_force(
         and {k: v for k, v in (spec_row.params or {}).items() if k != "note"} == params
     ):
         return spec_row
+    return _stored_limits(
+        session,
+        chart,
+        series,
+        "spec",
+        center,
+        sigma,
+        "(usl-lsl)/6",
+        "spec-derived, not a process estimate",
+    )
+
+
+def _stored_limits(
+    session: Session,
+    chart: ChartConfig,
+    series: SeriesSpec,
+    basis: str,
+    center: float,
+    sigma: float,
+    sigma_method: str,
+    note: str,
+    **provenance: Any,
+) -> ControlLimits:
+    """Insert the next limits version of a chart that is not frozen (spec or provisional)."""
     lcl, ucl = _limit_lines(chart, series, center, sigma)
     row = ControlLimits(
         tag_id=chart.tag_id,
         chart=series.name,
         version=_next_version(session, chart.tag_id, series.name),
-        basis="spec",
+        basis=basis,
         center=center,
         lcl=lcl,
         ucl=ucl,
         sigma=sigma,
-        sigma_method="(usl-lsl)/6",
+        sigma_method=sigma_method,
         params={
-            **params,
-            "note": "spec-derived, not a process estimate: sigma-zone rules off until "
-            "phase I limits are frozen",
+            **chart.chart_params(series),
+            "note": f"{note}: sigma-zone rules off until phase I limits are frozen",
         },
         valid_from=datetime.now(UTC),
+        **provenance,
     )
     session.add(row)
     session.flush()
@@ -413,31 +437,20 @@ def _provisional_limits(
     center, sigma = float(limits.center), float(limits.sigma)
     if not sigma > 0.0:
         return None
-    lcl, ucl = _limit_lines(chart, series, center, sigma)
-    row = ControlLimits(
-        tag_id=chart.tag_id,
-        chart=series.name,
-        version=_next_version(session, chart.tag_id, series.name),
-        basis="provisional",
-        center=center,
-        lcl=lcl,
-        ucl=ucl,
-        sigma=sigma,
-        sigma_method=str(limits.sigma_method),
-        params={
-            **chart.chart_params(series),
-            "note": f"provisional, from the chart's first {len(points)} points: sigma-zone "
-            "rules off until phase I limits are frozen",
-        },
+    return _stored_limits(
+        session,
+        chart,
+        series,
+        "provisional",
+        center,
+        sigma,
+        str(limits.sigma_method),
+        f"provisional, from the chart's first {len(points)} points",
         data_from=datetime.fromisoformat(points[0][0]),
         data_to=datetime.fromisoformat(points[-1][0]),
         n_used=int(result.reference.sum()),
         excluded={"n_total": len(points), "points": [int(i) for i in result.removed]},
-        valid_from=datetime.now(UTC),
     )
-    session.add(row)
-    session.flush()
-    return row
 
 
 def rules_on(chart: ChartConfig, basis: str) -> tuple[str, ...]:
@@ -535,6 +548,7 @@ class _SeriesRun:
         series: SeriesSpec,
         saved: dict[str, Any] | None,
         rtn_after: int,
+        limits: ControlLimits | None,
     ) -> None:
         self.session, self.chart, self.series, self.rtn_after = session, chart, series, rtn_after
         saved = saved if saved and saved.get("chart") == series.chart else {}
@@ -545,7 +559,7 @@ class _SeriesRun:
         self.warmup: list[list[Any]] = saved.get("warmup", [])
         self.skipped: int = saved.get("skipped", 0)
         self.violations: list[Violation] = []
-        self.limits = limits_in_force(session, chart, series)
+        self.limits = limits
         self.evaluator: Evaluator | None = None
         if self.limits is not None:
             if saved.get("limits_id") == self.limits.id and "evaluator" in saved:
@@ -770,8 +784,9 @@ def _scan_statistics(values: Sequence[float]) -> dict[str, float] | None:
     return {name: float(v) for name, v in table.iloc[0].items()}
 
 
-def _state_row(session: Session, chart: ChartConfig) -> EngineState:
-    row = session.get(EngineState, chart.tag_id)
+def _state_row(session: Session, chart: ChartConfig, row: EngineState | None = None) -> EngineState:
+    """The chart's state row: ``row`` when already loaded, else read, else a new one."""
+    row = row or session.get(EngineState, chart.tag_id)
     if row is None:
         row = EngineState(tag_id=chart.tag_id, chart=chart.chart, state={})
         row.last_ts, row.points = None, 0
@@ -831,85 +846,126 @@ class SpcEngine:
         self.charts = load_charts(engine, config) if charts is None else charts
         self._by_name = {(c.line, c.tag): c for c in self.charts.values()}
         self.started_at = datetime.now(UTC)
+        self._limits: dict[tuple[int, str], ControlLimits | None] = {}
+        self._limits_mark: int | None = -1
 
     def on_stored(self, batch: Sequence[Reading]) -> list[TagRun]:
         """The daemon's hook: bring every charted tag of ``batch`` up to date."""
         tags = {
             chart.tag_id for r in batch if (chart := self._by_name.get((r.line, r.tag))) is not None
         }
-        return [self.process(tag_id) for tag_id in sorted(tags)]
+        return self.process_tags(sorted(tags))
 
     def process_all(self) -> list[TagRun]:
         """Bring every charted tag up to date (e.g. at start, to catch up)."""
-        return [self.process(tag_id) for tag_id in sorted(self.charts)]
+        return self.process_tags(sorted(self.charts))
 
     def process(self, tag_id: int) -> TagRun:
         """Evaluate the stored samples of one tag newer than the last one processed."""
-        chart = self.charts[tag_id]
-        run = TagRun(tag_id)
-        while not self._process_chunk(chart, run):
-            pass
-        return run
+        return self.process_tags([tag_id])[0]
 
-    def _process_chunk(self, chart: ChartConfig, run: TagRun) -> bool:
+    def process_tags(self, tag_ids: Sequence[int]) -> list[TagRun]:
+        """Evaluate the new samples of ``tag_ids``, chunk by chunk, each chunk of all the tags
+        in one transaction (states, violations and alarms stored together)."""
+        runs = [TagRun(tag_id) for tag_id in tag_ids]
+        pending = runs
+        while pending:
+            try:
+                with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                    self._refresh_limits(session)
+                    query = select(EngineState).where(EngineState.tag_id.in_(tag_ids))
+                    states = {row.tag_id: row for row in session.scalars(query)}
+                    pending = [
+                        run
+                        for run in pending
+                        if not self._process_chunk(session, states.get(run.tag_id), run)
+                    ]
+            except BaseException:
+                self._limits_mark = -1  # limits read in a rolled-back transaction are not kept
+                raise
+        return runs
+
+    def _refresh_limits(self, session: Session) -> None:
+        # limits rows are never updated, only added (a new version), so the table's newest id
+        # says whether anything a cached version depends on has changed
+        mark = session.execute(select(func.max(ControlLimits.id))).scalar_one()
+        if mark != self._limits_mark:
+            self._limits.clear()
+            self._limits_mark = mark
+
+    def _limits_for(
+        self, session: Session, chart: ChartConfig, series: SeriesSpec
+    ) -> ControlLimits | None:
+        key = (chart.tag_id, series.name)
+        if key not in self._limits:
+            self._limits[key] = limits_in_force(session, chart, series)
+        return self._limits[key]
+
+    def _process_chunk(self, session: Session, stored: EngineState | None, run: TagRun) -> bool:
+        chart = self.charts[run.tag_id]
         table: Any = Profile if chart.kind == "profile" else Sample
         reading = table.values if chart.kind == "profile" else table.value
-        with Session(self.engine, expire_on_commit=False) as session, session.begin():
-            state_row = _state_row(session, chart)
-            state = dict(state_row.state or {})
-            query = select(table.ts, reading, table.status).where(table.tag_id == chart.tag_id)
-            if state_row.last_ts is not None:
-                query = query.where(table.ts > state_row.last_ts)
+        state_row = _state_row(session, chart, stored)
+        state = dict(state_row.state or {})
+        query = select(table.ts, reading, table.status).where(table.tag_id == chart.tag_id)
+        if state_row.last_ts is not None:
+            query = query.where(table.ts > state_row.last_ts)
+        with session.no_autoflush:  # the samples do not depend on what is pending
             rows = session.execute(query.order_by(table.ts).limit(READ_CHUNK)).all()
-            if not rows:
-                return True
-            saved = state.get("series") or {}
-            series = [
-                _SeriesRun(session, chart, s, saved.get(s.name), self.rtn_after)
-                for s in chart.series
-            ]
-            running = _running_lookup(session, chart, rows[0][0], rows[-1][0])
-            rolls = (
-                _rolls(session, chart.line_id, rows[-1][0]) if chart.subgroup_by == "roll" else None
+        if not rows:
+            return True
+        saved = state.get("series") or {}
+        series = [
+            _SeriesRun(
+                session,
+                chart,
+                s,
+                saved.get(s.name),
+                self.rtn_after,
+                self._limits_for(session, chart, s),
             )
-            faults = _fault_book(state)
-            stopped = bool(state.get("stopped", False))
-            events: list[AlarmEvent] = []
-            for ts, value, status in rows:
-                if running is not None and running(ts) == stopped:
-                    stopped = not stopped
-                    active = {(SENSOR_FAULT_KIND, code) for code in faults["active"]}
-                    for s in series:
-                        active |= s.active_codes()
-                    kind = "suppress" if stopped else "unsuppress"
-                    events.append(AlarmEvent(kind, "*", ts, active=frozenset(active)))
-                _fault_events(chart, faults, ts, value, status, stopped, events)
-                if status >= GOOD_BELOW or value is None:
-                    continue
-                if chart.kind == "profile":
-                    statistics = _scan_statistics(value)
-                    for s in series if statistics is not None else ():
-                        figure = statistics[s.series.statistic]  # type: ignore[index]
-                        if math.isfinite(figure):
-                            s.feed(ts, figure, None, stopped, events)
-                elif not math.isfinite(value):
-                    continue
-                elif chart.subgroup_by == "count":
-                    series[0].feed(ts, value, None, stopped, events)
-                elif (key := _group_key(chart, ts, rolls)) is not None:
-                    series[0].feed(ts, value, key, stopped, events)
-            violations = [v for s in series for v in s.violations]
-            session.add_all(violations)
-            opened = apply_events(session, chart.line_id, chart.tag_id, events)
-            state_row.limits_id = series[0].limits.id if series[0].limits is not None else None
-            state_row.state = {
-                "series": {s.series.name: s.state() for s in series},
-                "faults": faults,
-                "stopped": stopped,
-            }
-            state_row.last_ts = rows[-1][0]
-            state_row.points = series[0].points
-            state_row.updated_at = datetime.now(UTC)
+            for s in chart.series
+        ]
+        running = _running_lookup(session, chart, rows[0][0], rows[-1][0])
+        rolls = _rolls(session, chart.line_id, rows[-1][0]) if chart.subgroup_by == "roll" else None
+        faults = _fault_book(state)
+        stopped = bool(state.get("stopped", False))
+        events: list[AlarmEvent] = []
+        for ts, value, status in rows:
+            if running is not None and running(ts) == stopped:
+                stopped = not stopped
+                active = {(SENSOR_FAULT_KIND, code) for code in faults["active"]}
+                for s in series:
+                    active |= s.active_codes()
+                kind = "suppress" if stopped else "unsuppress"
+                events.append(AlarmEvent(kind, "*", ts, active=frozenset(active)))
+            _fault_events(chart, faults, ts, value, status, stopped, events)
+            if status >= GOOD_BELOW or value is None:
+                continue
+            if chart.kind == "profile":
+                statistics = _scan_statistics(value)
+                for s in series if statistics is not None else ():
+                    figure = statistics[s.series.statistic]  # type: ignore[index]
+                    if math.isfinite(figure):
+                        s.feed(ts, figure, None, stopped, events)
+            elif not math.isfinite(value):
+                continue
+            elif chart.subgroup_by == "count":
+                series[0].feed(ts, value, None, stopped, events)
+            elif (key := _group_key(chart, ts, rolls)) is not None:
+                series[0].feed(ts, value, key, stopped, events)
+        violations = [v for s in series for v in s.violations]
+        session.add_all(violations)
+        opened = apply_events(session, chart.line_id, chart.tag_id, events)
+        state_row.limits_id = series[0].limits.id if series[0].limits is not None else None
+        state_row.state = {
+            "series": {s.series.name: s.state() for s in series},
+            "faults": faults,
+            "stopped": stopped,
+        }
+        state_row.last_ts = rows[-1][0]
+        state_row.points = series[0].points
+        state_row.updated_at = datetime.now(UTC)
         run.samples += len(rows)
         run.violations.extend(violations)
         run.alarms_opened += len(opened)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("PLANTQC_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
@@ -51,6 +52,30 @@ def pg_url(pg_admin_url: str) -> Iterator[str]:
 
     with scratch_database(pg_admin_url, "plantqc_test") as url:
         yield url
+
+
+def _migrated(url: str) -> Iterator[Engine]:
+    from plantqc.store import connect, upgrade
+
+    engine = connect(url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """An empty, migrated store on each dialect: what is checked must not depend on it."""
+    if request.param == "sqlite":
+        yield from _migrated(f"sqlite:///{tmp_path / 'store.db'}")
+    else:
+        yield from _migrated(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Engine]:
+    """An empty, migrated SQLite store."""
+    yield from _migrated(f"sqlite:///{tmp_path / 'store.db'}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

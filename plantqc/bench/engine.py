@@ -22,7 +22,7 @@ import struct
 import tempfile
 import time
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from typing import Any
 import cv2
 from sqlalchemy import func, select
 
-from plantqc.bench.ingest import measure_window
+from plantqc.bench.ingest import IngestBenchResult, measure_window
 from plantqc.bench.line import LINE, BenchLine, bench_line, percentile, tag_name
 from plantqc.store.engine_state import EngineState
 from plantqc.store.models import ImageResult, Violation
@@ -42,16 +42,9 @@ IMAGE_SETTLE_S = 60.0
 
 
 @dataclass(frozen=True)
-class EngineBenchResult:
-    """Figures of one engine benchmark run (rates per second, times in seconds)."""
+class EngineBenchResult(IngestBenchResult):
+    """The ingest figures plus the engine's and the image pool's (times in seconds)."""
 
-    tags: int
-    interval_ms: int
-    offered_per_s: float
-    seconds: float
-    stored_per_s: float
-    bare_client_per_s: float
-    ratio_vs_bare_client: float
     engine_backlog_s: float | None
     violations: int
     eval_lag_p50_s: float | None
@@ -60,11 +53,6 @@ class EngineBenchResult:
     images_stored: int
     image_latency_p50_s: float | None
     image_latency_p99_s: float | None
-    daemon_cpu_pct_of_one_core: float
-    daemon_rss_mb: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def png_with_text(png: bytes, text: str) -> bytes:
@@ -189,13 +177,7 @@ def run_engine_bench(
             lags = _lags(line, since)
             latencies = _image_latencies(line, dropped)
     return EngineBenchResult(
-        tags=tags,
-        interval_ms=interval_ms,
-        offered_per_s=tags * 1000 / interval_ms,
-        seconds=seconds,
-        stored_per_s=window.stored / seconds,
-        bare_client_per_s=window.bare / seconds,
-        ratio_vs_bare_client=window.ratio,
+        **window.figures(tags, interval_ms),
         engine_backlog_s=backlog,
         violations=len(lags),
         eval_lag_p50_s=percentile(lags, 50),
@@ -204,6 +186,4 @@ def run_engine_bench(
         images_stored=len(latencies),
         image_latency_p50_s=percentile(latencies, 50),
         image_latency_p99_s=percentile(latencies, 99),
-        daemon_cpu_pct_of_one_core=100 * window.cpu_s / seconds,
-        daemon_rss_mb=window.rss_mb,
     )

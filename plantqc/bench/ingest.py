@@ -46,9 +46,19 @@ class Window:
     cpu_s: float
     rss_mb: float
 
-    @property
-    def ratio(self) -> float:
-        return self.stored / self.bare if self.bare else float("nan")
+    def figures(self, tags: int, interval_ms: int) -> dict[str, Any]:
+        """The ingest figures of this window (`IngestBenchResult`'s fields)."""
+        return {
+            "tags": tags,
+            "interval_ms": interval_ms,
+            "offered_per_s": tags * 1000 / interval_ms,
+            "seconds": self.seconds,
+            "stored_per_s": self.stored / self.seconds,
+            "bare_client_per_s": self.bare / self.seconds,
+            "ratio_vs_bare_client": self.stored / self.bare if self.bare else float("nan"),
+            "daemon_cpu_pct_of_one_core": 100 * self.cpu_s / self.seconds,
+            "daemon_rss_mb": self.rss_mb,
+        }
 
 
 async def measure_window(line: BenchLine, seconds: float) -> Window:
@@ -70,15 +80,5 @@ async def measure_window(line: BenchLine, seconds: float) -> Window:
 def run_ingest_bench(tags: int, interval_ms: int, seconds: float) -> IngestBenchResult:
     """Run simulator, daemon and bare client for ``seconds`` after warm-up; measure."""
     with bench_line(tags, interval_ms, seconds) as line:
-        w = asyncio.run(measure_window(line, seconds))
-    return IngestBenchResult(
-        tags=tags,
-        interval_ms=interval_ms,
-        offered_per_s=tags * 1000 / interval_ms,
-        seconds=seconds,
-        stored_per_s=w.stored / seconds,
-        bare_client_per_s=w.bare / seconds,
-        ratio_vs_bare_client=w.ratio,
-        daemon_cpu_pct_of_one_core=100 * w.cpu_s / seconds,
-        daemon_rss_mb=w.rss_mb,
-    )
+        window = asyncio.run(measure_window(line, seconds))
+    return IngestBenchResult(**window.figures(tags, interval_ms))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -11,28 +11,7 @@ from engine_helpers import CONFIG
 from sqlalchemy import Engine
 
 from plantqc.config import load_config
-from plantqc.store import TagRef, connect, sync_config, upgrade
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    url = (
-        f"sqlite:///{tmp_path / 'store.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("pg_url")
-    )
-    engine = connect(url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[Engine]:
-    engine = connect(f"sqlite:///{tmp_path / 'store.db'}")
-    upgrade(engine)
-    yield engine
-    engine.dispose()
+from plantqc.store import TagRef, sync_config
 
 
 @pytest.fixture

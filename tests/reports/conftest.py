@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from report_helpers import casting_config, store_lot
 from sqlalchemy import Engine
 
 from plantqc.config import LoadedConfig
-from plantqc.store import connect, upgrade
 
 
 def _require(program: str, package: str) -> str:
@@ -40,29 +38,6 @@ def pdftotext() -> str:
     """pdftotext and pdfinfo (Debian package ``poppler-utils``)."""
     _require("pdfinfo", "poppler-utils")
     return _require("pdftotext", "poppler-utils")
-
-
-def _engine(url: str) -> Iterator[Engine]:
-    engine = connect(url)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[Engine]:
-    yield from _engine(f"sqlite:///{tmp_path / 'store.db'}")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A migrated store on each dialect: the numbers must not depend on the database."""
-    url = (
-        f"sqlite:///{tmp_path / 'store.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("pg_url")
-    )
-    yield from _engine(url)
 
 
 @pytest.fixture

@@ -41,12 +41,12 @@ def _same(actual: Any, expected: Any) -> None:
 
 
 @pytest.fixture
-def issued(any_store: Engine, tmp_path: Path) -> tuple[Engine, dict[str, Any], dict[str, int]]:
+def issued(store: Engine, tmp_path: Path) -> tuple[Engine, dict[str, Any], dict[str, int]]:
     loaded = casting_config(tmp_path)
-    tags = store_lot(any_store, loaded.config, images_dir=tmp_path / "images")
-    report = generate_report(any_store, "LOT-0001", tmp_path / "out", loaded=loaded)
+    tags = store_lot(store, loaded.config, images_dir=tmp_path / "images")
+    report = generate_report(store, "LOT-0001", tmp_path / "out", loaded=loaded)
     doc = json.loads((report.folder / "report.json").read_text())
-    return any_store, doc, tags
+    return store, doc, tags
 
 
 def _rows(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
