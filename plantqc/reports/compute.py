@@ -11,7 +11,7 @@ when that mean lies within the spec limits.  Arrays are reduced here to what a f
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from plantqc.reports.data import (
     LimitsInForce,
     LotData,
     ProfileSeries,
+    RollInfo,
     Series,
     series_chart,
 )
@@ -259,6 +260,43 @@ def subgroup_labels(count: int, size: int) -> np.ndarray:
     return labels
 
 
+def chart_points(
+    chart: ChartConfig, times_s: np.ndarray, values: np.ndarray, rolls: Sequence[RollInfo] = ()
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The points the engine charts from time-ordered values: (times, values, subgroup labels).
+
+    As `plantqc.engine` forms them: X-bar charts take complete subgroups of ``subgroup_size``
+    consecutive values, or every value of an epoch-aligned time window or of a roll (a
+    subgroup needs two); the other charts take individual values, or the mean of each time
+    window or roll at the time of its first value.  Values outside every roll are not charted.
+    """
+    xbar = chart.chart.startswith("xbar")
+    if chart.subgroup_by == "count":
+        if not xbar:
+            return times_s, values, None
+        n = values.size // chart.subgroup_size * chart.subgroup_size
+        return times_s[:n], values[:n], np.arange(n) // chart.subgroup_size
+    if chart.subgroup_by == "time":
+        window_us = round(float(chart.subgroup_window_s or 0.0) * 1e6)
+        keys = np.round(times_s * 1e6).astype(np.int64) // window_us
+    else:
+        starts = np.array([r.started_at.timestamp() for r in rolls], dtype=float)
+        ends = np.array(
+            [r.ended_at.timestamp() if r.ended_at else np.inf for r in rolls], dtype=float
+        )
+        at = np.searchsorted(starts, times_s, side="right") - 1
+        inside = (at >= 0) & (times_s < ends[np.clip(at, 0, None)] if ends.size else False)
+        keys = np.where(inside, at, -1)
+    keep = keys >= 0
+    times_s, values, keys = times_s[keep], values[keep], keys[keep]
+    groups, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    if xbar:
+        members = np.isin(keys, groups[counts >= 2])
+        return times_s[members], values[members], keys[members]
+    sums = np.bincount(np.searchsorted(groups, keys), weights=values)
+    return times_s[first], sums / counts, None
+
+
 def chart_set(
     chart: ChartConfig, limits: LimitsInForce, values: np.ndarray, labels: np.ndarray | None
 ) -> spc.ChartSet:
@@ -289,13 +327,13 @@ def control_chart(
     times_s: np.ndarray,
     values: np.ndarray,
     unit: str,
+    rolls: Sequence[RollInfo] = (),
 ) -> ChartResult | None:
     """The chart of a characteristic over the lot and its plot; None with too few points."""
-    subgrouped = chart.chart.startswith("xbar")
-    size = chart.subgroup_size if subgrouped else 1
-    if values.size < 2 * size:
+    times_s, values, labels = chart_points(chart, times_s, values, rolls)
+    size = chart.subgroup_size if labels is not None and chart.subgroup_by == "count" else 1
+    if values.size < 2 * size or (labels is not None and np.unique(labels).size < 2):
         return None
-    labels = subgroup_labels(values.size, size) if subgrouped else None
     charts = chart_set(chart, limits, values, labels)
     if labels is not None:
         starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
@@ -363,8 +401,11 @@ def process_characteristic(series: Series, data: LotData) -> Characteristic:
     found = series_chart(data, tag)
     if found is not None:
         settings, limits = found
-        chart = control_chart(settings, limits, series.times_us / 1e6, series.values, tag.unit)
-        if settings.chart.startswith("xbar") and series.values.size > settings.subgroup_size:
+        chart = control_chart(
+            settings, limits, series.times_us / 1e6, series.values, tag.unit, data.rolls
+        )
+        count_subgroups = settings.subgroup_by == "count" and settings.chart.startswith("xbar")
+        if count_subgroups and series.values.size > settings.subgroup_size:
             labels = subgroup_labels(series.values.size, settings.subgroup_size)
     return characteristic(
         f"tag:{tag.name}",
@@ -467,7 +508,9 @@ def image_characteristics(
             found = series_chart(data, tag) if tag is not None else None
             if found is not None:
                 times = np.array([i.captured_at.timestamp() for i, _ in pairs], dtype=float)
-                chart = control_chart(*found, times, values, IMAGE_METRICS[analysis][metric])
+                chart = control_chart(
+                    *found, times, values, IMAGE_METRICS[analysis][metric], data.rolls
+                )
             rows.append(
                 characteristic(
                     f"image:{input_name}.{metric}",
@@ -524,7 +567,9 @@ def profile_characteristics(
         found = series_chart(data, tag, statistic)
         if found is None:
             return None
-        return control_chart(*found, times_s, statistics[statistic].to_numpy(), tag.unit)
+        return control_chart(
+            *found, times_s, statistics[statistic].to_numpy(), tag.unit, data.rolls
+        )
 
     rows = [
         characteristic(
