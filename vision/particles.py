@@ -142,7 +142,10 @@ def _convexity_defects(contour: np.ndarray) -> np.ndarray | None:
     except cv2.error:
         # Self-touching contours (one-pixel bridges) have no well-defined defects.
         return None
-    return None if defects is None else defects.reshape(-1, 4)
+    # OpenCV 4 returns None for a contour without defects, OpenCV 5 an empty array.
+    if defects is None or len(defects) == 0:
+        return None
+    return defects.reshape(-1, 4)
 
 
 def _outline(part: np.ndarray) -> np.ndarray:
