@@ -126,6 +126,8 @@ RuleSet = Literal["nelson", "we", "none"]
 AlarmPriority = Literal["low", "medium", "high", "critical"]
 SENSOR_FAULT_CODES = ("bad-quality", "stuck", "silent")
 """Codes of the sensor-fault alarms (`SensorFaultSettings`)."""
+DEADBAND_BLIND_CHECKS = ("stuck_run", "silent_intervals")
+"""Sensor-fault checks that a deadband makes meaningless (a steady value is not reported)."""
 ALARM_CODES = (*(f"nelson{i}" for i in range(1, 9)), *(f"we{i}" for i in range(1, 5)))
 PROFILE_CHARTS = ("imr", "ewma")
 """Charts of a profile's scan mean; its other per-scan statistics are on I-MR charts."""
@@ -200,6 +202,27 @@ class Tag(_Model):
     def _node_id_parses(cls, value: str) -> str:
         parse_node_id(value)
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deadband_reports_changes_only(cls, data: Any) -> Any:
+        # Behind a deadband the server sends a value only when it moves, so a steady value
+        # looks stuck or silent: those two checks default to off and cannot be turned on.
+        if not isinstance(data, dict) or not data.get("deadband"):
+            return data
+        spc = data.get("spc")
+        faults = spc.get("faults") if isinstance(spc, dict) else None
+        if not isinstance(spc, dict) or not isinstance(faults, dict | None):
+            return data
+        faults = faults or {}
+        for name in DEADBAND_BLIND_CHECKS:
+            if faults.get(name):
+                raise ValueError(
+                    f"spc.faults.{name} cannot be checked on a tag with a deadband, whose "
+                    "server reports changes only; set it to 0 or remove the deadband"
+                )
+        off = dict.fromkeys(DEADBAND_BLIND_CHECKS, 0)
+        return {**data, "spc": {**spc, "faults": {**faults, **off}}}
 
     @model_validator(mode="after")
     def _profile_chart(self) -> Self:
@@ -524,9 +547,12 @@ class Storage(_Model):
 class ReportSettings(_Model):
     """Rules of the batch QC report (`plantqc.reports`): disposition and default specs.
 
-    Disposition: any characteristic whose lot mean is out of spec rejects the lot; an
-    unacknowledged alarm in the lot's time range, a Cpk below ``cpk_min`` (from at least
-    ``capability_min_n`` values), missing data or a lot that is still open put it on hold;
+    Disposition: a characteristic fails when its lot mean is out of spec or when more than
+    ``max_out_of_spec_pct`` percent of its individual values are (default 0: any value out of
+    spec fails it, as a certificate of analysis means); a failed characteristic rejects the lot
+    (holds it without ``reject_on_spec_fail``).  An unacknowledged alarm in the lot's time
+    range, a Cpk below ``cpk_min`` (from at least ``capability_min_n`` values; smaller studies
+    are shown as indicative), missing data or a lot that is still open put it on hold;
     otherwise it is released.  Image metrics without a spec
     of their own (``images[].metrics``) are judged against the recipe: filler wt% within
     ``loading_tolerance_wt_pct`` of the nominal, cross-section thickness within the product's
@@ -536,6 +562,7 @@ class ReportSettings(_Model):
 
     cpk_min: float = Field(1.33, gt=0)
     capability_min_n: int = Field(30, ge=3)
+    max_out_of_spec_pct: float = Field(0.0, ge=0, lt=100)
     reject_on_spec_fail: bool = True
     hold_on_unacknowledged_alarm: bool = True
     hold_on_low_cpk: bool = True

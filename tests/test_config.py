@@ -161,3 +161,21 @@ def test_the_daemons_own_tag_name_is_reserved(tmp_path: Path) -> None:
     text = CASTING.replace("name: slot_die_gap_um", "name: daemon_buffer_depth")
     message = error_of(write(tmp_path, text))
     assert "tag name 'daemon_buffer_depth' is reserved for the edge daemon" in message
+
+
+def test_a_deadband_tag_checks_neither_stuck_nor_silent_values(tmp_path: Path) -> None:
+    # web_speed_m_min has a deadband: its server reports a value only when it moves
+    line = load_config(write(tmp_path, CASTING)).config.lines[0]
+    faults = line.tag("web_speed_m_min").spc.faults  # type: ignore[union-attr]
+    assert (faults.bad_run, faults.stuck_run, faults.silent_intervals) == (5, 0, 0)
+
+
+def test_a_stuck_check_on_a_deadband_tag_is_rejected(tmp_path: Path) -> None:
+    text = CASTING.replace(
+        "        spc: {chart: imr, rules: we}\n",
+        "        spc: {chart: imr, rules: we, faults: {stuck_run: 10}}\n",
+        1,
+    )
+    message = error_of(write(tmp_path, text))
+    assert "lines[0].tags[0]" in message
+    assert "spc.faults.stuck_run cannot be checked on a tag with a deadband" in message

@@ -5,8 +5,9 @@ variance inflated so that Nelson rules keep firing), one ``image_px`` square par
 micrograph dropped into the line's image folder every ``image_every_s``, and the daemon
 (ingest, durable buffer, store, SPC engine, image worker pool) in its own process.  The
 baseline measured in the same window is a bare asyncua client counting what the server sends:
-``ratio_vs_bare_client`` near 1 and a small ``engine_backlog_s`` mean the load is sustained
-without a backlog.
+``ratio_vs_bare_client`` near 1 and an engine backlog that does not grow over the window
+(``engine_backlog_growth_s_per_min`` near 0: the least-squares slope of the backlog sampled
+every ``BACKLOG_EVERY_S``) mean the load is sustained without a backlog.
 
 Evaluation lag is ``violations.created_at - violations.ts`` (sample source time on loopback to
 the violation committed); image latency is ``image_results.created_at`` minus the moment the
@@ -22,12 +23,14 @@ import struct
 import tempfile
 import time
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
 from sqlalchemy import func, select
 
 from plantqc.bench.ingest import IngestBenchResult, measure_window
@@ -39,6 +42,8 @@ FAULTY_EVERY = 10
 """Every tenth tag runs with 4x its in-control sigma, so rules fire throughout the run."""
 IMAGE_SETTLE_S = 60.0
 """How long the last images may take after the window before they count as missing."""
+BACKLOG_EVERY_S = 5.0
+"""How often the engine's backlog is sampled during the window."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ class EngineBenchResult(IngestBenchResult):
     """The ingest figures plus the engine's and the image pool's (times in seconds)."""
 
     engine_backlog_s: float | None
+    engine_backlog_max_s: float | None
+    engine_backlog_growth_s_per_min: float | None
     violations: int
     eval_lag_p50_s: float | None
     eval_lag_p99_s: float | None
@@ -129,6 +136,29 @@ def _engine_backlog_s(line: BenchLine) -> float | None:
     return (datetime.now(UTC) - oldest).total_seconds()
 
 
+async def sample_backlog(
+    line: BenchLine, every_s: float, stop: asyncio.Event
+) -> list[tuple[float, float]]:
+    """(monotonic time, engine backlog) every ``every_s`` until ``stop``."""
+    samples: list[tuple[float, float]] = []
+    while not stop.is_set():
+        backlog = _engine_backlog_s(line)
+        if backlog is not None:
+            samples.append((time.monotonic(), backlog))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
+    return samples
+
+
+def backlog_growth_s_per_min(samples: Sequence[tuple[float, float]]) -> float | None:
+    """Least-squares slope of the backlog over time, seconds of backlog per minute; None with
+    fewer than two samples."""
+    if len(samples) < 2:
+        return None
+    t, backlog = np.asarray(samples, dtype=float).T
+    return float(np.polyfit(t - t[0], backlog, 1)[0] * 60.0)
+
+
 def run_engine_bench(
     tags: int = 500,
     interval_ms: int = 100,
@@ -161,24 +191,30 @@ def run_engine_bench(
             folder=work,
         ) as line:
 
-            async def measure() -> tuple[Any, dict[str, datetime], float | None]:
-                stop = asyncio.Event()
+            async def measure() -> tuple[Any, dict[str, datetime], list[tuple[float, float]]]:
+                stop, window_ends = asyncio.Event(), asyncio.Event()
                 await line.until_storing()
                 dropping = asyncio.create_task(
                     drop_images(encoded.tobytes(), folder, staging, image_every_s, stop)
                 )
+                sampling = asyncio.create_task(
+                    sample_backlog(line, min(BACKLOG_EVERY_S, seconds / 4), window_ends)
+                )
                 window = await measure_window(line, seconds)
-                backlog = _engine_backlog_s(line)
+                window_ends.set()
+                backlog = await sampling
                 stop.set()
                 return window, await dropping, backlog
 
             since = datetime.now(UTC) + timedelta(seconds=5)
-            window, dropped, backlog = asyncio.run(measure())
+            window, dropped, backlogs = asyncio.run(measure())
             lags = _lags(line, since)
             latencies = _image_latencies(line, dropped)
     return EngineBenchResult(
         **window.figures(tags, interval_ms),
-        engine_backlog_s=backlog,
+        engine_backlog_s=backlogs[-1][1] if backlogs else None,
+        engine_backlog_max_s=max(b for _, b in backlogs) if backlogs else None,
+        engine_backlog_growth_s_per_min=backlog_growth_s_per_min(backlogs),
         violations=len(lags),
         eval_lag_p50_s=percentile(lags, 50),
         eval_lag_p99_s=percentile(lags, 99),

@@ -1,10 +1,11 @@
-"""`plantqc demo`: the simulator with a known drift, the daemon storing it on SQLite, a summary.
+"""`plantqc demo`: the simulator with known faults, the daemon storing it on SQLite, a summary.
 
 Runs everything in one process on loopback: the casting line of ``examples/casting.yaml``
-served by the built-in simulator (a free port), a drift of the dry thickness starting at a
-known time, a Bad-quality period of the dew point sensor, and the daemon storing all of it in
-a SQLite file in a fresh folder while the SPC engine charts it.  Prints what was stored, per
-tag, the alarms raised, and how long after the drift onset the drifting tag was flagged.
+served by the built-in simulator (a free port), a drift of the dry thickness, a Bad-quality
+period of dryer zone 1 and a stuck dryer-zone-3 sensor, each starting at a known fraction of
+the run, and the daemon storing all of it in a SQLite file in a fresh folder while the SPC
+engine charts it.  Prints what was stored, per tag, the alarms raised, and for each injected
+fault how long after its onset it was flagged.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -27,10 +28,16 @@ from sqlalchemy import case, func, select
 from plantqc.config import load_config
 from plantqc.errors import UserError
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from plantqc.sim.scenario import Fault, Scenario
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "casting.yaml"
 DRIFT_TAG = "dry_thickness_um"
 DRIFT_SIGMA_PER_MIN = 6.0
 BAD_TAG = "dryer_zone1_temp_c"
+STUCK_TAG = "dryer_zone3_temp_c"
 
 
 @dataclass(frozen=True)
@@ -59,10 +66,11 @@ class AlarmSummary:
 class ScenarioDetection:
     """When an injected fault was flagged after its onset.
 
-    A drift: by the first shift-signalling violation, ``delay_samples`` counting the tag's Good
-    samples from the onset up to the detecting one.  A Bad-quality period: by the tag's
-    ``bad-quality`` sensor-fault alarm, ``delay_samples`` counting the tag's samples from the
-    onset up to the alarm.  None when the fault was not detected within the run.
+    A drift or step: by the first shift-signalling violation on a location chart of the tag; a
+    Bad-quality period or a stuck sensor: by the tag's ``bad-quality`` / ``stuck`` sensor-fault
+    alarm.  ``detected_at`` is the source time of the sample that signalled, ``delay_samples``
+    counts the tag's stored samples from the onset up to and including it.  None when the fault
+    was not detected within the run.
     """
 
     kind: str
@@ -134,7 +142,6 @@ def demo(
 async def _run(out: Path, seconds: float) -> DemoResult:
     from plantqc.daemon import Daemon
     from plantqc.engine import StoreHook
-    from plantqc.sim.scenario import Fault, Scenario
     from plantqc.sim.server import LineSimulator
 
     logging.getLogger("asyncua").setLevel(logging.CRITICAL)
@@ -146,22 +153,12 @@ async def _run(out: Path, seconds: float) -> DemoResult:
     config_path = out / "casting.yaml"
     config_path.write_text(text, encoding="utf-8")
     loaded = load_config(config_path)
-    onset_s = round(seconds * 0.4, 1)
-    bad_s = round(seconds * 0.2, 1)
-    scenario = Scenario(
-        faults=[
-            Fault(kind="drift", tag=DRIFT_TAG, start_s=onset_s, magnitude=DRIFT_SIGMA_PER_MIN),
-            Fault(kind="bad", tag=BAD_TAG, start_s=bad_s, duration_s=bad_s),
-        ],
-        roll_length_s=max(seconds / 4, 1.0),
-        rolls_per_lot=2,
-    )
+    scenario = demo_scenario(seconds)
     simulator = LineSimulator(loaded.config, scenario, seed=42, tick_s=0.1)
     await simulator.start()
     try:
         assert simulator.started_at is not None
-        onset = simulator.started_at + timedelta(seconds=onset_s)
-        bad_onset = simulator.started_at + timedelta(seconds=bad_s)
+        started_at = simulator.started_at
         spc = StoreHook(loaded.storage_url(), config=loaded.config)
         try:
             await Daemon(loaded, on_stored=spc, on_tick=spc.tick).run(seconds)
@@ -169,16 +166,36 @@ async def _run(out: Path, seconds: float) -> DemoResult:
             spc.close()
     finally:
         await simulator.stop()
-    return _summarise(loaded.storage_url(), out, seconds, onset, bad_onset)
+    return _summarise(loaded.storage_url(), out, seconds, started_at, scenario)
+
+
+def demo_scenario(seconds: float) -> Scenario:
+    """The demo's faults, timed as fractions of the run so that each shows within it."""
+    from plantqc.sim.scenario import Fault, Scenario
+
+    def at(fraction: float) -> float:
+        return round(seconds * fraction, 1)
+
+    return Scenario(
+        faults=[
+            Fault(kind="drift", tag=DRIFT_TAG, start_s=at(0.4), magnitude=DRIFT_SIGMA_PER_MIN),
+            Fault(kind="bad", tag=BAD_TAG, start_s=at(0.2), duration_s=at(0.2)),
+            Fault(kind="stuck", tag=STUCK_TAG, start_s=at(0.3), duration_s=at(0.6)),
+        ],
+        roll_length_s=max(seconds / 4, 1.0),
+        rolls_per_lot=2,
+    )
 
 
 def _summarise(
-    url: str, out: Path, seconds: float, onset: datetime, bad_onset: datetime
+    url: str, out: Path, seconds: float, started_at: datetime, scenario: Scenario
 ) -> DemoResult:
     from plantqc.quality import GOOD_BELOW
     from plantqc.store import open_engine
     from plantqc.store.models import Lot, Profile, Roll, Sample, Tag
 
+    drift = scenario.faults[0]
+    onset = started_at + timedelta(seconds=drift.start_s)
     engine = open_engine(url)
     with engine.connect() as db:
         rows = db.execute(
@@ -202,8 +219,11 @@ def _summarise(
             ).scalar_one()
             for condition in (Sample.ts < onset, Sample.ts >= onset)
         )
-    alarms, detection = _alarms(engine, drift_id, onset)
-    bad = _bad_quality_detection(engine, bad_onset)
+        alarms = _alarms(db)
+        detections = [
+            _detection(db, fault, started_at + timedelta(seconds=fault.start_s))
+            for fault in scenario.faults
+        ]
     engine.dispose()
     tags = [
         TagSummary(name, int(n), int(bad or 0), float(mean) if mean is not None else None)
@@ -224,93 +244,82 @@ def _summarise(
         mean_after_onset=after,
         tags=tags,
         alarms=alarms,
-        scenarios=[detection, bad],
+        scenarios=detections,
     )
 
 
 # rules that signal a shift of the mean; Nelson 7 (stratification: too little variation, the
 # usual verdict while the limits are still the spec-derived ones) and 4 (alternation) do not
-_SHIFT_RULES = ("nelson1", "nelson2", "nelson3", "nelson5", "nelson6", "nelson8")
-_SHIFT_RULES_WE = ("we1", "we2", "we3", "we4")
+_SHIFT_RULES = (
+    "nelson1", "nelson2", "nelson3", "nelson5", "nelson6", "nelson8",
+    "we1", "we2", "we3", "we4",
+)  # fmt: skip
+# charts whose points are the process location (not its spread)
+_LOCATION_CHARTS = ("i", "xbar", "ewma", "cusum_upper", "cusum_lower")
+# the sensor-fault alarm that flags each kind of injected sensor fault
+_FAULT_ALARMS = {"bad": "bad-quality", "stuck": "stuck"}
 
 
-def _alarms(
-    engine: Any, drift_id: int, onset: datetime
-) -> tuple[list[AlarmSummary], ScenarioDetection]:
-    from plantqc.quality import GOOD_BELOW
+def _alarms(db: Connection) -> list[AlarmSummary]:
+    from plantqc.store.models import Alarm, Tag
+
+    names = dict(db.execute(select(Tag.id, Tag.name)).all())
+    return [
+        AlarmSummary(names.get(a.tag_id), a.code, a.priority, a.state, a.count,
+                     a.first_at.isoformat())
+        for a in db.execute(
+            select(Alarm.tag_id, Alarm.code, Alarm.priority, Alarm.state, Alarm.count,
+                   Alarm.first_at).order_by(Alarm.first_at)
+        ).all()
+    ]  # fmt: skip
+
+
+def _detection(db: Connection, fault: Fault, onset: datetime) -> ScenarioDetection:
+    """When ``fault``, injected at ``onset``, was first flagged on its tag (see
+    `ScenarioDetection`)."""
     from plantqc.store.models import Alarm, Sample, Tag, Violation
 
-    with engine.connect() as db:
-        names = dict(db.execute(select(Tag.id, Tag.name)).all())
-        alarms = [
-            AlarmSummary(names.get(a.tag_id), a.code, a.priority, a.state, a.count,
-                         a.first_at.isoformat())
-            for a in db.execute(
-                select(Alarm.tag_id, Alarm.code, Alarm.priority, Alarm.state, Alarm.count,
-                       Alarm.first_at).order_by(Alarm.first_at)
-            ).all()
-        ]  # fmt: skip
-        first = db.execute(
+    assert fault.tag is not None  # the demo's faults each act on one tag
+    tag_id = db.execute(select(Tag.id).where(Tag.name == fault.tag)).scalar_one()
+    first: tuple[datetime, str] | None
+    if fault.kind in _FAULT_ALARMS:
+        code = _FAULT_ALARMS[fault.kind]
+        at = db.execute(
+            select(func.min(Alarm.first_at)).where(
+                Alarm.tag_id == tag_id,
+                Alarm.kind == "sensor-fault",
+                Alarm.code == code,
+                Alarm.first_at >= onset,
+            )
+        ).scalar_one()
+        first = (at, code) if at is not None else None
+    else:
+        row = db.execute(
             select(Violation.ts, Violation.rule)
             .where(
-                Violation.tag_id == drift_id,
+                Violation.tag_id == tag_id,
                 Violation.ts >= onset,
-                Violation.chart == "xbar",
-                Violation.rule.in_(_SHIFT_RULES + _SHIFT_RULES_WE),
+                Violation.chart.in_(_LOCATION_CHARTS),
+                Violation.rule.in_(_SHIFT_RULES),
             )
             .order_by(Violation.ts)
             .limit(1)
         ).first()
-        delay = None
-        if first is not None:
-            delay = db.execute(
-                select(func.count()).where(
-                    Sample.tag_id == drift_id,
-                    Sample.status < GOOD_BELOW,
-                    Sample.ts >= onset,
-                    Sample.ts <= first.ts,
-                )
-            ).scalar_one()
-    detection = ScenarioDetection(
-        kind="drift",
-        tag=DRIFT_TAG,
-        onset=onset.astimezone(UTC).isoformat(),
-        detected_at=first.ts.isoformat() if first is not None else None,
-        rule=first.rule if first is not None else None,
-        delay_samples=int(delay) if delay is not None else None,
-        delay_s=(first.ts - onset).total_seconds() if first is not None else None,
-    )
-    return alarms, detection
-
-
-def _bad_quality_detection(engine: Any, onset: datetime) -> ScenarioDetection:
-    from plantqc.store.models import Alarm, Sample, Tag
-
-    with engine.connect() as db:
-        tag_id = db.execute(select(Tag.id).where(Tag.name == BAD_TAG)).scalar_one()
-        first = db.execute(
-            select(func.min(Alarm.first_at)).where(
-                Alarm.tag_id == tag_id,
-                Alarm.kind == "sensor-fault",
-                Alarm.code == "bad-quality",
-                Alarm.first_at >= onset,
-            )
-        ).scalar_one()
-        delay = None
-        if first is not None:
-            delay = db.execute(
-                select(func.count()).where(
-                    Sample.tag_id == tag_id, Sample.ts >= onset, Sample.ts <= first
-                )
-            ).scalar_one()
+        first = (row.ts, row.rule) if row is not None else None
+    if first is None:
+        return ScenarioDetection(fault.kind, fault.tag, onset.isoformat(), None, None, None, None)
+    at, rule = first
+    delay = db.execute(
+        select(func.count()).where(Sample.tag_id == tag_id, Sample.ts >= onset, Sample.ts <= at)
+    ).scalar_one()
     return ScenarioDetection(
-        kind="bad",
-        tag=BAD_TAG,
-        onset=onset.astimezone(UTC).isoformat(),
-        detected_at=first.isoformat() if first is not None else None,
-        rule="bad-quality" if first is not None else None,
-        delay_samples=int(delay) if delay is not None else None,
-        delay_s=(first - onset).total_seconds() if first is not None else None,
+        kind=fault.kind,
+        tag=fault.tag,
+        onset=onset.isoformat(),
+        detected_at=at.isoformat(),
+        rule=rule,
+        delay_samples=int(delay),
+        delay_s=(at - onset).total_seconds(),
     )
 
 

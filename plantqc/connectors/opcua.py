@@ -473,12 +473,13 @@ def _monitored_item(
     params.SamplingInterval = tag.sampling_interval_ms
     params.QueueSize = queue_size
     params.DiscardOldest = True
+    # Without a filter a server reports only value or status changes (Part 4 §7.22.2): a
+    # sensor repeating its value would look silent, and a stuck one could never be seen.
+    # Every new source timestamp is a sample, so the trigger includes the timestamp.
+    params.Filter = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValueTimestamp)
     if tag.deadband is not None and tag.kind == "scalar":
-        params.Filter = ua.DataChangeFilter(
-            Trigger=ua.DataChangeTrigger.StatusValueTimestamp,
-            DeadbandType=_DEADBAND_TYPE[tag.deadband.kind],
-            DeadbandValue=tag.deadband.value,
-        )
+        params.Filter.DeadbandType = _DEADBAND_TYPE[tag.deadband.kind]
+        params.Filter.DeadbandValue = tag.deadband.value
     request = ua.MonitoredItemCreateRequest()
     request.ItemToMonitor = ua.ReadValueId(NodeId=node_id, AttributeId=ua.AttributeIds.Value)
     request.MonitoringMode = ua.MonitoringMode.Reporting

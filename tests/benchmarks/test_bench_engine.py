@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from plantqc.bench.engine import png_with_text, run_engine_bench
+from plantqc.bench.engine import backlog_growth_s_per_min, png_with_text, run_engine_bench
 
 
 def test_png_text_chunk_keeps_the_pixels_and_changes_the_bytes() -> None:
@@ -25,6 +25,16 @@ def test_png_text_chunk_keeps_the_pixels_and_changes_the_bytes() -> None:
     assert crc == zlib.crc32(body)
 
 
+def test_backlog_growth_is_the_least_squares_slope_per_minute() -> None:
+    # backlog = 2 s + 0.05 s per second of run, sampled every 5 s: 3 s of backlog per minute
+    samples = [(100.0 + t, 2.0 + 0.05 * t) for t in range(0, 60, 5)]
+    assert backlog_growth_s_per_min(samples) == pytest.approx(3.0, rel=1e-12)
+
+
+def test_backlog_growth_needs_two_samples() -> None:
+    assert backlog_growth_s_per_min([(0.0, 1.0)]) is None
+
+
 @pytest.mark.slow
 def test_engine_bench_reports_lag_image_latency_and_resources() -> None:
     result = run_engine_bench(
@@ -35,6 +45,8 @@ def test_engine_bench_reports_lag_image_latency_and_resources() -> None:
     assert result["bare_client_per_s"] > 0
     assert result["violations"] > 0  # two of the twenty tags run at 4x sigma
     assert 0 <= result["eval_lag_p50_s"] <= result["eval_lag_p99_s"]
+    assert 0 <= result["engine_backlog_s"] <= result["engine_backlog_max_s"]
+    assert result["engine_backlog_growth_s_per_min"] is not None
     assert result["images_dropped"] >= 5
     assert result["images_stored"] == result["images_dropped"]
     assert 0 < result["image_latency_p50_s"] <= result["image_latency_p99_s"]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import pytest
 from ingest_helpers import EXAMPLES, free_port
 from typer.testing import CliRunner
 
@@ -58,15 +56,3 @@ def test_opcua_cert_writes_a_der_certificate_and_a_pem_key(tmp_path: Path) -> No
     cert = x509.load_der_x509_certificate((tmp_path / "client-cert.der").read_bytes())
     assert cert.signature_hash_algorithm.name == "sha256"  # type: ignore[union-attr]
     assert (tmp_path / "client-key.pem").read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
-
-
-@pytest.mark.slow
-def test_demo_stores_every_tag_and_reports_the_drift(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--seconds", "6", "--out", str(tmp_path), "--json"])
-    assert result.exit_code == 0, result.output
-    figures = json.loads(result.output[result.output.index("{") :])
-    stored_tags = {tag["tag"] for tag in figures["tags"]}
-    assert "dry_thickness_um" in stored_tags and "web_speed_m_min" in stored_tags
-    assert figures["profiles_stored"] >= 1
-    assert figures["lots"][0] == "LOT-0001"
-    assert figures["samples_stored"] == sum(tag["samples"] for tag in figures["tags"])

@@ -215,6 +215,43 @@ def test_bad_values_from_a_real_server_are_stored_with_their_status(
     assert wet == [(None, BAD_TYPE_MISMATCH)]
 
 
+def test_a_repeated_value_with_a_new_source_time_is_a_sample(tmp_path: Path, port: int) -> None:
+    # a stuck sensor repeats its value; each repetition is a sample the stuck check must see
+    line = write_config(tmp_path, "casting.yaml", port).config.lines[0]
+    line = line.model_copy(update={"tags": [line.tag("dry_thickness_um")]})
+    got: list[Reading] = []
+
+    async def main() -> None:
+        server = Server()
+        await server.init()
+        server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/plantqc/")
+        index = await server.register_namespace("urn:plantqc:sim")
+        node = await server.nodes.objects.add_variable(
+            ua.NodeId("casting-1.dry_thickness_um", index), "dry", 50.0
+        )
+        async with server:
+            stop = asyncio.Event()
+            task = asyncio.create_task(OpcUaConnector(line, got.append).run(stop))
+            await asyncio.sleep(1.0)
+            for _ in range(4):
+                await server.write_attribute_value(
+                    node.nodeid,
+                    ua.DataValue(
+                        Value=ua.Variant(50.0, ua.VariantType.Double),
+                        SourceTimestamp=datetime.now(UTC),
+                    ),
+                )
+                await asyncio.sleep(0.6)
+            stop.set()
+            await task
+
+    asyncio.run(main())
+    values = [r.value for r in got]
+    times = [r.ts for r in got]
+    assert values == [50.0] * 5  # the initial value, then each of the four repetitions
+    assert times == sorted(set(times))
+
+
 @pytest.mark.slow
 def test_server_restart_mid_run_leaves_no_gap_and_no_duplicate(tmp_path: Path, port: int) -> None:
     loaded = counter_config(tmp_path, port)
