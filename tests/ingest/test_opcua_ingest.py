@@ -13,6 +13,7 @@ from asyncua import Client, Server, ua
 from ingest_helpers import EXAMPLES, counter_config, write_config
 
 from plantqc.buffer import Reading
+from plantqc.config import Line as LineConfig
 from plantqc.config import load_config
 from plantqc.connectors.opcua import (
     BAD_OUT_OF_RANGE,
@@ -154,6 +155,47 @@ def test_unreachable_endpoint_retries_with_a_clear_reason(tmp_path: Path, port: 
     )
 
 
+def publish_dry_thickness(
+    line: LineConfig, port: int, sent: list[tuple[float, int]], extra: dict[str, object]
+) -> list[Reading]:
+    """What the connector reads from a hand-made server whose ``dry_thickness_um`` starts at
+    50 and then takes each (value, status) of ``sent`` with a new source time; ``extra``
+    adds other variables of the line (tag name -> value)."""
+    got: list[Reading] = []
+
+    async def main() -> None:
+        server = Server()
+        await server.init()
+        server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/plantqc/")
+        index = await server.register_namespace("urn:plantqc:sim")
+        node = await server.nodes.objects.add_variable(
+            ua.NodeId("casting-1.dry_thickness_um", index), "dry", 50.0
+        )
+        for name, value in extra.items():
+            await server.nodes.objects.add_variable(
+                ua.NodeId(f"casting-1.{name}", index), name, value
+            )
+        async with server:
+            stop = asyncio.Event()
+            task = asyncio.create_task(OpcUaConnector(line, got.append).run(stop))
+            await asyncio.sleep(1.0)
+            for value, status in sent:
+                await server.write_attribute_value(
+                    node.nodeid,
+                    ua.DataValue(
+                        Value=ua.Variant(value, ua.VariantType.Double),
+                        StatusCode=ua.StatusCode(status),
+                        SourceTimestamp=datetime.now(UTC),
+                    ),
+                )
+                await asyncio.sleep(0.6)
+            stop.set()
+            await task
+
+    asyncio.run(main())
+    return got
+
+
 def test_bad_values_from_a_real_server_are_stored_with_their_status(
     tmp_path: Path, port: int
 ) -> None:
@@ -169,39 +211,8 @@ def test_bad_values_from_a_real_server_are_stored_with_their_status(
         (52.0, int(ua.StatusCodes.UncertainLastUsableValue)),
         (53.0, 0),
     ]
-    got: list[Reading] = []
-
-    async def main() -> None:
-        server = Server()
-        await server.init()
-        server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/plantqc/")
-        index = await server.register_namespace("urn:plantqc:sim")
-        node = await server.nodes.objects.add_variable(
-            ua.NodeId("casting-1.dry_thickness_um", index), "dry", 50.0
-        )
-        # a server that serves text where the config expects a number
-        await server.nodes.objects.add_variable(
-            ua.NodeId("casting-1.wet_thickness_um", index), "wet", "thick"
-        )
-        async with server:
-            stop = asyncio.Event()
-            task = asyncio.create_task(OpcUaConnector(line, got.append).run(stop))
-            await asyncio.sleep(1.0)
-            for value, status in sent:
-                variant = ua.Variant(value, ua.VariantType.Double)
-                await server.write_attribute_value(
-                    node.nodeid,
-                    ua.DataValue(
-                        Value=variant,
-                        StatusCode=ua.StatusCode(status),
-                        SourceTimestamp=datetime.now(UTC),
-                    ),
-                )
-                await asyncio.sleep(0.6)
-            stop.set()
-            await task
-
-    asyncio.run(main())
+    # the server serves text where the config expects a number
+    got = publish_dry_thickness(line, port, sent, {"wet_thickness_um": "thick"})
     dry = [(r.value, r.status) for r in got if r.tag == "dry_thickness_um"]
     assert dry == [
         (50.0, 0),
@@ -219,36 +230,9 @@ def test_a_repeated_value_with_a_new_source_time_is_a_sample(tmp_path: Path, por
     # a stuck sensor repeats its value; each repetition is a sample the stuck check must see
     line = write_config(tmp_path, "casting.yaml", port).config.lines[0]
     line = line.model_copy(update={"tags": [line.tag("dry_thickness_um")]})
-    got: list[Reading] = []
-
-    async def main() -> None:
-        server = Server()
-        await server.init()
-        server.set_endpoint(f"opc.tcp://127.0.0.1:{port}/plantqc/")
-        index = await server.register_namespace("urn:plantqc:sim")
-        node = await server.nodes.objects.add_variable(
-            ua.NodeId("casting-1.dry_thickness_um", index), "dry", 50.0
-        )
-        async with server:
-            stop = asyncio.Event()
-            task = asyncio.create_task(OpcUaConnector(line, got.append).run(stop))
-            await asyncio.sleep(1.0)
-            for _ in range(4):
-                await server.write_attribute_value(
-                    node.nodeid,
-                    ua.DataValue(
-                        Value=ua.Variant(50.0, ua.VariantType.Double),
-                        SourceTimestamp=datetime.now(UTC),
-                    ),
-                )
-                await asyncio.sleep(0.6)
-            stop.set()
-            await task
-
-    asyncio.run(main())
-    values = [r.value for r in got]
+    got = publish_dry_thickness(line, port, [(50.0, 0)] * 4, {})
+    assert [r.value for r in got] == [50.0] * 5  # the initial value, then each repetition
     times = [r.ts for r in got]
-    assert values == [50.0] * 5  # the initial value, then each of the four repetitions
     assert times == sorted(set(times))
 
 
