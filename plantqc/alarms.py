@@ -4,11 +4,13 @@ One row per tag and condition (rule, or sensor-fault code) while the condition i
 rule that keeps firing (chattering) counts up ``count`` and moves ``last_at`` on the same row
 instead of opening new ones.  States follow ANSI/ISA-18.2-2016 §11: active-unacknowledged ->
 (ack) active-acknowledged -> (return to normal) normal; active-unacknowledged -> (return)
-returned-unacknowledged -> (ack) normal; any open alarm may be shelved until a time, after
-which it is active-unacknowledged again; while its line is stopped an alarm is
-suppressed-by-design, and when the line runs again it is active-unacknowledged if its
-condition still holds, else normal.  Every state change and every operator note is appended
-to ``audit_log`` (entity ``alarm``); a condition firing again without a state change is not.
+returned-unacknowledged -> (ack) normal; any open alarm may be shelved until a time; while
+it is shelved its condition may clear (recorded, the alarm stays shelved) and fire again, and
+when the shelf expires it is active-unacknowledged if its condition still holds, else normal
+(§16.5); while its line is stopped an alarm is suppressed-by-design, and when the line runs
+again it is active-unacknowledged if its condition still holds, else normal.  Every state
+change, every return of a condition and every operator note is appended to ``audit_log``
+(entity ``alarm``); a condition firing again without a state change is not.
 
 References
 ----------
@@ -79,6 +81,15 @@ class AlarmEvent:
     message: str = ""
     suppressed: bool = False
     active: frozenset[tuple[str, str]] = frozenset()
+
+
+def require_user(user: str, doing: str) -> str:
+    """``user`` without surrounding blanks; a `UserError` when that leaves nothing, since an
+    audit trail entry must say who made the change (``doing``, e.g. "acknowledging an alarm")."""
+    name = user.strip()
+    if not name:
+        raise UserError(f"{doing} needs the name of who does it (--user), not a blank one.")
+    return name
 
 
 def audit(session: Session, user: str, what: str, alarm: Alarm, **detail: Any) -> None:
@@ -181,10 +192,20 @@ def apply_events(
                 )
                 row.state = fired_state
                 audit(session, ENGINE_USER, action, row, rule=event.code)
-        elif row is not None and row.state in _ON_RETURN:
-            row.state = _ON_RETURN[AlarmState(row.state)]
+        elif row is not None and row.state in (*_ON_RETURN, AlarmState.SHELVED):
+            # a shelf sets the annunciation aside, not the condition: a shelved alarm stays
+            # shelved and its return is recorded, with the count that `_condition_gone` reads
+            row.state = _ON_RETURN.get(AlarmState(row.state), row.state)
             row.updated_at = now
-            audit(session, ENGINE_USER, "alarm-return", row, rule=event.code, at=str(event.at))
+            audit(
+                session,
+                ENGINE_USER,
+                "alarm-return",
+                row,
+                rule=event.code,
+                at=str(event.at),
+                count=row.count,
+            )
     return opened
 
 
@@ -195,14 +216,37 @@ def _get(session: Session, alarm_id: int) -> Alarm:
     return row
 
 
+def _condition_gone(session: Session, row: Alarm) -> bool:
+    """Whether the alarm's condition has returned since it last fired.
+
+    Each return records the alarm's ``count`` and each firing counts up, so the condition is
+    gone exactly when the newest return saw the count the alarm still has.  Counting, not
+    comparing times: the silence check raises on the wall clock, returns come at sample times.
+    """
+    detail = session.scalars(
+        select(AuditLog.detail)
+        .where(
+            AuditLog.entity == "alarm",
+            AuditLog.entity_id == str(row.id),
+            AuditLog.action == "alarm-return",
+        )
+        .order_by(AuditLog.id.desc())
+        .limit(1)
+    ).one_or_none()
+    return detail is not None and detail.get("count") == row.count
+
+
 def _expire_shelf(session: Session, row: Alarm, now: datetime) -> None:
     if row.state == AlarmState.SHELVED and row.shelved_until and row.shelved_until <= now:
-        row.state, row.shelved_until, row.updated_at = AlarmState.ACTIVE_UNACKED, None, now
+        gone = _condition_gone(session, row)
+        row.state = AlarmState.NORMAL if gone else AlarmState.ACTIVE_UNACKED
+        row.shelved_until, row.updated_at = None, now
         audit(session, ENGINE_USER, "alarm-unshelve", row, reason="shelf expired")
 
 
 def ack(engine: Engine, alarm_id: int, user: str, note: str | None = None) -> Alarm:
     """Acknowledge an alarm: active -> active-acknowledged, returned -> normal."""
+    user = require_user(user, "acknowledging an alarm")
     now = datetime.now(UTC)
     with Session(engine, expire_on_commit=False) as session, session.begin():
         row = _get(session, alarm_id)
@@ -221,7 +265,9 @@ def ack(engine: Engine, alarm_id: int, user: str, note: str | None = None) -> Al
 def shelve(
     engine: Engine, alarm_id: int, user: str, until: datetime, note: str | None = None
 ) -> Alarm:
-    """Shelve an open alarm until ``until`` (UTC); it is active-unacknowledged again after."""
+    """Shelve an open alarm until ``until`` (UTC); then it is active-unacknowledged if its
+    condition still holds, else normal."""
+    user = require_user(user, "shelving an alarm")
     now = datetime.now(UTC)
     if until <= now:
         raise UserError(f"the shelf expiry {until.isoformat()} is not in the future.")
@@ -242,6 +288,7 @@ def comment(
     action: str | None = None,
 ) -> Alarm:
     """Record the assignable cause and / or corrective action of an alarm."""
+    user = require_user(user, "commenting an alarm")
     if not cause and not action:
         raise UserError("give an assignable cause (--cause) or a corrective action (--action).")
     now = datetime.now(UTC)
@@ -257,7 +304,8 @@ def comment(
 
 
 def expire_shelves(engine: Engine, now: datetime | None = None) -> int:
-    """Return every shelved alarm whose shelf has expired to active-unacknowledged."""
+    """Unshelve every alarm whose shelf has expired: active-unacknowledged if its condition
+    still holds, else normal; return how many."""
     now = now or datetime.now(UTC)
     with Session(engine) as session, session.begin():
         rows = session.scalars(

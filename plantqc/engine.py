@@ -24,7 +24,8 @@ persisted state.
 Limits.  The newest frozen (phase I) `ControlLimits` row of the chart; until limits are
 frozen, limits derived from the spec (center = target, else the spec midpoint;
 sigma = (USL - LSL) / 6, for scalar tags and the scan mean); without spec limits, provisional
-limits estimated from the chart's first `PROVISIONAL_POINTS` points (individuals-based charts).
+limits estimated from the chart's first `PROVISIONAL_POINTS` points (subgroups of an X-bar
+chart), which are then charted on them; until then the chart collects them (logged once).
 Every version is a stored row, so each violation names the limits it was judged against.  The
 sigma-zone rules (Nelson 5-8, Western Electric 2-3) compare points with 1- and 2-sigma lines
 and only mean something with a sigma estimated from the process: they run on frozen phase I
@@ -77,6 +78,7 @@ from plantqc.alarms import (
     AlarmEvent,
     apply_events,
     priority_for,
+    require_user,
 )
 from plantqc.buffer import Reading
 from plantqc.config import PlantConfig, SensorFaultSettings
@@ -100,6 +102,7 @@ from spc import (
     EWMAParameters,
     EWMAStream,
     IMRStream,
+    PhaseOneResult,
     ShewhartLimits,
     SPCInputError,
     XbarStream,
@@ -128,7 +131,8 @@ SPEC_SIGMA_DIVISOR = 6.0
 PHASE_ONE_MIN_POINTS = 20
 """Montgomery §6.2 recommends 20-25 subgroups (or individuals) for trial limits."""
 PROVISIONAL_POINTS = PHASE_ONE_MIN_POINTS
-"""Points a chart without spec limits collects before it estimates provisional limits."""
+"""Points (X-bar: subgroups) a chart without spec limits collects before it estimates
+provisional limits."""
 BAD_FROM = 0x80000000
 """OPC UA severity Bad (Part 4 §7.39): status codes from here on."""
 PROFILE_SERIES = {
@@ -423,16 +427,44 @@ def _stored_limits(
     return row
 
 
-def _provisional_limits(
-    session: Session, chart: ChartConfig, series: SeriesSpec, points: list[list[Any]]
-) -> ControlLimits | None:
-    """Provisional limits from a chart's first points ``[[iso time, value], ...]``.
+def _unit(series: SeriesSpec) -> str:
+    """What one point of the chart is, in words."""
+    return "subgroups" if series.chart.startswith("xbar") else "points"
 
-    Individuals estimate (mean, :math:`\\overline{MR}/d_2`) with out-of-control points removed
-    (Montgomery §6.2.1); None when the points do not vary (no sigma to chart against).
+
+def _phase_one(
+    series: SeriesSpec, groups: Sequence[Sequence[float]]
+) -> tuple[PhaseOneResult, int, int]:
+    """Phase I of one chart over its points (each a list of values: one for individuals-based
+    charts, a subgroup of any size for X-bar); with the Good samples used and in all.
+
+    Individuals-based charts estimate the mean and :math:`\\overline{MR}/d_2` with removal of
+    points beyond the I-MR limits; X-bar charts :math:`\\bar{\\bar x}` and :math:`\\bar R/d_2`
+    or :math:`\\bar s/c_4` (weighted for unequal sizes) with removal of subgroups beyond the
+    X-bar or R / S limits (Montgomery §6.2.1, `spc.phases.phase_one`).
     """
-    values = np.array([v for _, v in points], dtype=float)
-    result = phase_one(imr, values, rules="none")
+    if series.chart.startswith("xbar"):
+        matrix = np.full((len(groups), max(len(vs) for vs in groups)), np.nan)
+        for row, vs in enumerate(groups):
+            matrix[row, : len(vs)] = vs
+        function = xbar_r if series.chart == "xbar-r" else xbar_s
+        result = phase_one(function, matrix, rules="none")
+    else:
+        result = phase_one(imr, np.array([vs[0] for vs in groups], dtype=float), rules="none")
+    used = sum(len(groups[i]) for i in np.flatnonzero(result.reference))
+    return result, used, sum(len(vs) for vs in groups)
+
+
+def _provisional_limits(
+    session: Session,
+    chart: ChartConfig,
+    series: SeriesSpec,
+    groups: Sequence[Sequence[float]],
+    span: tuple[datetime, datetime],
+) -> ControlLimits | None:
+    """Provisional limits from a chart's first points ``groups`` (see `_phase_one`), taken in
+    ``span``; None when they do not vary (no sigma to chart against)."""
+    result, used, total = _phase_one(series, groups)
     limits = result.charts.limits
     center, sigma = float(limits.center), float(limits.sigma)
     if not sigma > 0.0:
@@ -445,11 +477,11 @@ def _provisional_limits(
         center,
         sigma,
         str(limits.sigma_method),
-        f"provisional, from the chart's first {len(points)} points",
-        data_from=datetime.fromisoformat(points[0][0]),
-        data_to=datetime.fromisoformat(points[-1][0]),
-        n_used=int(result.reference.sum()),
-        excluded={"n_total": len(points), "points": [int(i) for i in result.removed]},
+        f"provisional, from the chart's first {len(groups)} {_unit(series)}",
+        data_from=span[0],
+        data_to=span[1],
+        n_used=used,
+        excluded={"n_total": total, "points": [int(i) for i in result.removed]},
     )
 
 
@@ -556,6 +588,7 @@ class _SeriesRun:
         self.fired: dict[str, int] = saved.get("fired", {})  # rule -> point it last fired at
         self.points: int = saved.get("points", 0)
         self.open: dict[str, Any] | None = saved.get("open")
+        # the feeds kept while the chart has no limits: [iso time, value or subgroup values]
         self.warmup: list[list[Any]] = saved.get("warmup", [])
         self.skipped: int = saved.get("skipped", 0)
         self.violations: list[Violation] = []
@@ -601,7 +634,7 @@ class _SeriesRun:
     ) -> None:
         """Add one Good observation; ``key`` is its time window or roll (None: by count)."""
         if self.chart.subgroup_by == "count":
-            self._observe(ts, value, stopped, events)
+            self._chart(ts, value, stopped, events)
             return
         if self.open is not None and self.open["key"] != key:
             self._close(stopped, events)
@@ -610,39 +643,88 @@ class _SeriesRun:
         self.open["values"].append(value)
         self.open["last"] = ts.isoformat()
 
+    @property
+    def _xbar(self) -> bool:
+        return self.series.chart.startswith("xbar")
+
     def _close(self, stopped: bool, events: list[AlarmEvent]) -> None:
         assert self.open is not None
         values: list[float] = self.open["values"]
         ts = datetime.fromisoformat(self.open["last"])
         self.open = None
-        if not isinstance(self.evaluator, XbarStream):
-            self._observe(ts, math.fsum(values) / len(values), stopped, events)
+        if not self._xbar:
+            self._chart(ts, math.fsum(values) / len(values), stopped, events)
         elif len(values) < 2:  # a range or standard deviation needs two values
             self.skipped += 1
         else:
-            self.evaluator = _sized(self.evaluator, len(values))
-            for value in values:
-                results = self.evaluator.update(value, ts)
-            self._record(results, ts, stopped, events)
+            self._chart(ts, values, stopped, events)
 
-    def _observe(self, ts: datetime, value: float, stopped: bool, events: list[AlarmEvent]) -> None:
-        if self.evaluator is not None:
-            self._record(self.evaluator.update(value, ts), ts, stopped, events)
+    def _chart(
+        self, ts: datetime, feed: float | list[float], stopped: bool, events: list[AlarmEvent]
+    ) -> None:
+        """Chart one feed (a value, or a time / roll subgroup of an X-bar chart), or keep it
+        towards provisional limits while the chart has none."""
+        if self.evaluator is None:
+            self._warm_up(ts, feed, stopped, events)
+        else:
+            self._judge(ts, feed, stopped, events)
+
+    def _judge(
+        self, ts: datetime, feed: float | list[float], stopped: bool, events: list[AlarmEvent]
+    ) -> None:
+        """Feed the evaluator and record what it says."""
+        assert self.evaluator is not None
+        if isinstance(feed, list):  # a time / roll subgroup, judged at its own size
+            assert isinstance(self.evaluator, XbarStream)
+            self.evaluator = _sized(self.evaluator, len(feed))
+            for value in feed:
+                results = self.evaluator.update(value, ts)
+        else:
+            results = self.evaluator.update(feed, ts)
+        self._record(results, ts, stopped, events)
+
+    @property
+    def _feeds_per_point(self) -> int:
+        """Feeds that make one chart point: the samples of a count subgroup, else one."""
+        by_count = self._xbar and self.chart.subgroup_by == "count"
+        return self.chart.subgroup_size if by_count else 1
+
+    def _warmup_points(self) -> list[list[float]]:
+        """The complete chart points kept so far, each as its values."""
+        step = self._feeds_per_point
+        values = [feed if isinstance(feed, list) else [feed] for _, feed in self.warmup]
+        return [
+            [v for feed in values[i : i + step] for v in feed]
+            for i in range(0, len(values) - step + 1, step)
+        ]
+
+    def _warm_up(
+        self, ts: datetime, feed: float | list[float], stopped: bool, events: list[AlarmEvent]
+    ) -> None:
+        if not self.warmup:
+            # without it a chart with no spec limits would look dead until it has its points
+            log.info(
+                "chart has no limits yet: collecting points for provisional limits",
+                extra={
+                    "line": self.chart.line,
+                    "tag": self.chart.tag,
+                    "chart": self.series.name,
+                    "needed": f"{PROVISIONAL_POINTS} {_unit(self.series)}",
+                },
+            )
+        self.warmup.append([ts.isoformat(), feed])
+        points = self._warmup_points()
+        if len(points) < PROVISIONAL_POINTS:
             return
-        if self.series.chart.startswith("xbar"):
-            return  # an X-bar chart without spec limits waits for frozen ones
-        self.warmup.append([ts.isoformat(), value])
-        if len(self.warmup) < PROVISIONAL_POINTS:
-            return
-        self.limits = _provisional_limits(self.session, self.chart, self.series, self.warmup)
+        span = (datetime.fromisoformat(self.warmup[0][0]), ts)
+        self.limits = _provisional_limits(self.session, self.chart, self.series, points, span)
         if self.limits is None:
-            del self.warmup[0]
+            del self.warmup[: self._feeds_per_point]
             return
         self.evaluator = build_evaluator(self.chart, self.series, self.limits)
         replay, self.warmup = self.warmup, []
         for stamp, earlier in replay:
-            at = datetime.fromisoformat(stamp)
-            self._record(self.evaluator.update(earlier, at), at, stopped, events)
+            self._judge(datetime.fromisoformat(stamp), earlier, stopped, events)
 
     def _record(
         self, results: Sequence[Any], ts: datetime, stopped: bool, events: list[AlarmEvent]
@@ -1114,43 +1196,25 @@ def estimate_limits(
 ) -> LimitsEstimate:
     """Phase I limits of one of a tag's charts from its Good samples in ``[start, end)``.
 
-    Individuals-based charts (I-MR, EWMA, CUSUM, and every profile statistic) estimate the
-    mean and :math:`\\overline{MR}/d_2` with iterative removal of points beyond the I-MR
-    limits; X-bar charts estimate :math:`\\bar{\\bar x}` and :math:`\\bar R/d_2` or
-    :math:`\\bar s/c_4` (weighted for unequal time / roll subgroups) with removal of subgroups
-    beyond the X-bar or R / S limits (`spc.phases.phase_one`).  Subgroups are formed as the
-    engine forms them; a trailing partial count subgroup is dropped.
+    Estimated as `_phase_one` does (I-MR for individuals-based charts: I-MR, EWMA, CUSUM and
+    every profile statistic; X-bar with R or S).  Subgroups are formed as the engine forms
+    them; a trailing partial count subgroup is dropped.
     """
     series = series or chart.series[0]
     points = _observations(engine, chart, series, start, end)
     what = f"{chart.line}/{chart.tag} ({series.name})"
-    unit = "subgroups" if series.chart.startswith("xbar") else "points"
     if len(points) < PHASE_ONE_MIN_POINTS:
         raise UserError(
-            f"{what} has {len(points)} {unit} of Good samples between {start.isoformat()} and "
-            f"{end.isoformat()}; phase I needs at least {PHASE_ONE_MIN_POINTS}."
+            f"{what} has {len(points)} {_unit(series)} of Good samples between "
+            f"{start.isoformat()} and {end.isoformat()}; phase I needs at least "
+            f"{PHASE_ONE_MIN_POINTS}."
         )
+    result, used, total = _phase_one(series, [vs for _, vs in points])
+    removed = [(int(label), *points[int(label) - 1]) for label in result.removed]
     if series.chart.startswith("xbar"):
-        width = max(len(vs) for _, vs in points)
-        matrix = np.full((len(points), width), np.nan)
-        for row, (_, vs) in enumerate(points):
-            matrix[row, : len(vs)] = vs
-        function = xbar_r if series.chart == "xbar-r" else xbar_s
-        result = phase_one(function, matrix, rules="none")
-        excluded = [
-            {"subgroup": int(label), "ts": points[int(label) - 1][0].isoformat()}
-            for label in result.removed
-        ]
-        used = sum(len(points[i][1]) for i in np.flatnonzero(result.reference))
-        total = sum(len(vs) for _, vs in points)
+        excluded = [{"subgroup": label, "ts": ts.isoformat()} for label, ts, _ in removed]
     else:
-        values = np.array([vs[0] for _, vs in points], dtype=float)
-        result = phase_one(imr, values, rules="none")
-        excluded = [
-            {"ts": points[int(label) - 1][0].isoformat(), "value": float(values[int(label) - 1])}
-            for label in result.removed
-        ]
-        used, total = int(result.reference.sum()), int(values.size)
+        excluded = [{"ts": ts.isoformat(), "value": float(vs[0])} for _, ts, vs in removed]
     limits = result.charts.limits
     lcl, ucl = _limit_lines(chart, series, float(limits.center), float(limits.sigma))
     return LimitsEstimate(
@@ -1177,8 +1241,7 @@ def freeze_limits(engine: Engine, chart: ChartConfig, estimate: LimitsEstimate, 
     appends the freeze to the audit log.  The engine switches to them at its next batch (the
     evaluator restarts on the new limits, with every rule of the tag).
     """
-    if not user.strip():
-        raise UserError("freezing limits needs the name of who freezes them (--user).")
+    user = require_user(user, "freezing limits")
     now = datetime.now(UTC)
     with Session(engine) as session, session.begin():
         version = _next_version(session, chart.tag_id, estimate.chart)

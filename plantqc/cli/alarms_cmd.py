@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
 
-from plantqc.cli.options import ConfigOption, DbOption, parse_time, resolve_db_url
+from plantqc.cli.limits_cmd import open_store
+from plantqc.cli.options import ConfigOption, DbOption, parse_time
 from plantqc.errors import UserError
 
 app = typer.Typer(help="List, acknowledge, shelve and comment alarms.", no_args_is_help=True)
@@ -21,12 +20,6 @@ console = Console(highlight=False, soft_wrap=True)
 
 IdArgument = Annotated[int, typer.Argument(help="Alarm id (see `plantqc alarms list`).")]
 UserOption = Annotated[str, typer.Option("--user", help="Who does it (recorded in the audit log).")]
-
-
-def _engine(db: str | None, config: Path | None) -> Engine:
-    from plantqc.store import connect
-
-    return connect(resolve_db_url(db, config))
 
 
 @app.command("list")
@@ -41,7 +34,7 @@ def list_(
     """Open alarms, newest first."""
     from plantqc.alarms import list_alarms
 
-    engine = _engine(db, config)
+    engine = open_store(db, config)
     try:
         rows = list_alarms(engine, include_normal=include_normal)
     finally:
@@ -72,7 +65,7 @@ def ack(
     """Acknowledge an alarm."""
     from plantqc import alarms
 
-    engine = _engine(db, config)
+    engine = open_store(db, config)
     try:
         row = alarms.ack(engine, alarm_id, user, note)
     finally:
@@ -92,13 +85,14 @@ def shelve(
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Shelve an alarm until a time; it comes back active-unacknowledged when the shelf expires."""
+    """Shelve an alarm until a time; when the shelf expires it is active-unacknowledged if its
+    condition still holds, else normal."""
     from plantqc import alarms
 
     if (minutes is None) == (until is None):
         raise UserError("give exactly one of --minutes and --until.")
     expiry = parse_time(until, "--until") or datetime.now(UTC) + timedelta(minutes=minutes or 0)
-    engine = _engine(db, config)
+    engine = open_store(db, config)
     try:
         alarms.shelve(engine, alarm_id, user, expiry, note)
     finally:
@@ -118,7 +112,7 @@ def comment(
     """Record the assignable cause and / or corrective action of an alarm."""
     from plantqc import alarms
 
-    engine = _engine(db, config)
+    engine = open_store(db, config)
     try:
         alarms.comment(engine, alarm_id, user, cause, action)
     finally:

@@ -6,17 +6,20 @@ import json
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
+from plantqc.alarms import require_user
 from plantqc.cli.options import ConfigOption, DbOption, parse_time, resolve_db_url
-from plantqc.engine import ChartConfig, LimitsEstimate
 from plantqc.errors import UserError
-from plantqc.store.models import ControlLimits
+
+if TYPE_CHECKING:  # the engine (numpy, scipy) is loaded by the commands that chart
+    from plantqc.engine import ChartConfig, LimitsEstimate
+    from plantqc.store.models import ControlLimits
 
 app = typer.Typer(help="Estimate, freeze and show control limits.", no_args_is_help=True)
 console = Console(highlight=False, soft_wrap=True)
@@ -42,7 +45,9 @@ def _split(tag: str) -> tuple[str, str]:
     return line, name
 
 
-def _open(db: str | None, config: Path | None) -> Engine:
+def open_store(db: str | None, config: Path | None) -> Engine:
+    """The store of ``--db`` / ``--config``, migrated first (so a new or older database works
+    rather than failing on a missing table), with the config's lines and tags registered."""
     from plantqc.config import load_config
     from plantqc.store import connect, sync_config, upgrade
 
@@ -62,7 +67,7 @@ def _estimate(
     assert t0 is not None and t1 is not None
     if t0 >= t1:
         raise UserError(f"--from ({start}) must be before --to ({end}).")
-    engine = _open(db, config)
+    engine = open_store(db, config)
     chart = chart_for(engine, *_split(tag))
     series = chart.series_named(chart_name)
     return engine, chart, estimate_limits(engine, chart, t0, t1, series)
@@ -119,6 +124,7 @@ def freeze(
     """Estimate and freeze limits as a new version (who, when, from which data); old ones stay."""
     from plantqc.engine import freeze_limits
 
+    user = require_user(user, "freezing limits")  # before the estimate, which takes a while
     engine, chart, result = _estimate(db, config, tag, start, end, chart_name)
     try:
         version = freeze_limits(engine, chart, result, user)
@@ -156,7 +162,7 @@ def show(
     """Every limits version of each of a tag's charts; the ones in force are marked."""
     from plantqc.engine import chart_for, limit_versions
 
-    engine = _open(db, config)
+    engine = open_store(db, config)
     try:
         chart = chart_for(engine, *_split(tag))
         names = [s.name for s in chart.series]

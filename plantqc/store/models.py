@@ -280,6 +280,8 @@ class AuditLog(Base):
     """Who changed what and when: limits frozen, alarms acknowledged, reports signed."""
 
     __tablename__ = "audit_log"
+    # the history of one alarm or report is read at every shelf expiry and signature
+    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)

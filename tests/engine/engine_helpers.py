@@ -36,7 +36,10 @@ lines:
          spc: {chart: ewma, ewma: {lambda: 0.1, L: 2.7}}}
       - {name: x_cusum, node_id: "ns=2;s=g", spec: {lsl: 7, target: 10, usl: 13},
          spc: {chart: cusum, cusum: {k: 0.5, h: 5}}}
+      - {name: x_cusum_b, node_id: "ns=2;s=gb", spec: {lsl: 7, target: 10, usl: 13},
+         spc: {chart: cusum, cusum: {k: 0.5, h: 5}}}
       - {name: no_spec, node_id: "ns=2;s=h", spc: {chart: imr}}
+      - {name: no_spec_xbar, node_id: "ns=2;s=hx", spc: {chart: xbar-r, subgroup_size: 5}}
       - {name: x_prio, node_id: "ns=2;s=i", spec: {lsl: 7, target: 10, usl: 13},
          spc: {chart: imr, alarm_priority: low, rule_priority: {nelson1: critical}}}
   - name: line-2
@@ -53,6 +56,8 @@ lines:
       - {name: z_time, node_id: "ns=2;s=zt", spec: {lsl: 7, target: 10, usl: 13},
          spc: {chart: xbar-s, subgroup_by: time, subgroup_window_s: 10}}
       - {name: z_time_b, node_id: "ns=2;s=ztb", spec: {lsl: 7, target: 10, usl: 13},
+         spc: {chart: xbar-s, subgroup_by: time, subgroup_window_s: 10}}
+      - {name: z_time_no_spec, node_id: "ns=2;s=ztn",
          spc: {chart: xbar-s, subgroup_by: time, subgroup_window_s: 10}}
       - {name: z_roll, node_id: "ns=2;s=zr", spec: {lsl: 7, target: 10, usl: 13},
          spc: {chart: ewma, subgroup_by: roll, ewma: {lambda: 0.2, L: 2.86}}}

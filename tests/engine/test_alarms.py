@@ -22,15 +22,26 @@ def _spc_alarms(engine: Engine) -> list[Alarm]:
         return list(session.scalars(select(Alarm).where(Alarm.kind == "spc").order_by(Alarm.id)))
 
 
-def _trail(engine: Engine, alarm_id: int) -> list[str]:
+def _trail(engine: Engine, alarm_id: int) -> list[tuple[str, str]]:
+    """The alarm's audit trail as (action, state the action left it in)."""
     with Session(engine) as session:
-        return list(
-            session.scalars(
-                select(AuditLog.action)
-                .where(AuditLog.entity == "alarm", AuditLog.entity_id == str(alarm_id))
-                .order_by(AuditLog.id)
-            )
+        rows = session.scalars(
+            select(AuditLog)
+            .where(AuditLog.entity == "alarm", AuditLog.entity_id == str(alarm_id))
+            .order_by(AuditLog.id)
         )
+        return [(row.action, (row.detail or {})["state"]) for row in rows]
+
+
+def _shelved_nelson1(store: Engine, engine: SpcEngine, tag: int) -> tuple[int, datetime]:
+    """Raise the tag's Nelson 1 alarm (13.5 beyond the UCL of 13, at 1 s) and shelve it for an
+    hour; return its id and the shelf's expiry."""
+    feed(store, tag, [10.0, 13.5])
+    engine.process(tag)
+    [alarm] = [a for a in _spc_alarms(store) if a.code == "nelson1"]
+    until = datetime.now(UTC) + timedelta(hours=1)
+    alarms.shelve(store, alarm.id, "operator.a", until, "calibration")
+    return alarm.id, until
 
 
 def test_a_chattering_rule_updates_one_alarm_instead_of_opening_new_ones(
@@ -93,20 +104,75 @@ def test_a_shelved_alarm_stays_shelved_while_the_rule_fires_until_it_expires(
 ) -> None:
     tag = sqlite_tags["x_imr"].tag_id
     engine = SpcEngine(sqlite_store)
-    feed(sqlite_store, tag, [10.0, 13.5])
-    engine.process(tag)
-    [alarm] = [a for a in _spc_alarms(sqlite_store) if a.code == "nelson1"]
-    until = datetime.now(UTC) + timedelta(hours=1)
-    alarms.shelve(sqlite_store, alarm.id, "operator.a", until, "calibration")
+    alarm_id, until = _shelved_nelson1(sqlite_store, engine, tag)
     feed(sqlite_store, tag, [13.5], start=2)
     engine.process(tag)
     [shelved] = [a for a in _spc_alarms(sqlite_store) if a.code == "nelson1"]
     assert (shelved.state, shelved.count) == (AlarmState.SHELVED, 2)
-    assert _trail(sqlite_store, alarm.id) == ["alarm-raise", "alarm-shelve"]  # nothing to notify
+    assert [action for action, _ in _trail(sqlite_store, alarm_id)] == [
+        "alarm-raise",
+        "alarm-shelve",
+    ]  # nothing to notify
     assert alarms.expire_shelves(sqlite_store, until + timedelta(seconds=1)) == 1
     [back] = [a for a in _spc_alarms(sqlite_store) if a.code == "nelson1"]
     assert back.state == AlarmState.ACTIVE_UNACKED
-    assert _trail(sqlite_store, alarm.id)[-1] == "alarm-unshelve"
+    assert _trail(sqlite_store, alarm_id)[-1] == ("alarm-unshelve", AlarmState.ACTIVE_UNACKED)
+
+
+def test_an_alarm_whose_condition_clears_while_shelved_is_normal_when_the_shelf_expires(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["x_imr"].tag_id
+    engine = SpcEngine(sqlite_store, rtn_after=10)
+    alarm_id, until = _shelved_nelson1(sqlite_store, engine, tag)
+    feed(sqlite_store, tag, [10.2, 9.8] * 5, start=2)  # ten quiet points: the condition is gone
+    engine.process(tag)
+    alarms.expire_shelves(sqlite_store, until + timedelta(seconds=1))
+    assert [a.state for a in _spc_alarms(sqlite_store) if a.code == "nelson1"] == [
+        AlarmState.NORMAL
+    ]
+    assert _trail(sqlite_store, alarm_id) == [
+        ("alarm-raise", AlarmState.ACTIVE_UNACKED),
+        ("alarm-shelve", AlarmState.SHELVED),
+        ("alarm-return", AlarmState.SHELVED),  # recorded; the shelf still holds
+        ("alarm-unshelve", AlarmState.NORMAL),
+    ]
+
+
+def test_an_alarm_whose_condition_clears_and_fires_again_while_shelved_is_active_after(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["x_imr"].tag_id
+    engine = SpcEngine(sqlite_store, rtn_after=10)
+    alarm_id, until = _shelved_nelson1(sqlite_store, engine, tag)
+    feed(sqlite_store, tag, [10.2, 9.8] * 5 + [13.5], start=2)  # gone, then back at 12 s
+    engine.process(tag)
+    alarms.expire_shelves(sqlite_store, until + timedelta(seconds=1))
+    assert [a.state for a in _spc_alarms(sqlite_store) if a.code == "nelson1"] == [
+        AlarmState.ACTIVE_UNACKED
+    ]
+    assert _trail(sqlite_store, alarm_id)[-2:] == [
+        ("alarm-return", AlarmState.SHELVED),
+        ("alarm-unshelve", AlarmState.ACTIVE_UNACKED),
+    ]
+
+
+def test_a_returned_alarm_that_is_shelved_is_normal_when_the_shelf_expires(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["x_imr"].tag_id
+    engine = SpcEngine(sqlite_store, rtn_after=10)
+    feed(sqlite_store, tag, [10.0, 13.5] + [10.2, 9.8] * 5)  # raised, then returned
+    engine.process(tag)
+    [alarm] = [a for a in _spc_alarms(sqlite_store) if a.code == "nelson1"]
+    until = datetime.now(UTC) + timedelta(hours=1)
+    alarms.shelve(sqlite_store, alarm.id, "operator.a", until)
+    alarms.expire_shelves(sqlite_store, until + timedelta(seconds=1))
+    assert _trail(sqlite_store, alarm.id)[1:] == [
+        ("alarm-return", AlarmState.RTN_UNACKED),
+        ("alarm-shelve", AlarmState.SHELVED),
+        ("alarm-unshelve", AlarmState.NORMAL),
+    ]
 
 
 def test_alarm_priority_follows_the_tags_rule_and_general_settings(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -111,6 +113,47 @@ def test_a_tag_without_spec_limits_runs_on_provisional_limits_from_its_first_20_
     ]
 
 
+def test_an_xbar_tag_without_spec_limits_runs_on_provisional_limits_from_its_first_20_subgroups(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["no_spec_xbar"].tag_id  # X-bar R, subgroups of 5
+    first = 5.0 + 0.5 * np.random.default_rng(9).standard_normal((20, 5))
+    feed(sqlite_store, tag, first.ravel()[:99])
+    engine = SpcEngine(sqlite_store)
+    engine.process(tag)
+    with Session(sqlite_store) as session:  # 19 subgroups and 4 samples: nothing to judge on yet
+        assert session.scalars(select(ControlLimits).where(ControlLimits.tag_id == tag)).all() == []
+    times = feed(sqlite_store, tag, [first[19, 4]] + [8.0] * 5, start=99)  # then a subgroup at 8
+    engine.process(tag)
+    with Session(sqlite_store) as session:
+        limits = session.scalars(select(ControlLimits).where(ControlLimits.tag_id == tag)).one()
+    # X-bar R estimate (Montgomery §6.2): grand mean, and sigma = mean range / d2(5), d2(5) =
+    # 2.326 (Montgomery Appendix VI), of the 20 subgroups (none beyond the trial limits)
+    ranges = first.max(axis=1) - first.min(axis=1)
+    assert (limits.basis, limits.n_used, limits.frozen_at) == ("provisional", 100, None)
+    assert limits.center == pytest.approx(first.mean(), rel=1e-12)
+    assert limits.sigma == pytest.approx(ranges.mean() / 2.326, rel=1e-3)
+    beyond = [(v[0], v[2], v[5]) for v in _violations(sqlite_store, tag) if v[1] == "nelson1"]
+    assert ("xbar", times[-1], limits.id) in beyond
+
+
+def test_a_chart_collecting_points_for_provisional_limits_logs_it_once(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef], caplog: pytest.LogCaptureFixture
+) -> None:
+    tag = sqlite_tags["no_spec_xbar"].tag_id
+    caplog.set_level(logging.INFO, logger="plantqc.engine")
+    feed(sqlite_store, tag, [5.0, 5.2, 4.9])
+    SpcEngine(sqlite_store).process(tag)
+    feed(sqlite_store, tag, [5.1, 4.8], start=3)
+    SpcEngine(sqlite_store).process(tag)  # a restart: the collection goes on, unannounced
+    [record] = [r for r in caplog.records if "provisional limits" in r.getMessage()]
+    assert (record.tag, record.chart, record.needed) == (  # type: ignore[attr-defined]
+        "no_spec_xbar",
+        "xbar-r",
+        "20 subgroups",
+    )
+
+
 def test_sigma_zone_rules_stay_off_on_spec_derived_limits(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
@@ -196,7 +239,12 @@ def test_phase_one_estimate_excludes_the_out_of_control_points(
 
 @pytest.mark.parametrize(
     ("first", "second", "split"),
-    [("x_imr", "x_imr_b", 203), ("x_xbar", "x_xbar_b", 203), ("x_ewma", "x_ewma_b", 203)],
+    [
+        ("x_imr", "x_imr_b", 203),
+        ("x_xbar", "x_xbar_b", 203),
+        ("x_ewma", "x_ewma_b", 203),
+        ("x_cusum", "x_cusum_b", 203),
+    ],
 )
 def test_restart_mid_stream_gives_the_same_violations_as_one_run(
     store: Engine, tags: dict[str, TagRef], first: str, second: str, split: int

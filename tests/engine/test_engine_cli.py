@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from plantqc.cli import app
 from plantqc.engine import SpcEngine
-from plantqc.store import TagRef, connect
+from plantqc.store import TagRef
 from plantqc.store.models import Alarm, AuditLog, ControlLimits
 
 runner = CliRunner()
@@ -131,19 +131,55 @@ def test_alarms_ack_shelve_and_comment_from_the_command_line_are_audited(
     assert actions == ["alarm-raise", "alarm-ack", "alarm-comment", "alarm-shelve"]
 
 
-@pytest.mark.slow
-def test_demo_reports_alarms_and_the_drift_scenario_in_its_json_contract(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--seconds", "6", "--out", str(tmp_path), "--json"])
+def test_alarms_list_migrates_a_database_never_migrated_and_lists_no_alarms(
+    tmp_path: Path,
+) -> None:
+    result = runner.invoke(app, ["alarms", "list", "--db", f"sqlite:///{tmp_path / 'new.db'}"])
     assert result.exit_code == 0, result.output
-    figures = json.loads(result.output[result.output.index("{") :])
-    assert isinstance(figures["alarms"], list) and isinstance(figures["samples_stored"], int)
-    for scenario in figures["scenarios"]:
-        assert {"kind", "tag", "onset", "detected_at", "delay_samples"} <= set(scenario)
-    assert [(s["kind"], s["tag"]) for s in figures["scenarios"]] == [
-        ("drift", "dry_thickness_um"),
-        ("bad", "dryer_zone1_temp_c"),
-    ]
-    store = connect(figures["database"])
-    with Session(store) as session:  # the engine ran: it wrote the spec-derived limits
-        assert session.scalars(select(ControlLimits.basis)).first() == "spec"
-    store.dispose()
+    assert result.output.startswith("0 alarm(s)")
+
+
+def test_alarms_ack_on_a_database_never_migrated_is_one_sentence(tmp_path: Path) -> None:
+    db = ["--db", f"sqlite:///{tmp_path / 'new.db'}"]
+    result = runner.invoke(app, ["alarms", "ack", "999", "--user", "op.a", *db])
+    assert (result.exit_code, result.output) == (2, "error: there is no alarm 999.\n")
+
+
+@pytest.mark.parametrize("user", ["", "   "])
+@pytest.mark.parametrize(
+    "command",
+    [["ack"], ["shelve", "--minutes", "30"], ["comment", "--cause", "worn shim"]],
+    ids=["ack", "shelve", "comment"],
+)
+def test_a_blank_user_is_refused_by_the_alarm_commands_and_nothing_is_audited(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef], command: list[str], user: str
+) -> None:
+    tag = sqlite_tags["x_imr"].tag_id
+    feed(sqlite_store, tag, [10.0, 13.5])
+    SpcEngine(sqlite_store).process(tag)
+    with Session(sqlite_store) as session:
+        alarm_id = session.scalars(select(Alarm.id).where(Alarm.code == "nelson1")).one()
+    verb, *options = command
+    args = ["alarms", verb, str(alarm_id), "--user", user, *options, *_db(sqlite_store)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.output.endswith("needs the name of who does it (--user), not a blank one.\n")
+    assert result.output.count("\n") == 1
+    with Session(sqlite_store) as session:
+        actions = session.scalars(
+            select(AuditLog.action).where(AuditLog.entity_id == str(alarm_id))
+        ).all()
+    assert actions == ["alarm-raise"]
+
+
+def test_a_blank_user_is_refused_by_limits_freeze_and_nothing_is_frozen(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    args = _phase_one_data(sqlite_store, sqlite_tags["x_imr"].tag_id)
+    result = runner.invoke(app, ["limits", "freeze", *args, "--user", " ", *_db(sqlite_store)])
+    assert (result.exit_code, result.output) == (
+        2,
+        "error: freezing limits needs the name of who does it (--user), not a blank one.\n",
+    )
+    with Session(sqlite_store) as session:
+        assert session.scalars(select(ControlLimits)).all() == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from engine_helpers import T0, feed, shifted_series
 from sqlalchemy import Engine, select
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from plantqc.engine import SpcEngine
 from plantqc.store import TagRef
 from plantqc.store.lots import record_lot, record_roll
-from plantqc.store.models import Violation
+from plantqc.store.models import ControlLimits, Violation
 
 
 def _violations(engine: Engine, tag_id: int) -> list[tuple[object, ...]]:
@@ -58,6 +59,28 @@ def test_a_time_window_is_charted_once_a_later_window_begins(
     feed(sqlite_store, tag, [10.0], start=10)
     engine.process(tag)
     assert [v[:2] for v in _violations(sqlite_store, tag)] == [("xbar", "nelson1")]
+
+
+def test_time_window_subgroups_without_spec_limits_are_charted_on_provisional_limits(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    # 20 windows of 3 samples estimate X-bar S limits (Montgomery §6.3): the grand mean, and
+    # sigma = mean s / c4(3), c4(3) = 0.8862 (Montgomery Appendix VI); a 21st window at 8 is
+    # charted on them once the 22nd begins
+    tag = sqlite_tags["z_time_no_spec"].tag_id
+    first = 5.0 + 0.5 * np.random.default_rng(10).standard_normal((20, 3))
+    for window, values in enumerate(first):
+        feed(sqlite_store, tag, values, start=10 * window)
+    shifted = feed(sqlite_store, tag, [8.0, 8.1, 7.9], start=200)
+    feed(sqlite_store, tag, [5.0], start=210)
+    SpcEngine(sqlite_store).process(tag)
+    with Session(sqlite_store) as session:
+        limits = session.scalars(select(ControlLimits).where(ControlLimits.tag_id == tag)).one()
+    assert (limits.basis, limits.n_used) == ("provisional", 60)
+    assert limits.center == pytest.approx(first.mean(), rel=1e-12)
+    assert limits.sigma == pytest.approx(first.std(axis=1, ddof=1).mean() / 0.8862, rel=1e-3)
+    beyond = [(v[0], v[2]) for v in _violations(sqlite_store, tag) if v[1] == "nelson1"]
+    assert ("xbar", shifted[-1]) in beyond
 
 
 def test_a_roll_subgroup_charts_the_roll_mean_when_the_next_roll_starts(

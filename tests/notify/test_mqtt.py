@@ -119,6 +119,32 @@ def test_a_shelved_alarm_that_fires_again_publishes_nothing_until_its_shelf_expi
     )
 
 
+def test_an_alarm_that_returned_while_shelved_leaves_no_retained_state_when_its_shelf_expires(
+    tmp_path: Path, prefix: str
+) -> None:
+    plant = make_plant(tmp_path, mqtt_section(prefix))
+
+    async def main() -> tuple[list[tuple[str, str]], dict[str, bytes]]:
+        async with listening(prefix) as listener, running(plant.notifications()):
+            alarm_id = change(plant.engine, plant.gap, "raise")
+            until_at = datetime.now(UTC) + timedelta(hours=1)
+            alarms.shelve(plant.engine, alarm_id, "operator.a", until_at, "calibration")
+            change(plant.engine, plant.gap, "clear")  # the condition goes while shelved
+            alarms.expire_shelves(plant.engine, until_at + timedelta(seconds=1))
+            events = await listener.wait_events(4)
+            changes = [(e["change"]["action"], e["change"]["state"]) for e in events]
+        return changes, await retained(prefix)
+
+    changes, kept = asyncio.run(main())
+    assert changes == [
+        ("alarm-raise", "active-unacknowledged"),
+        ("alarm-shelve", "shelved"),
+        ("alarm-return", "shelved"),
+        ("alarm-unshelve", "normal"),
+    ]
+    assert kept == {}
+
+
 def test_nothing_is_lost_while_the_broker_is_unreachable(tmp_path: Path, prefix: str) -> None:
     closed = free_port()
     down = make_plant(tmp_path, mqtt_section(prefix, port=closed))

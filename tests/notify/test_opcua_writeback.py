@@ -84,6 +84,25 @@ def test_a_shelved_alarm_is_not_active_for_the_plc(tmp_path: Path) -> None:
     asyncio.run(main())
 
 
+def test_an_alarm_that_returned_while_shelved_is_not_active_for_the_plc_after_its_shelf_expires(
+    tmp_path: Path,
+) -> None:
+    plant, port = _plant(tmp_path)
+
+    async def main() -> None:
+        async with LineSimulator(plant.loaded.config, port=port), running(plant.notifications()):
+            alarm_id = change(plant.engine, plant.gap, "raise")  # we1: high
+            shelf = datetime.now(UTC) + timedelta(hours=1)
+            alarms.shelve(plant.engine, alarm_id, "operator.a", shelf)
+            change(plant.engine, plant.gap, "clear")
+            alarms.expire_shelves(plant.engine, shelf + timedelta(seconds=1))
+            change(plant.engine, plant.gap, "raise", rule="we2")
+            # only the medium alarm raised after the expiry is active: the high one is normal
+            await _shows(port, (True, PRIORITY_CODES["medium"]))
+
+    asyncio.run(main())
+
+
 def test_the_nodes_are_written_again_after_the_server_restarts(tmp_path: Path) -> None:
     plant, port = _plant(tmp_path)
 
