@@ -141,6 +141,10 @@ PROFILE_SERIES = {
 }  # fmt: skip
 """Chart name (``control_limits.chart``) of each per-scan statistic of a profile tag."""
 
+LOCATION_POINTS = frozenset({"i", "xbar", "ewma"})
+"""Evaluator chart points that chart the process location; their rules' alarm codes are the
+bare rule codes (`SeriesSpec.code`)."""
+
 Evaluator = IMRStream | XbarStream | EWMAStream | CUSUMStream
 
 
@@ -160,9 +164,28 @@ class SeriesSpec:
         """The name of an evaluator's chart point in ``violations.chart``."""
         return point if self.statistic is None else f"{self.name}.{point}"
 
-    def code(self, rule: str) -> str:
-        """The alarm code of a rule on this chart."""
+    def code(self, point: str, rule: str) -> str:
+        """The alarm code of ``rule`` signalled by an evaluator's chart point ``point``.
+
+        A rule on the location chart is an alarm of its own, named for the rule (prefixed with
+        the chart's name for a profile statistic); the same rule on the spread chart (MR, R, S)
+        or on one side of a CUSUM is another condition, so another alarm, prefixed with that
+        chart (``mr:nelson1``, ``cd_2sigma.mr:nelson1``).
+        """
+        if point not in LOCATION_POINTS:
+            return f"{self.point_chart(point)}:{rule}"
         return rule if self.statistic is None else f"{self.name}:{rule}"
+
+
+def code_charts(code: str) -> tuple[frozenset[str], str]:
+    """The ``violations.chart`` names whose signals raise the SPC alarm ``code``, and its
+    rule: the inverse of `SeriesSpec.code`."""
+    prefix, _, rule = code.rpartition(":")
+    if not prefix:
+        return LOCATION_POINTS, rule
+    if prefix in PROFILE_SERIES.values():
+        return frozenset(f"{prefix}.{point}" for point in LOCATION_POINTS), rule
+    return frozenset({prefix}), rule
 
 
 @dataclass(frozen=True)
@@ -585,7 +608,8 @@ class _SeriesRun:
         self.session, self.chart, self.series, self.rtn_after = session, chart, series, rtn_after
         saved = saved if saved and saved.get("chart") == series.chart else {}
         self.recent: dict[str, list[list[Any]]] = saved.get("recent", {})
-        self.fired: dict[str, int] = saved.get("fired", {})  # rule -> point it last fired at
+        # alarm code -> the point it last fired at
+        self.fired: dict[str, int] = saved.get("fired", {})
         self.points: int = saved.get("points", 0)
         self.open: dict[str, Any] | None = saved.get("open")
         # the feeds kept while the chart has no limits: [iso time, value or subgroup values]
@@ -622,7 +646,7 @@ class _SeriesRun:
 
     def active_codes(self) -> set[tuple[str, str]]:
         """The alarm conditions of this chart that still hold (fired within `rtn_after`)."""
-        return {(SPC_KIND, self.series.code(rule)) for rule in self.fired}
+        return {(SPC_KIND, code) for code in self.fired}
 
     def feed(
         self,
@@ -757,8 +781,8 @@ class _SeriesRun:
                         },
                     )
                 )
-                self.fired[rule] = self.points
-                code = self.series.code(rule)
+                code = self.series.code(point.chart, rule)
+                self.fired[code] = self.points
                 message = (
                     f"{self.chart.tag}: rule {rule} on chart {chart_name} at value "
                     f"{point.value:.6g}"
@@ -768,9 +792,9 @@ class _SeriesRun:
                         "raise", code, ts, SPC_KIND, self.chart.priority(code), message, stopped
                     )
                 )
-        for rule in [r for r, at in self.fired.items() if self.points - at >= self.rtn_after]:
-            del self.fired[rule]
-            events.append(AlarmEvent("clear", self.series.code(rule), ts))
+        for code in [c for c, at in self.fired.items() if self.points - at >= self.rtn_after]:
+            del self.fired[code]
+            events.append(AlarmEvent("clear", code, ts))
 
 
 # --- sensor faults and the running condition ---------------------------------------------------

@@ -3,7 +3,8 @@
 References
 ----------
 .. [1] D. C. Montgomery, *Introduction to Statistical Quality Control*, 7th ed., Wiley, 2013,
-   §8.2-8.3: Cp, Cpk, Cpm (eq. 8.5-8.13), confidence intervals (eq. 8.19, 8.20 Bissell).
+   §8.2-8.3: Cp, Cpk, Cpm (eq. 8.5-8.13), confidence intervals (§8.3.5, eq. 8.19, 8.20
+   Bissell); §6.2-6.4: the within-subgroup sigma estimates R-bar/d2, s-bar/c4 and MR-bar/d2.
 .. [2] A. F. Bissell, "How reliable is your capability index?", *Applied Statistics* 39(3),
    1990, pp. 331-340.
 .. [3] ISO 22514-2:2017, *Statistical methods in process management - Capability and
@@ -24,7 +25,11 @@ from statsmodels.stats.diagnostic import normal_ad
 
 from spc.errors import SPCInputError
 from spc.validation import as_float_array, as_subgroups, check_min_points
-from spc.variables import imr_limits, sigma_from_ranges
+from spc.variables import imr_limits, sigma_from_ranges, sigma_from_stds
+
+WITHIN_ESTIMATORS = ("range", "std")
+"""Within-subgroup sigma estimators of :func:`capability`: R-bar/d2 (``range``, as the X-bar/R
+chart) or s-bar/c4 (``std``, as the X-bar/S chart)."""
 
 
 def _check_specs(lsl: float | None, usl: float | None) -> None:
@@ -34,14 +39,46 @@ def _check_specs(lsl: float | None, usl: float | None) -> None:
         raise SPCInputError(f"The lower spec limit ({lsl}) must be below the upper ({usl}).")
 
 
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise SPCInputError(f"The confidence level must be in (0, 1), got {confidence}.")
+
+
+def _check_interval_inputs(n: int, confidence: float) -> None:
+    if n < 2:
+        raise SPCInputError(f"A confidence interval needs at least 2 measurements, got {n}.")
+    _check_confidence(confidence)
+
+
 def cp_confidence_interval(cp: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    r"""Two-sided confidence interval on Cp from the chi-square distribution of :math:`s^2`.
+    r"""Two-sided confidence interval on Cp (or Pp) from the chi-square distribution of s².
 
-    .. math:: \hat C_p\sqrt{\chi^2_{1-\alpha/2,\,n-1}/(n-1)} \le C_p \le
-              \hat C_p\sqrt{\chi^2_{\alpha/2,\,n-1}/(n-1)}
+    Parameters
+    ----------
+    cp : float
+        Estimated index :math:`\hat C_p` (or :math:`\hat P_p`), dimensionless.
+    n : int
+        Number of measurements the sigma was estimated from.
+    confidence : float
+        Confidence level :math:`1-\alpha`, in (0, 1).
 
-    (Montgomery [1]_ eq. 8.19, with :math:`\chi^2_{a}` the upper-a point).
+    Returns
+    -------
+    tuple of float
+        Lower and upper bound, dimensionless.
+
+    Notes
+    -----
+    Montgomery [1]_ §8.3.5, eq. 8.19, with :math:`\chi^2_{a,\,n-1}` the upper-a point:
+
+    .. math:: \hat C_p\sqrt{\frac{\chi^2_{1-\alpha/2,\,n-1}}{n-1}} \le C_p \le
+              \hat C_p\sqrt{\frac{\chi^2_{\alpha/2,\,n-1}}{n-1}}
+
+    The interval is exact for an index built on the sample standard deviation s of n normal
+    measurements, as :math:`P_p` is; for a within-subgroup estimate (:math:`C_p`) it is the
+    usual approximation with n - 1 degrees of freedom.
     """
+    _check_interval_inputs(n, confidence)
     alpha = 1.0 - confidence
     df = n - 1
     return (
@@ -51,11 +88,35 @@ def cp_confidence_interval(cp: float, n: int, confidence: float = 0.95) -> tuple
 
 
 def cpk_confidence_interval(cpk: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    r"""Approximate two-sided confidence interval on Cpk (Bissell [2]_; Montgomery [1]_ eq. 8.20).
+    r"""Approximate two-sided confidence interval on Cpk (or Ppk) by Bissell's normal
+    approximation.
+
+    Parameters
+    ----------
+    cpk : float
+        Estimated index :math:`\hat C_{pk}` (or :math:`\hat P_{pk}`), dimensionless, not 0.
+    n : int
+        Number of measurements the index was estimated from.
+    confidence : float
+        Confidence level :math:`1-\alpha`, in (0, 1).
+
+    Returns
+    -------
+    tuple of float
+        Lower and upper bound, dimensionless.
+
+    Notes
+    -----
+    Bissell [2]_; Montgomery [1]_ §8.3.5, eq. 8.20, with :math:`Z_{\alpha/2}` the upper
+    :math:`\alpha/2` point of the standard normal distribution:
 
     .. math:: \hat C_{pk}\left[1 \mp Z_{\alpha/2}\sqrt{\frac{1}{9n\hat C_{pk}^2}
               + \frac{1}{2(n-1)}}\right]
+
+    :math:`P_{pk}` takes the same interval with the overall sample standard deviation in
+    place of the within-subgroup sigma.
     """
+    _check_interval_inputs(n, confidence)
     z = stats.norm.ppf(1.0 - (1.0 - confidence) / 2.0)
     half = z * np.sqrt(1.0 / (9.0 * n * cpk**2) + 1.0 / (2.0 * (n - 1)))
     return float(cpk * (1.0 - half)), float(cpk * (1.0 + half))
@@ -85,9 +146,9 @@ class Capability:
     """Capability (within) and performance (overall) indices of a process against its specs.
 
     All indices are dimensionless; means and sigmas are in the unit of the measurements.
-    ``ci`` holds two-sided confidence intervals at ``confidence`` for ``cp`` and ``cpk``;
-    ``ppm`` the expected ppm out of spec from the within sigma (``within_*``), from the overall
-    sigma (``overall_*``) and the observed ppm.
+    ``ci`` holds two-sided confidence intervals at ``confidence`` for ``cpk`` and ``ppk`` and,
+    with both spec limits, ``cp`` and ``pp``; ``ppm`` the expected ppm out of spec from the
+    within sigma (``within_*``), from the overall sigma (``overall_*``) and the observed ppm.
     """
 
     n: int
@@ -140,6 +201,7 @@ def capability(
     usl: float | None = None,
     target: float | None = None,
     confidence: float = 0.95,
+    within: str = "range",
 ) -> Capability:
     r"""Cp, Cpk, Cpl, Cpu (within), Pp, Ppk (overall) and Cpm, with CIs, normality and ppm.
 
@@ -148,14 +210,24 @@ def capability(
     values : array-like
         Measurements, any unit (same as the spec limits).
     subgroup : array-like, optional
-        Subgroup labels; the within sigma is then :math:`\bar R/d_2`, otherwise
-        :math:`\overline{MR}/d_2` of consecutive values.
+        Subgroup label of each measurement; the within sigma then comes from the subgroups
+        (see ``within``), otherwise it is :math:`\overline{MR}/d_2` of consecutive values.
     lsl, usl : float, optional
         Specification limits (at least one).
     target : float, optional
         Target for Cpm (default: the spec midpoint when both limits are given).
     confidence : float
-        Level of the confidence intervals.
+        Level of the confidence intervals, in (0, 1).
+    within : {"range", "std"}
+        Within-subgroup sigma with ``subgroup``: :math:`\bar R/d_2` (``range``, the X-bar/R
+        chart's estimate) or :math:`\bar s/c_4` (``std``, the X-bar/S chart's), weighted
+        for unequal subgroup sizes as the charts weight them (Montgomery [1]_ §6.2-6.3).
+        Unused without ``subgroup``.
+
+    Returns
+    -------
+    Capability
+        Indices, their confidence intervals, the Anderson-Darling normality test and ppm.
 
     Notes
     -----
@@ -163,21 +235,30 @@ def capability(
               C_{pl} = \frac{\bar x-LSL}{3\sigma_w},\; C_{pk} = \min(C_{pu}, C_{pl}),\;
               C_{pm} = \frac{USL-LSL}{6\sqrt{s^2+(\bar x-T)^2}}
 
-    :math:`P_p, P_{pk}` use the overall sample standard deviation s (Montgomery [1]_ §8.2).
-    The intervals use n - 1 degrees of freedom (exact for the overall s, approximate for a
-    within estimate).  Normality: Anderson-Darling with Stephens' p-value [5]_.
+    :math:`P_p, P_{pk}` are the same ratios with the overall sample standard deviation s in
+    place of :math:`\sigma_w` (Montgomery [1]_ §8.2).  Intervals (Montgomery [1]_ §8.3.5):
+    :math:`C_p, P_p` by the chi-square interval (:func:`cp_confidence_interval`),
+    :math:`C_{pk}, P_{pk}` by Bissell's normal approximation (:func:`cpk_confidence_interval`),
+    all with n - 1 degrees of freedom (exact for s, approximate for a within estimate).
+    Normality: Anderson-Darling with Stephens' p-value [5]_.
     """
     _check_specs(lsl, usl)
-    if not 0.0 < confidence < 1.0:
-        raise SPCInputError(f"The confidence level must be in (0, 1), got {confidence}.")
+    _check_confidence(confidence)
+    if within not in WITHIN_ESTIMATORS:
+        raise SPCInputError(
+            f"Unknown within-subgroup estimator {within!r}; use {' or '.join(WITHIN_ESTIMATORS)}."
+        )
     x = as_float_array(values)
     check_min_points(x.size, 3, "measurements")
     if subgroup is None:
-        within = imr_limits(x)
-        sigma_within, method = within.sigma, within.sigma_method
+        individuals = imr_limits(x)
+        sigma_within, method = individuals.sigma, individuals.sigma_method
     else:
         groups = as_subgroups(x, subgroup, min_size=2)
-        sigma_within, method = sigma_from_ranges(groups.ranges(), groups.sizes)
+        if within == "range":
+            sigma_within, method = sigma_from_ranges(groups.ranges(), groups.sizes)
+        else:
+            sigma_within, method = sigma_from_stds(groups.stds(), groups.sizes)
     mean = float(np.mean(x))
     sigma_overall = float(np.std(x, ddof=1))
     if sigma_within <= 0 or sigma_overall <= 0:
@@ -193,8 +274,12 @@ def capability(
         if target is not None and lsl is not None and usl is not None
         else float("nan")
     )
-    ci = {} if np.isnan(cp) else {"cp": cp_confidence_interval(cp, x.size, confidence)}
+    ci = {}
+    if not np.isnan(cp):
+        ci["cp"] = cp_confidence_interval(cp, x.size, confidence)
+        ci["pp"] = cp_confidence_interval(pp, x.size, confidence)
     ci["cpk"] = cpk_confidence_interval(cpk, x.size, confidence)
+    ci["ppk"] = cpk_confidence_interval(ppk, x.size, confidence)
     statistic, p_value = normal_ad(x)
     observed_below = np.sum(x < lsl) if lsl is not None else 0
     observed_above = np.sum(x > usl) if usl is not None else 0

@@ -11,8 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from plantqc.cli.limits_cmd import open_store
-from plantqc.cli.options import ConfigOption, DbOption, parse_time
+from plantqc.cli.options import ConfigOption, DbOption, open_store, parse_time
 from plantqc.errors import UserError
 
 app = typer.Typer(help="List, acknowledge, shelve and comment alarms.", no_args_is_help=True)
@@ -34,7 +33,7 @@ def list_(
     """Open alarms, newest first."""
     from plantqc.alarms import list_alarms
 
-    engine = open_store(db, config)
+    engine, _ = open_store(db, config)
     try:
         rows = list_alarms(engine, include_normal=include_normal)
     finally:
@@ -65,7 +64,7 @@ def ack(
     """Acknowledge an alarm."""
     from plantqc import alarms
 
-    engine = open_store(db, config)
+    engine, _ = open_store(db, config)
     try:
         row = alarms.ack(engine, alarm_id, user, note)
     finally:
@@ -92,7 +91,7 @@ def shelve(
     if (minutes is None) == (until is None):
         raise UserError("give exactly one of --minutes and --until.")
     expiry = parse_time(until, "--until") or datetime.now(UTC) + timedelta(minutes=minutes or 0)
-    engine = open_store(db, config)
+    engine, _ = open_store(db, config)
     try:
         alarms.shelve(engine, alarm_id, user, expiry, note)
     finally:
@@ -112,7 +111,7 @@ def comment(
     """Record the assignable cause and / or corrective action of an alarm."""
     from plantqc import alarms
 
-    engine = open_store(db, config)
+    engine, _ = open_store(db, config)
     try:
         alarms.comment(engine, alarm_id, user, cause, action)
     finally:

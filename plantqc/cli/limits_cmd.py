@@ -14,7 +14,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from plantqc.alarms import require_user
-from plantqc.cli.options import ConfigOption, DbOption, parse_time, resolve_db_url
+from plantqc.cli.options import ConfigOption, DbOption, open_store, parse_time
 from plantqc.errors import UserError
 
 if TYPE_CHECKING:  # the engine (numpy, scipy) is loaded by the commands that chart
@@ -45,19 +45,6 @@ def _split(tag: str) -> tuple[str, str]:
     return line, name
 
 
-def open_store(db: str | None, config: Path | None) -> Engine:
-    """The store of ``--db`` / ``--config``, migrated first (so a new or older database works
-    rather than failing on a missing table), with the config's lines and tags registered."""
-    from plantqc.config import load_config
-    from plantqc.store import connect, sync_config, upgrade
-
-    engine = connect(resolve_db_url(db, config))
-    upgrade(engine)
-    if config is not None:
-        sync_config(engine, load_config(config).config)
-    return engine
-
-
 def _estimate(
     db: str | None, config: Path | None, tag: str, start: str, end: str, chart_name: str | None
 ) -> tuple[Engine, ChartConfig, LimitsEstimate]:
@@ -67,7 +54,7 @@ def _estimate(
     assert t0 is not None and t1 is not None
     if t0 >= t1:
         raise UserError(f"--from ({start}) must be before --to ({end}).")
-    engine = open_store(db, config)
+    engine, _ = open_store(db, config)
     chart = chart_for(engine, *_split(tag))
     series = chart.series_named(chart_name)
     return engine, chart, estimate_limits(engine, chart, t0, t1, series)
@@ -162,7 +149,7 @@ def show(
     """Every limits version of each of a tag's charts; the ones in force are marked."""
     from plantqc.engine import chart_for, limit_versions
 
-    engine = open_store(db, config)
+    engine, _ = open_store(db, config)
     try:
         chart = chart_for(engine, *_split(tag))
         names = [s.name for s in chart.series]

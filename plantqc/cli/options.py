@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
-from plantqc.config import load_config
+from plantqc.config import LoadedConfig, load_config
 from plantqc.errors import UserError
 
 DEFAULT_DB_URL = "sqlite:///plantqc.db"
@@ -35,6 +36,20 @@ def resolve_db_url(db: str | None, config: Path | None = None) -> str:
     if config is not None:
         return load_config(config).storage_url()
     return os.environ.get("PLANTQC_DB_URL") or DEFAULT_DB_URL
+
+
+def open_store(db: str | None, config: Path | None) -> tuple[Engine, LoadedConfig | None]:
+    """The store of ``--db`` / ``--config``, migrated first (so a new or older database works
+    rather than failing on a missing table), with the config's lines and tags registered; and
+    the loaded config (None without ``--config``)."""
+    from plantqc.store import connect, sync_config, upgrade
+
+    loaded = load_config(config) if config is not None else None
+    engine = connect(db or (loaded.storage_url() if loaded is not None else resolve_db_url(None)))
+    upgrade(engine)
+    if loaded is not None:
+        sync_config(engine, loaded.config)
+    return engine, loaded
 
 
 def parse_time(text: str | None, option: str) -> datetime | None:

@@ -13,11 +13,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from sqlalchemy import Engine
 from typer.core import TyperGroup
 
-from plantqc.cli.options import ConfigOption, DbOption, resolve_db_url
-from plantqc.config import LoadedConfig
+from plantqc.cli.options import ConfigOption, DbOption, open_store
 from plantqc.errors import UserError
 
 console = Console(highlight=False, soft_wrap=True)
@@ -73,18 +71,6 @@ OutOption = Annotated[
 ReportOption = Annotated[str, typer.Option("--report", help="Report id, e.g. QC-000012 or 12.")]
 
 
-def _open(db: str | None, config: Path | None) -> tuple[Engine, LoadedConfig | None]:
-    from plantqc.config import load_config
-    from plantqc.store import connect, sync_config, upgrade
-
-    loaded = load_config(config) if config is not None else None
-    engine = connect(resolve_db_url(db, config))
-    upgrade(engine)
-    if loaded is not None:
-        sync_config(engine, loaded.config)
-    return engine, loaded
-
-
 @app.callback(invoke_without_command=True)
 def report(
     ctx: typer.Context,
@@ -114,7 +100,7 @@ def report(
             raise UserError("--compare takes the lots itself; leave out --lot, --roll and --pdf.")
         from plantqc.reports.compare import compare_lots
 
-        engine, loaded = _open(db, config)
+        engine, loaded = open_store(db, config)
         try:
             html = compare_lots(engine, compare, out, line=line, loaded=loaded)
         finally:
@@ -125,7 +111,7 @@ def report(
         raise UserError("give the lot to report on with --lot LOT (or lots with --compare).")
     from plantqc.reports.issue import REPORT_PDF, generate_report
 
-    engine, loaded = _open(db, config)
+    engine, loaded = open_store(db, config)
     try:
         issued = generate_report(engine, lot, out, line=line, roll=roll, loaded=loaded, pdf=pdf)
     finally:
@@ -152,7 +138,7 @@ def sign(
     from plantqc.reports.issue import parse_report_id
     from plantqc.reports.sign import sign_report
 
-    engine, _ = _open(db, config)
+    engine, _ = open_store(db, config)
     try:
         row = sign_report(engine, parse_report_id(report_id), role, user)
     finally:
@@ -169,7 +155,7 @@ def verify(report_id: ReportOption, db: DbOption = None, config: ConfigOption = 
     from plantqc.reports.issue import parse_report_id
     from plantqc.reports.sign import verify_report
 
-    engine, _ = _open(db, config)
+    engine, _ = open_store(db, config)
     try:
         result = verify_report(engine, parse_report_id(report_id))
     finally:

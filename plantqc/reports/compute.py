@@ -1,11 +1,14 @@
 """The numbers of a report: spec table, capability, control charts and disposition.
 
-Every statistic comes from `spc` (capability: Montgomery §8.2-8.3 with Bissell's interval and
-Anderson-Darling; charts: `spc.imr`, `spc.xbar_r` / `spc.xbar_s`, `spc.ewma`, `spc.cusum` on the
-limits in force; CD profiles: `spc.profile_statistics`) applied to exactly the rows of
+Every statistic comes from `spc` (capability: Montgomery §8.2-8.3 with the chi-square and
+Bissell intervals and Anderson-Darling, within sigma as the characteristic's chart estimates it;
+charts: `spc.imr`, `spc.xbar_r` / `spc.xbar_s`, `spc.ewma`, `spc.cusum` on the limits in force
+at each point; CD profiles: `spc.profile_statistics`) applied to exactly the rows of
 `plantqc.reports.data`.  A characteristic's measured value is its mean over the lot; it passes
-when that mean lies within the spec limits.  Arrays are reduced here to what a figure needs
-(at most `PLOT_BUCKETS` points, `HISTOGRAM_BINS` bins), so the full series can be dropped.
+when that mean lies within the spec limits and no more than ``max_out_of_spec_pct`` percent of
+its individual values lie outside them (`plantqc.config.ReportSettings`).  Arrays are reduced
+here to what a figure needs (at most `PLOT_BUCKETS` points, `HISTOGRAM_BINS` bins), so the full
+series can be dropped.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -23,6 +27,7 @@ from plantqc.engine import ChartConfig, rules_on
 from plantqc.reports.data import (
     ImageRecord,
     LimitsInForce,
+    LimitsSchedule,
     LotData,
     ProfileSeries,
     RollInfo,
@@ -44,6 +49,13 @@ PRIMARY_CHARTS = {
     "cusum": ("cusum_upper", "cusum_lower"),
 }
 """The charts of each chart set that the report draws (the dispersion charts are counted only)."""
+UNIT_SYMBOLS = {"um": "µm", "degC": "°C", "mPa.s": "mPa·s", "1/m2": "1/m²", "m2": "m²"}
+"""How a report prints the plain-text units of the config; ``report.json`` keeps them as given."""
+
+
+def unit_symbol(unit: str) -> str:
+    """``unit`` as a report prints it (``um`` -> ``µm``, see `UNIT_SYMBOLS`)."""
+    return UNIT_SYMBOLS.get(unit, unit)
 
 
 @dataclass(frozen=True)
@@ -61,44 +73,63 @@ class ChartPlot:
     """A chart reduced for drawing: per point or per bucket, x in epoch seconds.
 
     ``lines`` maps a statistic name to (mean, min, max) per x; ``ucl`` / ``lcl`` are the widest
-    limits per x; ``marks`` are (x, value) of points where a rule signalled.
+    limits and ``center`` the mean center line per x; ``marks`` are (x, value) of points where
+    a rule signalled; ``changes`` are (x, label) where another limits version came into force.
     """
 
     x: list[float]
     lines: dict[str, tuple[list[float], list[float], list[float]]]
     ucl: list[float]
     lcl: list[float]
-    center: float
+    center: list[float]
     marks: list[tuple[float, float]]
+    changes: list[tuple[float, str]]
     unit: str
 
 
-@dataclass(frozen=True)
-class ChartResult:
-    """A characteristic's control chart over the lot, on the limits in force."""
+def _when(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).isoformat()
 
-    chart: str
+
+@dataclass(frozen=True)
+class LimitsSegment:
+    """The points of a chart that ran on one limits version, with that version's lines.
+
+    ``first_s`` / ``last_s`` are the times of its first and last point (epoch seconds);
+    ``center`` / ``lcl`` / ``ucl`` those of its last point, in the unit of the chart.
+    """
+
     limits: LimitsInForce
     rules: str
     points: int
+    first_s: float
+    last_s: float
     center: float
     lcl: float
     ucl: float
     violations: dict[str, int]
-    plot: ChartPlot
+
+    @property
+    def label(self) -> str:
+        """``v2`` for stored limits, ``spec`` for spec-derived ones not yet stored."""
+        version = self.limits.version
+        return f"v{version}" if version is not None else self.limits.basis
 
     def to_dict(self) -> dict[str, Any]:
+        limits = self.limits
         return {
-            "chart": self.chart,
-            "limits_version": self.limits.version,
-            "limits_basis": self.limits.basis,
-            "limits_frozen": self.limits.frozen,
-            "frozen_by": self.limits.frozen_by,
-            "frozen_at": self.limits.frozen_at.isoformat() if self.limits.frozen_at else None,
-            "sigma": self.limits.sigma,
-            "sigma_method": self.limits.sigma_method,
+            "version": limits.version,
+            "basis": limits.basis,
+            "frozen": limits.frozen,
+            "frozen_by": limits.frozen_by,
+            "frozen_at": limits.frozen_at.isoformat() if limits.frozen_at else None,
+            "valid_from": limits.valid_from.isoformat() if limits.valid_from else None,
+            "sigma": limits.sigma,
+            "sigma_method": limits.sigma_method,
             "rules": self.rules,
             "points": self.points,
+            "first_at": _when(self.first_s),
+            "last_at": _when(self.last_s),
             "center": self.center,
             "lcl": self.lcl,
             "ucl": self.ucl,
@@ -107,11 +138,50 @@ class ChartResult:
 
 
 @dataclass(frozen=True)
+class ChartResult:
+    """A characteristic's control chart over the lot: one segment per limits version in force.
+
+    ``uncharted`` counts the points that are not charted: before any limits were in force, or
+    in a segment of one point, too short for a chart.
+    """
+
+    chart: str
+    segments: list[LimitsSegment]
+    uncharted: int
+    plot: ChartPlot
+
+    @property
+    def points(self) -> int:
+        return sum(segment.points for segment in self.segments)
+
+    @property
+    def violations(self) -> dict[str, int]:
+        """Signals per rule code over every segment."""
+        total: dict[str, int] = {}
+        for segment in self.segments:
+            for code, count in segment.violations.items():
+                total[code] = total.get(code, 0) + count
+        return total
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chart": self.chart,
+            "points": self.points,
+            "uncharted": self.uncharted,
+            "violations": self.violations,
+            "limits": [segment.to_dict() for segment in self.segments],
+        }
+
+
+@dataclass(frozen=True)
 class Characteristic:
     """One row of the specification table with its capability and chart.
 
-    ``verdict`` is ``pass`` / ``fail`` (lot mean within / outside the spec), ``no spec`` or
-    ``no data``.  ``out_of_spec`` counts individual values outside the spec limits.
+    ``verdict`` is ``pass``, ``fail`` (a reason in ``failures``: the lot mean outside the spec,
+    or more than the allowed share of individual values outside it), ``no spec`` or ``no
+    data``.  ``out_of_spec`` counts the individual values outside the spec limits and
+    ``out_of_spec_pct`` is their share of ``n`` in percent.  ``capability_indicative`` marks
+    a study of fewer values than ``ReportSettings.capability_min_n``: shown, not decisive.
     """
 
     key: str
@@ -128,9 +198,12 @@ class Characteristic:
     minimum: float | None
     maximum: float | None
     out_of_spec: int
+    out_of_spec_pct: float | None
     verdict: str
+    failures: tuple[str, ...] = ()
     capability: spc.Capability | None = None
     capability_note: str | None = None
+    capability_indicative: bool = False
     chart: ChartResult | None = None
     histogram: Histogram | None = field(default=None, repr=False)
 
@@ -161,8 +234,11 @@ class Characteristic:
             "min": self.minimum,
             "max": self.maximum,
             "out_of_spec": self.out_of_spec,
+            "out_of_spec_pct": self.out_of_spec_pct,
             "verdict": self.verdict,
+            "failures": list(self.failures),
             "capability": self.capability.to_dict() if self.capability else None,
+            "capability_indicative": self.capability_indicative,
             "normal": self.normal,
             "capability_note": self.capability_note,
             "chart": self.chart.to_dict() if self.chart else None,
@@ -173,6 +249,35 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def _spec_text(lsl: float | None, usl: float | None, unit: str) -> str:
+    """``[47, 53] µm``: the spec interval as reasons print it (an open side as -inf / +inf)."""
+    low = f"{lsl:g}" if lsl is not None else "-inf"
+    high = f"{usl:g}" if usl is not None else "+inf"
+    return f"[{low}, {high}] {unit_symbol(unit)}".rstrip()
+
+
+def _failures(
+    mean: float,
+    n: int,
+    out_of_spec: int,
+    lsl: float | None,
+    usl: float | None,
+    unit: str,
+    max_out_of_spec_pct: float,
+) -> tuple[str, ...]:
+    """Why a characteristic with a spec fails: its mean, its share of values out of spec."""
+    failures = []
+    if (lsl is not None and mean < lsl) or (usl is not None and mean > usl):
+        failures.append(f"lot mean {mean:.4g} is outside the spec {_spec_text(lsl, usl, unit)}")
+    pct = 100.0 * out_of_spec / n
+    if pct > max_out_of_spec_pct:
+        failures.append(
+            f"{out_of_spec} of {n} values ({pct:.3g} %) are outside the spec "
+            f"{_spec_text(lsl, usl, unit)}, more than the {max_out_of_spec_pct:g} % allowed"
+        )
+    return tuple(failures)
+
+
 def characteristic(
     key: str,
     name: str,
@@ -181,38 +286,48 @@ def characteristic(
     values: np.ndarray,
     spec: tuple[float | None, float | None, float | None],
     spec_basis: str,
+    settings: ReportSettings,
     *,
     subgroups: np.ndarray | None = None,
+    within: str = "range",
     chart: ChartResult | None = None,
 ) -> Characteristic:
-    """The spec-table row, capability study and histogram of ``values`` against ``spec``.
+    r"""The spec-table row, capability study and histogram of ``values`` against ``spec``.
 
-    ``spec`` is (LSL, target, USL); ``subgroups`` labels rational subgroups for the within
-    sigma of the capability study (:math:`\\bar R/d_2`), else :math:`\\overline{MR}/d_2`.
+    ``spec`` is (LSL, target, USL); every value is an individual value (a sample, a scan's
+    statistic, an image's result) that must lie within it, up to ``settings``'
+    ``max_out_of_spec_pct``.  ``subgroups`` labels rational subgroups for the within sigma of
+    the capability study (``within``: ``range`` :math:`\bar R/d_2`, ``std``
+    :math:`\bar s/c_4`), else it is :math:`\overline{MR}/d_2`.
     """
     lsl, target, usl = spec
     n = int(values.size)
     if n == 0:
         return Characteristic(
             key, name, source, unit, lsl, target, usl, spec_basis, 0, None, None, None, None,
-            0, "no data", capability_note="no data in the lot", chart=chart,
+            0, None, "no data", capability_note="no data in the lot", chart=chart,
         )  # fmt: skip
     mean = float(np.mean(values))
     below = int(np.sum(values < lsl)) if lsl is not None else 0
     above = int(np.sum(values > usl)) if usl is not None else 0
-    if lsl is None and usl is None:
-        verdict = "no spec"
-    else:
-        inside = (lsl is None or mean >= lsl) and (usl is None or mean <= usl)
-        verdict = "pass" if inside else "fail"
+    out_of_spec = below + above
+    has_spec = lsl is not None or usl is not None
+    failures = (
+        _failures(mean, n, out_of_spec, lsl, usl, unit, settings.max_out_of_spec_pct)
+        if has_spec
+        else ()
+    )
+    verdict = "fail" if failures else "pass" if has_spec else "no spec"
     capability, note = None, None
-    if lsl is None and usl is None:
+    if not has_spec:
         note = "no spec limits"
     elif n < 3:
         note = f"{n} value(s); a capability study needs at least 3"
     else:
         try:
-            capability = spc.capability(values, subgroups, lsl=lsl, usl=usl, target=target)
+            capability = spc.capability(
+                values, subgroups, lsl=lsl, usl=usl, target=target, within=within
+            )
         except SPCInputError as exc:
             note = str(exc)
     return Characteristic(
@@ -229,10 +344,13 @@ def characteristic(
         std=_finite(float(np.std(values, ddof=1))) if n > 1 else None,
         minimum=float(np.min(values)),
         maximum=float(np.max(values)),
-        out_of_spec=below + above,
+        out_of_spec=out_of_spec,
+        out_of_spec_pct=100.0 * out_of_spec / n if has_spec else None,
         verdict=verdict,
+        failures=failures,
         capability=capability,
         capability_note=note,
+        capability_indicative=capability is not None and n < settings.capability_min_n,
         chart=chart,
         histogram=_histogram(values, lsl, usl, capability),
     )
@@ -321,44 +439,85 @@ def chart_set(
     return spc.cusum(values, parameters=parameters_c, rules=rules)
 
 
+def _joined(parts: list[spc.ControlChart]) -> spc.ControlChart:
+    """The charts of consecutive segments as one chart (signal positions shifted to match)."""
+    offsets = np.cumsum([0, *(len(part.values) for part in parts[:-1])])
+    signals: dict[str, np.ndarray] = {}
+    for part, offset in zip(parts, offsets, strict=True):
+        for code, indices in part.signals.items():
+            signals[code] = np.concatenate([signals.get(code, np.empty(0, int)), indices + offset])
+    return spc.ControlChart(
+        name=parts[0].name,
+        **{
+            name: np.concatenate([np.asarray(getattr(part, name)) for part in parts])
+            for name in ("values", "center", "ucl", "lcl", "sigma", "labels")
+        },
+        signals=signals,
+    )
+
+
 def control_chart(
     chart: ChartConfig,
-    limits: LimitsInForce,
+    schedule: LimitsSchedule,
     times_s: np.ndarray,
     values: np.ndarray,
     unit: str,
     rolls: Sequence[RollInfo] = (),
 ) -> ChartResult | None:
-    """The chart of a characteristic over the lot and its plot; None with too few points."""
+    """The chart of a characteristic over the lot and its plot; None with too few points.
+
+    Each point (an X-bar chart's subgroup at its first value's time) is charted on the limits
+    in force at its time (`LimitsSchedule.at`); where the version changes the chart starts
+    again on the new limits, as the engine's evaluator does.
+    """
     times_s, values, labels = chart_points(chart, times_s, values, rolls)
-    size = chart.subgroup_size if labels is not None and chart.subgroup_by == "count" else 1
-    if values.size < 2 * size or (labels is not None and np.unique(labels).size < 2):
+    if values.size < 2:
         return None
-    charts = chart_set(chart, limits, values, labels)
-    if labels is not None:
-        starts = np.flatnonzero(np.r_[True, labels[1:] != labels[:-1]])
-        point_times = times_s[starts]
+    if labels is None:
+        point_times, point_of_value = times_s, np.arange(values.size)
     else:
-        point_times = times_s
+        new_group = np.r_[True, labels[1:] != labels[:-1]]
+        point_times, point_of_value = times_s[new_group], np.cumsum(new_group) - 1
+    in_force = schedule.at(point_times)
     names = PRIMARY_CHARTS[chart.chart]
-    primary = charts[names[0]]
-    violations: dict[str, int] = {}
-    for one in charts.charts.values():
-        for code, indices in one.signals.items():
-            if len(indices):
-                violations[code] = violations.get(code, 0) + len(indices)
-    plot = _reduce(point_times, {name: charts[name] for name in names}, unit)
-    return ChartResult(
-        chart=chart.chart,
-        limits=limits,
-        rules=", ".join(rules_on(chart, limits.basis)) or "none",
-        points=len(primary.values),
-        center=float(primary.center[-1]),
-        lcl=float(primary.lcl[-1]),
-        ucl=float(primary.ucl[-1]),
-        violations=violations,
-        plot=plot,
-    )
+    segments, parts, part_times = [], [], []
+    for position, limits in enumerate(schedule.versions):
+        at_points = in_force == position
+        if at_points.sum() < 2:
+            continue
+        members = at_points[point_of_value]
+        charts = chart_set(
+            chart, limits, values[members], None if labels is None else labels[members]
+        )
+        primary = charts[names[0]]
+        violations: dict[str, int] = {}
+        for one in charts.charts.values():
+            for code, indices in one.signals.items():
+                if len(indices):
+                    violations[code] = violations.get(code, 0) + len(indices)
+        times = point_times[at_points]
+        segments.append(
+            LimitsSegment(
+                limits=limits,
+                rules=", ".join(rules_on(chart, limits.basis)) or "none",
+                points=len(primary.values),
+                first_s=float(times[0]),
+                last_s=float(times[-1]),
+                center=float(primary.center[-1]),
+                lcl=float(primary.lcl[-1]),
+                ucl=float(primary.ucl[-1]),
+                violations=violations,
+            )
+        )
+        parts.append(charts)
+        part_times.append(times)
+    if not segments:
+        return None
+    joined = {name: _joined([charts[name] for charts in parts]) for name in names}
+    changes = [(segment.first_s, f"limits {segment.label}") for segment in segments[1:]]
+    plot = _reduce(np.concatenate(part_times), joined, changes, unit)
+    uncharted = point_times.size - sum(segment.points for segment in segments)
+    return ChartResult(chart.chart, segments, uncharted, plot)
 
 
 def _buckets(count: int) -> np.ndarray:
@@ -366,7 +525,12 @@ def _buckets(count: int) -> np.ndarray:
     return np.linspace(0, count, min(count, PLOT_BUCKETS) + 1).astype(int)[:-1]
 
 
-def _reduce(times_s: np.ndarray, charts: dict[str, spc.ControlChart], unit: str) -> ChartPlot:
+def _reduce(
+    times_s: np.ndarray,
+    charts: dict[str, spc.ControlChart],
+    changes: list[tuple[float, str]],
+    unit: str,
+) -> ChartPlot:
     starts = _buckets(times_s.size)
     bucket_of = np.searchsorted(starts, np.arange(times_s.size), side="right") - 1
     sizes = np.diff(np.r_[starts, times_s.size])
@@ -388,25 +552,41 @@ def _reduce(times_s: np.ndarray, charts: dict[str, spc.ControlChart], unit: str)
         for index in sorted({int(i) for v in chart.signals.values() for i in v.tolist()}):
             marks.setdefault(int(bucket_of[index]), (float(x[bucket_of[index]]), values[index]))
     assert upper is not None and lower is not None
-    center = float(next(iter(charts.values())).center[-1])
+    center = np.asarray(next(iter(charts.values())).center, dtype=float)
     return ChartPlot(
-        x.tolist(), lines, upper.tolist(), lower.tolist(), center, list(marks.values()), unit
+        x=x.tolist(),
+        lines=lines,
+        ucl=upper.tolist(),
+        lcl=lower.tolist(),
+        center=(np.add.reduceat(center, starts) / sizes).tolist(),
+        marks=list(marks.values()),
+        changes=changes,
+        unit=unit,
     )
 
 
-def process_characteristic(series: Series, data: LotData) -> Characteristic:
-    """A process tag's row: its Good samples against the tag's spec, charted when configured."""
+def process_characteristic(
+    series: Series, data: LotData, settings: ReportSettings
+) -> Characteristic:
+    r"""A process tag's row: its Good samples against the tag's spec, charted when configured.
+
+    The capability study's within sigma is the chart's: :math:`\bar s/c_4` of the subgroups
+    of an X-bar/S chart, :math:`\bar R/d_2` of an X-bar/R chart's (subgroups by count), else
+    :math:`\overline{MR}/d_2` (Montgomery §6.2-6.4).
+    """
     tag = series.tag
     chart = labels = None
+    within = "range"
     found = series_chart(data, tag)
     if found is not None:
-        settings, limits = found
+        config, schedule = found
         chart = control_chart(
-            settings, limits, series.times_us / 1e6, series.values, tag.unit, data.rolls
+            config, schedule, series.times_us / 1e6, series.values, tag.unit, data.rolls
         )
-        count_subgroups = settings.subgroup_by == "count" and settings.chart.startswith("xbar")
-        if count_subgroups and series.values.size > settings.subgroup_size:
-            labels = subgroup_labels(series.values.size, settings.subgroup_size)
+        count_subgroups = config.subgroup_by == "count" and config.chart.startswith("xbar")
+        if count_subgroups and series.values.size > config.subgroup_size:
+            labels = subgroup_labels(series.values.size, config.subgroup_size)
+            within = "std" if config.chart == "xbar-s" else "range"
     return characteristic(
         f"tag:{tag.name}",
         tag.name,
@@ -415,7 +595,9 @@ def process_characteristic(series: Series, data: LotData) -> Characteristic:
         series.values,
         (tag.lsl, tag.target, tag.usl),
         "tag spec",
+        settings,
         subgroups=labels,
+        within=within,
         chart=chart,
     )
 
@@ -520,6 +702,7 @@ def image_characteristics(
                     values,
                     spec,
                     basis,
+                    settings,
                     chart=chart,
                 )
             )
@@ -580,6 +763,7 @@ def profile_characteristics(
             statistics["two_sigma"].to_numpy(),
             (None, None, limit),
             basis if limit is not None else "",
+            settings,
             chart=chart_of("two_sigma"),
         ),
         characteristic(
@@ -590,6 +774,7 @@ def profile_characteristics(
             statistics["mean"].to_numpy(),
             (tag.lsl, tag.target, tag.usl),
             "tag spec",
+            settings,
             chart=chart_of("mean"),
         ),
     ]
@@ -625,21 +810,12 @@ class Disposition:
         }
 
 
-def _spec_text(row: Characteristic) -> str:
-    low = f"{row.lsl:g}" if row.lsl is not None else "-inf"
-    high = f"{row.usl:g}" if row.usl is not None else "+inf"
-    return f"[{low}, {high}] {row.unit}".rstrip()
-
-
 def disposition(rows: list[Characteristic], data: LotData, settings: ReportSettings) -> Disposition:
     """Apply the report rules of ``settings`` (`plantqc.config.ReportSettings`)."""
     reasons: list[tuple[str, str]] = []
     fail = "reject" if settings.reject_on_spec_fail else "hold"
     for row in rows:
-        if row.verdict == "fail":
-            reasons.append(
-                (fail, f"{row.name}: lot mean {row.mean:.4g} is outside the spec {_spec_text(row)}")
-            )
+        reasons += [(fail, f"{row.name}: {failure}") for failure in row.failures]
     if settings.hold_on_unacknowledged_alarm:
         for alarm in data.alarms:
             if alarm.unacknowledged:
@@ -648,7 +824,7 @@ def disposition(rows: list[Characteristic], data: LotData, settings: ReportSetti
     if settings.hold_on_low_cpk:
         for row in rows:
             cap = row.capability
-            if cap is None or cap.n < settings.capability_min_n or not math.isfinite(cap.cpk):
+            if cap is None or row.capability_indicative or not math.isfinite(cap.cpk):
                 continue
             if cap.cpk < settings.cpk_min:
                 reasons.append(

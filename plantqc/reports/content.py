@@ -87,7 +87,7 @@ def build_content(engine: Engine, data: LotData, config: PlantConfig | None) -> 
     for series in iter_series(engine, data):
         hasher.series(series)
         samples += series.values.size
-        rows.append(process_characteristic(series, data))
+        rows.append(process_characteristic(series, data, settings))
     profiles: list[ProfileSummary] = []
     scans = 0
     for tag in data.profile_tags:
@@ -186,6 +186,15 @@ def document(content: ReportContent, header: dict[str, Any]) -> dict[str, Any]:
                 "count": a.count,
                 "first_at": _when(a.first_at),
                 "last_at": _when(a.last_at),
+                "in_range": (
+                    None
+                    if a.in_range is None
+                    else {
+                        "count": a.in_range,
+                        "first_at": _when(a.in_range_first),
+                        "last_at": _when(a.in_range_last),
+                    }
+                ),
                 "acked_by": a.acked_by,
                 "acked_at": _when(a.acked_at),
                 "cause": a.cause,

@@ -2,10 +2,11 @@
 
 A report covers one lot, or one roll of it, over the lot's (roll's) time range: the Good
 samples of every scalar tag with a spec or chart settings, the cross-direction profiles, the
-image results filed under the lot (and roll), the control limits in force and the line's
-alarms active in the range.  The data hash is a SHA-256 over a canonical byte form of all of
-them (`DataHasher`), so anyone can recompute it from the store and check that a report was
-computed from the data it claims (`plantqc report verify`).
+image results filed under the lot (and roll), the control limits in force over the range
+(`LimitsSchedule`) and the line's alarms active in the range with their signals in it.  The
+data hash is a SHA-256 over a canonical byte form of all of them (`DataHasher`), so anyone
+can recompute it from the store and check that a report was computed from the data it claims
+(`plantqc report verify`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +23,8 @@ import numpy as np
 from sqlalchemy import BigInteger, Connection, Engine, String, cast, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from plantqc.engine import ChartConfig, SeriesSpec, spec_center_sigma
+from plantqc.alarms import SPC_KIND
+from plantqc.engine import ChartConfig, SeriesSpec, code_charts, spec_center_sigma
 from plantqc.errors import UserError
 from plantqc.quality import GOOD_BELOW
 from plantqc.store.models import (
@@ -36,6 +38,7 @@ from plantqc.store.models import (
     Roll,
     Sample,
     Tag,
+    Violation,
 )
 
 CHARTED_STATISTICS = (None, "mean", "two_sigma")
@@ -83,9 +86,11 @@ class ProfileSeries:
 
 @dataclass(frozen=True)
 class LimitsInForce:
-    """The control limits a tag's chart runs on: the newest frozen version, else spec-derived.
+    """One version of the control limits a tag's chart runs on.
 
-    ``version`` is None for spec-derived limits the engine has not stored yet.
+    ``version`` is None for spec-derived limits the engine has not stored yet; ``valid_from``
+    is when frozen limits came into force (None for spec-derived or provisional ones, which
+    apply wherever no frozen version does).
     """
 
     chart: str
@@ -96,10 +101,32 @@ class LimitsInForce:
     sigma_method: str
     frozen_by: str | None
     frozen_at: datetime | None
+    valid_from: datetime | None
 
     @property
     def frozen(self) -> bool:
         return self.frozen_at is not None
+
+
+@dataclass(frozen=True)
+class LimitsSchedule:
+    """The limits versions in force over a report's range, in the order they come into force.
+
+    At a time t the newest frozen version with ``valid_from <= t`` is in force, else the
+    spec-derived or provisional limits (first in ``versions`` when some part of the range
+    has no frozen version), as the engine charted the lot when its data arrived.
+    """
+
+    versions: tuple[LimitsInForce, ...]
+
+    def at(self, times_s: np.ndarray) -> np.ndarray:
+        """Index in ``versions`` of the limits in force at each time (epoch seconds); -1
+        where none is."""
+        index = np.full(times_s.shape, -1, dtype=int)
+        for position, limits in enumerate(self.versions):  # frozen by ascending version
+            since = limits.valid_from.timestamp() if limits.valid_from else -math.inf
+            index[times_s >= since] = position
+        return index
 
 
 @dataclass(frozen=True)
@@ -137,6 +164,11 @@ class AlarmRecord:
     acked_at: datetime | None
     cause: str | None
     action: str | None
+    in_range: int | None
+    in_range_first: datetime | None
+    in_range_last: datetime | None
+    """Its signals (violations) inside the report's range, with the first and last; None for
+    an alarm that is not raised by chart signals (a sensor fault)."""
 
     @property
     def unacknowledged(self) -> bool:
@@ -182,7 +214,7 @@ class LotData:
     tags: list[TagInfo]
     profile_tags: list[TagInfo]
     image_tags: dict[str, TagInfo]
-    limits: dict[tuple[int, str], LimitsInForce]
+    limits: dict[tuple[int, str], LimitsSchedule]
     images: list[ImageRecord]
     alarms: list[AlarmRecord]
     open_lot: bool = field(default=False)
@@ -255,7 +287,7 @@ def find_lot(
             if t.chart is not None
             for series in t.chart.series
             if series.statistic in CHARTED_STATISTICS
-            and (found := _limits_in_force(session, t.chart, series))
+            and (found := _limits_schedule(session, t.chart, series, start, end))
         }
         images = _images(session, lot_row.id, roll_row.id if roll_row else None)
         alarms = _alarms(session, line_row.id, start, end)
@@ -295,56 +327,85 @@ def _tag_info(tag: Tag, line: str) -> TagInfo:
     return TagInfo(tag.id, tag.name, tag.kind, tag.unit, tag.lsl, tag.target, tag.usl, chart)
 
 
-def _limits_in_force(
-    session: Session, chart: ChartConfig, series: SeriesSpec
-) -> LimitsInForce | None:
-    """Read-only twin of `plantqc.engine.limits_in_force` for one chart of a tag: the newest
-    frozen limits, else the newest spec-derived, else provisional ones; else spec-derived ones
-    computed here (the engine stores them when it first charts the tag).  Nothing is written
-    for a report."""
+def _usable(row: ControlLimits) -> bool:
+    return row.center is not None and bool(row.sigma)
+
+
+def _limits_row(series: SeriesSpec, row: ControlLimits) -> LimitsInForce:
+    assert row.center is not None and row.sigma is not None
+    return LimitsInForce(
+        chart=series.chart,
+        version=row.version,
+        basis=row.basis,
+        center=float(row.center),
+        sigma=float(row.sigma),
+        sigma_method=row.sigma_method or "given",
+        frozen_by=row.frozen_by,
+        frozen_at=row.frozen_at,
+        valid_from=row.valid_from if row.frozen_at is not None else None,
+    )
+
+
+def _limits_schedule(
+    session: Session, chart: ChartConfig, series: SeriesSpec, start: datetime, end: datetime
+) -> LimitsSchedule | None:
+    """Read-only twin of `plantqc.engine.limits_in_force` over ``[start, end)`` for one chart
+    of a tag: the frozen versions in force at some time of the range (at a time, the newest
+    with ``valid_from`` at or before it) and, where none is, the newest spec-derived, else
+    provisional limits, else spec-derived ones computed here (the engine stores them when it
+    first charts the tag).  None when the chart has no limits at all; nothing is written."""
     rows = session.scalars(
         select(ControlLimits)
         .where(ControlLimits.tag_id == chart.tag_id, ControlLimits.chart == series.name)
-        .order_by(ControlLimits.version.desc())
+        .order_by(ControlLimits.version)
     ).all()
+    frozen = [r for r in rows if r.frozen_at is not None and _usable(r) and r.valid_from < end]
+    changes = [start, *(r.valid_from for r in frozen if r.valid_from > start)]
+    in_force = {
+        max((r for r in frozen if r.valid_from <= at), key=lambda r: r.version, default=None)
+        for at in changes
+    }
+    versions = [_limits_row(series, r) for r in frozen if r in in_force]
+    unfrozen = _unfrozen_limits(chart, series, rows) if None in in_force else None
+    if unfrozen is not None:
+        versions.insert(0, unfrozen)
+    return LimitsSchedule(tuple(versions)) if versions else None
+
+
+def _unfrozen_limits(
+    chart: ChartConfig, series: SeriesSpec, rows: Sequence[ControlLimits]
+) -> LimitsInForce | None:
+    """The newest stored spec-derived limits, else provisional ones, else spec-derived ones
+    computed here; None for a chart without spec limits that has no provisional ones yet."""
     stored = next(
         (
             row
-            for wanted in ("frozen", "spec", "provisional")
-            for row in rows
-            if (row.frozen_at is not None if wanted == "frozen" else row.basis == wanted)
+            for wanted in ("spec", "provisional")
+            for row in reversed(rows)
+            if row.basis == wanted and row.frozen_at is None and _usable(row)
         ),
         None,
     )
-    if stored is not None and stored.center is not None and stored.sigma:
-        return LimitsInForce(
-            chart=series.chart,
-            version=stored.version,
-            basis=stored.basis,
-            center=float(stored.center),
-            sigma=float(stored.sigma),
-            sigma_method=stored.sigma_method or "given",
-            frozen_by=stored.frozen_by,
-            frozen_at=stored.frozen_at,
-        )
+    if stored is not None:
+        return _limits_row(series, stored)
     derived = spec_center_sigma(chart, series)
     if derived is None:
         return None
-    return LimitsInForce(series.chart, None, "spec", *derived, "(usl-lsl)/6", None, None)
+    return LimitsInForce(series.chart, None, "spec", *derived, "(usl-lsl)/6", None, None, None)
 
 
 def series_chart(
     data: LotData, tag: TagInfo, statistic: str | None = None
-) -> tuple[ChartConfig, LimitsInForce] | None:
-    """The chart settings and limits in force of ``tag``'s chart of ``statistic`` (None: the
+) -> tuple[ChartConfig, LimitsSchedule] | None:
+    """The chart settings and limits schedule of ``tag``'s chart of ``statistic`` (None: the
     tag's own values); None when that chart is not configured or has no limits yet."""
     if tag.chart is None:
         return None
     series = next((s for s in tag.chart.series if s.statistic == statistic), None)
     if series is None:
         return None
-    limits = data.limits.get((tag.id, series.name))
-    return None if limits is None else (replace(tag.chart, chart=series.chart), limits)
+    schedule = data.limits.get((tag.id, series.name))
+    return None if schedule is None else (replace(tag.chart, chart=series.chart), schedule)
 
 
 def _images(session: Session, lot_id: int, roll_id: int | None) -> list[ImageRecord]:
@@ -374,6 +435,29 @@ def _images(session: Session, lot_id: int, roll_id: int | None) -> list[ImageRec
     ]
 
 
+def _signals_in_range(
+    session: Session, alarm: Alarm, start: datetime, end: datetime
+) -> tuple[int | None, datetime | None, datetime | None]:
+    """Count, first and last time of the violations that raised ``alarm`` inside
+    ``[start, end)``: its tag's violations of its rule between its first and last time, on
+    the charts its code names (`plantqc.engine.code_charts`).  (None, None, None) for an
+    alarm not raised by chart signals."""
+    if alarm.kind != SPC_KIND or alarm.tag_id is None:
+        return None, None, None
+    charts, rule = code_charts(alarm.code)
+    count, first, last = session.execute(
+        select(func.count(), func.min(Violation.ts), func.max(Violation.ts)).where(
+            Violation.tag_id == alarm.tag_id,
+            Violation.rule == rule,
+            Violation.chart.in_(sorted(charts)),
+            Violation.ts >= max(alarm.first_at, start),
+            Violation.ts <= alarm.last_at,
+            Violation.ts < end,
+        )
+    ).one()
+    return int(count), first, last
+
+
 def _alarms(session: Session, line_id: int, start: datetime, end: datetime) -> list[AlarmRecord]:
     rows = session.execute(
         select(Alarm, Tag.name)
@@ -381,25 +465,31 @@ def _alarms(session: Session, line_id: int, start: datetime, end: datetime) -> l
         .where(Alarm.line_id == line_id, Alarm.first_at < end, Alarm.last_at >= start)
         .order_by(Alarm.first_at, Alarm.id)
     ).all()
-    return [
-        AlarmRecord(
-            id=a.id,
-            tag=tag,
-            kind=a.kind,
-            code=a.code,
-            priority=a.priority,
-            state=str(a.state),
-            message=a.message,
-            first_at=a.first_at,
-            last_at=a.last_at,
-            count=a.count,
-            acked_by=a.acked_by,
-            acked_at=a.acked_at,
-            cause=a.cause,
-            action=a.action,
+    records = []
+    for a, tag in rows:
+        in_range, in_range_first, in_range_last = _signals_in_range(session, a, start, end)
+        records.append(
+            AlarmRecord(
+                id=a.id,
+                tag=tag,
+                kind=a.kind,
+                code=a.code,
+                priority=a.priority,
+                state=str(a.state),
+                message=a.message,
+                first_at=a.first_at,
+                last_at=a.last_at,
+                count=a.count,
+                acked_by=a.acked_by,
+                acked_at=a.acked_at,
+                cause=a.cause,
+                action=a.action,
+                in_range=in_range,
+                in_range_first=in_range_first,
+                in_range_last=in_range_last,
+            )
         )
-        for a, tag in rows
-    ]
+    return records
 
 
 def _time_column(connection: Connection, column: Any) -> Any:
@@ -513,7 +603,8 @@ class DataHasher:
         """The lot, limits, image results and alarms (everything but samples and profiles)."""
         self._feed(b"R", canonical_json([data.line, data.lot, data.scope, data.start, data.end]))
         for key in sorted(data.limits):
-            self._feed(b"L", canonical_json([*key, data.limits[key].__dict__]))
+            versions = [limits.__dict__ for limits in data.limits[key].versions]
+            self._feed(b"L", canonical_json([*key, versions]))
         for image in data.images:
             self._feed(b"I", canonical_json(image.__dict__))
         for alarm in data.alarms:

@@ -93,9 +93,11 @@ def _refuse_signed(engine: Engine, folder: Path) -> bool:
         return False
     with Session(engine) as session:
         row = session.get(Report, doc.get("id")) if isinstance(doc.get("id"), int) else None
-        signatures = list(doc.get("signatures") or []) + list(row.signatures if row else [])
-    if signatures:
-        who = ", ".join(f"{s['role']} {s['user']}" for s in signatures)
+        # the file and the record both hold each signature: one entry per role
+        signed = [*(doc.get("signatures") or []), *(row.signatures if row else [])]
+        by_role = {s["role"]: s for s in signed}
+    if by_role:
+        who = ", ".join(f"{s['role']} {s['user']}" for s in by_role.values())
         raise UserError(
             f"{folder} holds report {doc['report_id']} version {doc.get('version')}, signed by "
             f"{who}; a signed report is immutable, so write the new version to another --out."

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import math
 import shutil
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import jinja2
 from markupsafe import Markup
 
 from plantqc.reports import svg
+from plantqc.reports.compute import unit_symbol
 from plantqc.reports.content import ReportContent
 from plantqc.reports.data import ImageRecord
 from plantqc.reports.evidence import thickness_profile
@@ -28,6 +29,11 @@ SIGNATURES_START = "<!-- signatures -->"
 SIGNATURES_END = "<!-- /signatures -->"
 THUMBNAIL_PX = 360
 OVERLAY_FOLDER = "overlays"
+PPM_FLOOR = 0.01
+"""Expected ppm below this print as ``< 0.01``: a normal tail far beyond the spec (4.5e-121
+ppm) is "none expected", not a figure anyone can act on; ``report.json`` keeps the number."""
+PPM_WHOLE = 1000.0
+"""Expected ppm from this on print as whole numbers with thousands separators (218,338)."""
 
 
 def _number(value: Any, digits: int = 4) -> str:
@@ -36,6 +42,16 @@ def _number(value: Any, digits: int = 4) -> str:
     if isinstance(value, int):
         return str(value)
     return f"{value:.{digits}g}"
+
+
+def _ppm(value: float | None, floor: float = PPM_FLOOR) -> str:
+    """ppm as a quality engineer reads it: ``< 0.01`` below ``floor``, ``0.0169``, ``218,338``
+    (an observed ppm, exact, takes ``floor=0``: none observed is ``0``)."""
+    if value is None or not math.isfinite(value):
+        return _number(value)
+    if value < floor:
+        return f"< {floor:g}"
+    return f"{value:,.0f}" if value >= PPM_WHOLE else _number(value, 3)
 
 
 def _when(value: datetime | str | None) -> str:
@@ -54,7 +70,10 @@ _ENV = jinja2.Environment(
     lstrip_blocks=True,
 )
 _ENV.filters["num"] = _number
+_ENV.filters["ppm"] = _ppm
+_ENV.filters["unit"] = unit_symbol
 _ENV.filters["when"] = _when
+_ENV.filters["epoch"] = lambda seconds: _when(datetime.fromtimestamp(seconds, UTC))
 
 
 def thumbnail(path: Path, max_px: int = THUMBNAIL_PX) -> str | None:
@@ -94,10 +113,12 @@ def _figures(content: ReportContent) -> dict[str, dict[str, Markup]]:
         figure: dict[str, Markup] = {}
         if row.histogram is not None:
             figure["histogram"] = Markup(
-                svg.histogram_svg(row.histogram, row.name, row.unit, row.lsl, row.target, row.usl)
+                svg.histogram_svg(
+                    row.histogram, row.name, unit_symbol(row.unit), row.lsl, row.target, row.usl
+                )
             )
         if row.chart is not None:
-            label = row.unit if row.chart.chart != "cusum" else "sigma"
+            label = unit_symbol(row.unit) if row.chart.chart != "cusum" else "sigma"
             figure["chart"] = Markup(svg.chart_svg(row.chart.plot, row.name, label))
         figures[row.key] = figure
     return figures
@@ -108,7 +129,7 @@ def _evidence_figures(content: ReportContent) -> dict[str, Markup]:
     if content.sizes is not None:
         found["sizes"] = Markup(
             svg.histogram_svg(
-                content.sizes.histogram, "particle equivalent diameter", "um", width=svg.WIDTH
+                content.sizes.histogram, "particle equivalent diameter", "µm", width=svg.WIDTH
             )
         )
     for profile in content.profiles:
@@ -127,7 +148,7 @@ def _evidence_figures(content: ReportContent) -> dict[str, Markup]:
                 high = product.thickness_target_um + product.thickness_tolerance_um
                 limits = [("LSL", low), ("USL", high)]
             found["thinnest"] = Markup(
-                svg.line_svg(*curve, f"thickness along {image.path}", "um", limits)
+                svg.line_svg(*curve, f"thickness along {image.path}", "µm", limits)
             )
     return found
 

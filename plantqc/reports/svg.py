@@ -138,15 +138,24 @@ class Frame:
             f'transform="rotate(-90 12 {(TOP + bottom) / 2:.1f})">{escape(y_label)}</text>'
         )
 
-    def hline(self, y: float | None, colour: str, label: str, dash: str = "5 3") -> None:
+    def hline(self, y: float | None, colour: str, label: str) -> None:
+        """A dashed horizontal line across the plot area at ``y``, labelled at its right end."""
         if y is None or not math.isfinite(y) or not self.y0 <= y <= self.y1:
             return
         py = self.sy(y)
         self.parts.append(
             f'<line x1="{LEFT}" y1="{py:.1f}" x2="{self.width - RIGHT}" y2="{py:.1f}" '
-            f'stroke="{colour}" stroke-width="1" stroke-dasharray="{dash}"/>'
-            f'<text x="{self.width - RIGHT - 2}" y="{py - 2:.1f}" text-anchor="end" '
-            f'fill="{colour}">{escape(label)}</text>'
+            f'stroke="{colour}" stroke-width="1" stroke-dasharray="5 3"/>'
+        )
+        self.label(y, colour, label)
+
+    def label(self, y: float, colour: str, text: str) -> None:
+        """``text`` at the right end of the plot area, just above height ``y``."""
+        if not math.isfinite(y) or not self.y0 <= y <= self.y1:
+            return
+        self.parts.append(
+            f'<text x="{self.width - RIGHT - 2}" y="{self.sy(y) - 2:.1f}" text-anchor="end" '
+            f'fill="{colour}">{escape(text)}</text>'
         )
 
     def vline(self, x: float | None, colour: str, label: str) -> None:
@@ -185,19 +194,24 @@ def _range(*groups: Sequence[float | None]) -> tuple[float, float]:
 
 def chart_svg(plot: ChartPlot, title: str, y_label: str) -> str:
     """A control chart: the statistic (with its min-max band when bucketed), center line,
-    control limits and the points where a rule signalled."""
+    control limits (labelled with their last values), a dashed line where another limits
+    version came into force, and the points where a rule signalled."""
     all_values = [v for mean, low, high in plot.lines.values() for v in (*low, *high)]
-    frame = Frame((plot.x[0], plot.x[-1]), _range(all_values, plot.ucl, plot.lcl, [plot.center]))
+    frame = Frame((plot.x[0], plot.x[-1]), _range(all_values, plot.ucl, plot.lcl, plot.center))
     frame.axes(time_ticks(plot.x[0], plot.x[-1]), y_label)
     for index, (mean, low, high) in enumerate(plot.lines.values()):
         if low != high:
             frame.band(plot.x, low, high)
         frame.polyline(plot.x, mean, COLOURS["data"] if index == 0 else SECOND_SERIES, 0.9)
-    frame.polyline(plot.x, plot.ucl, COLOURS["limit"], 1.0)
-    frame.polyline(plot.x, plot.lcl, COLOURS["limit"], 1.0)
-    frame.hline(plot.center, COLOURS["center"], f"CL {_label(plot.center)}", dash="")
-    frame.hline(plot.ucl[-1], COLOURS["limit"], f"UCL {_label(plot.ucl[-1])}", dash="1 0")
-    frame.hline(plot.lcl[-1], COLOURS["limit"], f"LCL {_label(plot.lcl[-1])}", dash="1 0")
+    for name, line, colour in (
+        ("UCL", plot.ucl, COLOURS["limit"]),
+        ("CL", plot.center, COLOURS["center"]),
+        ("LCL", plot.lcl, COLOURS["limit"]),
+    ):
+        frame.polyline(plot.x, line, colour, 1.0)
+        frame.label(line[-1], colour, f"{name} {_label(line[-1])}")
+    for x, label in plot.changes:
+        frame.vline(x, COLOURS["axis"], label)
     for x, y in plot.marks:
         frame.parts.append(
             f'<circle cx="{frame.sx(x):.1f}" cy="{frame.sy(y):.1f}" r="2.6" '

@@ -11,7 +11,14 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from plantqc import alarms
-from plantqc.engine import SpcEngine, chart_for, estimate_limits, freeze_limits
+from plantqc.engine import (
+    SeriesSpec,
+    SpcEngine,
+    chart_for,
+    code_charts,
+    estimate_limits,
+    freeze_limits,
+)
 from plantqc.errors import UserError
 from plantqc.store import TagRef
 from plantqc.store.models import Alarm, AlarmState, AuditLog
@@ -50,13 +57,64 @@ def test_a_chattering_rule_updates_one_alarm_instead_of_opening_new_ones(
     tag = sqlite_tags["x_imr"].tag_id
     feed(sqlite_store, tag, [10.0, 14.0, 10.0, 14.0, 10.0, 14.0])  # beyond the UCL of 13 thrice
     run = SpcEngine(sqlite_store).process(tag)
-    beyond = [v for v in run.violations if v.rule == "nelson1"]
+    beyond = [v for v in run.violations if (v.chart, v.rule) == ("i", "nelson1")]
     [alarm] = [a for a in _spc_alarms(sqlite_store) if a.code == "nelson1"]
     assert (alarm.count, alarm.priority, alarm.state) == (
         len(beyond),
         "high",
         AlarmState.ACTIVE_UNACKED,
     )
+
+
+def test_a_rule_on_the_individuals_and_on_the_moving_range_chart_are_two_alarms(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    # spec-derived limits, sigma 1: I chart UCL 13, MR chart UCL D4 d2 sigma = 3.686
+    # (Montgomery §6.4); 13.5 is beyond the I limit, the range 13.5 -> 9.0 = 4.5 beyond MR's
+    tag = sqlite_tags["x_imr"].tag_id
+    feed(sqlite_store, tag, [10.0, 13.5, 9.0])
+    run = SpcEngine(sqlite_store).process(tag)
+    assert sorted((v.chart, v.rule) for v in run.violations) == [
+        ("i", "nelson1"),
+        ("mr", "nelson1"),
+    ]
+    assert sorted(a.code for a in _spc_alarms(sqlite_store)) == ["mr:nelson1", "nelson1"]
+
+
+def test_the_moving_range_alarm_takes_the_priority_of_its_rule(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["x_prio"].tag_id  # rule_priority {nelson1: critical}
+    feed(sqlite_store, tag, [10.0, 13.5, 9.0])
+    SpcEngine(sqlite_store).process(tag)
+    assert {(a.code, a.priority) for a in _spc_alarms(sqlite_store)} == {
+        ("nelson1", "critical"),
+        ("mr:nelson1", "critical"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("series", "point", "sibling"),
+    [
+        (SeriesSpec("imr", "imr"), "i", "mr"),
+        (SeriesSpec("imr", "imr"), "mr", "i"),
+        (SeriesSpec("xbar-s", "xbar-s"), "xbar", "s"),
+        (SeriesSpec("xbar-s", "xbar-s"), "s", "xbar"),
+        (SeriesSpec("cusum", "cusum"), "cusum_lower", "cusum_upper"),
+        (SeriesSpec("cd_mean", "ewma", "mean"), "ewma", "cd_2sigma.i"),
+        (SeriesSpec("cd_2sigma", "imr", "two_sigma"), "i", "cd_2sigma.mr"),
+        (SeriesSpec("cd_2sigma", "imr", "two_sigma"), "mr", "cd_2sigma.i"),
+    ],
+)
+def test_an_alarm_code_names_the_chart_and_rule_that_raise_it(
+    series: SeriesSpec, point: str, sibling: str
+) -> None:
+    # the chart beside it (the spread beside the location, the other CUSUM side, another
+    # profile statistic) raises other alarms
+    charts, rule = code_charts(series.code(point, "nelson1"))
+    assert rule == "nelson1"
+    assert series.point_chart(point) in charts
+    assert sibling not in charts
 
 
 def test_a_run_rule_alarm_has_medium_priority(

@@ -14,10 +14,15 @@ from plantqc.store import TagRef
 from plantqc.store.models import Alarm, AlarmState, AuditLog
 
 
-def _alarm(engine: Engine, tag_id: int) -> tuple[Alarm, list[tuple[str, str]]]:
-    """The tag's one alarm and its audit trail as (action, state after it)."""
+def _alarm(
+    engine: Engine, tag_id: int, code: str | None = None
+) -> tuple[Alarm, list[tuple[str, str]]]:
+    """The tag's one alarm (of ``code``) and its audit trail as (action, state after it)."""
     with Session(engine) as session:
-        [alarm] = session.scalars(select(Alarm).where(Alarm.tag_id == tag_id)).all()
+        query = select(Alarm).where(Alarm.tag_id == tag_id)
+        if code is not None:
+            query = query.where(Alarm.code == code)
+        [alarm] = session.scalars(query).all()
         trail = session.scalars(
             select(AuditLog)
             .where(AuditLog.entity == "alarm", AuditLog.entity_id == str(alarm.id))
@@ -41,18 +46,39 @@ def test_an_alarm_is_suppressed_while_the_line_stops_and_back_when_it_runs(
     tag = sqlite_tags["z"].tag_id
     feed(sqlite_store, tag, z)
     _engine(sqlite_store, config_path).process(tag)
-    alarm, trail = _alarm(sqlite_store, tag)
-    # the rule last fired at 13 s (the moving range after 6.0): still active when the line
-    # runs again at 20 s, returned 10 quiet points later
+    alarm, trail = _alarm(sqlite_store, tag, "nelson1")
+    # the individuals' rule last fired at 12 s: still active when the line runs again at
+    # 20 s, returned 10 quiet points later
     assert trail == [
         ("alarm-raise", AlarmState.ACTIVE_UNACKED),
         ("alarm-suppress", AlarmState.SUPPRESSED),
         ("alarm-unsuppress", AlarmState.ACTIVE_UNACKED),
         ("alarm-return", AlarmState.RTN_UNACKED),
     ]
-    # the individual at 2 s and 12 s, the moving ranges into and out of each: six firings,
-    # counted on the one alarm, the two while stopped without a word
-    assert alarm.count == 6
+    # the individuals at 2 s and 12 s: two firings, counted on the one alarm, the one while
+    # stopped without a word
+    assert alarm.count == 2
+
+
+def test_the_moving_range_alarm_of_a_stopped_line_is_suppressed_alike(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef], config_path: Path
+) -> None:
+    feed(sqlite_store, sqlite_tags["speed"].tag_id, [1.0] * 10 + [0.0] * 10 + [1.0] * 15)
+    z = [10.0] * 35
+    z[2], z[12] = 14.0, 6.0
+    tag = sqlite_tags["z"].tag_id
+    feed(sqlite_store, tag, z)
+    _engine(sqlite_store, config_path).process(tag)
+    alarm, trail = _alarm(sqlite_store, tag, "mr:nelson1")
+    # the moving ranges into and out of each outlier: four firings; the last, a second after
+    # the outlier at 12 s, is still active when the line runs again at 20 s
+    assert alarm.count == 4
+    assert trail == [
+        ("alarm-raise", AlarmState.ACTIVE_UNACKED),
+        ("alarm-suppress", AlarmState.SUPPRESSED),
+        ("alarm-unsuppress", AlarmState.ACTIVE_UNACKED),
+        ("alarm-return", AlarmState.RTN_UNACKED),
+    ]
 
 
 def test_an_alarm_raised_and_gone_while_the_line_is_stopped_closes_unannounced(
@@ -64,7 +90,7 @@ def test_an_alarm_raised_and_gone_while_the_line_is_stopped_closes_unannounced(
     tag = sqlite_tags["z"].tag_id
     feed(sqlite_store, tag, z)
     _engine(sqlite_store, config_path).process(tag)
-    alarm, trail = _alarm(sqlite_store, tag)
+    alarm, trail = _alarm(sqlite_store, tag, "nelson1")
     assert trail == [
         ("alarm-raise", AlarmState.SUPPRESSED),
         ("alarm-return", AlarmState.NORMAL),  # nobody saw it: nothing to acknowledge

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from report_helpers import T0, run_engine_and_ack_all, store_lot
 from sqlalchemy import Engine
 
 from plantqc import __version__
-from plantqc.config import LoadedConfig
+from plantqc.config import LoadedConfig, ReportSettings
 from plantqc.reports.issue import IssuedReport, generate_report
 
 
@@ -61,6 +62,16 @@ def test_thumbnails_are_embedded_and_link_to_overlays_copied_beside_the_report(
     hrefs = [v for v in parsed.links if not v.startswith("data:")]
     assert len(hrefs) == 6
     assert all((report.folder / href).is_file() for href in hrefs)
+
+
+def test_evidence_images_sets_how_many_overlays_each_group_shows(
+    sqlite_store: Engine, config: LoadedConfig, lot: dict[str, int], tmp_path: Path
+) -> None:
+    # reports.evidence_images = 1: the worst agglomeration, the thinnest cross-section and
+    # the highest defect density, one image each
+    fewer = config.config.model_copy(update={"reports": ReportSettings(evidence_images=1)})
+    report = _issue(sqlite_store, replace(config, config=fewer), tmp_path / "out")
+    assert len(_links(report).images) == 3
 
 
 def test_lot_codes_with_html_special_characters_are_escaped(

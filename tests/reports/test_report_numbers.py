@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -72,11 +73,25 @@ def test_process_statistics_and_capability_equal_spc_on_the_stored_samples(issue
         assert (row["min"], row["max"]) == (values.min(), values.max())
         size = subgrouped.get(name)
         labels = np.arange(values.size) // size if size else None
+        within = "std" if size else "range"
         expected = spc.capability(
-            values, labels, lsl=row["lsl"], usl=row["usl"], target=row["target"]
+            values, labels, lsl=row["lsl"], usl=row["usl"], target=row["target"], within=within
         )
         _same(row["capability"], expected.to_dict())
         assert row["normal"] == (expected.normality["p_value"] >= 0.05)
+        below = np.sum(values < row["lsl"]) if row["lsl"] is not None else 0
+        assert row["out_of_spec"] == below + np.sum(values > row["usl"])
+
+
+def test_xbar_s_capability_uses_the_xbar_s_charts_sigma(issued) -> None:
+    # Montgomery §6.3: an X-bar/S chart estimates sigma as s-bar / c4(n); the capability study
+    # of its characteristic uses that estimate (not R-bar / d2, the X-bar/R chart's).
+    engine, doc, tags = issued
+    values = _good_values(engine, doc, tags["dry_thickness_um"])
+    study = _rows(doc)["tag:dry_thickness_um"]["capability"]
+    chart = spc.xbar_s(values, np.arange(values.size) // 5)
+    assert study["sigma_method"] == chart.sigma_method == "sbar/c4"
+    assert study["sigma_within"] == pytest.approx(chart.sigma, rel=1e-12)
 
 
 def test_charts_run_on_spec_derived_limits_with_the_engines_rules(issued) -> None:
@@ -85,22 +100,20 @@ def test_charts_run_on_spec_derived_limits_with_the_engines_rules(issued) -> Non
     # and no sigma-zone rules (their sigma is not a process estimate).
     engine, doc, tags = issued
     thickness = _rows(doc)["tag:dry_thickness_um"]["chart"]
-    assert (thickness["limits_basis"], thickness["limits_frozen"]) == ("spec", False)
-    assert thickness["center"] == 50.0
-    assert thickness["ucl"] == pytest.approx(50 + 3 * 1.0 / math.sqrt(5), rel=1e-12)
-    assert thickness["points"] == 120
-    zone = _rows(doc)["tag:dryer_zone1_temp_c"]["chart"]
+    (limits,) = thickness["limits"]
+    assert (limits["basis"], limits["frozen"], limits["valid_from"]) == ("spec", False, None)
+    assert limits["center"] == 50.0
+    assert limits["ucl"] == pytest.approx(50 + 3 * 1.0 / math.sqrt(5), rel=1e-12)
+    assert thickness["points"] == limits["points"] == 120
+    (zone,) = _rows(doc)["tag:dryer_zone1_temp_c"]["chart"]["limits"]
     sigma = (52 - 48) / 6
     assert (zone["lcl"], zone["ucl"]) == pytest.approx((50 - 3 * sigma, 50 + 3 * sigma))
     values = _good_values(engine, doc, tags["dryer_zone1_temp_c"])
     rules = [r for r in resolve_rules("nelson") if r not in ZONE_RULES]
     charts = spc.imr(values, limits=spc.ShewhartLimits(50.0, sigma, "given"), rules=rules)
-    expected = {
-        code: len(found)
-        for chart in charts.charts.values()
-        for code, found in chart.signals.items()
-        if len(found)
-    }
+    # signals of the I and the MR chart together, per rule
+    expected = Counter(v.code for chart in charts.charts.values() for v in chart.violations)
+    assert zone["violations"] == _rows(doc)["tag:dryer_zone1_temp_c"]["chart"]["violations"]
     assert zone["violations"] == expected
 
 
@@ -158,7 +171,8 @@ def test_cd_uniformity_is_the_mean_two_sigma_of_spc_profile_statistics(issued) -
     # the scan means on the profile's EWMA chart (spec-derived: center 50, sigma 1), one point
     # per scan; the 2-sigma chart waits for limits the engine estimates from its first points
     mean_chart = _rows(doc)["profile:dry_thickness_profile_um.mean"]["chart"]
-    assert (mean_chart["chart"], mean_chart["points"], mean_chart["center"]) == ("ewma", 120, 50)
+    assert (mean_chart["chart"], mean_chart["points"]) == ("ewma", 120)
+    assert mean_chart["limits"][0]["center"] == 50
     assert row["chart"] is None
 
 

@@ -83,6 +83,19 @@ def test_a_signed_report_is_immutable_and_generating_again_issues_a_new_version(
         assert first is not None and first.status == "reviewed" and len(first.signatures) == 1
 
 
+def test_refusing_to_overwrite_a_signed_report_names_each_signer_once(
+    sqlite_store: Engine, config: LoadedConfig, issued: IssuedReport
+) -> None:
+    # the signature is both in the folder's report.json and in the report's record
+    sign_report(sqlite_store, issued.id, "reviewer", "qe.lee")
+    with pytest.raises(UserError) as refused:
+        generate_report(sqlite_store, "LOT-0001", issued.folder, loaded=config)
+    assert str(refused.value) == (
+        f"{issued.folder} holds report {issued.report_id} version 1, signed by reviewer qe.lee; "
+        "a signed report is immutable, so write the new version to another --out."
+    )
+
+
 def test_the_approver_signs_after_review_and_is_someone_else(
     sqlite_store: Engine, issued: IssuedReport
 ) -> None:
