@@ -35,26 +35,35 @@ def _engine(store: Engine, config_path: Path) -> SpcEngine:
     return SpcEngine(store, config=load_config(config_path).config, rtn_after=10)
 
 
+SUPPRESSED_AND_BACK = [
+    ("alarm-raise", AlarmState.ACTIVE_UNACKED),
+    ("alarm-suppress", AlarmState.SUPPRESSED),
+    ("alarm-unsuppress", AlarmState.ACTIVE_UNACKED),
+    ("alarm-return", AlarmState.RTN_UNACKED),
+]
+
+
+def _stop_and_run_again(
+    store: Engine, tags: dict[str, TagRef], config_path: Path, code: str
+) -> tuple[Alarm, list[tuple[str, str]]]:
+    """Speed 1 (running) for 10 s, 0 (stopped) for 10 s, 1 again; z beyond its limits at 2 s
+    and again at 12 s, while stopped; the alarm ``code`` of z and its trail."""
+    feed(store, tags["speed"].tag_id, [1.0] * 10 + [0.0] * 10 + [1.0] * 15)
+    z = [10.0] * 35
+    z[2], z[12] = 14.0, 6.0
+    tag = tags["z"].tag_id
+    feed(store, tag, z)
+    _engine(store, config_path).process(tag)
+    return _alarm(store, tag, code)
+
+
 def test_an_alarm_is_suppressed_while_the_line_stops_and_back_when_it_runs(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef], config_path: Path
 ) -> None:
-    # speed 1 (running) for 10 s, 0 (stopped) for 10 s, 1 again; z beyond its limits at 2 s
-    # and again at 12 s, while stopped
-    feed(sqlite_store, sqlite_tags["speed"].tag_id, [1.0] * 10 + [0.0] * 10 + [1.0] * 15)
-    z = [10.0] * 35
-    z[2], z[12] = 14.0, 6.0
-    tag = sqlite_tags["z"].tag_id
-    feed(sqlite_store, tag, z)
-    _engine(sqlite_store, config_path).process(tag)
-    alarm, trail = _alarm(sqlite_store, tag, "nelson1")
+    alarm, trail = _stop_and_run_again(sqlite_store, sqlite_tags, config_path, "nelson1")
     # the individuals' rule last fired at 12 s: still active when the line runs again at
     # 20 s, returned 10 quiet points later
-    assert trail == [
-        ("alarm-raise", AlarmState.ACTIVE_UNACKED),
-        ("alarm-suppress", AlarmState.SUPPRESSED),
-        ("alarm-unsuppress", AlarmState.ACTIVE_UNACKED),
-        ("alarm-return", AlarmState.RTN_UNACKED),
-    ]
+    assert trail == SUPPRESSED_AND_BACK
     # the individuals at 2 s and 12 s: two firings, counted on the one alarm, the one while
     # stopped without a word
     assert alarm.count == 2
@@ -63,22 +72,11 @@ def test_an_alarm_is_suppressed_while_the_line_stops_and_back_when_it_runs(
 def test_the_moving_range_alarm_of_a_stopped_line_is_suppressed_alike(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef], config_path: Path
 ) -> None:
-    feed(sqlite_store, sqlite_tags["speed"].tag_id, [1.0] * 10 + [0.0] * 10 + [1.0] * 15)
-    z = [10.0] * 35
-    z[2], z[12] = 14.0, 6.0
-    tag = sqlite_tags["z"].tag_id
-    feed(sqlite_store, tag, z)
-    _engine(sqlite_store, config_path).process(tag)
-    alarm, trail = _alarm(sqlite_store, tag, "mr:nelson1")
+    alarm, trail = _stop_and_run_again(sqlite_store, sqlite_tags, config_path, "mr:nelson1")
     # the moving ranges into and out of each outlier: four firings; the last, a second after
     # the outlier at 12 s, is still active when the line runs again at 20 s
+    assert trail == SUPPRESSED_AND_BACK
     assert alarm.count == 4
-    assert trail == [
-        ("alarm-raise", AlarmState.ACTIVE_UNACKED),
-        ("alarm-suppress", AlarmState.SUPPRESSED),
-        ("alarm-unsuppress", AlarmState.ACTIVE_UNACKED),
-        ("alarm-return", AlarmState.RTN_UNACKED),
-    ]
 
 
 def test_an_alarm_raised_and_gone_while_the_line_is_stopped_closes_unannounced(
