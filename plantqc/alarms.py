@@ -106,24 +106,22 @@ def audit(session: Session, user: str, what: str, alarm: Alarm, **detail: Any) -
     )
 
 
-def _open_alarm(session: Session, tag_id: int, kind: str, code: str) -> Alarm | None:
-    # without autoflush: the engine's pending state rows need not be written for this read.
-    # New alarms are flushed when added, and a row closed in this session but not yet
-    # flushed still reads as open from the database, so the state is checked in memory too
-    # (a closed alarm is never reopened: the next raise inserts a new row).
+def _open_alarms(session: Session, tag_id: int) -> dict[tuple[str, str], Alarm]:
+    """The open alarm of each (kind, code) condition of a tag: one query for all its events.
+
+    Without autoflush: the engine's pending state rows need not be written for this read.  A
+    row closed in this session but not yet flushed still reads as open from the database, so
+    the state is checked in memory too (a closed alarm is never reopened: the next raise
+    inserts a new row).
+    """
     with session.no_autoflush:
-        row = session.scalars(
+        rows = session.scalars(
             select(Alarm)
-            .where(
-                Alarm.kind == kind,
-                Alarm.tag_id == tag_id,
-                Alarm.code == code,
-                Alarm.state != AlarmState.NORMAL,
-            )
-            .order_by(Alarm.id.desc())
-            .limit(1)
-        ).one_or_none()
-    return None if row is None or row.state == AlarmState.NORMAL else row
+            .where(Alarm.tag_id == tag_id, Alarm.state != AlarmState.NORMAL)
+            .order_by(Alarm.id)
+        ).all()
+    newest = {(row.kind, row.code): row for row in rows}
+    return {key: row for key, row in newest.items() if row.state != AlarmState.NORMAL}
 
 
 def _set_suppression(session: Session, tag_id: int, event: AlarmEvent, now: datetime) -> None:
@@ -154,11 +152,16 @@ def apply_events(
     """
     opened: list[Alarm] = []
     now = datetime.now(UTC)
+    open_rows: dict[tuple[str, str], Alarm] | None = None
     for event in events:
         if event.kind in ("suppress", "unsuppress"):
             _set_suppression(session, tag_id, event, now)
+            open_rows = None  # unsuppressing may have closed some
             continue
-        row = _open_alarm(session, tag_id, event.alarm_kind, event.code)
+        if open_rows is None:
+            open_rows = _open_alarms(session, tag_id)
+        key = (event.alarm_kind, event.code)
+        row = open_rows.get(key)
         fired_state = AlarmState.SUPPRESSED if event.suppressed else AlarmState.ACTIVE_UNACKED
         if event.kind == "raise":
             if row is None:
@@ -179,6 +182,7 @@ def apply_events(
                 session.flush()
                 audit(session, ENGINE_USER, "alarm-raise", row, rule=event.code)
                 opened.append(row)
+                open_rows[key] = row
                 continue
             row.count += 1
             row.last_at, row.message, row.updated_at = event.at, event.message, now
@@ -197,6 +201,8 @@ def apply_events(
             # shelved and its return is recorded, with the count that `_condition_gone` reads
             row.state = _ON_RETURN.get(AlarmState(row.state), row.state)
             row.updated_at = now
+            if row.state == AlarmState.NORMAL:
+                del open_rows[key]
             audit(
                 session,
                 ENGINE_USER,

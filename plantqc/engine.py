@@ -1106,10 +1106,13 @@ class SpcEngine:
                 ).first()
                 if newest is None:
                     continue
+                quiet_s = (now - max(newest.ts, self.started_at)).total_seconds()
+                silent_after_s = chart.faults.silent_intervals * chart.sampling_interval_s
+                if newest.status < BAD_FROM and not (silent_after_s and quiet_s > silent_after_s):
+                    continue  # the usual case, decided without reading the chart's state
                 state_row = _state_row(session, chart)
                 state = dict(state_row.state or {})
                 faults = _fault_book(state)
-                quiet_s = (now - max(newest.ts, self.started_at)).total_seconds()
                 if newest.status >= BAD_FROM:
                     since = faults["bad_since"] or newest.ts.isoformat()
                     bad_s = (now - datetime.fromisoformat(since)).total_seconds()
@@ -1118,10 +1121,7 @@ class SpcEngine:
                     )
                     code, message = "bad-quality", f"{chart.tag}: Bad quality since {since}"
                 else:
-                    due = bool(chart.faults.silent_intervals) and (
-                        quiet_s > chart.faults.silent_intervals * chart.sampling_interval_s
-                    )
-                    code = "silent"
+                    due, code = True, "silent"
                     message = (
                         f"{chart.tag}: no sample since {newest.ts.isoformat()} (more than "
                         f"{chart.faults.silent_intervals:g} sampling intervals)"
