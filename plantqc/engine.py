@@ -118,6 +118,9 @@ log = logging.getLogger(__name__)
 
 READ_CHUNK = 20_000
 """Samples read from the store per query while catching up."""
+PREFETCH_MAX_ROWS = 200_000
+"""Bound on the samples read at once for all the caught-up scalar tags of a call; a call with
+more (the engine catching up after an outage) reads tag by tag in `READ_CHUNK` chunks."""
 RECENT_POINTS = 15
 """Points kept per chart for the violation records (the longest rule window, Nelson 7)."""
 RULE_WINDOW = {
@@ -981,10 +984,13 @@ class SpcEngine:
                     self._refresh_limits(session)
                     query = select(EngineState).where(EngineState.tag_id.in_(tag_ids))
                     states = {row.tag_id: row for row in session.scalars(query)}
+                    prefetched = self._prefetch(session, pending, states)
                     pending = [
                         run
                         for run in pending
-                        if not self._process_chunk(session, states.get(run.tag_id), run)
+                        if not self._process_chunk(
+                            session, states.get(run.tag_id), run, prefetched.get(run.tag_id)
+                        )
                     ]
             except BaseException:
                 self._limits_mark = -1  # limits read in a rolled-back transaction are not kept
@@ -1007,17 +1013,57 @@ class SpcEngine:
             self._limits[key] = limits_in_force(session, chart, series)
         return self._limits[key]
 
-    def _process_chunk(self, session: Session, stored: EngineState | None, run: TagRun) -> bool:
+    def _prefetch(
+        self, session: Session, runs: Sequence[TagRun], states: dict[int, EngineState]
+    ) -> dict[int, list[Any]]:
+        """The next chunk of samples of every scalar tag of ``runs`` that has been charted
+        before, read in one query rather than one per tag (the daemon's every-batch case); {}
+        when they are more than `PREFETCH_MAX_ROWS`."""
+        last = {
+            run.tag_id: row.last_ts
+            for run in runs
+            if (row := states.get(run.tag_id)) is not None
+            and row.last_ts is not None
+            and self.charts[run.tag_id].kind == "scalar"
+        }
+        if len(last) < 2:
+            return {}
+        query = (
+            select(Sample.tag_id, Sample.ts, Sample.value, Sample.status)
+            .where(Sample.tag_id.in_(sorted(last)), Sample.ts > min(last.values()))
+            .order_by(Sample.tag_id, Sample.ts)
+            .limit(PREFETCH_MAX_ROWS)
+        )
+        with session.no_autoflush:  # the samples do not depend on what is pending
+            rows = session.execute(query).all()
+        if len(rows) == PREFETCH_MAX_ROWS:
+            return {}
+        chunks: dict[int, list[Any]] = {tag_id: [] for tag_id in last}
+        for tag_id, ts, value, status in rows:
+            if ts > last[tag_id]:
+                chunks[tag_id].append((ts, value, status))
+        return {tag_id: chunk[:READ_CHUNK] for tag_id, chunk in chunks.items()}
+
+    def _process_chunk(
+        self,
+        session: Session,
+        stored: EngineState | None,
+        run: TagRun,
+        prefetched: list[Any] | None = None,
+    ) -> bool:
         chart = self.charts[run.tag_id]
         table: Any = Profile if chart.kind == "profile" else Sample
         reading = table.values if chart.kind == "profile" else table.value
         state_row = _state_row(session, chart, stored)
         state = dict(state_row.state or {})
-        query = select(table.ts, reading, table.status).where(table.tag_id == chart.tag_id)
-        if state_row.last_ts is not None:
-            query = query.where(table.ts > state_row.last_ts)
-        with session.no_autoflush:  # the samples do not depend on what is pending
-            rows = session.execute(query.order_by(table.ts).limit(READ_CHUNK)).all()
+        if prefetched is not None:
+            rows = prefetched
+        else:
+            query = select(table.ts, reading, table.status).where(table.tag_id == chart.tag_id)
+            if state_row.last_ts is not None:
+                query = query.where(table.ts > state_row.last_ts)
+            with session.no_autoflush:  # the samples do not depend on what is pending
+                rows = session.execute(query.order_by(table.ts).limit(READ_CHUNK)).all()
         if not rows:
             return True
         saved = state.get("series") or {}

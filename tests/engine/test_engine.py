@@ -11,6 +11,7 @@ from engine_helpers import T0, feed, shifted_series
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+import plantqc.engine as engine_module
 from plantqc.buffer import Reading
 from plantqc.engine import (
     ZONE_RULES,
@@ -260,6 +261,45 @@ def test_restart_mid_stream_gives_the_same_violations_as_one_run(
     once, twice = _violations(store, whole), _violations(store, halves)
     assert len(once) > 5
     assert [v[:5] for v in twice] == [v[:5] for v in once]
+
+
+def _in_steps_together(store: Engine, tags: dict[str, TagRef], x: np.ndarray, step: int) -> None:
+    """``x`` fed to x_ewma_b at once and to x_imr_b ``step`` samples at a time, both charted
+    by one call after each step: from the second on, the samples of both are read in one
+    query, which also returns x_ewma_b's samples that were charted already."""
+    both = [tags["x_imr_b"].tag_id, tags["x_ewma_b"].tag_id]
+    feed(store, tags["x_ewma_b"].tag_id, x)
+    engine = SpcEngine(store)
+    for start in range(0, len(x), step):
+        feed(store, tags["x_imr_b"].tag_id, x[start : start + step], start=start)
+        engine.process_tags(both)
+
+
+def test_tags_charted_together_give_the_violations_of_each_charted_alone(
+    store: Engine, tags: dict[str, TagRef]
+) -> None:
+    x = shifted_series(11)
+    for name in ("x_imr", "x_ewma"):
+        feed(store, tags[name].tag_id, x)
+        SpcEngine(store).process(tags[name].tag_id)
+    _in_steps_together(store, tags, x, 37)
+    for alone, together in (("x_imr", "x_imr_b"), ("x_ewma", "x_ewma_b")):
+        once = _violations(store, tags[alone].tag_id)
+        assert len(once) > 5
+        assert [v[:5] for v in _violations(store, tags[together].tag_id)] == [v[:5] for v in once]
+
+
+def test_tags_with_more_new_samples_than_one_read_holds_are_read_tag_by_tag(
+    store: Engine, tags: dict[str, TagRef], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a bound of 50 samples for the one query: every step exceeds it
+    monkeypatch.setattr(engine_module, "PREFETCH_MAX_ROWS", 50)
+    x = shifted_series(11)
+    feed(store, tags["x_imr"].tag_id, x)
+    SpcEngine(store).process(tags["x_imr"].tag_id)
+    _in_steps_together(store, tags, x, 37)
+    once = _violations(store, tags["x_imr"].tag_id)
+    assert [v[:5] for v in _violations(store, tags["x_imr_b"].tag_id)] == [v[:5] for v in once]
 
 
 def test_ewma_state_after_example_9_2_matches_table_9_12(
