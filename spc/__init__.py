@@ -18,6 +18,7 @@ from spc.capability import (
     expected_ppm,
 )
 from spc.charts import ChartSet, ControlChart, Violation
+from spc.comparison import OneWayAnova, oneway_anova_from_summary
 from spc.constants import c4, d2, d3
 from spc.cusum import CUSUMParameters, cusum
 from spc.errors import SPCInputError
@@ -42,6 +43,7 @@ __all__ = [
     "EWMAParameters",
     "EWMAStream",
     "IMRStream",
+    "OneWayAnova",
     "PercentileCapability",
     "PhaseOneResult",
     "PointResult",
@@ -75,6 +77,7 @@ __all__ = [
     "imr",
     "lag1_autocorrelation",
     "np_chart",
+    "oneway_anova_from_summary",
     "p_chart",
     "phase_one",
     "profile_charts",

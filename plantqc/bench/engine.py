@@ -60,6 +60,7 @@ class EngineBenchResult(IngestBenchResult):
     images_stored: int
     image_latency_p50_s: float | None
     image_latency_p99_s: float | None
+    daemon_stop_s: float | None
 
 
 def png_with_text(png: bytes, text: str) -> bytes:
@@ -222,4 +223,5 @@ def run_engine_bench(
         images_stored=len(latencies),
         image_latency_p50_s=percentile(latencies, 50),
         image_latency_p99_s=percentile(latencies, 99),
+        daemon_stop_s=line.stop_s,
     )

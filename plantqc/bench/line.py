@@ -30,6 +30,12 @@ from plantqc.store.models import Sample
 
 LINE = "bench-1"
 STARTUP_S = 90.0  # bound on daemon start + warm-up; the daemon is stopped after measuring
+STOP_GRACE_S = 180.0
+"""How long the daemon may take to stop on SIGTERM (drain, engine, image pool) before it is
+killed; systemd's default TimeoutStopSec is 90 s."""
+BARE_CLIENT_TIMEOUT_S = 60.0
+"""Request timeout of the baseline client: on a saturated machine a shorter one makes it drop
+its connection (its server-state watchdog times out) and stop counting mid-window."""
 
 
 def bench_config(
@@ -88,6 +94,8 @@ class BenchLine:
     interval_ms: int
     daemon: psutil.Process
     store: Engine
+    stop_s: float | None = None
+    """Seconds the daemon took to stop on SIGTERM once measured; None when it was killed."""
 
     @property
     def endpoint(self) -> str:
@@ -119,9 +127,17 @@ class BenchLine:
             await asyncio.sleep(0.2)
         raise TimeoutError(f"the daemon stored nothing within {timeout_s:g} s")
 
+    async def sample_counter(self) -> int:
+        """The simulator's tick count now (its line's ``SampleCounter``), read by a client of
+        its own so that the figure does not depend on the counting one staying connected."""
+        async with Client(self.endpoint, timeout=BARE_CLIENT_TIMEOUT_S) as client:
+            index = await client.get_namespace_index("urn:plantqc:sim")
+            node = client.get_node(ua.NodeId(f"{LINE}.SampleCounter", index))
+            return int(await node.read_value())
+
     async def count_notifications(self, window: asyncio.Event, done: asyncio.Event) -> int:
         """Notifications a bare asyncua client receives while ``window`` is set."""
-        async with Client(self.endpoint, timeout=10) as client:
+        async with Client(self.endpoint, timeout=BARE_CLIENT_TIMEOUT_S) as client:
             index = await client.get_namespace_index("urn:plantqc:sim")
             subscription = await client.create_subscription(
                 200, queue_maxsize=1_000_000, overflow=OverflowPolicy.WARN
@@ -189,13 +205,26 @@ def bench_line(
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
         store = open_engine(f"sqlite:///{work / 'bench.db'}")
+        line = BenchLine(work, port, tags, interval_ms, psutil.Process(daemon.pid), store)
         try:
-            yield BenchLine(work, port, tags, interval_ms, psutil.Process(daemon.pid), store)
+            yield line
         finally:
             store.dispose()
-            for proc in (daemon, sim):
-                proc.terminate()
-                proc.wait(timeout=60)
+            line.stop_s = _stop(daemon, STOP_GRACE_S)
+            _stop(sim, 60.0)
+
+
+def _stop(proc: subprocess.Popen[bytes], grace_s: float) -> float | None:
+    """SIGTERM, then SIGKILL after ``grace_s``; the seconds it took to exit, None if killed."""
+    start = time.monotonic()
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None
+    return time.monotonic() - start
 
 
 def _free_port() -> int:

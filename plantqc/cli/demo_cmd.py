@@ -141,7 +141,7 @@ def demo(
 
 async def _run(out: Path, seconds: float) -> DemoResult:
     from plantqc.daemon import Daemon
-    from plantqc.engine import StoreHook
+    from plantqc.engine_process import EngineProcess
     from plantqc.sim.server import LineSimulator
 
     logging.getLogger("asyncua").setLevel(logging.CRITICAL)
@@ -159,7 +159,7 @@ async def _run(out: Path, seconds: float) -> DemoResult:
     try:
         assert simulator.started_at is not None
         started_at = simulator.started_at
-        spc = StoreHook(loaded.storage_url(), config=loaded.config)
+        spc = EngineProcess(loaded.storage_url(), config=loaded.config)
         try:
             await Daemon(loaded, on_stored=spc, on_tick=spc.tick).run(seconds)
         finally:

@@ -185,6 +185,10 @@ def replace_signatures(html: str, doc: dict[str, Any]) -> str:
     return html[:start] + str(render_signatures(doc)) + html[end:]
 
 
-def render_compare(lots: list[dict[str, Any]], keys: list[tuple[str, str, str]]) -> str:
+def render_compare(
+    lots: list[dict[str, Any]],
+    keys: list[tuple[str, str, str]],
+    between: dict[str, dict[str, Any] | None],
+) -> str:
     """The side-by-side comparison page of several lots (`plantqc.reports.compare`)."""
-    return _ENV.get_template("compare.html.j2").render(lots=lots, keys=keys)
+    return _ENV.get_template("compare.html.j2").render(lots=lots, keys=keys, between=between)

@@ -43,6 +43,7 @@ def test_engine_bench_reports_lag_image_latency_and_resources() -> None:
     assert result["offered_per_s"] == 100.0
     assert result["stored_per_s"] > 0
     assert result["bare_client_per_s"] > 0
+    assert result["produced_per_s"] > 0
     assert result["violations"] > 0  # two of the twenty tags run at 4x sigma
     assert 0 <= result["eval_lag_p50_s"] <= result["eval_lag_p99_s"]
     assert 0 <= result["engine_backlog_s"] <= result["engine_backlog_max_s"]

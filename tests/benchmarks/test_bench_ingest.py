@@ -16,6 +16,8 @@ def test_ingest_bench_reports_rates_ratio_and_daemon_resources() -> None:
         "offered_per_s",
         "seconds",
         "stored_per_s",
+        "produced_per_s",
+        "ratio_vs_produced",
         "bare_client_per_s",
         "ratio_vs_bare_client",
         "daemon_cpu_pct_of_one_core",
@@ -24,4 +26,6 @@ def test_ingest_bench_reports_rates_ratio_and_daemon_resources() -> None:
     assert result["offered_per_s"] == 25.0
     assert result["stored_per_s"] > 0
     assert result["bare_client_per_s"] > 0
+    # the simulator ticks every 200 ms: about 5 ticks x 5 tags a second over the window
+    assert 10 <= result["produced_per_s"] <= 30
     assert result["daemon_rss_mb"] > 0

@@ -12,6 +12,7 @@ from report_helpers import LINE, T0, store_lot, write_config
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+import spc
 from plantqc.cli import app
 from plantqc.cli.report_cmd import expand_compare
 from plantqc.config import load_config
@@ -69,20 +70,48 @@ def test_an_unknown_lot_is_one_sentence_and_exit_2(cli_db: list[str], tmp_path: 
     assert err.startswith("error: the database has no lot 'NOPE'; its lots are: LOT-0001")
 
 
-def test_compare_shows_lots_side_by_side(
-    sqlite_store: Engine, cli_db: list[str], tmp_path: Path
-) -> None:
+@pytest.fixture
+def compared(sqlite_store: Engine, cli_db: list[str], tmp_path: Path) -> tuple[dict, str]:
+    """LOT-0001 and LOT-0002 (dry thickness 0.5 um higher) compared: compare.json and .html."""
     store_lot(sqlite_store, load_config(write_config(tmp_path)).config, "LOT-0002",
               start=T0 + timedelta(hours=1), seed=2, shift={"dry_thickness_um": 0.5})  # fmt: skip
     out = tmp_path / "cmp"
     code, stdout, _ = _run("--compare", "LOT-0001", "LOT-0002", "--out", str(out), *cli_db)
     assert code == 0 and stdout.startswith("compared 2 lots")
-    lots = json.loads((out / "compare.json").read_text())["lots"]
+    return json.loads((out / "compare.json").read_text()), (out / "compare.html").read_text()
+
+
+def test_compare_shows_lots_side_by_side(compared: tuple[dict, str]) -> None:
+    document, html = compared
+    lots = document["lots"]
     assert [lot["lot"] for lot in lots] == ["LOT-0001", "LOT-0002"]
     means = [lot["characteristics"]["tag:dry_thickness_um"]["mean"] for lot in lots]
     assert means[1] - means[0] == pytest.approx(0.5, abs=0.1)
-    html = (out / "compare.html").read_text()
     assert "LOT-0001" in html and "LOT-0002" in html and "dry_thickness_um" in html
+
+
+def test_compare_gives_the_spread_of_lot_means_as_a_share_of_the_tolerance(
+    compared: tuple[dict, str],
+) -> None:
+    document, _ = compared
+    rows = [lot["characteristics"]["tag:dry_thickness_um"] for lot in document["lots"]]
+    between = document["between_lots"]["tag:dry_thickness_um"]
+    spread = abs(rows[1]["mean"] - rows[0]["mean"])
+    assert between["mean_spread"] == pytest.approx(spread, rel=1e-12)
+    # spec 47 .. 53 um: a tolerance of 6 um
+    assert between["spread_pct_of_tolerance"] == pytest.approx(100 * spread / 6, rel=1e-12)
+    assert between["spec_differs"] is False
+
+
+def test_compare_tests_the_lot_means_by_a_one_way_anova(compared: tuple[dict, str]) -> None:
+    document, _ = compared
+    rows = [lot["characteristics"]["tag:dry_thickness_um"] for lot in document["lots"]]
+    expected = spc.oneway_anova_from_summary(
+        [r["mean"] for r in rows], [r["std"] for r in rows], [r["n"] for r in rows]
+    )
+    anova = document["between_lots"]["tag:dry_thickness_um"]["anova"]
+    assert anova == pytest.approx(expected.to_dict(), rel=1e-12)
+    assert anova["p_value"] < 1e-6  # 0.5 um apart at sigma 0.5 with 600 values a lot
 
 
 def test_compare_takes_the_lots_after_one_option() -> None:
