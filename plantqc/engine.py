@@ -960,38 +960,10 @@ class SpcEngine:
 
     def on_stored(self, batch: Sequence[Reading]) -> list[TagRun]:
         """The daemon's hook: bring every charted tag of ``batch`` up to date."""
-        times: dict[int, list[datetime]] = {}
-        for r in batch:
-            if (chart := self._by_name.get((r.line, r.tag))) is not None:
-                times.setdefault(chart.tag_id, []).append(r.ts)
-        self._warn_late(times)
-        return self.process_tags(sorted(times))
-
-    def _warn_late(self, times: dict[int, list[datetime]]) -> None:
-        """Log the samples of a batch that are no newer than their chart's newest point: an
-        image whose file name gives an earlier time, say, or a batch the buffer replays after
-        a restart.  A chart moves forward only, so they are not charted (again)."""
-        with Session(self.engine) as session:
-            charted = dict(
-                session.execute(
-                    select(EngineState.tag_id, EngineState.last_ts).where(
-                        EngineState.tag_id.in_(sorted(times)), EngineState.last_ts.is_not(None)
-                    )
-                ).all()
-            )
-        for tag_id, newest in charted.items():
-            late = sum(ts <= newest for ts in times[tag_id])
-            if late:
-                chart = self.charts[tag_id]
-                log.warning(
-                    "samples no newer than the chart's newest point are not charted",
-                    extra={
-                        "line": chart.line,
-                        "tag": chart.tag,
-                        "samples": late,
-                        "newest_charted": newest.isoformat(),
-                    },
-                )
+        tags = {
+            chart.tag_id for r in batch if (chart := self._by_name.get((r.line, r.tag))) is not None
+        }
+        return self.process_tags(sorted(tags))
 
     def process_all(self) -> list[TagRun]:
         """Bring every charted tag up to date (e.g. at start, to catch up)."""

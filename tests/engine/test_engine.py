@@ -302,23 +302,6 @@ def test_tags_with_more_new_samples_than_one_read_holds_are_read_tag_by_tag(
     assert [v[:5] for v in _violations(store, tags["x_imr_b"].tag_id)] == [v[:5] for v in once]
 
 
-def test_a_sample_older_than_the_charts_newest_point_is_logged_as_not_charted(
-    sqlite_store: Engine, sqlite_tags: dict[str, TagRef], caplog: pytest.LogCaptureFixture
-) -> None:
-    tag = sqlite_tags["x_imr"].tag_id
-    times = feed(sqlite_store, tag, [10.0, 10.5, 9.5])
-    engine = SpcEngine(sqlite_store)
-    engine.process(tag)
-    late = Reading("line-1", "x_imr", "scalar", times[1] - pd.Timedelta(milliseconds=1), 0, 0, 11)
-    feed(sqlite_store, tag, [11.0], start=3)
-    new = Reading("line-1", "x_imr", "scalar", times[-1] + pd.Timedelta(seconds=1), 0, 0, 11)
-    with caplog.at_level(logging.WARNING, logger="plantqc.engine"):
-        [run] = engine.on_stored([late, new])
-    [record] = [r for r in caplog.records if "not charted" in r.getMessage()]
-    assert (record.tag, record.samples) == ("x_imr", 1)  # type: ignore[attr-defined]
-    assert run.samples == 1  # the new one is charted
-
-
 def test_ewma_state_after_example_9_2_matches_table_9_12(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef], spc_data
 ) -> None:
