@@ -960,9 +960,11 @@ class SpcEngine:
 
     def on_stored(self, batch: Sequence[Reading]) -> list[TagRun]:
         """The daemon's hook: bring every charted tag of ``batch`` up to date."""
-        tags = {
-            chart.tag_id for r in batch if (chart := self._by_name.get((r.line, r.tag))) is not None
-        }
+        return self.process_names({(r.line, r.tag) for r in batch})
+
+    def process_names(self, names: Iterable[tuple[str, str]]) -> list[TagRun]:
+        """Bring the charted ones of the (line, tag) ``names`` up to date."""
+        tags = {chart.tag_id for name in names if (chart := self._by_name.get(name)) is not None}
         return self.process_tags(sorted(tags))
 
     def process_all(self) -> list[TagRun]:
@@ -1421,10 +1423,15 @@ class StoreHook:
         return self.engine
 
     def __call__(self, batch: Sequence[Reading]) -> None:
+        self.chart_names({(r.line, r.tag) for r in batch})
+
+    def chart_names(self, names: Iterable[tuple[str, str]]) -> None:
+        """Chart the new samples of the (line, tag) ``names``; the first call catches up every
+        charted tag instead."""
         with self._lock:
             first = self.engine is None
             engine = self._engine()
-            runs = engine.process_all() if first else engine.on_stored(batch)
+            runs = engine.process_all() if first else engine.process_names(names)
         for run in runs:
             self.violations += len(run.violations)
             self.alarms_opened += run.alarms_opened

@@ -3,7 +3,7 @@
 The daemon's event loop (OPC UA notifications, the durable buffer, the store writes) and the
 engine (charts, rules, alarms) are both Python-bound; in one process they share one core
 through the interpreter lock.  `EngineProcess` has the daemon's ``on_stored`` / ``on_tick``
-interface: it hands each stored batch's tags and times to a spawned process that runs
+interface: it hands the tags of each stored batch to a spawned process that runs
 `plantqc.engine.StoreHook` on them, so ingestion and charting use a core each.
 
 The child drains whatever has queued up before it charts, so a child that falls behind charts
@@ -19,7 +19,7 @@ import logging
 import multiprocessing
 import queue
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from plantqc.buffer import Reading
@@ -30,30 +30,6 @@ log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 120.0
 """How long `EngineProcess.close` waits for the child to chart what is queued."""
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
-
-# (line, tag) -> source times of a batch's samples, in whole microseconds since the epoch:
-# what the engine needs of a batch (which tags to chart; which samples came late), compact to
-# send between processes
-Times = dict[tuple[str, str], list[int]]
-
-
-def batch_times(batch: Sequence[Reading]) -> Times:
-    """The tags and times of ``batch`` in the form sent to the engine process."""
-    times: Times = {}
-    for r in batch:
-        times.setdefault((r.line, r.tag), []).append((r.ts - _EPOCH) // _US)
-    return times
-
-
-def readings(times: Times) -> list[Reading]:
-    """`batch_times` back as readings carrying what the engine reads of them."""
-    return [
-        Reading(line, tag, "scalar", _EPOCH + us * _US, 0, 0)
-        for (line, tag), stamps in times.items()
-        for us in stamps
-    ]
 
 
 class EngineProcess:
@@ -106,7 +82,8 @@ class EngineProcess:
 
     def __call__(self, batch: Sequence[Reading]) -> None:
         """Chart ``batch`` (already stored) in the engine process."""
-        self._send(("stored", batch_times(batch)))
+        # the engine reads the samples from the store: it needs only which tags have new ones
+        self._send(("stored", sorted({(r.line, r.tag) for r in batch})))
 
     def tick(self, now: datetime) -> None:
         """The daemon's periodic check, in the engine process (`StoreHook.tick`)."""
@@ -129,17 +106,18 @@ class EngineProcess:
         self._queue.close()
 
 
-def _drain(first: tuple[str, Any], source: Any) -> tuple[Times, datetime | None, bool]:
-    """``first`` and every message queued behind it: the times of all their batches, the
-    newest tick, whether a stop came."""
-    times: Times = {}
+def _drain(
+    first: tuple[str, Any], source: Any
+) -> tuple[set[tuple[str, str]], datetime | None, bool]:
+    """``first`` and every message queued behind it: the (line, tag) names of all their
+    batches, the newest tick, whether a stop came."""
+    names: set[tuple[str, str]] = set()
     tick, stop = None, False
     message: tuple[str, Any] | None = first
     while message is not None:
         kind, payload = message
         if kind == "stored":
-            for key, stamps in payload.items():
-                times.setdefault(key, []).extend(stamps)
+            names.update(map(tuple, payload))
         elif kind == "tick":
             tick = payload
         else:
@@ -148,7 +126,7 @@ def _drain(first: tuple[str, Any], source: Any) -> tuple[Times, datetime | None,
             message = source.get_nowait()
         except queue.Empty:
             message = None
-    return times, tick, stop
+    return names, tick, stop
 
 
 def serve(
@@ -166,11 +144,11 @@ def serve(
     hook = StoreHook(db_url, rtn_after=rtn_after, config=config)
     stop = False
     try:
-        _guarded(hook, [])  # catch up on what was stored while no engine ran
+        _guarded(hook.chart_names, ())  # catch up on what was stored while no engine ran
         while not stop:
-            times, tick, stop = _drain(source.get(), source)
-            if times:
-                _guarded(hook, readings(times))
+            names, tick, stop = _drain(source.get(), source)
+            if names:
+                _guarded(hook.chart_names, names)
             if tick is not None:
                 _guarded(hook.tick, tick)
     finally:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from plantqc.buffer import Reading
 from plantqc.config import load_config
-from plantqc.engine_process import EngineProcess, batch_times, readings
+from plantqc.engine_process import EngineProcess
 from plantqc.store import TagRef
 from plantqc.store.models import Alarm, Violation
 
@@ -35,13 +35,6 @@ def _violations(store: Engine, tag_id: int) -> list[tuple[str, str, datetime]]:
             .order_by(Violation.id)
         ).all()
     return [tuple(row) for row in rows]  # type: ignore[misc]
-
-
-def test_batch_times_round_trip_to_the_microsecond() -> None:
-    ts = datetime(2026, 11, 22, 8, 0, 0, 123457, tzinfo=UTC)
-    batch = [Reading("line-1", "x_imr", "scalar", ts, 0, 0, 1.0)]
-    [back] = readings(batch_times(batch))
-    assert (back.line, back.tag, back.ts) == ("line-1", "x_imr", ts)
 
 
 def test_a_stored_batch_is_charted_by_the_time_the_process_closes(
