@@ -186,6 +186,7 @@ def apply_events(
                 continue
             row.count += 1
             row.last_at, row.message, row.updated_at = event.at, event.message, now
+            row.condition_active = True
             if row.state == AlarmState.RTN_UNACKED or (
                 row.state == AlarmState.SUPPRESSED and not event.suppressed
             ):
@@ -198,20 +199,12 @@ def apply_events(
                 audit(session, ENGINE_USER, action, row, rule=event.code)
         elif row is not None and row.state in (*_ON_RETURN, AlarmState.SHELVED):
             # a shelf sets the annunciation aside, not the condition: a shelved alarm stays
-            # shelved and its return is recorded, with the count that `_condition_gone` reads
+            # shelved and its return is recorded
             row.state = _ON_RETURN.get(AlarmState(row.state), row.state)
-            row.updated_at = now
+            row.condition_active, row.updated_at = False, now
             if row.state == AlarmState.NORMAL:
                 del open_rows[key]
-            audit(
-                session,
-                ENGINE_USER,
-                "alarm-return",
-                row,
-                rule=event.code,
-                at=str(event.at),
-                count=row.count,
-            )
+            audit(session, ENGINE_USER, "alarm-return", row, rule=event.code, at=str(event.at))
     return opened
 
 
@@ -222,30 +215,9 @@ def _get(session: Session, alarm_id: int) -> Alarm:
     return row
 
 
-def _condition_gone(session: Session, row: Alarm) -> bool:
-    """Whether the alarm's condition has returned since it last fired.
-
-    Each return records the alarm's ``count`` and each firing counts up, so the condition is
-    gone exactly when the newest return saw the count the alarm still has.  Counting, not
-    comparing times: the silence check raises on the wall clock, returns come at sample times.
-    """
-    detail = session.scalars(
-        select(AuditLog.detail)
-        .where(
-            AuditLog.entity == "alarm",
-            AuditLog.entity_id == str(row.id),
-            AuditLog.action == "alarm-return",
-        )
-        .order_by(AuditLog.id.desc())
-        .limit(1)
-    ).one_or_none()
-    return detail is not None and detail.get("count") == row.count
-
-
 def _expire_shelf(session: Session, row: Alarm, now: datetime) -> None:
     if row.state == AlarmState.SHELVED and row.shelved_until and row.shelved_until <= now:
-        gone = _condition_gone(session, row)
-        row.state = AlarmState.NORMAL if gone else AlarmState.ACTIVE_UNACKED
+        row.state = AlarmState.ACTIVE_UNACKED if row.condition_active else AlarmState.NORMAL
         row.shelved_until, row.updated_at = None, now
         audit(session, ENGINE_USER, "alarm-unshelve", row, reason="shelf expired")
 

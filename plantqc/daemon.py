@@ -197,12 +197,12 @@ def record_buffer_alarm(
                     at,
                     now,
                 )
-                row.count += 1
+                row.count, row.condition_active = row.count + 1, True
                 audit(session, DAEMON_USER, "alarm-reactivate", row, rule=BUFFER_ALARM_CODE)
             elif not active and row is not None and row.state != AlarmState.RTN_UNACKED:
                 unacked = row.state == AlarmState.ACTIVE_UNACKED
                 row.state = AlarmState.RTN_UNACKED if unacked else AlarmState.NORMAL
-                row.last_at, row.updated_at = at, now
+                row.last_at, row.updated_at, row.condition_active = at, now, False
                 audit(session, DAEMON_USER, "alarm-return", row, rule=BUFFER_ALARM_CODE)
 
 

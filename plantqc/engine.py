@@ -958,10 +958,6 @@ class SpcEngine:
         self._limits: dict[tuple[int, str], ControlLimits | None] = {}
         self._limits_mark: int | None = -1
 
-    def on_stored(self, batch: Sequence[Reading]) -> list[TagRun]:
-        """The daemon's hook: bring every charted tag of ``batch`` up to date."""
-        return self.process_names({(r.line, r.tag) for r in batch})
-
     def process_names(self, names: Iterable[tuple[str, str]]) -> list[TagRun]:
         """Bring the charted ones of the (line, tag) ``names`` up to date."""
         tags = {chart.tag_id for name in names if (chart := self._by_name.get(name)) is not None}

@@ -83,7 +83,7 @@ class EngineProcess:
     def __call__(self, batch: Sequence[Reading]) -> None:
         """Chart ``batch`` (already stored) in the engine process."""
         # the engine reads the samples from the store: it needs only which tags have new ones
-        self._send(("stored", sorted({(r.line, r.tag) for r in batch})))
+        self._send(("stored", list({(r.line, r.tag) for r in batch})))
 
     def tick(self, now: datetime) -> None:
         """The daemon's periodic check, in the engine process (`StoreHook.tick`)."""
@@ -117,7 +117,7 @@ def _drain(
     while message is not None:
         kind, payload = message
         if kind == "stored":
-            names.update(map(tuple, payload))
+            names.update(payload)
         elif kind == "tick":
             tick = payload
         else:

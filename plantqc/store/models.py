@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     Float,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -268,6 +270,8 @@ class Alarm(Base):
     first_at: Mapped[datetime]
     last_at: Mapped[datetime]
     count: Mapped[int] = mapped_column(Integer, default=1)
+    # whether the condition still holds: a shelf or suppression hides the alarm, not that
+    condition_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     acked_by: Mapped[str | None] = mapped_column(String(128))
     acked_at: Mapped[datetime | None]
     shelved_until: Mapped[datetime | None]
@@ -280,8 +284,6 @@ class AuditLog(Base):
     """Who changed what and when: limits frozen, alarms acknowledged, reports signed."""
 
     __tablename__ = "audit_log"
-    # the history of one alarm or report is read at every shelf expiry and signature
-    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
