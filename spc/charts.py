@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from spc.rulecodes import RULE_WINDOWS
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -70,8 +72,6 @@ class ControlChart:
     @cached_property
     def violations(self) -> tuple[Violation, ...]:
         """Run-rule violations ordered by point, then by rule as listed in ``signals``."""
-        from spc.rules import RULE_WINDOWS
-
         found = [
             Violation(code, index, tuple(range(index - RULE_WINDOWS[code] + 1, index + 1)))
             for rank, (code, indices) in enumerate(self.signals.items())

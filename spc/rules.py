@@ -27,44 +27,21 @@ import numpy as np
 
 from spc.charts import ControlChart, Violation
 from spc.errors import SPCInputError
+from spc.rulecodes import RULE_DESCRIPTIONS, RULE_SETS, RULE_WINDOWS
 
-#: Number of consecutive points each rule's pattern spans.
-RULE_WINDOWS: dict[str, int] = {
-    "nelson1": 1,
-    "nelson2": 9,
-    "nelson3": 6,
-    "nelson4": 14,
-    "nelson5": 3,
-    "nelson6": 5,
-    "nelson7": 15,
-    "nelson8": 8,
-    "we1": 1,
-    "we2": 3,
-    "we3": 5,
-    "we4": 8,
-}
-
-#: One-line meaning of each rule, for reports.
-RULE_DESCRIPTIONS: dict[str, str] = {
-    "nelson1": "one point beyond 3 sigma",
-    "nelson2": "nine points in a row on one side of the center line",
-    "nelson3": "six points in a row steadily increasing or decreasing",
-    "nelson4": "fourteen points in a row alternating up and down",
-    "nelson5": "two of three points beyond 2 sigma on the same side",
-    "nelson6": "four of five points beyond 1 sigma on the same side",
-    "nelson7": "fifteen points in a row within 1 sigma",
-    "nelson8": "eight points in a row beyond 1 sigma on either side",
-    "we1": "one point beyond 3 sigma",
-    "we2": "two of three points beyond 2 sigma on the same side",
-    "we3": "four of five points beyond 1 sigma on the same side",
-    "we4": "eight points in a row on one side of the center line",
-}
-
-RULE_SETS: dict[str, tuple[str, ...]] = {
-    "nelson": tuple(f"nelson{i}" for i in range(1, 9)),
-    "we": tuple(f"we{i}" for i in range(1, 5)),
-    "none": (),
-}
+__all__ = [
+    "RULE_DESCRIPTIONS",
+    "RULE_SETS",
+    "RULE_WINDOWS",
+    "apply_limit_rule",
+    "apply_rules",
+    "find_violations",
+    "limit_rule_code",
+    "limit_violations",
+    "resolve_rules",
+    "rule_signals",
+    "signal_indices",
+]
 
 
 def resolve_rules(rules: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -124,6 +101,17 @@ def _alternating(values: np.ndarray, points: int) -> np.ndarray:
     return _run(flips, points - 2)
 
 
+def _both_sides_outside_one_sigma(z: np.ndarray, length: int) -> np.ndarray:
+    """Nelson's test 8: ``length`` points in a row beyond 1 sigma, on both sides of the center.
+
+    Nelson [2]_ writes "eight points in a row on both sides of the centerline with none in
+    zone C": none within 1 sigma, and at least one point above and one below.
+    """
+    above = _window_count(z > 1.0, length) > 0
+    below = _window_count(z < -1.0, length) > 0
+    return _run(np.abs(z) > 1.0, length) & above & below
+
+
 _DETECTORS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "nelson1": lambda z, x: np.abs(z) > 3.0,
     "nelson2": lambda z, x: _same_side(z, 9),
@@ -132,7 +120,7 @@ _DETECTORS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "nelson5": lambda z, x: _k_of_m(z, 2.0, 2, 3),
     "nelson6": lambda z, x: _k_of_m(z, 1.0, 4, 5),
     "nelson7": lambda z, x: _run(np.abs(z) < 1.0, 15),
-    "nelson8": lambda z, x: _run(np.abs(z) > 1.0, 8),
+    "nelson8": lambda z, x: _both_sides_outside_one_sigma(z, 8),
     "we1": lambda z, x: np.abs(z) > 3.0,
     "we2": lambda z, x: _k_of_m(z, 2.0, 2, 3),
     "we3": lambda z, x: _k_of_m(z, 1.0, 4, 5),

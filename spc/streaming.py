@@ -73,6 +73,7 @@ class RuleEvaluator:
     _FIELDS: ClassVar[tuple[str, ...]] = (
         "above", "below", "up", "down", "flips", "last_sign", "last_value",
         "beyond2_hi", "beyond2_lo", "beyond1_hi", "beyond1_lo", "inside1", "outside1",
+        "since_hi1", "since_lo1",
     )  # fmt: skip
 
     def __init__(self, rules: str | Iterable[str] | None = "nelson") -> None:
@@ -83,6 +84,9 @@ class RuleEvaluator:
         self.last_value: float | None = None
         self.beyond2_hi = self.beyond2_lo = self.beyond1_hi = self.beyond1_lo = 0
         self.inside1 = self.outside1 = 0
+        # Points since the last one above +1 sigma / below -1 sigma (Nelson's test 8 needs both
+        # sides inside its window); "long ago" until one is seen.
+        self.since_hi1 = self.since_lo1 = _RUN_CAP
 
     def update(self, value: float, z: float) -> tuple[str, ...]:
         """Codes signalled by a point with plotted ``value`` and standardized ``z``."""
@@ -107,6 +111,8 @@ class RuleEvaluator:
         inside = -1.0 < z < 1.0
         self.inside1 = min(self.inside1 + 1, cap) if inside else 0
         self.outside1 = min(self.outside1 + 1, cap) if (hi1 or lo1) else 0
+        self.since_hi1 = 0 if hi1 else min(self.since_hi1 + 1, cap)
+        self.since_lo1 = 0 if lo1 else min(self.since_lo1 + 1, cap)
         if not self._selected:
             return ()
         out = abs(z) > 3.0
@@ -137,7 +143,7 @@ class RuleEvaluator:
             "nelson5": two_of_three,
             "nelson6": four_of_five,
             "nelson7": self.inside1 >= 15,
-            "nelson8": self.outside1 >= 8,
+            "nelson8": self.outside1 >= 8 and self.since_hi1 < 8 and self.since_lo1 < 8,
             "we1": out,
             "we2": two_of_three,
             "we3": four_of_five,
@@ -154,9 +160,14 @@ class RuleEvaluator:
         """Rebuild from :meth:`to_state` output."""
         evaluator = cls(state["rules"])
         for name in cls._FIELDS:
-            setattr(evaluator, name, state[name])
+            # States saved before Nelson's test 8 tracked both sides lack the two ages.
+            setattr(
+                evaluator, name, state[name] if name in state or name not in _AGES else _RUN_CAP
+            )
         return evaluator
 
+
+_AGES = ("since_hi1", "since_lo1")
 
 _BITS = tuple(bin(i).count("1") for i in range(32))
 

@@ -5,6 +5,7 @@ import pytest
 
 from spc import SPCInputError, find_violations, imr, rule_signals
 from spc.rules import RULE_WINDOWS
+from spc.streaming import RuleEvaluator
 
 
 def _signal_points(values: np.ndarray, rules: str) -> dict[str, list[int]]:
@@ -66,3 +67,19 @@ def test_chart_applies_selected_rule_set(spc_data) -> None:
 def test_unknown_rule_is_rejected() -> None:
     with pytest.raises(SPCInputError, match="Unknown run rule 'nelson9'"):
         rule_signals(np.zeros(5), 0.0, 1.0, ["nelson9"])
+
+
+def test_nelson8_needs_points_on_both_sides_as_nelson_wrote_it() -> None:
+    # Nelson (1984) test 8: "eight points in a row on both sides of the centerline with none
+    # in zone C".  Eight points at +1.5 sigma are on one side only, so test 8 stays silent.
+    one_side = np.full(8, 1.5)
+    both_sides = np.array([1.5, -1.5] * 4)
+    assert _signal_points(one_side, ["nelson8"])["nelson8"] == []
+    assert _signal_points(both_sides, ["nelson8"])["nelson8"] == [8]
+
+
+def test_streaming_nelson8_matches_the_batch_rule() -> None:
+    values = np.array([1.5] * 8 + [-1.2, 1.3, 0.2] + [1.5, -1.5] * 4)
+    evaluator = RuleEvaluator(["nelson8"])
+    streamed = [i + 1 for i, v in enumerate(values) if evaluator.update(float(v), float(v))]
+    assert streamed == _signal_points(values, ["nelson8"])["nelson8"] == [9, 10, 19]
