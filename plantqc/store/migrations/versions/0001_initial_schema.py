@@ -11,8 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-import plantqc.store.models
-
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -23,7 +21,7 @@ def upgrade() -> None:
     op.create_table(
         "audit_log",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("at", plantqc.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("user", sa.String(length=128), nullable=False),
         sa.Column("action", sa.String(length=64), nullable=False),
         sa.Column("entity", sa.String(length=64), nullable=False),
@@ -53,8 +51,8 @@ def upgrade() -> None:
         sa.Column("line_id", sa.Integer(), nullable=False),
         sa.Column("code", sa.String(length=64), nullable=False),
         sa.Column("product", sa.String(length=64), nullable=True),
-        sa.Column("started_at", plantqc.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("ended_at", plantqc.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["line_id"], ["lines.id"], name=op.f("fk_lots_line_id_lines"), ondelete="CASCADE"
         ),
@@ -93,15 +91,15 @@ def upgrade() -> None:
         sa.Column("priority", sa.String(length=16), nullable=False),
         sa.Column("state", sa.String(length=32), nullable=False),
         sa.Column("message", sa.Text(), nullable=False),
-        sa.Column("first_at", plantqc.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_at", plantqc.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("first_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
         sa.Column("acked_by", sa.String(length=128), nullable=True),
-        sa.Column("acked_at", plantqc.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("shelved_until", plantqc.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("acked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("shelved_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("cause", sa.Text(), nullable=True),
         sa.Column("action", sa.Text(), nullable=True),
-        sa.Column("updated_at", plantqc.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["line_id"], ["lines.id"], name=op.f("fk_alarms_line_id_lines"), ondelete="CASCADE"
         ),
@@ -130,8 +128,8 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
-        sa.Column("data_from", plantqc.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("data_to", plantqc.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("data_from", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("data_to", sa.DateTime(timezone=True), nullable=True),
         sa.Column("n_used", sa.Integer(), nullable=True),
         sa.Column(
             "excluded",
@@ -139,8 +137,8 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("frozen_by", sa.String(length=128), nullable=True),
-        sa.Column("frozen_at", plantqc.store.models.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("valid_from", plantqc.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("frozen_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("valid_from", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["tag_id"], ["tags.id"], name=op.f("fk_control_limits_tag_id_tags"), ondelete="CASCADE"
         ),
@@ -150,7 +148,7 @@ def upgrade() -> None:
     op.create_table(
         "profiles",
         sa.Column("tag_id", sa.Integer(), nullable=False),
-        sa.Column("ts", plantqc.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
         sa.Column(
             "values",
             sa.JSON().with_variant(postgresql.ARRAY(sa.Float(precision=53)), "postgresql"),
@@ -166,8 +164,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("lot_id", sa.Integer(), nullable=False),
         sa.Column("code", sa.String(length=64), nullable=False),
-        sa.Column("started_at", plantqc.store.models.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("ended_at", plantqc.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("length_m", sa.Float(), nullable=True),
         sa.ForeignKeyConstraint(
             ["lot_id"], ["lots.id"], name=op.f("fk_rolls_lot_id_lots"), ondelete="CASCADE"
@@ -178,7 +176,7 @@ def upgrade() -> None:
     op.create_table(
         "samples",
         sa.Column("tag_id", sa.Integer(), nullable=False),
-        sa.Column("ts", plantqc.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
         sa.Column("value", sa.Float(precision=53), nullable=True),
         sa.Column("status", sa.BigInteger(), nullable=False),
         sa.Column("ts_origin", sa.SmallInteger(), nullable=False),
@@ -195,7 +193,7 @@ def upgrade() -> None:
         sa.Column("analysis", sa.String(length=16), nullable=False),
         sa.Column("path", sa.Text(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
-        sa.Column("captured_at", plantqc.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("captured_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column(
@@ -204,7 +202,7 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column("overlay_path", sa.Text(), nullable=True),
-        sa.Column("created_at", plantqc.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["line_id"],
             ["lines.id"],
@@ -230,14 +228,14 @@ def upgrade() -> None:
         sa.Column("limits_id", sa.Integer(), nullable=True),
         sa.Column("chart", sa.String(length=16), nullable=False),
         sa.Column("rule", sa.String(length=16), nullable=False),
-        sa.Column("ts", plantqc.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("ts", sa.DateTime(timezone=True), nullable=False),
         sa.Column("value", sa.Float(precision=53), nullable=True),
         sa.Column(
             "points",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("created_at", plantqc.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["limits_id"],
             ["control_limits.id"],

@@ -20,9 +20,6 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from plantqc.grafana.access import READ_ONLY_ROLE, grafana_schema, grant_statements
-from plantqc.quality import GOOD_BELOW
-
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -33,8 +30,16 @@ depends_on: str | Sequence[str] | None = None
 _BUCKET = "date_bin('{width}', {ts}, timestamptz '2000-01-01 00:00:00+00')"
 _PROFILE_ROLLUPS = {"profiles_1m": "1 minute", "profiles_1h": "1 hour"}
 """Profile rollup tables and their bucket widths; long-range heatmaps read the hourly one."""
-_GOOD = f"status < {GOOD_BELOW}"
+# literals as they were when this revision was written (a migration must not change meaning when
+# the code does): the role `plantqc.grafana.access` grants, and the OPC UA Good severity, any
+# status code below 0x40000000 (Part 4 §7.39)
+_READ_ONLY_ROLE = "plantqc_grafana_ro"
+_GOOD = "status < 1073741824"
 _GOOD_VALUE = f"({_GOOD} AND value IS NOT NULL AND value <> 'NaN'::float8)"
+
+
+def _grafana_schema(store: str) -> str:
+    return "grafana" if store == "public" else f"{store}_grafana"
 
 
 def _views(s: str, g: str) -> list[str]:
@@ -188,19 +193,19 @@ def upgrade() -> None:
         "SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'"
     ).first()
     store = bind.exec_driver_sql("SELECT current_schema()").scalar_one()
-    g = grafana_schema(store)
+    g = _grafana_schema(store)
     op.execute(f"CREATE SCHEMA {g}")
     for statement in _views(store, g) + _rollups(store, g, timescale=timescale is not None):
         op.execute(statement)
     role_exists = bind.exec_driver_sql(
-        "SELECT 1 FROM pg_roles WHERE rolname = %(role)s", {"role": READ_ONLY_ROLE}
+        "SELECT 1 FROM pg_roles WHERE rolname = %(role)s", {"role": _READ_ONLY_ROLE}
     ).first()
     if role_exists is None and _may_create_roles():
-        op.execute(f"CREATE ROLE {READ_ONLY_ROLE} NOLOGIN")
+        op.execute(f"CREATE ROLE {_READ_ONLY_ROLE} NOLOGIN")
         role_exists = True
     if role_exists:
-        for statement in grant_statements(g):
-            op.execute(statement)
+        op.execute(f"GRANT USAGE ON SCHEMA {g} TO {_READ_ONLY_ROLE}")
+        op.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {g} TO {_READ_ONLY_ROLE}")
 
 
 def downgrade() -> None:
@@ -211,4 +216,4 @@ def downgrade() -> None:
     for table in ("samples", "profiles"):
         op.execute(f"DROP TRIGGER IF EXISTS grafana_rollup ON {store}.{table}")
     # the role is cluster-wide and may serve other databases: it stays
-    op.execute(f"DROP SCHEMA IF EXISTS {grafana_schema(store)} CASCADE")
+    op.execute(f"DROP SCHEMA IF EXISTS {_grafana_schema(store)} CASCADE")

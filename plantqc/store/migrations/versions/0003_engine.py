@@ -14,10 +14,6 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-# importing the model registers it on Base.metadata, which the schema test compares
-import plantqc.store.engine_state
-import plantqc.store.models
-
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
@@ -35,9 +31,9 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=False,
         ),
-        sa.Column("last_ts", plantqc.store.models.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_ts", sa.DateTime(timezone=True), nullable=True),
         sa.Column("points", sa.Integer(), nullable=False),
-        sa.Column("updated_at", plantqc.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["limits_id"],
             ["control_limits.id"],

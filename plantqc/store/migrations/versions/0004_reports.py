@@ -11,9 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-# importing the model registers it on Base.metadata, which the schema test compares
-import plantqc.store.models
-
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -28,7 +25,7 @@ def upgrade() -> None:
         sa.Column("roll_id", sa.Integer(), nullable=True),
         sa.Column("scope", sa.String(length=64), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("generated_at", plantqc.store.models.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("generated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("software_version", sa.String(length=32), nullable=False),
         sa.Column("config_hash", sa.String(length=64), nullable=False),
         sa.Column("data_hash", sa.String(length=64), nullable=False),
