@@ -1,6 +1,6 @@
 """The streaming SPC engine's persisted state: one row per charted tag.
 
-Registered on `plantqc.store.models.Base` (migration ``0003`` imports this module), so the
+Registered on `plantqc.store.models.Base` (the migrations' ``env.py`` imports this module), so the
 schema test compares it like every other model.
 """
 
