@@ -27,11 +27,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
-from plantqc.alarms import audit
+from plantqc.alarms import set_line_condition
 from plantqc.buffer import Reading, SampleBuffer
 from plantqc.config import BUFFER_DEPTH_TAG, LoadedConfig
 from plantqc.connectors.opcua import OpcUaConnector
@@ -49,7 +48,6 @@ from plantqc.store import (
     upgrade,
 )
 from plantqc.store.lots import record_lot, record_roll
-from plantqc.store.models import Alarm, AlarmState
 from plantqc.store.samples import ProfileRow, SampleRow, insert_profiles
 from plantqc.store.sync import register_daemon_tags
 
@@ -62,7 +60,6 @@ BUFFER_ALARM_KIND = "buffer"
 BUFFER_ALARM_CODE = "near-full"
 BUFFER_ALARM_PRIORITY = "high"
 DAEMON_USER = "plantqc-daemon"
-_SET_ASIDE = (AlarmState.SHELVED, AlarmState.SUPPRESSED)  # operators decide these
 
 
 def sd_notify(message: str) -> bool:
@@ -137,14 +134,10 @@ def record_buffer_alarm(
 ) -> None:
     """Bring the buffer-near-full alarm of each line in ``line_ids`` to ``active``.
 
-    One row per line and condition in ``alarms`` (kind ``buffer``, code ``near-full``),
-    following the alarm state model of ANSI/ISA-18.2-2016: raising inserts an
-    active-unacknowledged row, or re-activates a returned-unacknowledged one and counts it;
-    clearing moves an active-unacknowledged row to returned-unacknowledged (an operator
-    still has to acknowledge it) and an active-acknowledged one to normal.  A shelved or
-    suppressed row is left alone and no second row is opened beside it.  Idempotent:
-    bringing an alarm to the state it has changes nothing.  Each change is audited, so the
-    notifiers publish it like any other alarm change.
+    One alarm per line (kind ``buffer``, code ``near-full``, no tag), through the alarms'
+    state table (`plantqc.alarms.set_line_condition`): only a change of ``active`` is an
+    event, so bringing an alarm to the state it has changes nothing.  Each change is audited,
+    so the notifiers publish it like any other alarm change.
 
     Parameters
     ----------
@@ -159,51 +152,17 @@ def record_buffer_alarm(
     message : str
         The alarm text for operators.
     """
-    now = datetime.now(UTC)
-    with Session(engine) as session, session.begin():
-        rows = session.scalars(
-            select(Alarm).where(
-                Alarm.kind == BUFFER_ALARM_KIND,
-                Alarm.code == BUFFER_ALARM_CODE,
-                Alarm.line_id.in_(line_ids),
-                Alarm.state != AlarmState.NORMAL,
-            )
-        ).all()
-        open_rows = {row.line_id: row for row in rows}
-        for line_id in line_ids:
-            row = open_rows.get(line_id)
-            if row is not None and row.state in _SET_ASIDE:
-                continue
-            if active and row is None:
-                row = Alarm(
-                    line_id=line_id,
-                    kind=BUFFER_ALARM_KIND,
-                    code=BUFFER_ALARM_CODE,
-                    priority=BUFFER_ALARM_PRIORITY,
-                    state=AlarmState.ACTIVE_UNACKED,
-                    message=message,
-                    first_at=at,
-                    last_at=at,
-                    count=1,
-                    updated_at=now,
-                )
-                session.add(row)
-                session.flush()
-                audit(session, DAEMON_USER, "alarm-raise", row, rule=BUFFER_ALARM_CODE)
-            elif active and row is not None and row.state == AlarmState.RTN_UNACKED:
-                row.state, row.message, row.last_at, row.updated_at = (
-                    AlarmState.ACTIVE_UNACKED,
-                    message,
-                    at,
-                    now,
-                )
-                row.count, row.condition_active = row.count + 1, True
-                audit(session, DAEMON_USER, "alarm-reactivate", row, rule=BUFFER_ALARM_CODE)
-            elif not active and row is not None and row.state != AlarmState.RTN_UNACKED:
-                unacked = row.state == AlarmState.ACTIVE_UNACKED
-                row.state = AlarmState.RTN_UNACKED if unacked else AlarmState.NORMAL
-                row.last_at, row.updated_at, row.condition_active = at, now, False
-                audit(session, DAEMON_USER, "alarm-return", row, rule=BUFFER_ALARM_CODE)
+    set_line_condition(
+        engine,
+        line_ids,
+        kind=BUFFER_ALARM_KIND,
+        code=BUFFER_ALARM_CODE,
+        priority=BUFFER_ALARM_PRIORITY,
+        holds=active,
+        at=at,
+        message=message,
+        user=DAEMON_USER,
+    )
 
 
 class Daemon:

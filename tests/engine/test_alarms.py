@@ -11,6 +11,15 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from plantqc import alarms
+from plantqc.alarms.states import (
+    TABLE,
+    Effect,
+    Event,
+    IllegalTransition,
+    Refusal,
+    Transition,
+    transition,
+)
 from plantqc.engine import (
     SeriesSpec,
     SpcEngine,
@@ -22,6 +31,120 @@ from plantqc.engine import (
 from plantqc.errors import UserError
 from plantqc.store import TagRef
 from plantqc.store.models import Alarm, AlarmState, AuditLog
+
+# The ISA-18.2 state model (ANSI/ISA-18.2-2016 §11.4, Fig. 5; shelving §16.5, suppression by
+# design §16.6) as this project applies it, one row per (state, event): the state after, the
+# audit action ("-": nothing recorded or notified) and the row's other changes, or the reason
+# an operator is told when it is refused.
+STATES = {
+    "N": AlarmState.NORMAL,
+    "AU": AlarmState.ACTIVE_UNACKED,
+    "AA": AlarmState.ACTIVE_ACKED,
+    "RU": AlarmState.RTN_UNACKED,
+    "SH": AlarmState.SHELVED,
+    "SU": AlarmState.SUPPRESSED,
+}
+SPEC = """
+N  activate            AU alarm-raise      open
+N  activate-suppressed SU alarm-raise      open
+N  return              N  -                -
+N  ack                 refused: only unacknowledged alarms ack
+N  shelve              refused: there is nothing to shelve
+N  unshelve            refused: only a shelved alarm is unshelved
+N  unshelve-returned   refused: only a shelved alarm is unshelved
+N  suppress            N  -                -
+N  unsuppress          N  -                -
+N  unsuppress-returned N  -                -
+N  comment             N  alarm-comment    record-note
+AU activate            AU -                condition-on,count
+AU activate-suppressed AU -                condition-on,count
+AU return              RU alarm-return     condition-off
+AU ack                 AA alarm-ack        record-ack
+AU shelve              SH alarm-shelve     set-shelf
+AU unshelve            refused: only a shelved alarm is unshelved
+AU unshelve-returned   refused: only a shelved alarm is unshelved
+AU suppress            SU alarm-suppress   -
+AU unsuppress          AU -                -
+AU unsuppress-returned AU -                -
+AU comment             AU alarm-comment    record-note
+AA activate            AA -                condition-on,count
+AA activate-suppressed AA -                condition-on,count
+AA return              N  alarm-return     condition-off
+AA ack                 refused: only unacknowledged alarms ack
+AA shelve              SH alarm-shelve     set-shelf
+AA unshelve            refused: only a shelved alarm is unshelved
+AA unshelve-returned   refused: only a shelved alarm is unshelved
+AA suppress            SU alarm-suppress   -
+AA unsuppress          AA -                -
+AA unsuppress-returned AA -                -
+AA comment             AA alarm-comment    record-note
+RU activate            AU alarm-reactivate condition-on,count
+RU activate-suppressed SU alarm-reactivate condition-on,count
+RU return              RU -                -
+RU ack                 N  alarm-ack        record-ack
+RU shelve              SH alarm-shelve     set-shelf
+RU unshelve            refused: only a shelved alarm is unshelved
+RU unshelve-returned   refused: only a shelved alarm is unshelved
+RU suppress            SU alarm-suppress   -
+RU unsuppress          RU -                -
+RU unsuppress-returned RU -                -
+RU comment             RU alarm-comment    record-note
+SH activate            SH -                condition-on,count
+SH activate-suppressed SH -                condition-on,count
+SH return              SH alarm-return     condition-off
+SH ack                 refused: only unacknowledged alarms ack
+SH shelve              SH alarm-shelve     set-shelf
+SH unshelve            AU alarm-unshelve   end-shelf
+SH unshelve-returned   N  alarm-unshelve   end-shelf
+SH suppress            SH -                -
+SH unsuppress          SH -                -
+SH unsuppress-returned SH -                -
+SH comment             SH alarm-comment    record-note
+SU activate            AU alarm-unsuppress condition-on,count
+SU activate-suppressed SU -                condition-on,count
+SU return              N  alarm-return     condition-off
+SU ack                 refused: only unacknowledged alarms ack
+SU shelve              SH alarm-shelve     set-shelf
+SU unshelve            refused: only a shelved alarm is unshelved
+SU unshelve-returned   refused: only a shelved alarm is unshelved
+SU suppress            SU -                -
+SU unsuppress          AU alarm-unsuppress -
+SU unsuppress-returned N  alarm-unsuppress -
+SU comment             SU alarm-comment    record-note
+"""
+SPEC_ROWS = [line.split(maxsplit=2) for line in SPEC.strip().splitlines()]
+REFUSED = "refused: "
+
+
+def _spec(outcome: str) -> Transition | Refusal:
+    if outcome.startswith(REFUSED):
+        return Refusal(outcome.removeprefix(REFUSED))
+    after, audit, effects = outcome.split()
+    return Transition(
+        STATES[after],
+        None if audit == "-" else audit,
+        frozenset() if effects == "-" else frozenset(Effect(e) for e in effects.split(",")),
+    )
+
+
+def test_the_state_table_specifies_every_state_and_event_pair() -> None:
+    specified = [(STATES[state], Event(event)) for state, event, _ in SPEC_ROWS]
+    assert sorted(specified) == sorted((state, event) for state in AlarmState for event in Event)
+    assert set(TABLE) == set(specified)
+
+
+@pytest.mark.parametrize(("state", "event", "outcome"), SPEC_ROWS)
+def test_a_state_and_event_lead_where_isa_18_2_says(state: str, event: str, outcome: str) -> None:
+    assert TABLE[(STATES[state], Event(event))] == _spec(outcome)
+
+
+@pytest.mark.parametrize(
+    ("state", "event", "reason"),
+    [(s, e, o.removeprefix(REFUSED)) for s, e, o in SPEC_ROWS if o.startswith(REFUSED)],
+)
+def test_a_refused_transition_raises_with_its_reason(state: str, event: str, reason: str) -> None:
+    with pytest.raises(IllegalTransition, match=reason):
+        transition(STATES[state], Event(event))
 
 
 def _spc_alarms(engine: Engine) -> list[Alarm]:

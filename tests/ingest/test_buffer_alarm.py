@@ -9,6 +9,7 @@ from pathlib import Path
 from ingest_helpers import write_config
 from sqlalchemy import Engine, select
 
+from plantqc.alarms import expire_shelves, list_alarms, shelve
 from plantqc.buffer import Reading, SampleBuffer
 from plantqc.config import BUFFER_DEPTH_TAG, LoadedConfig
 from plantqc.daemon import Daemon, record_buffer_alarm
@@ -104,14 +105,35 @@ def test_each_buffer_alarm_change_is_audited_for_the_notifiers(tmp_path: Path, p
     engine.dispose()
 
 
-def test_shelved_buffer_alarm_is_left_alone_when_raised_again(tmp_path: Path, port: int) -> None:
+def test_a_shelved_buffer_alarm_stays_shelved_and_follows_its_condition(
+    tmp_path: Path, port: int
+) -> None:
+    # the same state table as every alarm: the shelf hides the annunciation, not the buffer's
+    # depth, so the drain is recorded and the refill counted while it stays shelved
     engine, line_ids = store(write_config(tmp_path, "casting.yaml", port))
     record_buffer_alarm(engine, line_ids, True, T0, "near full")
     with engine.begin() as connection:
         connection.execute(Alarm.__table__.update().values(state=AlarmState.SHELVED))
     for minute, active in enumerate([False, True], start=1):
         record_buffer_alarm(engine, line_ids, active, T0 + timedelta(minutes=minute), "m")
-    assert alarms(engine) == [("buffer", "near-full", AlarmState.SHELVED, 1)]
+    assert alarms(engine) == [("buffer", "near-full", AlarmState.SHELVED, 2)]
+    with engine.connect() as connection:
+        actions = connection.execute(select(AuditLog.action).order_by(AuditLog.id)).scalars()
+        assert list(actions) == ["alarm-raise", "alarm-return"]
+    engine.dispose()
+
+
+def test_a_buffer_alarm_that_drained_while_shelved_is_normal_when_the_shelf_expires(
+    tmp_path: Path, port: int
+) -> None:
+    engine, line_ids = store(write_config(tmp_path, "casting.yaml", port))
+    record_buffer_alarm(engine, line_ids, True, T0, "near full")
+    [alarm] = list_alarms(engine)
+    until = datetime.now(UTC) + timedelta(hours=1)
+    shelve(engine, alarm.id, "operator.a", until)
+    record_buffer_alarm(engine, line_ids, False, T0 + timedelta(minutes=1), "drained")
+    assert expire_shelves(engine, until + timedelta(seconds=1)) == 1
+    assert alarms(engine) == [("buffer", "near-full", AlarmState.NORMAL, 1)]
     engine.dispose()
 
 

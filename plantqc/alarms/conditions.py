@@ -1,0 +1,198 @@
+"""Conditions that raise and return alarms: the engine's rules and sensor faults, the daemon's
+own (buffer near full).
+
+One row per tag (or line) and condition while it is open: a condition that keeps firing
+(chattering) counts up ``count`` and moves ``last_at`` on the same row instead of opening new
+ones.  What each firing, return, stop or restart of the line does is the state table's
+(`plantqc.alarms.states`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from plantqc.alarms.rows import change, open_alarm
+from plantqc.alarms.states import OPEN_STATES, Event, unsuppress_event
+from plantqc.store.models import Alarm, AlarmState
+
+SPC_KIND = "spc"
+SENSOR_FAULT_KIND = "sensor-fault"
+ENGINE_USER = "plantqc-engine"
+RTN_AFTER_POINTS = 10
+"""Default number of chart points (subgroups) without the rule firing before return to normal."""
+HIGH_PRIORITY_CODES = frozenset({"nelson1", "we1", "bad-quality", "silent"})
+"""A point beyond the control limits, or a sensor that reports Bad or nothing: the strongest
+evidence of an assignable cause, or no evidence at all."""
+
+
+def priority_for(code: str) -> str:
+    """Default priority of an alarm code: ``high`` in `HIGH_PRIORITY_CODES`, else ``medium``.
+
+    ``code`` is a rule or sensor-fault code, optionally after a chart name (``cd_mean:nelson1``).
+    """
+    return "high" if code.rpartition(":")[2] in HIGH_PRIORITY_CODES else "medium"
+
+
+@dataclass(frozen=True)
+class AlarmEvent:
+    """A change the engine asks for, for one tag.
+
+    ``raise``: condition ``code`` of kind ``alarm_kind`` fired (``suppressed`` while the line is
+    stopped); ``clear``: it is gone; ``suppress`` / ``unsuppress``: the line stopped / runs
+    again, for every alarm of the tag, ``active`` naming the (kind, code) conditions that still
+    hold when it runs again.
+    """
+
+    kind: str  # "raise" | "clear" | "suppress" | "unsuppress"
+    code: str
+    at: datetime
+    alarm_kind: str = SPC_KIND
+    priority: str = "medium"
+    message: str = ""
+    suppressed: bool = False
+    active: frozenset[tuple[str, str]] = frozenset()
+
+
+def _open_alarms(session: Session, tag_id: int) -> dict[tuple[str, str], Alarm]:
+    """The open alarm of each (kind, code) condition of a tag: one query for all its events.
+
+    Without autoflush: the engine's pending state rows need not be written for this read.  A
+    row closed in this session but not yet flushed still reads as open from the database, so
+    the state is checked in memory too (a closed alarm is never reopened: the next raise
+    inserts a new row).
+    """
+    with session.no_autoflush:
+        rows = session.scalars(
+            select(Alarm)
+            .where(Alarm.tag_id == tag_id, Alarm.state != AlarmState.NORMAL)
+            .order_by(Alarm.id)
+        ).all()
+    newest = {(row.kind, row.code): row for row in rows}
+    return {key: row for key, row in newest.items() if row.state != AlarmState.NORMAL}
+
+
+def _set_suppression(session: Session, tag_id: int, event: AlarmEvent) -> None:
+    rows = session.scalars(
+        select(Alarm).where(Alarm.tag_id == tag_id, Alarm.state.in_(OPEN_STATES))
+    ).all()
+    for row in rows:
+        step = (
+            Event.SUPPRESS
+            if event.kind == "suppress"
+            else unsuppress_event((row.kind, row.code) in event.active)
+        )
+        change(session, row, step, ENGINE_USER, detail={"at": str(event.at)})
+
+
+def apply_events(
+    session: Session, line_id: int, tag_id: int, events: Sequence[AlarmEvent]
+) -> list[Alarm]:
+    """Bring the alarms of one tag up to date with ``events``, in order, in ``session``.
+
+    Called by the engine inside the transaction that stores the violations and its state.
+    Every state change appends an audit row; a condition that fires again on an alarm that
+    stays in its state (active, shelved, suppressed) only counts up.  Returns the alarms
+    opened (inserted) by these events.
+    """
+    opened: list[Alarm] = []
+    open_rows: dict[tuple[str, str], Alarm] | None = None
+    for event in events:
+        if event.kind in ("suppress", "unsuppress"):
+            _set_suppression(session, tag_id, event)
+            open_rows = None  # unsuppressing may have closed some
+            continue
+        if open_rows is None:
+            open_rows = _open_alarms(session, tag_id)
+        key = (event.alarm_kind, event.code)
+        row = open_rows.get(key)
+        if event.kind == "raise":
+            fired = Event.ACTIVATE_SUPPRESSED if event.suppressed else Event.ACTIVATE
+            detail = {"rule": event.code}
+            if row is None:
+                row = open_alarm(
+                    session,
+                    fired,
+                    ENGINE_USER,
+                    line_id=line_id,
+                    tag_id=tag_id,
+                    kind=event.alarm_kind,
+                    code=event.code,
+                    priority=event.priority,
+                    message=event.message,
+                    at=event.at,
+                    detail=detail,
+                )
+                opened.append(row)
+                open_rows[key] = row
+            else:
+                change(
+                    session,
+                    row,
+                    fired,
+                    ENGINE_USER,
+                    fired_at=event.at,
+                    message=event.message,
+                    detail=detail,
+                )
+        elif row is not None:
+            detail = {"rule": event.code, "at": str(event.at)}
+            change(session, row, Event.RETURN, ENGINE_USER, detail=detail)
+            if row.state == AlarmState.NORMAL:
+                del open_rows[key]
+    return opened
+
+
+def set_line_condition(
+    engine: Engine,
+    line_ids: Sequence[int],
+    *,
+    kind: str,
+    code: str,
+    priority: str,
+    holds: bool,
+    at: datetime,
+    message: str,
+    user: str,
+) -> None:
+    """Bring a condition of whole lines (not of a tag) to ``holds``, for each of ``line_ids``.
+
+    The caller reports a level, not a firing: only a change of it is an event (activate when
+    it starts to hold, return when it stops), so reporting the state an alarm already has
+    changes nothing.
+    """
+    with Session(engine) as session, session.begin():
+        rows = session.scalars(
+            select(Alarm).where(
+                Alarm.kind == kind,
+                Alarm.code == code,
+                Alarm.tag_id.is_(None),
+                Alarm.line_id.in_(line_ids),
+                Alarm.state != AlarmState.NORMAL,
+            )
+        ).all()
+        open_rows = {row.line_id: row for row in rows}
+        detail = {"rule": code}
+        for line_id in line_ids:
+            row = open_rows.get(line_id)
+            if row is None and holds:
+                open_alarm(
+                    session,
+                    Event.ACTIVATE,
+                    user,
+                    line_id=line_id,
+                    tag_id=None,
+                    kind=kind,
+                    code=code,
+                    priority=priority,
+                    message=message,
+                    at=at,
+                    detail=detail,
+                )
+            elif row is not None and row.condition_active != holds:
+                event = Event.ACTIVATE if holds else Event.RETURN
+                change(session, row, event, user, fired_at=at, message=message, detail=detail)
