@@ -17,6 +17,7 @@ import socket
 import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from importlib.resources import files
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -33,7 +34,8 @@ if TYPE_CHECKING:
 
     from plantqc.sim.scenario import Fault, Scenario
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "casting.yaml"
+EXAMPLE = files("plantqc.examples") / "casting.yaml"
+"""The example casting line: ``examples/`` in the source tree, package data when installed."""
 DRIFT_TAG = "dry_thickness_um"
 DRIFT_SIGMA_PER_MIN = 6.0
 BAD_TAG = "dryer_zone1_temp_c"
