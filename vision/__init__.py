@@ -4,6 +4,7 @@ Numpy images in, typed measurements out: no database, no network, no files.
 """
 
 from vision.agglomerates import Agglomerate, find_agglomerates, group_particles
+from vision.annotations import AnnotationRegion, Annotations, find_annotations
 from vision.decode import DEFAULT_MAX_PIXELS, decode_image, read_image_size
 from vision.defects import SurfaceDefect, SurfaceDefects, find_surface_defects
 from vision.dispersion import (
@@ -33,6 +34,8 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "Agglomerate",
     "AgglomerateSummary",
+    "AnnotationRegion",
+    "Annotations",
     "Dispersion",
     "FilmDefect",
     "ImageError",
@@ -54,6 +57,7 @@ __all__ = [
     "encode_png",
     "filler_loading",
     "find_agglomerates",
+    "find_annotations",
     "find_scale_bar",
     "find_surface_defects",
     "group_particles",
