@@ -1,5 +1,9 @@
 """Process capability and performance indices with confidence intervals and expected ppm.
 
+The Taguchi index on the within sigma is ``cpm`` (Montgomery, qcc); on the overall sigma it is
+``ppm`` (Minitab's Cpm of its overall block).  Expected nonconforming parts per million are
+``nonconforming_ppm``.
+
 References
 ----------
 .. [1] D. C. Montgomery, *Introduction to Statistical Quality Control*, 7th ed., Wiley, 2013,
@@ -12,6 +16,12 @@ References
 .. [4] J. A. Clements, "Process capability calculations for non-normal distributions",
    *Quality Progress* 22(9), 1989, pp. 95-100.
 .. [5] M. A. Stephens, "EDF statistics for goodness of fit", *JASA* 69, 1974 (Anderson-Darling).
+.. [6] R. A. Boyles, "The Taguchi capability index", *J. Quality Technology* 23(1), 1991,
+   pp. 17-26 (Cpm and its confidence interval).
+.. [7] Y.-M. Chou, D. B. Owen and S. A. Borrego, "Lower confidence limits on process
+   capability indices", *J. Quality Technology* 22(3), 1990, pp. 223-229.
+.. [8] L. Scrucca, "qcc: an R package for quality control charting and statistical process
+   control", *R News* 4(1), 2004, pp. 11-17 (``process.capability``: Cpm on the within sigma).
 """
 
 from __future__ import annotations
@@ -23,9 +33,10 @@ import numpy as np
 from scipy import stats
 from statsmodels.stats.diagnostic import normal_ad
 
+from spc.constants import ChartConstants, chart_constants
 from spc.errors import SPCInputError
 from spc.validation import as_float_array, as_subgroups, check_min_points
-from spc.variables import imr_limits, sigma_from_ranges, sigma_from_stds
+from spc.variables import imr_limits, within_sigma
 
 WITHIN_ESTIMATORS = ("range", "std")
 """Within-subgroup sigma estimators of :func:`capability`: R-bar/d2 (``range``, as the X-bar/R
@@ -122,6 +133,47 @@ def cpk_confidence_interval(cpk: float, n: int, confidence: float = 0.95) -> tup
     return float(cpk * (1.0 - half)), float(cpk * (1.0 + half))
 
 
+def cpm_confidence_interval(
+    cpm: float, n: int, mean: float, sigma: float, target: float, confidence: float = 0.95
+) -> tuple[float, float]:
+    r"""Two-sided confidence interval on Cpm (or Ppm) by Boyles' chi-square approximation.
+
+    Parameters
+    ----------
+    cpm : float
+        Estimated index, dimensionless.
+    n : int
+        Number of measurements.
+    mean, sigma, target : float
+        Process mean, the sigma the index uses, and the target (unit of the measurements).
+    confidence : float
+        Confidence level :math:`1-\alpha`, in (0, 1).
+
+    Returns
+    -------
+    tuple of float
+        Lower and upper bound, dimensionless.
+
+    Notes
+    -----
+    Boyles [6]_: with :math:`\xi = (\bar x - T)/\sigma` and
+    :math:`\nu = n(1+\xi^2)^2/(1+2\xi^2)`,
+
+    .. math:: \hat C_{pm}\sqrt{\chi^2_{1-\alpha/2,\,\nu}/\nu} \le C_{pm} \le
+              \hat C_{pm}\sqrt{\chi^2_{\alpha/2,\,\nu}/\nu}
+
+    (the interval qcc's ``process.capability`` prints).
+    """
+    _check_interval_inputs(n, confidence)
+    alpha = 1.0 - confidence
+    xi = (mean - target) / sigma
+    dof = n * (1.0 + xi * xi) ** 2 / (1.0 + 2.0 * xi * xi)
+    return (
+        float(cpm * np.sqrt(stats.chi2.ppf(alpha / 2.0, dof) / dof)),
+        float(cpm * np.sqrt(stats.chi2.ppf(1.0 - alpha / 2.0, dof) / dof)),
+    )
+
+
 def _indices(
     mean: float, sigma: float, lsl: float | None, usl: float | None
 ) -> tuple[float, float, float]:
@@ -141,14 +193,24 @@ def expected_ppm(
     return {"below_lsl": float(below), "above_usl": float(above), "total": float(below + above)}
 
 
+INDEX_SIGMA = {
+    "cp": "within", "cpk": "within", "cpl": "within", "cpu": "within", "cpm": "within",
+    "pp": "overall", "ppk": "overall", "ppm": "overall",
+}  # fmt: skip
+"""The sigma each index uses.  ``cpm`` takes the within sigma (Montgomery §8.2.3, qcc);
+Minitab's Cpm in its overall block is ``ppm`` here."""
+
+
 @dataclass(frozen=True)
 class Capability:
     """Capability (within) and performance (overall) indices of a process against its specs.
 
     All indices are dimensionless; means and sigmas are in the unit of the measurements.
-    ``ci`` holds two-sided confidence intervals at ``confidence`` for ``cpk`` and ``ppk`` and,
-    with both spec limits, ``cp`` and ``pp``; ``ppm`` the expected ppm out of spec from the
-    within sigma (``within_*``), from the overall sigma (``overall_*``) and the observed ppm.
+    ``cp``, ``cpk``, ``cpl``, ``cpu`` and ``cpm`` use the within sigma, ``pp``, ``ppk`` and
+    ``ppm`` the overall sample standard deviation (:data:`INDEX_SIGMA`).  ``ci`` holds two-sided
+    confidence intervals at ``confidence`` for every index that is defined with the given spec
+    limits; ``nonconforming_ppm`` the expected parts per million out of spec from the within
+    sigma (``within_*``), from the overall sigma (``overall_*``) and the observed ppm.
     """
 
     n: int
@@ -169,7 +231,9 @@ class Capability:
     confidence: float
     ci: dict[str, tuple[float, float]]
     normality: dict[str, Any]
-    ppm: dict[str, float]
+    nonconforming_ppm: dict[str, float]
+    ppm: float = float("nan")
+    constants: str = "exact"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form of the CLI contract (NaN becomes null)."""
@@ -183,14 +247,34 @@ class Capability:
                 return [clean(v) for v in value]
             return value
 
-        return {
+        out = {
             key: clean(getattr(self, key))
             for key in (
-                "n", "mean", "sigma_within", "sigma_overall", "sigma_method", "lsl", "usl",
-                "target", "cp", "cpk", "cpl", "cpu", "pp", "ppk", "cpm", "ci", "confidence",
-                "normality", "ppm",
+                "n", "mean", "sigma_within", "sigma_overall", "sigma_method", "constants", "lsl",
+                "usl", "target", "cp", "cpk", "cpl", "cpu", "cpm", "pp", "ppk", "ppm", "ci",
+                "confidence", "normality", "nonconforming_ppm",
             )
         }  # fmt: skip
+        return {**out, "index_sigma": dict(INDEX_SIGMA)}
+
+
+def _within_sigma(
+    x: np.ndarray,
+    subgroup: Any,
+    method: str,
+    constants: str | ChartConstants,
+    unequal: str,
+) -> tuple[float, str]:
+    if subgroup is None:
+        if method not in ("mr", "sd"):
+            raise SPCInputError(
+                f"Without subgroups the within sigma is mr or sd, not {method!r}; give the"
+                " subgroup labels for rbar, sbar or pooled."
+            )
+        limits = imr_limits(x, sigma_method=method, constants=constants)
+        return limits.sigma, limits.sigma_method
+    groups = as_subgroups(x, subgroup, min_size=1 if method == "sd" else 2)
+    return within_sigma(groups, np.ones(len(groups.sizes), dtype=bool), method, constants, unequal)
 
 
 def capability(
@@ -202,8 +286,11 @@ def capability(
     target: float | None = None,
     confidence: float = 0.95,
     within: str = "range",
+    sigma_method: str | None = None,
+    constants: str | ChartConstants = "exact",
+    unequal: str = "weighted",
 ) -> Capability:
-    r"""Cp, Cpk, Cpl, Cpu (within), Pp, Ppk (overall) and Cpm, with CIs, normality and ppm.
+    r"""Cp, Cpk, Cpl, Cpu, Cpm (within), Pp, Ppk, Ppm (overall), with CIs, normality and ppm.
 
     Parameters
     ----------
@@ -215,14 +302,18 @@ def capability(
     lsl, usl : float, optional
         Specification limits (at least one).
     target : float, optional
-        Target for Cpm (default: the spec midpoint when both limits are given).
+        Target for Cpm and Ppm (default: the spec midpoint when both limits are given).
     confidence : float
         Level of the confidence intervals, in (0, 1).
     within : {"range", "std"}
         Within-subgroup sigma with ``subgroup``: :math:`\bar R/d_2` (``range``, the X-bar/R
         chart's estimate) or :math:`\bar s/c_4` (``std``, the X-bar/S chart's), weighted
         for unequal subgroup sizes as the charts weight them (Montgomery [1]_ §6.2-6.3).
-        Unused without ``subgroup``.
+    sigma_method : str, optional
+        Any of :data:`spc.variables.SIGMA_METHODS`; overrides ``within`` (``mr`` and ``sd``
+        without subgroups, ``rbar``, ``sbar``, ``pooled`` and ``sd`` with them).
+    constants, unequal
+        Constant set and unequal-size convention of the within estimate, as the charts.
 
     Returns
     -------
@@ -233,13 +324,14 @@ def capability(
     -----
     .. math:: C_p = \frac{USL-LSL}{6\sigma_w},\; C_{pu} = \frac{USL-\bar x}{3\sigma_w},\;
               C_{pl} = \frac{\bar x-LSL}{3\sigma_w},\; C_{pk} = \min(C_{pu}, C_{pl}),\;
-              C_{pm} = \frac{USL-LSL}{6\sqrt{s^2+(\bar x-T)^2}}
+              C_{pm} = \frac{USL-LSL}{6\sqrt{\sigma_w^2+(\bar x-T)^2}}
 
-    :math:`P_p, P_{pk}` are the same ratios with the overall sample standard deviation s in
-    place of :math:`\sigma_w` (Montgomery [1]_ §8.2).  Intervals (Montgomery [1]_ §8.3.5):
-    :math:`C_p, P_p` by the chi-square interval (:func:`cp_confidence_interval`),
-    :math:`C_{pk}, P_{pk}` by Bissell's normal approximation (:func:`cpk_confidence_interval`),
-    all with n - 1 degrees of freedom (exact for s, approximate for a within estimate).
+    :math:`P_p, P_{pk}, P_{pm}` are the same ratios with the overall sample standard deviation
+    s in place of :math:`\sigma_w` (Montgomery [1]_ §8.2).  Intervals: :math:`C_p, P_p` by the
+    chi-square interval (:func:`cp_confidence_interval`), :math:`C_{pk}, C_{pl}, C_{pu},
+    P_{pk}` by Bissell's normal approximation (:func:`cpk_confidence_interval`; Chou et al.
+    [7]_ give the one-sided limits of the same estimators), :math:`C_{pm}, P_{pm}` by Boyles
+    (:func:`cpm_confidence_interval`), all with n the number of measurements, as qcc [8]_.
     Normality: Anderson-Darling with Stephens' p-value [5]_.
     """
     _check_specs(lsl, usl)
@@ -250,15 +342,9 @@ def capability(
         )
     x = as_float_array(values)
     check_min_points(x.size, 3, "measurements")
-    if subgroup is None:
-        individuals = imr_limits(x)
-        sigma_within, method = individuals.sigma, individuals.sigma_method
-    else:
-        groups = as_subgroups(x, subgroup, min_size=2)
-        if within == "range":
-            sigma_within, method = sigma_from_ranges(groups.ranges(), groups.sizes)
-        else:
-            sigma_within, method = sigma_from_stds(groups.stds(), groups.sizes)
+    if sigma_method is None:
+        sigma_method = "mr" if subgroup is None else {"range": "rbar", "std": "sbar"}[within]
+    sigma_within, method = _within_sigma(x, subgroup, sigma_method, constants, unequal)
     mean = float(np.mean(x))
     sigma_overall = float(np.std(x, ddof=1))
     if sigma_within <= 0 or sigma_overall <= 0:
@@ -269,34 +355,43 @@ def capability(
     ppk = float(np.nanmin([ppl, ppu]))
     if target is None and lsl is not None and usl is not None:
         target = (lsl + usl) / 2.0
-    cpm = (
-        float((usl - lsl) / (6.0 * np.sqrt(sigma_overall**2 + (mean - target) ** 2)))
-        if target is not None and lsl is not None and usl is not None
-        else float("nan")
-    )
-    ci = {}
+    two_sided = target is not None and lsl is not None and usl is not None
+
+    def taguchi(sigma: float) -> float:
+        if not two_sided:
+            return float("nan")
+        return float((usl - lsl) / (6.0 * np.sqrt(sigma**2 + (mean - target) ** 2)))
+
+    cpm, ppm_index = taguchi(sigma_within), taguchi(sigma_overall)
+    n = int(x.size)
+    ci: dict[str, tuple[float, float]] = {}
     if not np.isnan(cp):
-        ci["cp"] = cp_confidence_interval(cp, x.size, confidence)
-        ci["pp"] = cp_confidence_interval(pp, x.size, confidence)
-    ci["cpk"] = cpk_confidence_interval(cpk, x.size, confidence)
-    ci["ppk"] = cpk_confidence_interval(ppk, x.size, confidence)
+        ci["cp"] = cp_confidence_interval(cp, n, confidence)
+        ci["pp"] = cp_confidence_interval(pp, n, confidence)
+    for key, index in (("cpk", cpk), ("cpl", cpl), ("cpu", cpu), ("ppk", ppk)):
+        if not np.isnan(index):
+            ci[key] = cpk_confidence_interval(index, n, confidence)
+    if two_sided:
+        ci["cpm"] = cpm_confidence_interval(cpm, n, mean, sigma_within, target, confidence)
+        ci["ppm"] = cpm_confidence_interval(ppm_index, n, mean, sigma_overall, target, confidence)
     statistic, p_value = normal_ad(x)
     observed_below = np.sum(x < lsl) if lsl is not None else 0
     observed_above = np.sum(x > usl) if usl is not None else 0
     within_ppm = expected_ppm(mean, sigma_within, lsl, usl)
     overall_ppm = expected_ppm(mean, sigma_overall, lsl, usl)
-    ppm = {
+    nonconforming = {
         **{f"within_{k}": v for k, v in within_ppm.items()},
         **{f"overall_{k}": v for k, v in overall_ppm.items()},
         "observed_total": float((observed_below + observed_above) / x.size * 1e6),
     }
     return Capability(
-        n=int(x.size), mean=mean, sigma_within=float(sigma_within), sigma_overall=sigma_overall,
+        n=n, mean=mean, sigma_within=float(sigma_within), sigma_overall=sigma_overall,
         sigma_method=method, lsl=lsl, usl=usl, target=target, cp=cp, cpk=cpk, cpl=cpl, cpu=cpu,
         pp=pp, ppk=ppk, cpm=cpm, confidence=confidence, ci=ci,
         normality={"test": "anderson-darling", "statistic": float(statistic),
                    "p_value": float(p_value)},
-        ppm=ppm,
+        nonconforming_ppm=nonconforming, ppm=ppm_index,
+        constants=chart_constants(constants).name,
     )  # fmt: skip
 
 

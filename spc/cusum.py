@@ -2,8 +2,9 @@
 
 References
 ----------
-.. [1] D. C. Montgomery, *Introduction to Statistical Quality Control*, 7th ed., Wiley, 2013,
-   §9.1.2-9.1.5, eq. 9.2-9.3, Example 9.1 and Table 9.2; standardized CUSUM §9.1.5.
+.. [1] D. C. Montgomery, *Introduction to Statistical Quality Control*, 8th ed., Wiley, 2019,
+   §9.1.2-9.1.5, eq. 9.2-9.3, Example 9.1 and Table 9.2; standardized CUSUM §9.1.5; rational
+   subgroups §9.1.7 (subgroup means with sigma / sqrt(n)).
 .. [2] J. M. Lucas and R. B. Crosier, "Fast initial response for CUSUM quality-control schemes",
    *Technometrics* 24(3), 1982, pp. 199-205.
 .. [3] E. S. Page, "Continuous inspection schemes", *Biometrika* 41, 1954, pp. 100-115.
@@ -17,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from spc.charts import ChartSet, ControlChart, constant
+from spc.constants import ChartConstants, chart_constants
 from spc.errors import SPCInputError
 from spc.rules import apply_limit_rule
-from spc.timeweighted import target_and_sigma
-from spc.validation import as_float_array, check_min_points
+from spc.timeweighted import time_weighted_series
 
 # The Lindley form subtracts running minima of a cumulative sum; restarting the sum every block
 # keeps its magnitude, and so the rounding error, small on long series.
@@ -100,6 +101,11 @@ def cusum(
     reference: Any = None,
     parameters: CUSUMParameters | None = None,
     rules: str | None = "nelson",
+    subgroup: Any = None,
+    headstart: float | None = None,
+    sigma_method: str | None = None,
+    constants: str | ChartConstants = "exact",
+    unequal: str = "weighted",
 ) -> ChartSet:
     r"""Tabular CUSUM charts (upper and lower) in standardized (sigma) units.
 
@@ -122,6 +128,15 @@ def cusum(
     rules : str, optional
         ``none`` disables signalling; otherwise a sum above h signals with the beyond-limits
         code of the rule set.
+    subgroup : array-like, optional
+        Subgroup label per observation: the sums accumulate standardized subgroup means
+        :math:`(\bar x_i - \mu_0)\sqrt{n_i}/\sigma`, so k and h are in standard errors of the
+        mean (as qcc's ``se.shift`` and ``decision.interval``), ``reference`` counts subgroups.
+    headstart : float, optional
+        Start value of both sums in sigma units (fast initial response); overrides ``fir``.
+    sigma_method, constants, unequal
+        Sigma estimator, constant set and unequal-size convention
+        (:func:`spc.timeweighted.time_weighted_series`).
 
     Returns
     -------
@@ -131,7 +146,8 @@ def cusum(
 
     Notes
     -----
-    With :math:`y_i = (x_i - \mu_0)/\sigma` (Montgomery [1]_ eq. 9.2-9.3 and §9.1.5):
+    With :math:`y_i = (\bar x_i - \mu_0)\sqrt{n_i}/\sigma` (n = 1 for individuals; Montgomery
+    [1]_ eq. 9.2-9.3, §9.1.5 and §9.1.7):
 
     .. math:: C_i^+ = \max(0, y_i - k + C_{i-1}^+), \qquad
               C_i^- = \max(0, -k - y_i + C_{i-1}^-)
@@ -139,21 +155,23 @@ def cusum(
     A signal occurs when either sum exceeds h.  When :math:`\sigma = 1` the values equal those of
     the unstandardized tabular CUSUM with K = k and H = h (Table 9.2).
     """
-    x = as_float_array(values)
-    check_min_points(x.size, 2, "observations")
+    series = time_weighted_series(
+        values, labels, subgroup, estimate=parameters is None, target=target, sigma=sigma,
+        reference=reference, sigma_method=sigma_method, constants=constants, unequal=unequal,
+    )  # fmt: skip
     if parameters is None:
-        mean, sd, method = target_and_sigma(x, target, sigma, reference)
-        parameters = CUSUMParameters(mean, sd, k, h, h / 2.0 if fir else 0.0, method)
+        start = (h / 2.0 if fir else 0.0) if headstart is None else float(headstart)
+        parameters = CUSUMParameters(series.target, series.sigma, k, h, start, series.sigma_method)
     p = parameters
-    y = (x - p.target) / p.sigma
-    names = np.arange(1, x.size + 1) if labels is None else np.asarray(labels)
+    count = series.values.size
+    y = (series.values - p.target) * np.sqrt(series.sizes) / p.sigma
     upper = cusum_upper(y, p.k, p.headstart)
     lower = cusum_upper(-y, p.k, p.headstart)
-    ucl = constant(p.h, x.size)
-    zero = constant(0.0, x.size)
+    ucl = constant(p.h, count)
+    zero = constant(0.0, count)
     charts = {
         name: apply_limit_rule(
-            ControlChart(name, c, zero, ucl, zero, constant(1.0, x.size), names), rules
+            ControlChart(name, c, zero, ucl, zero, constant(1.0, count), series.labels), rules
         )
         for name, c in (("cusum_upper", upper), ("cusum_lower", lower))
     }
@@ -168,6 +186,7 @@ def cusum(
             "k": p.k,
             "h": p.h,
             "headstart": p.headstart,
+            "constants": chart_constants(constants).name,
             "n_upper": run_lengths(upper),
             "n_lower": run_lengths(lower),
         },

@@ -2,8 +2,8 @@
 
 References
 ----------
-.. [1] D. C. Montgomery, *Introduction to Statistical Quality Control*, 7th ed., Wiley, 2013,
-   §9.2, eq. 9.22-9.24, Example 9.2 and Table 9.12.
+.. [1] D. C. Montgomery, *Introduction to Statistical Quality Control*, 8th ed., Wiley, 2019,
+   §9.2, eq. 9.22-9.24, Example 9.2 and Table 9.12; §9.2.2 (subgroup means).
 .. [2] J. M. Lucas and M. S. Saccucci, "Exponentially weighted moving average control schemes:
    properties and enhancements", *Technometrics* 32(1), 1990, pp. 1-12.
 .. [3] S. W. Roberts, "Control chart tests based on geometric moving averages",
@@ -19,10 +19,10 @@ import numpy as np
 from scipy import signal
 
 from spc.charts import ChartSet, ControlChart, constant
+from spc.constants import ChartConstants, chart_constants
 from spc.errors import SPCInputError
 from spc.rules import apply_limit_rule
-from spc.timeweighted import target_and_sigma
-from spc.validation import as_float_array, check_min_points
+from spc.timeweighted import time_weighted_series
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,19 @@ def ewma_sigma_factor(lam: float, count: int) -> np.ndarray:
     return factor
 
 
+def ewma_spread(lam: float, sizes: np.ndarray) -> np.ndarray:
+    r"""Standard deviation of :math:`z_i` per sigma of one observation, for means of ``sizes``.
+
+    For equal sizes n this is :func:`ewma_sigma_factor` / sqrt(n).  For unequal sizes the
+    variance of :math:`z_i = \lambda \bar x_i + (1-\lambda) z_{i-1}` follows the recursion
+    :math:`v_i = (1-\lambda)^2 v_{i-1} + \lambda^2 / n_i`, :math:`v_0 = 0` (independent means).
+    """
+    if np.all(sizes == sizes[0]):
+        return ewma_sigma_factor(lam, sizes.size) / np.sqrt(sizes[0])
+    variance = signal.lfilter([lam * lam], [1.0, -((1.0 - lam) ** 2)], 1.0 / sizes)
+    return np.sqrt(variance)
+
+
 def ewma(
     values: Any,
     labels: Any = None,
@@ -91,8 +104,12 @@ def ewma(
     reference: Any = None,
     parameters: EWMAParameters | None = None,
     rules: str | None = "nelson",
+    subgroup: Any = None,
+    sigma_method: str | None = None,
+    constants: str | ChartConstants = "exact",
+    unequal: str = "weighted",
 ) -> ChartSet:
-    r"""EWMA chart of individual observations with exact (time-varying) limits.
+    r"""EWMA chart of individual observations or subgroup means, with exact (time-varying) limits.
 
     Parameters
     ----------
@@ -115,6 +132,13 @@ def ewma(
         ``none`` disables signalling; otherwise points beyond the limits signal with the
         beyond-limits code of the selected rule set (run rules do not apply to the
         autocorrelated EWMA statistic).
+    subgroup : array-like, optional
+        Subgroup label per observation: the chart smooths subgroup means, sigma is the
+        within-subgroup sigma of one observation, ``reference`` counts subgroups, and unequal
+        sizes give per-point limits (:func:`ewma_spread`).
+    sigma_method, constants, unequal
+        Sigma estimator, constant set and unequal-size convention
+        (:func:`spc.timeweighted.time_weighted_series`).
 
     Returns
     -------
@@ -123,20 +147,23 @@ def ewma(
 
     Notes
     -----
-    .. math:: z_i = \lambda x_i + (1-\lambda) z_{i-1}, \quad z_0 = \mu_0, \qquad
-              \mu_0 \pm L\sigma\sqrt{\frac{\lambda}{2-\lambda}[1-(1-\lambda)^{2i}]}
+    .. math:: z_i = \lambda \bar x_i + (1-\lambda) z_{i-1}, \quad z_0 = \mu_0, \qquad
+              \mu_0 \pm L\frac{\sigma}{\sqrt n}
+              \sqrt{\frac{\lambda}{2-\lambda}[1-(1-\lambda)^{2i}]}
 
-    (Montgomery [1]_ eq. 9.22-9.24).
+    (Montgomery [1]_ eq. 9.22-9.24, with n = 1 for individuals).
     """
-    x = as_float_array(values)
-    check_min_points(x.size, 2, "observations")
+    series = time_weighted_series(
+        values, labels, subgroup, estimate=parameters is None, target=target, sigma=sigma,
+        reference=reference, sigma_method=sigma_method, constants=constants, unequal=unequal,
+    )  # fmt: skip
     if parameters is None:
-        mean, sd, method = target_and_sigma(x, target, sigma, reference)
-        parameters = EWMAParameters(mean, sd, lam, L, method)
+        parameters = EWMAParameters(series.target, series.sigma, lam, L, series.sigma_method)
     p = parameters
-    z = ewma_statistic(x, p.lam, p.target)
-    spread = p.sigma * ewma_sigma_factor(p.lam, x.size)
-    center = constant(p.target, x.size)
+    count = series.values.size
+    z = ewma_statistic(series.values, p.lam, p.target)
+    spread = p.sigma * ewma_spread(p.lam, series.sizes)
+    center = constant(p.target, count)
     chart = ControlChart(
         name="ewma",
         values=z,
@@ -144,7 +171,7 @@ def ewma(
         ucl=center + p.L * spread,
         lcl=center - p.L * spread,
         sigma=spread,
-        labels=np.arange(1, x.size + 1) if labels is None else np.asarray(labels),
+        labels=series.labels,
     )
     return ChartSet(
         chart="ewma",
@@ -152,5 +179,10 @@ def ewma(
         sigma_method=p.sigma_method,
         charts={"ewma": apply_limit_rule(chart, rules)},
         limits=p,
-        extra={"target": p.target, "lambda": p.lam, "L": p.L},
+        extra={
+            "target": p.target,
+            "lambda": p.lam,
+            "L": p.L,
+            "constants": chart_constants(constants).name,
+        },
     )

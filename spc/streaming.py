@@ -23,7 +23,7 @@ import math
 from collections.abc import Iterable
 from typing import Any, ClassVar, NamedTuple
 
-from spc.constants import c4, d2, d3
+from spc.constants import chart_constants
 from spc.cusum import CUSUMParameters
 from spc.errors import SPCInputError
 from spc.ewma import EWMAParameters
@@ -186,6 +186,7 @@ def _limits_state(limits: ShewhartLimits) -> dict[str, Any]:
         "sigma": limits.sigma,
         "sigma_method": limits.sigma_method,
         "L": limits.L,
+        "constants": limits.constants,
     }
 
 
@@ -215,10 +216,11 @@ class IMRStream:
         self._sigma = sigma
         self._ucl = limits.center + limits.L * sigma
         self._lcl = limits.center - limits.L * sigma
-        self._mr_center = d2(2) * sigma
+        k = chart_constants(limits.constants)
+        self._mr_center = k.d2(2) * sigma
         # Same association as the batch chart (center + L * (d3 * sigma)), so limits match bitwise.
-        self._mr_ucl = self._mr_center + limits.L * (d3(2) * sigma)
-        self._mr_lcl = max(self._mr_center - limits.L * (d3(2) * sigma), 0.0)
+        self._mr_ucl = self._mr_center + limits.L * (k.d3(2) * sigma)
+        self._mr_lcl = max(self._mr_center - limits.L * (k.d3(2) * sigma), 0.0)
         self._limit_code = limit_rule_code(self.rule_set)
 
     def update(self, value: float, timestamp: Any = None) -> list[PointResult]:
@@ -302,9 +304,10 @@ class XbarStream:
         self.buffer: list[float] = []
         self.count = 0
         n, sigma = self.size, limits.sigma
+        k = chart_constants(limits.constants)
         self._sigma_mean = sigma / math.sqrt(n)
         mean_factor, sd_factor = (
-            (d2(n), d3(n)) if dispersion == "r" else (c4(n), math.sqrt(1.0 - c4(n) ** 2))
+            (k.d2(n), k.d3(n)) if dispersion == "r" else (k.c4(n), math.sqrt(1.0 - k.c4(n) ** 2))
         )
         self._spread = (
             mean_factor * sigma,

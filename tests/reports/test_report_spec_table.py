@@ -119,15 +119,16 @@ def test_expected_ppm_prints_below_one_hundredth_as_such_and_thousands_whole(rep
     doc, tables = report
     rows = {row["key"]: row for row in doc["characteristics"]}
     shown = tables.table("capability")
-    tiny = rows["profile:dry_thickness_profile_um.two_sigma"]["capability"]["ppm"]
+    tiny = rows["profile:dry_thickness_profile_um.two_sigma"]["capability"]["nonconforming_ppm"]
     assert 0 < tiny["within_total"] < 1e-100  # report.json keeps the number
     assert shown["profile:dry_thickness_profile_um.two_sigma"][9].startswith("< 0.01\n")
-    zone = rows["tag:dryer_zone1_temp_c"]["capability"]["ppm"]["within_total"]
+    zone = rows["tag:dryer_zone1_temp_c"]["capability"]["nonconforming_ppm"]["within_total"]
     assert 0.01 <= zone < 1000
     _printed(shown["tag:dryer_zone1_temp_c"][9].split("\n")[0], zone, 3)
     assert shown["tag:dryer_zone1_temp_c"][9].endswith("\nobserved 0")  # none observed: exact
     # three particle images far from capable: thousands of ppm, printed whole
-    many = rows["image:casting-1-sem-topview.filler_wt_pct"]["capability"]["ppm"]["within_total"]
+    particles = rows["image:casting-1-sem-topview.filler_wt_pct"]["capability"]
+    many = particles["nonconforming_ppm"]["within_total"]
     assert many >= 1000
     printed = shown["image:casting-1-sem-topview.filler_wt_pct"][9].split("\n")[0]
     assert "," in printed and int(printed.replace(",", "")) == round(many)

@@ -53,9 +53,9 @@ def test_ppk_interval_is_bissells_interval_on_the_overall_sigma() -> None:
     assert result.ci["ppk"] == pytest.approx((ppk * (1 - half), ppk * (1 + half)), rel=1e-12)
 
 
-def test_one_sided_spec_has_a_ppk_interval_but_no_pp_interval() -> None:
+def test_one_sided_spec_has_cpk_cpu_ppk_intervals_but_no_cp_pp_cpm_interval() -> None:
     result = capability(np.random.default_rng(2).normal(5, 1, 50), usl=9.0)
-    assert set(result.ci) == {"cpk", "ppk"}
+    assert set(result.ci) == {"cpk", "cpu", "ppk"}
 
 
 def test_xbar_s_study_uses_sbar_over_c4_as_the_xbar_s_chart_does(spc_data) -> None:

@@ -40,7 +40,9 @@ def test_indices_follow_their_defining_formulas() -> None:
     assert result.cpl == pytest.approx((m - 8.0) / (3 * sw))
     assert result.cpk == pytest.approx(min(result.cpu, result.cpl))
     assert result.pp == pytest.approx(4.0 / (6 * so))
-    assert result.cpm == pytest.approx(4.0 / (6 * np.sqrt(so**2 + (m - 10.0) ** 2)))
+    # Cpm on the within sigma (Montgomery §8.2.3, qcc); the overall-sigma variant is Ppm.
+    assert result.cpm == pytest.approx(4.0 / (6 * np.sqrt(sw**2 + (m - 10.0) ** 2)))
+    assert result.ppm == pytest.approx(4.0 / (6 * np.sqrt(so**2 + (m - 10.0) ** 2)))
 
 
 def test_subgrouped_within_sigma_is_rbar_over_d2(spc_data) -> None:

@@ -82,7 +82,8 @@ def test_capability_json_follows_the_contract(spc_csv) -> None:
     out = _json("capability", str(spc_csv("pistonrings_phase1")), "--value", "value",
                 "--subgroup", "subgroup", "--lsl", "73.95", "--usl", "74.05")  # fmt: skip
     for key in ("n", "mean", "sigma_within", "sigma_overall", "cp", "cpk", "cpl", "cpu", "pp",
-                "ppk", "cpm", "ci", "confidence", "normality", "ppm"):  # fmt: skip
+                "ppk", "cpm", "ppm", "ci", "confidence", "normality", "nonconforming_ppm",
+                "index_sigma", "settings"):  # fmt: skip
         assert key in out
     assert out["n"] == 125
     assert len(out["ci"]["cp"]) == 2 and len(out["ci"]["cpk"]) == 2

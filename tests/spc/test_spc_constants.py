@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from spc import SPCInputError, c4, d2, d3
+from spc.constants import chart_constants
 
 # Appendix VI, "Factors for constructing variables control charts" (3 decimals for d2, d3;
 # 4 decimals for c4), also ASTM E2587 Table 1.
@@ -58,3 +59,26 @@ def test_c4_accepts_an_array_of_sizes() -> None:
 def test_subgroup_size_one_is_rejected() -> None:
     with pytest.raises(SPCInputError, match="at least 2"):
         d2(1)
+
+
+def test_table_constants_are_the_exact_ones_rounded_as_printed() -> None:
+    # Montgomery 8th ed. Appendix VI / ASTM E2587 Table 1 print d2 and d3 to 3 decimals and c4
+    # to 4.  Every printed digit equals the integral rounded, except d3(19): printed 0.734,
+    # where the integral gives 0.73348.
+    table = chart_constants("table")
+    for n in range(2, 26):
+        assert table.d2(n) == round(d2(n), 3), n
+        assert table.c4(n) == round(c4(n), 4), n
+        assert table.d3(n) == (0.734 if n == 19 else round(d3(n), 3)), n
+
+
+def test_qcc_constants_take_the_printed_d2_and_the_computed_c4() -> None:
+    # R's qcc (`.qcc.options`): exp.R.unscaled (d2) = 2.326 for n = 5, se.R.unscaled (d3)
+    # = 0.8640855, c4 from the gamma function.
+    qcc = chart_constants("qcc")
+    assert (qcc.d2(5), qcc.d3(5), qcc.c4(5)) == (2.326, 0.8640855, c4(5))
+
+
+def test_table_constants_stop_where_the_table_does() -> None:
+    with pytest.raises(SPCInputError, match="subgroup sizes 2 to 25 only, not 30"):
+        chart_constants("table").d2(30)
