@@ -1,6 +1,14 @@
 """Statistical process control: pure statistics, arrays or DataFrames in, results out, no I/O."""
 
-from spc.arl import ARLDesign, cusum_arl, cusum_arl_one_sided, design_cusum, design_ewma, ewma_arl
+from spc.arl import (
+    ARLDesign,
+    cusum_arl,
+    cusum_arl_one_sided,
+    cusum_arl_two_sided,
+    design_cusum,
+    design_ewma,
+    ewma_arl,
+)
 from spc.attributes import AttributeLimits, c_chart, np_chart, p_chart, u_chart
 from spc.autocorrelation import (
     AutocorrelationTest,
@@ -65,6 +73,7 @@ __all__ = [
     "cusum",
     "cusum_arl",
     "cusum_arl_one_sided",
+    "cusum_arl_two_sided",
     "d2",
     "d3",
     "design_cusum",

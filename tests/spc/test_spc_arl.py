@@ -2,7 +2,7 @@
 
 import pytest
 
-from spc import SPCInputError, cusum_arl, design_cusum, design_ewma, ewma_arl
+from spc import SPCInputError, cusum_arl, cusum_arl_two_sided, design_cusum, design_ewma, ewma_arl
 
 SHIFTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
 
@@ -82,3 +82,38 @@ def test_more_nodes_do_not_change_the_arl() -> None:
 def test_design_rejects_unreachable_arl() -> None:
     with pytest.raises(SPCInputError, match="in-control ARL must be between"):
         design_ewma(0.1, arl0=0.5)
+
+
+# Two-sided CUSUM, k = 1/2, both sums started at the head start.  Lucas & Crosier (1982),
+# Technometrics 24(3), FIR table: 148.7 (h = 4, head start 2) and 430.4 (h = 5, head start 2.5).
+# R's spc 0.6.7, `xcusum.arl(k, h, mu, hs, sided = "two")`, run during development (Debian
+# r-cran-spc; the tests do not need R): 148.6956, 430.3908, and 5.2869 at mu = 1 (h = 4),
+# 28.6658 at mu = 0.5 (h = 5).
+R_SPC_TWO_SIDED_FIR = {
+    (4.0, 2.0, 0.0): 148.6956,
+    (5.0, 2.5, 0.0): 430.3908,
+    (4.0, 2.0, 1.0): 5.2869,
+    (5.0, 2.5, 0.5): 28.6658,
+}
+
+
+@pytest.mark.parametrize(("case", "published"), list(R_SPC_TWO_SIDED_FIR.items()))
+def test_two_sided_fir_arl_matches_r_spc_and_lucas_crosier(case: tuple, published: float) -> None:
+    h, headstart, shift = case
+    value = cusum_arl(0.5, h, shift, headstart=headstart)
+    assert value == pytest.approx(published, rel=1e-4)
+    if shift == 0.0:
+        assert round(value, 1) == {4.0: 148.7, 5.0: 430.4}[h]
+
+
+def test_pair_chain_from_zero_agrees_with_the_one_sided_combination() -> None:
+    # From a zero start the combination 1/L = 1/L+ + 1/L- holds (Montgomery Table 9.3;
+    # R's spc gives 167.6838 for h = 4); the chain on the pair of sums must agree with it.
+    assert cusum_arl_two_sided(0.5, 4.0) == pytest.approx(cusum_arl(0.5, 4.0), rel=1e-4)
+
+
+def test_cusum_design_with_head_start_uses_the_pair_chain() -> None:
+    # R's spc: h = 5, head start 2.5 gives ARL0 430.3908, so that is the design's h.
+    design = design_cusum(0.5, arl0=430.3908, shifts=(1.0,), headstart=2.5)
+    assert design.limit == pytest.approx(5.0, abs=1e-3)
+    assert design.arl[0] == pytest.approx(6.3469, rel=1e-3)  # R's spc at mu = 1
