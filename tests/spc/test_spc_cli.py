@@ -160,3 +160,49 @@ def test_nan_rows_are_dropped_and_counted(tmp_path: Path) -> None:
     assert out["dropped_rows"] == 2
     assert [p["value"] for p in out["charts"]["i"]["points"]] == [1.0, 2.0, 3.0, 2.5]
     assert "dropped" in result.stderr
+
+
+def test_rules_take_a_comma_separated_list_of_codes(spc_csv) -> None:
+    out = _json("chart", str(spc_csv("synthetic_rules")), "--chart", "imr", "--value", "value",
+                "--center", "0", "--sigma", "1", "--rules", "nelson1,we2")  # fmt: skip
+    assert out["settings"]["rules"] == ["nelson1", "we2"]
+    codes = {c for p in out["charts"]["i"]["points"] for c in p["violations"]}
+    assert codes == {"nelson1", "we2"}
+
+
+def test_alpha_sets_probability_limits(spc_csv) -> None:
+    # Probability limits: L = z(1 - alpha / 2); alpha = 0.0027 is the 3-sigma false-alarm rate.
+    out = _json("chart", str(spc_csv("viscosity")), "--chart", "imr", "--value", "value",
+                "--center", "0", "--sigma", "1", "--alpha", "0.0027")  # fmt: skip
+    assert out["charts"]["i"]["ucl"] == pytest.approx(3.0, abs=1e-3)
+    assert out["settings"]["alpha"] == 0.0027
+
+
+def test_attribute_subgroup_adds_the_counts_and_sizes_of_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "lots.csv"
+    path.write_text("lot,d,n\n1,2,50\n1,3,50\n2,1,40\n3,4,60\n")
+    out = _json("chart", str(path), "--chart", "p", "--value", "d", "--size", "n",
+                "--subgroup", "lot")  # fmt: skip
+    assert [p["value"] for p in out["charts"]["p"]["points"]] == pytest.approx(
+        [5 / 100, 1 / 40, 4 / 60]
+    )
+
+
+def test_imr_refuses_subgroups_of_several_observations(spc_csv) -> None:
+    result = _run("chart", str(spc_csv("pistonrings_phase1")), "--chart", "imr", "--value",
+                  "value", "--subgroup", "subgroup")  # fmt: skip
+    assert "use --chart xbar-r, xbar-s, ewma or cusum for subgroups" in _error(result)
+
+
+def test_head_start_outside_cusum_is_one_sentence(spc_csv) -> None:
+    result = _run("chart", str(spc_csv("viscosity")), "--chart", "ewma", "--value", "value",
+                  "--head-start", "2")  # fmt: skip
+    assert "--head-start is the fast initial response of the CUSUM chart only" in _error(result)
+
+
+def test_table_constants_beyond_the_table_are_one_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    path.write_text("g,x\n" + "".join(f"{i // 30},{i % 7}\n" for i in range(60)))
+    result = _run("chart", str(path), "--chart", "xbar-r", "--value", "x", "--subgroup", "g",
+                  "--constants", "table")  # fmt: skip
+    assert "sizes 2 to 25 only, not 30" in _error(result)

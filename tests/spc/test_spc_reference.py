@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 from typer.testing import CliRunner
 
 from plantqc.cli import app
@@ -255,3 +256,193 @@ def test_exact_and_table_constants_differ_only_by_d2(spc_csv) -> None:
     exact, table = _json(*args), _json(*args, "--constants", "table")
     assert exact["sigma"] / table["sigma"] == pytest.approx(2.326 / 2.3259289, rel=1e-7)
     assert exact["constants"] == "exact" and table["constants"] == "table"
+
+
+# --- p, np, c, u -----------------------------------------------------------------------------
+
+
+def test_p_chart_reproduces_qcc_orange_juice_trial_and_revised_limits(spc_csv) -> None:
+    # qcc vignette (Montgomery Example 7.1, orange-juice cans): trial samples 1-30, center
+    # 0.2313333, limits 0.05242755 / 0.4102391.  Revised without samples 15 and 23 (assignable
+    # causes): center 0.215 and limits 0.04070284 / 0.3892972, applied to the new samples.
+    path = str(spc_csv("orangejuice"))
+    trial = _json("chart", path, "--chart", "p", "--value", "value", "--size", "size",
+                  "--subgroup", "sample", "--phase1", "30")["charts"]["p"]  # fmt: skip
+    _printed(trial["center"], "0.2313333")
+    _printed(trial["lcl"], "0.05242755")
+    _printed(trial["ucl"], "0.4102391")
+    revised = _json("chart", path, "--chart", "p", "--value", "value", "--size", "size",
+                    "--center", "0.215")["charts"]["p"]  # fmt: skip
+    _printed(revised["lcl"], "0.04070284")
+    _printed(revised["ucl"], "0.3892972")
+    second = _json("chart", str(spc_csv("orangejuice2")), "--chart", "p", "--value", "value",
+                   "--size", "size", "--phase1", "24")["charts"]["p"]  # fmt: skip
+    # qcc vignette, `orangejuice2`: center 0.1108333, limits 0 / 0.2440207.
+    _printed(second["center"], "0.1108333")
+    assert second["lcl"] == 0.0
+    _printed(second["ucl"], "0.2440207")
+
+
+def test_p_chart_with_variable_sample_sizes_reproduces_qcc(spc_csv) -> None:
+    # qcc vignette, "Standardized p chart": sizes 50, 100 and 25; center 0.2148571, limits
+    # 0.04060204 / 0.3891122 for n = 50 and 0 / 0.4612911 for the last sample (n = 25).
+    p = _json("chart", str(spc_csv("pvarn_vignette")), "--chart", "p", "--value", "value",
+              "--size", "size")["charts"]["p"]  # fmt: skip
+    _printed(p["center"], "0.2148571")
+    _printed(p["lcl"][0], "0.04060204")
+    _printed(p["ucl"][0], "0.3891122")
+    assert p["lcl"][-1] == 0.0
+    _printed(p["ucl"][-1], "0.4612911")
+
+
+def test_np_chart_reproduces_qcc(spc_csv) -> None:
+    # qcc vignette, `qcc(D[trial], sizes=size[trial], type="np")`: center 11.56667, limits
+    # 2.621377 / 20.51196.
+    np_ = _json("chart", str(spc_csv("orangejuice")), "--chart", "np", "--value", "value",
+                "--size", "size", "--phase1", "30")["charts"]["np"]  # fmt: skip
+    _printed(np_["center"], "11.56667")
+    _printed(np_["lcl"], "2.621377")
+    _printed(np_["ucl"], "20.51196")
+
+
+def test_c_chart_reproduces_qcc_and_montgomery_example_7_3(spc_csv) -> None:
+    # qcc vignette (Montgomery Example 7.3, circuit boards): 26 trial samples, center
+    # 19.84615, limits 6.481447 / 33.21086; samples 6 and 20 lie outside (Example 7.3).
+    c = _json("chart", str(spc_csv("circuit")), "--chart", "c", "--value", "value",
+              "--subgroup", "sample", "--phase1", "26")["charts"]["c"]  # fmt: skip
+    _printed(c["center"], "19.84615")
+    _printed(c["lcl"], "6.481447")
+    _printed(c["ucl"], "33.21086")
+    assert [i for i in _flagged(c) if i <= 26] == [6, 20]
+
+
+def test_u_chart_with_variable_inspection_units_reproduces_montgomery(spc_csv) -> None:
+    # Montgomery §7.3.2 (dyed cloth, 10 rolls, inspection unit 50 m2): u-bar = 1.42 and
+    # per-roll UCL 2.55, 2.68, 2.41, ... (computed from u-bar = 1.42); no roll signals.
+    out = _json("chart", str(spc_csv("dyedcloth")), "--chart", "u", "--value", "value",
+                "--size", "size", "--center", "1.42")  # fmt: skip
+    u = out["charts"]["u"]
+    for ucl, printed in zip(u["ucl"][:3], ("2.55", "2.68", "2.41"), strict=True):
+        _printed(ucl, printed)
+    assert _flagged(u) == []
+    estimated = _json("chart", str(spc_csv("dyedcloth")), "--chart", "u", "--value", "value",
+                      "--size", "size")["charts"]["u"]  # fmt: skip
+    _printed(estimated["center"], "1.42")
+
+
+def test_u_chart_reproduces_qcc_pc_manufacturing(spc_csv) -> None:
+    # qcc vignette, `qcc(x, sizes=size, type="u")` (pcmanufact): center 1.93, limits
+    # 0.06613305 / 3.793867.
+    u = _json("chart", str(spc_csv("pcmanufact")), "--chart", "u", "--value", "value",
+              "--size", "size")["charts"]["u"]  # fmt: skip
+    _printed(u["center"], "1.93")
+    _printed(u["lcl"], "0.06613305")
+    _printed(u["ucl"], "3.793867")
+
+
+# --- Capability ------------------------------------------------------------------------------
+
+
+def _capability(spc_csv, *args: str) -> dict:
+    return _json("capability", str(spc_csv("pistonrings_phase1")), "--value", "value",
+                 "--subgroup", "subgroup", "--constants", "table", *args)  # fmt: skip
+
+
+def test_capability_indices_reproduce_qcc_process_capability(spc_csv) -> None:
+    # qcc vignette, `process.capability(q1, spec.limits=c(73.95,74.05), target=74.02)` on the
+    # 25 trial subgroups (StdDev 0.009785): Cp 1.7033 [1.4914, 1.9148], Cp_l 1.7433, Cp_u
+    # 1.6632, Cp_k 1.6632 [1.4481, 1.8783], Cpm 0.7856 (within sigma).
+    out = _capability(spc_csv, "--lsl", "73.95", "--usl", "74.05", "--target", "74.02")
+    for key, printed in (("cp", "1.7033"), ("cpl", "1.7433"), ("cpu", "1.6632"),
+                         ("cpk", "1.6632"), ("cpm", "0.7856")):  # fmt: skip
+        _printed(out[key], printed)
+    for key, (low, high) in (("cp", ("1.4914", "1.9148")), ("cpk", ("1.4481", "1.8783"))):
+        _printed(out["ci"][key][0], low)
+        _printed(out["ci"][key][1], high)
+    _printed(out["sigma_within"], "0.009785")
+    assert out["index_sigma"]["cpm"] == "within" and out["index_sigma"]["ppm"] == "overall"
+
+
+def test_one_sided_index_intervals_match_qcc_at_its_one_sided_level(spc_csv) -> None:
+    # qcc prints Cp_l and Cp_u bounds with z(0.95) at confidence 0.95 (each a one-sided 95 %
+    # bound): Cp_l [1.5548, 1.9319], Cp_u [1.4827, 1.8437].  Bissell's two-sided interval at
+    # 90 % uses that same z.
+    out = _capability(spc_csv, "--lsl", "73.95", "--usl", "74.05", "--target", "74.02",
+                      "--confidence", "0.90")  # fmt: skip
+    for key, (low, high) in (("cpl", ("1.5548", "1.9319")), ("cpu", ("1.4827", "1.8437"))):
+        _printed(out["ci"][key][0], low)
+        _printed(out["ci"][key][1], high)
+
+
+def test_cpm_on_within_sigma_and_ppm_on_overall_sigma(spc_csv) -> None:
+    # Cpm with the within sigma is qcc's (1.691 for target 74, qcc vignette); with the overall
+    # sample standard deviation it is Ppm (Minitab's Cpm of its overall block), by definition
+    # (USL - LSL) / (6 sqrt(s^2 + (mean - T)^2)).
+    out = _capability(spc_csv, "--lsl", "73.95", "--usl", "74.05")
+    _printed(out["cpm"], "1.691")
+    values = pd.read_csv(spc_csv("pistonrings_phase1")).value
+    s, mean = values.std(ddof=1), values.mean()
+    assert out["ppm"] == pytest.approx(0.1 / (6 * np.sqrt(s**2 + (mean - 74.0) ** 2)), rel=1e-12)
+    assert out["sigma_overall"] == pytest.approx(s, rel=1e-12)
+
+
+def test_cpm_interval_is_boyles(spc_csv) -> None:
+    # Boyles (1991): Cpm-hat sqrt(chi2(a/2, nu) / nu), nu = n (1 + xi^2)^2 / (1 + 2 xi^2),
+    # xi = (mean - T) / sigma.  (qcc's printed interval, [0.6556, 0.9154] here, leaves out
+    # the square of (1 + xi^2); this follows Boyles.)
+    out = _capability(spc_csv, "--lsl", "73.95", "--usl", "74.05", "--target", "74.02")
+    xi = (out["mean"] - 74.02) / out["sigma_within"]
+    nu = 125 * (1 + xi**2) ** 2 / (1 + 2 * xi**2)
+    low, high = (out["cpm"] * np.sqrt(stats.chi2.ppf(q, nu) / nu) for q in (0.025, 0.975))
+    assert out["ci"]["cpm"] == pytest.approx([low, high], rel=1e-12)
+
+
+def test_expected_and_observed_nonconforming_reproduce_qcc(spc_csv) -> None:
+    # qcc vignette, spec 73.99 / 74.01: "Exp<LSL 0.13%, Exp>USL 0.18%, Obs<LSL 0.12%,
+    # Obs>USL 0.16%".  qcc divides its percentages by 100 before printing them with "%", so
+    # these are fractions: 13 % and 18 % expected from the within sigma, 15 and 20 of the 125
+    # rings observed (12 % and 16 %).
+    out = _capability(spc_csv, "--lsl", "73.99", "--usl", "74.01")
+    ppm = out["nonconforming_ppm"]
+    _printed(ppm["within_below_lsl"] / 1e6, "0.13")
+    _printed(ppm["within_above_usl"] / 1e6, "0.18")
+    _printed(ppm["observed_total"] / 1e6, "0.28")
+
+
+# --- Hotelling T-squared ---------------------------------------------------------------------
+
+
+def test_t2_subgroups_phase_one_reproduces_qcc_mqcc(spc_csv) -> None:
+    # qcc vignette, `mqcc(X, type="T2")` (Ryan 2000, Table 9.2: 20 subgroups of 4, p = 2):
+    # UCL 11.03976 at qcc's confidence 0.9973^p, i.e. alpha = 1 - 0.9973^2 = 0.00539271;
+    # statistics from 0.12429 to 63.76042, mean 6.47013.
+    out = _json("chart", str(spc_csv("RyanMultivar")), "--chart", "t2", "--value", "X1",
+                "--value", "X2", "--subgroup", "sample", "--alpha", "0.00539271")  # fmt: skip
+    t2 = out["charts"]["t2"]
+    _printed(t2["ucl"], "11.03976")
+    values = _points(t2, "value")
+    _printed(min(values), "0.12429")
+    _printed(max(values), "63.76042")
+    _printed(float(np.mean(values)), "6.47013")
+    assert out["settings"]["alpha"] == 0.00539271
+
+
+def test_t2_individuals_phase_one_and_two_reproduce_qcc_mqcc(spc_csv, tmp_path: Path) -> None:
+    # qcc vignette, `mqcc(boiler, type="T2.single", confidence.level=0.999)` (Mason & Young,
+    # 25 observations of 8 temperatures): control limit 17.41705 and prediction (phase II)
+    # limit 70.02943; statistics from 1.316342 to 17.575293.  The phase II limit depends only
+    # on m, p and alpha, so new observations are taken from boiler_split20's phase II rows.
+    boiler = pd.read_csv(spc_csv("boiler"))
+    new = pd.read_csv(spc_csv("boiler_split20")).query("phase == 'II'")
+    path = tmp_path / "boiler_then_new.csv"
+    pd.concat([boiler, new.assign(sample=new["sample"] + 25)]).to_csv(path, index=False)
+    columns = [arg for c in ("t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8")
+               for arg in ("--value", c)]  # fmt: skip
+    out = _json("chart", str(path), "--chart", "t2", *columns, "--phase1", "25",
+                "--alpha", "0.001")  # fmt: skip
+    t2 = out["charts"]["t2"]
+    _printed(t2["ucl"][0], "17.41705")
+    _printed(t2["ucl"][25], "70.02943")
+    phase_one = _points(t2, "value")[:25]
+    _printed(min(phase_one), "1.316342")
+    _printed(max(phase_one), "17.575293")
