@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -120,3 +121,13 @@ def test_state_round_trip_through_json_resumes_exactly(values, cut, kind) -> Non
     resumed = type(first).from_state(state)
     after = _stream(resumed, values[cut:])
     assert before + after == uninterrupted
+
+
+def test_xbar_stream_uses_the_constants_of_its_limits(spc_data) -> None:
+    # Limits estimated with table constants chart the stream with the same d2 / d3.
+    d = spc_data("pistonrings_phase1")
+    batch = xbar_r(d.value, d.subgroup, constants="table")
+    stream = XbarStream(batch.limits, 5, "r", rules="none")
+    points = [p for v in d.value for p in stream.update(float(v)) if p.chart == "r"]
+    assert points[0].ucl == pytest.approx(batch["r"].ucl[0], rel=1e-12)
+    assert batch.limits.constants == "table"

@@ -100,3 +100,40 @@ def test_ewma_estimates_sigma_from_moving_ranges_when_not_given() -> None:
     result = ewma(x)
     assert result.sigma_method == "mrbar/d2"
     assert result.sigma == pytest.approx(np.mean(np.abs(np.diff(x))) / 1.1283791670955126)
+
+
+def test_ewma_of_unequal_subgroups_has_the_variance_of_its_weighted_means(spc_data) -> None:
+    # z_i = sum_j lambda (1 - lambda)^(i - j) xbar_j (+ (1 - lambda)^i mu0), with independent
+    # means of variance sigma^2 / n_j: var z_i = sigma^2 sum_j lambda^2 (1-lambda)^(2(i-j)) / n_j.
+    d = spc_data("pistonrings_varn_phase1_phase2")
+    result = ewma(d.value, subgroup=d.subgroup, reference=25, lam=0.2, L=3.0)
+    sizes = d.groupby("subgroup").size().to_numpy()
+    i = np.arange(sizes.size)
+    weights = 0.04 * 0.8 ** (2.0 * (i[:, None] - i[None, :])) * (i[:, None] >= i[None, :])
+    expected = result.sigma * np.sqrt(weights @ (1.0 / sizes))
+    assert result["ewma"].sigma == pytest.approx(expected, rel=1e-12)
+    assert len(set(np.round(result["ewma"].ucl[25:], 12))) > 1  # per-point limits
+
+
+def test_ewma_of_equal_subgroups_equals_the_individuals_chart_of_the_means(spc_data) -> None:
+    # Montgomery §9.2.2: a subgroup EWMA is the EWMA of the means with sigma / sqrt(n).
+    d = spc_data("pistonrings_phase1_phase2")
+    grouped = ewma(d.value, subgroup=d.subgroup, reference=25, lam=0.1, L=2.7)
+    means = d.groupby("subgroup").value.mean().to_numpy()
+    direct = ewma(means, lam=0.1, L=2.7, target=grouped.extra["target"],
+                  sigma=grouped.sigma / np.sqrt(5))  # fmt: skip
+    assert grouped["ewma"].values == pytest.approx(direct["ewma"].values, rel=1e-12)
+    assert grouped["ewma"].ucl == pytest.approx(direct["ewma"].ucl, rel=1e-12)
+
+
+def test_cusum_of_individuals_estimates_from_its_phase_one(spc_data) -> None:
+    # Phase I counted in observations for individuals: target and MR-bar / d2 of the first 20
+    # viscosity batches; the sums standardize every point by that sigma.
+    d = spc_data("viscosity")
+    result = cusum(d.value, reference=20, k=0.5, h=5.0)
+    first = d.value.to_numpy()[:20]
+    sigma = np.mean(np.abs(np.diff(first))) / (2 / np.sqrt(np.pi))
+    assert result.sigma == pytest.approx(sigma, rel=1e-9)
+    assert result.extra["target"] == pytest.approx(first.mean(), rel=1e-12)
+    y = (d.value.to_numpy() - first.mean()) / sigma
+    assert result["cusum_upper"].values == pytest.approx(cusum_upper(y, 0.5), rel=1e-9, abs=1e-12)
