@@ -17,7 +17,7 @@ from scipy.stats import norm
 
 import spc
 from plantqc.errors import UserError
-from spc.rules import RULE_SETS, resolve_rules
+from spc.rules import RULE_SETS, limit_rule_code, resolve_rules
 
 app = typer.Typer(help="Statistical process control: control charts and capability from CSV.")
 console = Console(highlight=False, soft_wrap=True)
@@ -120,10 +120,11 @@ class ChartOptions:
 
     def settings(self, chart: ChartType, result: spc.ChartSet) -> dict[str, Any]:
         """The choices that shaped ``result``, for the JSON output."""
-        out: dict[str, Any] = {
-            "phase1_subgroups": self.phase1,
-            "rules": list(resolve_rules(self.rules)),
-        }
+        rules = list(resolve_rules(self.rules))
+        if chart in LIMIT_ONLY_CHARTS:  # run rules do not apply to these statistics
+            code = limit_rule_code(self.rules)
+            rules = [code] if code else []
+        out: dict[str, Any] = {"phase1_subgroups": self.phase1, "rules": rules}
         if chart is ChartType.t2:
             return {**out, "alpha": result.extra["alpha"]}
         if chart in ATTRIBUTE_CHARTS:
@@ -142,6 +143,7 @@ class ChartOptions:
 
 
 ATTRIBUTE_CHARTS = frozenset({ChartType.p, ChartType.np, ChartType.c, ChartType.u})
+LIMIT_ONLY_CHARTS = frozenset({ChartType.ewma, ChartType.cusum, ChartType.t2})
 
 
 def _check_options(chart: ChartType, options: ChartOptions) -> None:
@@ -340,8 +342,10 @@ def _rule_codes(rules: str) -> str | list[str]:
 
 
 def _print_charts(result: spc.ChartSet) -> None:
+    constants = result.extra.get("constants")
     console.print(
         f"[bold]{result.chart}[/] chart   sigma = {_fmt(result.sigma)} ({result.sigma_method})"
+        + (f"   constants: {constants}" if constants else "")
     )
     for name, chart in result.charts.items():
         table = Table(title=name, show_lines=False)
