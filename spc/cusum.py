@@ -4,7 +4,7 @@ References
 ----------
 .. [1] D. C. Montgomery, *Introduction to Statistical Quality Control*, 8th ed., Wiley, 2019,
    §9.1.2-9.1.5, eq. 9.2-9.3, Example 9.1 and Table 9.2; standardized CUSUM §9.1.5; rational
-   subgroups §9.1.7 (subgroup means with sigma / sqrt(n)).
+   subgroups, §9.1 (subgroup means with sigma / sqrt(n)).
 .. [2] J. M. Lucas and R. B. Crosier, "Fast initial response for CUSUM quality-control schemes",
    *Technometrics* 24(3), 1982, pp. 199-205.
 .. [3] E. S. Page, "Continuous inspection schemes", *Biometrika* 41, 1954, pp. 100-115.
@@ -147,7 +147,7 @@ def cusum(
     Notes
     -----
     With :math:`y_i = (\bar x_i - \mu_0)\sqrt{n_i}/\sigma` (n = 1 for individuals; Montgomery
-    [1]_ eq. 9.2-9.3, §9.1.5 and §9.1.7):
+    [1]_ eq. 9.2-9.3 and §9.1.5; rational subgroups in §9.1):
 
     .. math:: C_i^+ = \max(0, y_i - k + C_{i-1}^+), \qquad
               C_i^- = \max(0, -k - y_i + C_{i-1}^-)

@@ -3,7 +3,7 @@
 References
 ----------
 .. [1] D. C. Montgomery, *Introduction to Statistical Quality Control*, 8th ed., Wiley, 2019,
-   §9.2, eq. 9.22-9.24, Example 9.2 and Table 9.12; §9.2.2 (subgroup means).
+   §9.2, eq. 9.22-9.24, Example 9.2 and Table 9.12; rational subgroups in §9.2.
 .. [2] J. M. Lucas and M. S. Saccucci, "Exponentially weighted moving average control schemes:
    properties and enhancements", *Technometrics* 32(1), 1990, pp. 1-12.
 .. [3] S. W. Roberts, "Control chart tests based on geometric moving averages",

@@ -9,7 +9,7 @@ observations.
 References
 ----------
 .. [1] D. C. Montgomery, *Introduction to Statistical Quality Control*, 8th ed., Wiley, 2019,
-   §9.1.7 and §9.2.2 (CUSUM and EWMA for subgroup means, sigma_xbar = sigma / sqrt(n)).
+   §9.1 and §9.2 (rational subgroups: CUSUM and EWMA of means, sigma / sqrt(n)).
 .. [2] L. Scrucca, "qcc: an R package for quality control charting and statistical process
    control", *R News* 4(1), 2004, pp. 11-17.
 """

@@ -116,7 +116,8 @@ def test_ewma_of_unequal_subgroups_has_the_variance_of_its_weighted_means(spc_da
 
 
 def test_ewma_of_equal_subgroups_equals_the_individuals_chart_of_the_means(spc_data) -> None:
-    # Montgomery §9.2.2: a subgroup EWMA is the EWMA of the means with sigma / sqrt(n).
+    # Montgomery §9.2 (rational subgroups): a subgroup EWMA is the EWMA of the means, with
+    # sigma / sqrt(n).
     d = spc_data("pistonrings_phase1_phase2")
     grouped = ewma(d.value, subgroup=d.subgroup, reference=25, lam=0.1, L=2.7)
     means = d.groupby("subgroup").value.mean().to_numpy()
