@@ -138,15 +138,34 @@ def engine_bench(
     seconds: Annotated[float, typer.Option(min=1, help="Measured window, s.")] = 60.0,
     image_px: Annotated[int, typer.Option(min=64, help="Side of each dropped image, px.")] = 4096,
     image_every_s: Annotated[float, typer.Option(min=0.1, help="Seconds between images.")] = 5.0,
+    images: Annotated[
+        bool, typer.Option("--images/--no-images", help="Drop images into the image folder.")
+    ] = True,
     as_json: JsonOption = False,
 ) -> None:
-    """Ingest + SPC engine + image pool under load: lag, image latency, CPU and RSS."""
+    """Ingest + SPC engine + image pool under load: rates, chart lag, image latency, CPU, RSS."""
     from plantqc.bench.engine import run_engine_bench
 
     result = run_engine_bench(
-        tags, interval_ms, seconds, image_px=image_px, image_every_s=image_every_s
+        tags,
+        interval_ms,
+        seconds,
+        image_px=image_px,
+        image_every_s=image_every_s if images else None,
     )
-    print_figures("engine: 500 tags at 10 Hz plus images", [result.to_dict()], as_json)
+    load = f"{tags} tags every {interval_ms} ms" + (" plus images" if images else "")
+    print_figures(f"engine: {load}", [result.to_dict()], as_json)
+
+
+@app.command("idle")
+def idle_bench(
+    seconds: Annotated[float, typer.Option(min=1, help="Measured window, s.")] = 60.0,
+    as_json: JsonOption = False,
+) -> None:
+    """The example casting line at its configured rates: CPU and RSS of daemon + engine."""
+    from plantqc.bench.idle import run_idle_bench
+
+    print_figures("idle: the example casting line", [run_idle_bench(seconds).to_dict()], as_json)
 
 
 @app.command("report")

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import zlib
+from datetime import UTC, datetime, timedelta
 
 import cv2
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
-from plantqc.bench.engine import backlog_growth_s_per_min, png_with_text, run_engine_bench
+from plantqc.bench.engine import (
+    backlog_growth_s_per_min,
+    chart_lags,
+    png_with_text,
+    run_engine_bench,
+)
+from plantqc.cli import app
 
 
 def test_png_text_chunk_keeps_the_pixels_and_changes_the_bytes() -> None:
@@ -35,6 +44,20 @@ def test_backlog_growth_needs_two_samples() -> None:
     assert backlog_growth_s_per_min([(0.0, 1.0)]) is None
 
 
+def test_chart_lag_is_the_write_of_the_first_state_that_reached_the_sample() -> None:
+    t0 = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+
+    def at(s: float) -> datetime:
+        return t0 + timedelta(seconds=s)
+
+    # tag 1: states written at 1.5 s (charted up to 1.0 s) and 3.0 s (up to 2.0 s); tag 2: none
+    progress = {1: [(at(1.0), at(1.5)), (at(2.0), at(3.0))]}
+    samples = [(1, at(0.5)), (1, at(1.0)), (1, at(1.25)), (1, at(2.5)), (2, at(1.0))]
+    lags = chart_lags(samples, progress, now=at(4.0))
+    # 0.5 -> 1.5; 1.0 (reached exactly) -> 1.5; 1.25 -> 3.0; 2.5 and tag 2 not charted: now
+    assert lags == [1.0, 0.5, 1.75, 1.5, 3.0]
+
+
 @pytest.mark.slow
 def test_engine_bench_reports_lag_image_latency_and_resources() -> None:
     result = run_engine_bench(
@@ -52,3 +75,25 @@ def test_engine_bench_reports_lag_image_latency_and_resources() -> None:
     assert result["images_stored"] == result["images_dropped"]
     assert 0 < result["image_latency_p50_s"] <= result["image_latency_p99_s"]
     assert result["daemon_rss_mb"] > 0
+    assert result["baseline_per_s"] == result["bare_client_per_s"]
+    assert result["cpu_pct"] == result["daemon_cpu_pct_of_one_core"] > 0
+    assert result["rss_mib"] >= result["daemon_rss_mb"]
+
+
+@pytest.mark.slow
+def test_engine_bench_without_images_charts_what_was_produced() -> None:
+    run = CliRunner().invoke(
+        app,
+        ["bench", "engine", "--tags", "20", "--interval-ms", "200", "--seconds", "6",
+         "--no-images", "--json"],
+    )  # fmt: skip
+    assert run.exit_code == 0, run.output
+    result = json.loads(run.output[run.output.index("{") :])
+    assert (result["images_dropped"], result["image_latency_p50_s"]) == (0, None)
+    # 20 tags every 200 ms, all charted: about 100 samples/s evaluated, give or take the
+    # engine's batches at the two ends of a 6 s window
+    assert (
+        0.5 * result["produced_per_s"] <= result["charted_per_s"] <= 1.5 * result["produced_per_s"]
+    )
+    assert 0 <= result["lag_p50_s"] <= result["lag_p99_s"] < 30
+    assert result["baseline_reconnects"] >= 0 and result["rss_mib"] > 0

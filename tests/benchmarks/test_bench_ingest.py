@@ -20,6 +20,7 @@ def test_ingest_bench_reports_rates_ratio_and_daemon_resources() -> None:
         "ratio_vs_produced",
         "bare_client_per_s",
         "ratio_vs_bare_client",
+        "baseline_reconnects",
         "daemon_cpu_pct_of_one_core",
         "daemon_rss_mb",
     }
