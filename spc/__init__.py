@@ -23,11 +23,12 @@ from spc.capability import (
     capability_percentile,
     cp_confidence_interval,
     cpk_confidence_interval,
+    cpm_confidence_interval,
     expected_ppm,
 )
 from spc.charts import ChartSet, ControlChart, Violation
 from spc.comparison import OneWayAnova, oneway_anova_from_summary
-from spc.constants import c4, d2, d3
+from spc.constants import CONSTANT_SETS, ChartConstants, c4, chart_constants, d2, d3
 from spc.cusum import CUSUMParameters, cusum
 from spc.errors import SPCInputError
 from spc.ewma import EWMAParameters, ewma
@@ -36,16 +37,20 @@ from spc.phases import PhaseOneResult, phase_one
 from spc.profiles import ProfileCharts, profile_charts, profile_statistics
 from spc.rules import RULE_DESCRIPTIONS, apply_rules, find_violations, rule_signals
 from spc.streaming import CUSUMStream, EWMAStream, IMRStream, PointResult, RuleEvaluator, XbarStream
-from spc.variables import ShewhartLimits, imr, xbar_r, xbar_s
+from spc.variables import SIGMA_METHODS, UNEQUAL_SIZES, ShewhartLimits, imr, xbar_r, xbar_s
 
 __all__ = [
+    "CONSTANT_SETS",
     "RULE_DESCRIPTIONS",
+    "SIGMA_METHODS",
+    "UNEQUAL_SIZES",
     "ARLDesign",
     "AttributeLimits",
     "AutocorrelationTest",
     "CUSUMParameters",
     "CUSUMStream",
     "Capability",
+    "ChartConstants",
     "ChartSet",
     "ControlChart",
     "EWMAParameters",
@@ -68,8 +73,10 @@ __all__ = [
     "c_chart",
     "capability",
     "capability_percentile",
+    "chart_constants",
     "cp_confidence_interval",
     "cpk_confidence_interval",
+    "cpm_confidence_interval",
     "cusum",
     "cusum_arl",
     "cusum_arl_one_sided",
