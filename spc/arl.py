@@ -3,7 +3,9 @@
 The ARL solves the Fredholm integral equation of the chart's Markov process by the Nystrom
 method with Gauss-Legendre nodes (the integral-equation counterpart of the Brook & Evans Markov
 chain; with the default 120 nodes the ARLs agree with the published tables to every printed
-digit).  No simulation is involved.
+digit).  The two-sided CUSUM with a head start, whose two sums are positive at once, is the
+Brook & Evans chain on the pair of sums (:func:`cusum_arl_two_sided`).  No simulation is
+involved.
 
 References
 ----------
