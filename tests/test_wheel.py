@@ -1,0 +1,130 @@
+"""The built wheel is a complete installation: `plantqc demo` runs from it, away from the source.
+
+The wheel is built from a copy of the working tree and installed, without its dependencies, into
+a fresh venv whose only other entry on ``sys.path`` is this venv's site-packages (a ``.pth``
+line, which does not run the ``.pth`` files there, so the editable finder of the source tree
+stays inactive).  What the installed package must carry is read from the source tree itself:
+every file of each package-data folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import venv
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCES = ("plantqc", "spc", "vision", "examples", "pyproject.toml", "setup.py", "README.md")
+PACKAGE_DATA = {
+    "plantqc.examples": ("examples", "*.yaml"),
+    "plantqc.reports": ("plantqc/reports", "templates/*.j2"),
+    "plantqc.notifiers": ("plantqc/notifiers", "samples/*.yaml"),
+    "plantqc.store": ("plantqc/store", "migrations/versions/*.py"),
+}
+"""package -> (its folder in the source tree, the glob of data files it must ship)."""
+
+_LIST_DATA = """
+import json, sys
+from importlib.resources import files
+import plantqc
+found = {}
+for package, pattern in json.loads(sys.argv[1]).items():
+    root = files(package)
+    parts = pattern.split("/")
+    folder = root.joinpath(*parts[:-1])
+    suffix = parts[-1].removeprefix("*")
+    found[package] = sorted(
+        "/".join([*parts[:-1], f.name]) for f in folder.iterdir() if f.name.endswith(suffix)
+    )
+print(json.dumps({"file": plantqc.__file__, "meta_path": [repr(f) for f in sys.meta_path],
+                  "data": found}))
+"""
+
+
+def _run(args: list[str], cwd: Path, timeout_s: float) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
+    return subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout_s, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv holding the wheel of the working tree; its ``bin`` folder."""
+    work = tmp_path_factory.mktemp("wheel")
+    source = work / "source"
+    for name in SOURCES:
+        if (REPO / name).is_dir():
+            ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+            shutil.copytree(REPO / name, source / name, ignore=ignore)
+        else:
+            shutil.copy2(REPO / name, source / name)
+    built = _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work), str(source)],
+        work,
+        600,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = work.glob("plantqc-*.whl")
+    env = work / "venv"
+    venv.create(env, with_pip=False)
+    python = env / "bin" / "python"
+    purelib = _run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                   work, 60).stdout.strip()  # fmt: skip
+    Path(purelib, "plantqc-test-dependencies.pth").write_text(sysconfig.get_path("purelib"))
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "-q"]
+    done = _run([*pip, str(wheel)], work, 300)
+    assert done.returncode == 0, done.stderr
+    return env / "bin"
+
+
+def test_the_dockerfile_copies_everything_the_wheel_is_built_from() -> None:
+    copied = set()
+    for line in (REPO / "deploy" / "Dockerfile").read_text().splitlines():
+        if line.startswith("COPY "):
+            copied |= {Path(source).name for source in line.split()[1:-1]}
+    assert set(SOURCES) <= copied
+
+
+@pytest.mark.slow
+def test_installed_package_is_the_wheel_not_the_source_tree(
+    installed: Path, tmp_path: Path
+) -> None:
+    expected = {package: pattern for package, (_, pattern) in PACKAGE_DATA.items()}
+    listed = _run([str(installed / "python"), "-c", _LIST_DATA, json.dumps(expected)], tmp_path, 60)
+    assert listed.returncode == 0, listed.stderr
+    found = json.loads(listed.stdout)
+    assert Path(found["file"]).is_relative_to(installed.parent)
+    assert not [f for f in found["meta_path"] if "editable" in f.lower()]
+    for package, (folder, pattern) in PACKAGE_DATA.items():
+        in_tree = sorted(
+            p.relative_to(REPO / folder).as_posix() for p in (REPO / folder).glob(pattern)
+        )
+        assert in_tree, f"{folder}/{pattern} matches nothing in the source tree"
+        assert found["data"][package] == in_tree, package
+
+
+@pytest.mark.slow
+def test_demo_runs_from_the_installed_wheel_in_another_folder(
+    installed: Path, tmp_path: Path
+) -> None:
+    run = _run(
+        [str(installed / "plantqc"), "demo", "--seconds", "20", "--out", "out", "--json"],
+        tmp_path,
+        600,
+    )
+    assert run.returncode == 0, run.stderr[-4000:]
+    result = json.loads(run.stdout[run.stdout.index("{") :])
+    example = yaml.safe_load((REPO / "examples" / "casting.yaml").read_text())
+    scalar = {t["name"] for t in example["lines"][0]["tags"] if t.get("kind", "scalar") == "scalar"}
+    stored = {t["tag"] for t in result["tags"] if t["samples"] > 0}
+    assert scalar <= stored
+    assert Path(result["database"].removeprefix("sqlite:///")).is_relative_to(tmp_path)
