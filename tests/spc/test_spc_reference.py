@@ -446,3 +446,15 @@ def test_t2_individuals_phase_one_and_two_reproduce_qcc_mqcc(spc_csv, tmp_path: 
     phase_one = _points(t2, "value")[:25]
     _printed(min(phase_one), "1.316342")
     _printed(max(phase_one), "17.575293")
+
+
+@pytest.mark.parametrize("chart", ["xbar-r", "ewma", "cusum"])
+def test_exact_and_table_constants_give_the_same_signals(spc_csv, chart: str) -> None:
+    # The constants move the limits by ~3e-5 relative; on the piston rings no point is that
+    # close to a limit, so both sets flag the same subgroups.
+    args = ("chart", str(spc_csv("pistonrings_phase1_phase2")), "--chart", chart,
+            "--value", "value", "--subgroup", "subgroup", "--phase1", "25")  # fmt: skip
+    exact, table = _json(*args), _json(*args, "--constants", "table")
+    for name, chart_out in exact["charts"].items():
+        flagged = [p["violations"] for p in chart_out["points"]]
+        assert flagged == [p["violations"] for p in table["charts"][name]["points"]]
