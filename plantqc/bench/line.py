@@ -121,7 +121,7 @@ async def count_notifications(
     after a loss counts as one reconnection.  What the server sent while it was away is not
     counted, so a run with reconnections understates the baseline.
     """
-    baseline, lost = Baseline(), False
+    baseline, subscribed_before = Baseline(), False
     while not done.is_set():
         dropped = asyncio.Event()
 
@@ -142,9 +142,9 @@ async def count_notifications(
                 await subscription.subscribe_data_change(
                     nodes, queuesize=10, sampling_interval=interval_ms
                 )
-                if lost:
+                if subscribed_before:  # a connection that worked was lost: this is a reconnection
                     baseline.reconnects += 1
-                    lost = False
+                subscribed_before = True
                 # consume all the time, so the window counts only what arrives in it
                 while not done.is_set() and not dropped.is_set():
                     event = await subscription.next_event(timeout=0.2)
@@ -153,7 +153,6 @@ async def count_notifications(
         except _CONNECTION_LOST:
             pass
         if not done.is_set():
-            lost = True
             await asyncio.sleep(RECONNECT_DELAY_S)
     return baseline
 
