@@ -120,19 +120,42 @@ def test_the_wheel_carries_every_file_of_the_source_tree(installed: Path, tmp_pa
     assert sorted(_source_files() - set(_installed(installed, tmp_path)["files"])) == []
 
 
-@pytest.mark.slow
-def test_demo_runs_from_the_installed_wheel_in_another_folder(
-    installed: Path, tmp_path: Path
-) -> None:
+@pytest.fixture(scope="module")
+def demo(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    """``plantqc demo --seconds 20 --json`` of the installed wheel, run in a folder of its own:
+    its figures and that folder."""
+    folder = tmp_path_factory.mktemp("elsewhere")
     run = _run(
         [str(installed / "plantqc"), "demo", "--seconds", "20", "--out", "out", "--json"],
-        tmp_path,
+        folder,
         600,
     )
     assert run.returncode == 0, run.stderr[-4000:]
-    result = json.loads(run.stdout[run.stdout.index("{") :])
+    return json.loads(run.stdout[run.stdout.index("{") :]), folder
+
+
+@pytest.mark.slow
+def test_demo_of_the_installed_wheel_stores_every_tag_of_the_example_line(
+    demo: tuple[dict[str, Any], Path],
+) -> None:
+    result, folder = demo
     example = yaml.safe_load((REPO / "examples" / "casting.yaml").read_text())
     scalar = {t["name"] for t in example["lines"][0]["tags"] if t.get("kind", "scalar") == "scalar"}
-    stored = {t["tag"] for t in result["tags"] if t["samples"] > 0}
-    assert scalar <= stored
-    assert Path(result["database"].removeprefix("sqlite:///")).is_relative_to(tmp_path)
+    assert scalar <= {t["tag"] for t in result["tags"] if t["samples"] > 0}
+    assert Path(result["database"].removeprefix("sqlite:///")).is_relative_to(folder)
+
+
+@pytest.mark.slow
+def test_installed_wheel_renders_a_report_from_its_packaged_templates(
+    installed: Path, demo: tuple[dict[str, Any], Path]
+) -> None:
+    result, folder = demo
+    lot = result["lots"][0]
+    run = _run(
+        [str(installed / "plantqc"), "report", "--lot", lot, "--db", result["database"],
+         "--config", str(folder / "out" / "casting.yaml"), "--out", "report"],
+        folder,
+        600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-4000:]
+    assert lot in (folder / "report" / "report.html").read_text()
