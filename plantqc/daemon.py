@@ -5,7 +5,7 @@ appends them to the durable `SampleBuffer` every ``flush_interval_ms``; a drain 
 the oldest batch from the buffer to the store and only then acknowledges it.  When the
 database is down the drain retries with capped backoff while the buffer grows.  After a
 stored batch, ``on_stored`` is called in a worker thread: that is where the streaming SPC
-engine (`plantqc.engine.StoreHook`) consumes data.
+engine (`plantqc.charting.hook.StoreHook`) consumes data.
 When the buffer depth crosses its alarm fraction, a ``buffer`` alarm is recorded in the
 store's ``alarms`` table (once the database answers again) and returned when it drains.
 
@@ -184,7 +184,7 @@ class Daemon:
         Called with each batch of readings once it is in the store (the SPC engine's hook).
     on_tick : callable, optional
         Called with the time every ``alarm_check_interval_s``, after shelves expired (the SPC
-        engine's silent-tag check, `plantqc.engine.StoreHook.tick`).
+        engine's silent-tag check, `plantqc.charting.hook.StoreHook.tick`).
     """
 
     def __init__(

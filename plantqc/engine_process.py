@@ -4,7 +4,7 @@ The daemon's event loop (OPC UA notifications, the durable buffer, the store wri
 engine (charts, rules, alarms) are both Python-bound; in one process they share one core
 through the interpreter lock.  `EngineProcess` has the daemon's ``on_stored`` / ``on_tick``
 interface: it hands the tags of each stored batch to a spawned process that runs
-`plantqc.engine.StoreHook` on them, so ingestion and charting use a core each.
+`plantqc.charting.hook.StoreHook` on them, so ingestion and charting use a core each.
 
 The child drains whatever has queued up before it charts, so a child that falls behind charts
 several batches in one call instead of queueing work; the engine reads the samples from the
@@ -22,9 +22,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from plantqc.alarms import RTN_AFTER_POINTS
 from plantqc.buffer import Reading
 from plantqc.config import PlantConfig
-from plantqc.engine import RTN_AFTER_POINTS, StoreHook
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +141,9 @@ def serve(
         from plantqc.logs import configure_logging
 
         configure_logging(log_level)
+    # imported here, in the child: the daemon's process never loads SciPy and the charts
+    from plantqc.charting.hook import StoreHook
+
     hook = StoreHook(db_url, rtn_after=rtn_after, config=config)
     stop = False
     try:

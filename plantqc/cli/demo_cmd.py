@@ -256,9 +256,6 @@ _SHIFT_RULES = (
     "nelson1", "nelson2", "nelson3", "nelson5", "nelson6", "nelson8",
     "we1", "we2", "we3", "we4",
 )  # fmt: skip
-# charts whose points are the process location (not its spread): the engine's, and both
-# sides of a CUSUM
-_CUSUM_SIDES = frozenset({"cusum_upper", "cusum_lower"})
 # the sensor-fault alarm that flags each kind of injected sensor fault
 _FAULT_ALARMS = {"bad": "bad-quality", "stuck": "stuck"}
 
@@ -281,7 +278,7 @@ def _detection(db: Connection, fault: Fault, onset: datetime) -> ScenarioDetecti
     """When ``fault``, injected at ``onset``, was first flagged on its tag (see
     `ScenarioDetection`)."""
     from plantqc.alarms import SENSOR_FAULT_KIND
-    from plantqc.engine import LOCATION_POINTS
+    from plantqc.charting.names import CUSUM_SIDES, LOCATION_POINTS
     from plantqc.store.models import Alarm, Sample, Tag, Violation
 
     assert fault.tag is not None  # the demo's faults each act on one tag
@@ -304,7 +301,7 @@ def _detection(db: Connection, fault: Fault, onset: datetime) -> ScenarioDetecti
             .where(
                 Violation.tag_id == tag_id,
                 Violation.ts >= onset,
-                Violation.chart.in_(sorted(LOCATION_POINTS | _CUSUM_SIDES)),
+                Violation.chart.in_(sorted(LOCATION_POINTS | CUSUM_SIDES)),
                 Violation.rule.in_(_SHIFT_RULES),
             )
             .order_by(Violation.ts)

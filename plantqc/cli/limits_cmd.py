@@ -17,9 +17,9 @@ from plantqc.alarms import require_user
 from plantqc.cli.options import ConfigOption, DbOption, open_store, parse_time
 from plantqc.errors import UserError
 
-if TYPE_CHECKING:  # the engine (numpy, scipy) is loaded by the commands that chart
-    from plantqc.engine import ChartConfig, LimitsEstimate
-    from plantqc.store.models import ControlLimits
+if TYPE_CHECKING:  # charting (numpy, scipy) is loaded by the commands that chart
+    from plantqc.charting.chart import ChartConfig
+    from plantqc.charting.phase1 import LimitsEstimate
 
 app = typer.Typer(help="Estimate, freeze and show control limits.", no_args_is_help=True)
 console = Console(highlight=False, soft_wrap=True)
@@ -48,7 +48,8 @@ def _split(tag: str) -> tuple[str, str]:
 def _estimate(
     db: str | None, config: Path | None, tag: str, start: str, end: str, chart_name: str | None
 ) -> tuple[Engine, ChartConfig, LimitsEstimate]:
-    from plantqc.engine import chart_for, estimate_limits
+    from plantqc.charting.catalog import chart_for
+    from plantqc.charting.phase1 import estimate_limits
 
     t0, t1 = parse_time(start, "--from"), parse_time(end, "--to")
     assert t0 is not None and t1 is not None
@@ -109,7 +110,7 @@ def freeze(
     chart_name: ChartOption = None,
 ) -> None:
     """Estimate and freeze limits as a new version (who, when, from which data); old ones stay."""
-    from plantqc.engine import freeze_limits
+    from plantqc.charting.phase1 import freeze_limits
 
     user = require_user(user, "freezing limits")  # before the estimate, which takes a while
     engine, chart, result = _estimate(db, config, tag, start, end, chart_name)
@@ -121,18 +122,6 @@ def freeze(
     console.print(
         f"frozen as version {version} of {chart.line}/{chart.tag} ({result.chart}) by {user}"
     )
-
-
-def _in_force(rows: list[ControlLimits]) -> ControlLimits | None:
-    """What the engine charts on: newest frozen, else spec-derived, else provisional."""
-    for chosen in (
-        [r for r in rows if r.frozen_at is not None],
-        [r for r in rows if r.basis == "spec"],
-        [r for r in rows if r.basis == "provisional"],
-    ):
-        if chosen:
-            return chosen[-1]
-    return None
 
 
 def _when(value: datetime | None) -> str:
@@ -147,23 +136,31 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """Every limits version of each of a tag's charts; the ones in force are marked."""
-    from plantqc.engine import chart_for, limit_versions
+    from sqlalchemy.orm import Session
+
+    from plantqc.charting.catalog import chart_for
+    from plantqc.charting.limits import limit_versions, limits_in_force
 
     engine, _ = open_store(db, config)
     try:
         chart = chart_for(engine, *_split(tag))
         names = [s.name for s in chart.series]
         rows = [r for r in limit_versions(engine, [chart.tag_id]) if r.chart in names]
+        with Session(engine) as session:
+            in_force = {
+                row.id
+                for name in names
+                if (row := limits_in_force(session, chart.tag_id, name)) is not None
+            }
     finally:
         engine.dispose()
     rows.sort(key=lambda r: (names.index(r.chart), r.version))
-    in_force = {_in_force([r for r in rows if r.chart == name]) for name in names}
     records = [
         {
             "chart": r.chart,
             "version": r.version,
             "basis": r.basis,
-            "in_force": r in in_force,
+            "in_force": r.id in in_force,
             "center": r.center,
             "sigma": r.sigma,
             "lcl": r.lcl,

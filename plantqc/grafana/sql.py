@@ -12,6 +12,9 @@ plan time.
 
 from __future__ import annotations
 
+from sqlalchemy import column, table
+
+from plantqc.charting.limits import FROZEN_BASIS, in_force_sql
 from plantqc.grafana.macros import sql_string
 
 SCHEMA = "grafana"
@@ -22,6 +25,13 @@ HOURLY_FROM_MS = 3_600_000
 LINE_VARIABLE = "${line:sqlstring}"
 ACTIVE_STATES = ("active-unacknowledged", "active-acknowledged", "returned-unacknowledged")
 STALE_AFTER_S = 60
+LIMITS_VIEW = table(
+    "control_limits",
+    *(column(name) for name in ("tag_id", "chart", "version", "basis", "center", "lcl", "ucl")),
+    *(column(name) for name in ("sigma", "valid_from")),
+    schema=SCHEMA,
+)
+"""The view of the limits versions (migration 0002), as the limits-in-force query reads it."""
 
 
 def tag_id(tag: str, line: str = LINE_VARIABLE) -> str:
@@ -52,27 +62,27 @@ def limit_series(tag: str, chart: str) -> str:
     """Center line, control limits and spec limits as step series across the time range.
 
     Columns: ``time``, ``CL``, ``LCL``, ``UCL``, ``LSL``, ``USL``.  One row at the start of the
-    range, one per limits version that became valid inside it and one at the end; each row
-    carries the version valid at that time (``chart`` names the location chart whose limits
+    range, one per frozen limits version that came into force inside it and one at the end;
+    each row carries the version in force at that time, by the engine's own query
+    (`plantqc.charting.limits.in_force_sql`; ``chart`` names the location chart whose limits
     are stored).  The control limits drawn are those of individual values, CL +/- 3 sigma,
     where the version records sigma, else its stored LCL / UCL.
     """
     tid = tag_id(tag)
+    in_force = in_force_sql(LIMITS_VIEW, "t.id", chart, "e.time")
     return f"""WITH t AS (SELECT id, lsl, usl FROM {SCHEMA}.tags WHERE id = {tid}),
 edges AS (
   SELECT $__timeFrom()::timestamptz AS time
   UNION SELECT valid_from FROM {SCHEMA}.control_limits, t
-  WHERE tag_id = t.id AND chart = {sql_string(chart)} AND $__timeFilter(valid_from)
+  WHERE tag_id = t.id AND chart = {sql_string(chart)} AND basis = {sql_string(FROZEN_BASIS)}
+    AND $__timeFilter(valid_from)
   UNION SELECT $__timeTo()::timestamptz)
 SELECT e.time, cl.center AS "CL",
   coalesce(cl.center - 3 * cl.sigma, cl.lcl) AS "LCL",
   coalesce(cl.center + 3 * cl.sigma, cl.ucl) AS "UCL",
   t.lsl AS "LSL", t.usl AS "USL"
 FROM edges e CROSS JOIN t
-LEFT JOIN LATERAL (
-  SELECT center, lcl, ucl, sigma FROM {SCHEMA}.control_limits c
-  WHERE c.tag_id = t.id AND c.chart = {sql_string(chart)} AND c.valid_from <= e.time
-  ORDER BY c.valid_from DESC, c.version DESC LIMIT 1) cl ON true
+LEFT JOIN LATERAL ({in_force}) cl ON true
 ORDER BY 1"""
 
 

@@ -2,28 +2,33 @@
 
 Every statistic comes from `spc` (capability: Montgomery §8.2-8.3 with the chi-square and
 Bissell intervals and Anderson-Darling, within sigma as the characteristic's chart estimates it;
-charts: `spc.imr`, `spc.xbar_r` / `spc.xbar_s`, `spc.ewma`, `spc.cusum` on the limits in force
-at each point; CD profiles: `spc.profile_statistics`) applied to exactly the rows of
-`plantqc.reports.data`.  A characteristic's measured value is its mean over the lot; it passes
-when that mean lies within the spec limits and no more than ``max_out_of_spec_pct`` percent of
-its individual values lie outside them (`plantqc.config.ReportSettings`).  Arrays are reduced
-here to what a figure needs (at most `PLOT_BUCKETS` points, `HISTOGRAM_BINS` bins), so the full
-series can be dropped.
+charts: the chart's design (`plantqc.charting.design`) on the limits stored in force at each
+point, with the signals the engine stored; CD profiles: `spc.profile_statistics`) applied to
+exactly the rows of `plantqc.reports.data`.  A characteristic's measured value is its mean over
+the lot; it passes when that mean lies within the spec limits and no more than
+``max_out_of_spec_pct`` percent of its individual values lie outside them
+(`plantqc.config.ReportSettings`).  Arrays are reduced here to what a figure needs (at most
+`PLOT_BUCKETS` points, `HISTOGRAM_BINS` bins), so the full series can be dropped.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 import spc
-from plantqc.config import IMAGE_METRICS, Product, ReportSettings, image_metric_tag
-from plantqc.engine import ChartConfig, rules_on
+from plantqc.charting.chart import ChartConfig
+from plantqc.charting.design import ChartDesign
+from plantqc.charting.limits import rules_on
+from plantqc.charting.names import SeriesSpec, image_metric_tag
+from plantqc.charting.subgroups import Rolls, chart_points, epoch_us
+from plantqc.config import IMAGE_METRICS, Product, ReportSettings
 from plantqc.reports.data import (
     ImageRecord,
     LimitsInForce,
@@ -111,9 +116,8 @@ class LimitsSegment:
 
     @property
     def label(self) -> str:
-        """``v2`` for stored limits, ``spec`` for spec-derived ones not yet stored."""
-        version = self.limits.version
-        return f"v{version}" if version is not None else self.limits.basis
+        """``v2``: the stored version."""
+        return f"v{self.limits.version}"
 
     def to_dict(self) -> dict[str, Any]:
         limits = self.limits
@@ -378,65 +382,8 @@ def subgroup_labels(count: int, size: int) -> np.ndarray:
     return labels
 
 
-def chart_points(
-    chart: ChartConfig, times_s: np.ndarray, values: np.ndarray, rolls: Sequence[RollInfo] = ()
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """The points the engine charts from time-ordered values: (times, values, subgroup labels).
-
-    As `plantqc.engine` forms them: X-bar charts take complete subgroups of ``subgroup_size``
-    consecutive values, or every value of an epoch-aligned time window or of a roll (a
-    subgroup needs two); the other charts take individual values, or the mean of each time
-    window or roll at the time of its first value.  Values outside every roll are not charted.
-    """
-    xbar = chart.chart.startswith("xbar")
-    if chart.subgroup_by == "count":
-        if not xbar:
-            return times_s, values, None
-        n = values.size // chart.subgroup_size * chart.subgroup_size
-        return times_s[:n], values[:n], np.arange(n) // chart.subgroup_size
-    if chart.subgroup_by == "time":
-        window_us = round(float(chart.subgroup_window_s or 0.0) * 1e6)
-        keys = np.round(times_s * 1e6).astype(np.int64) // window_us
-    else:
-        starts = np.array([r.started_at.timestamp() for r in rolls], dtype=float)
-        ends = np.array(
-            [r.ended_at.timestamp() if r.ended_at else np.inf for r in rolls], dtype=float
-        )
-        at = np.searchsorted(starts, times_s, side="right") - 1
-        inside = (at >= 0) & (times_s < ends[np.clip(at, 0, None)] if ends.size else False)
-        keys = np.where(inside, at, -1)
-    keep = keys >= 0
-    times_s, values, keys = times_s[keep], values[keep], keys[keep]
-    groups, first, counts = np.unique(keys, return_index=True, return_counts=True)
-    if xbar:
-        members = np.isin(keys, groups[counts >= 2])
-        return times_s[members], values[members], keys[members]
-    sums = np.bincount(np.searchsorted(groups, keys), weights=values)
-    return times_s[first], sums / counts, None
-
-
-def chart_set(
-    chart: ChartConfig, limits: LimitsInForce, values: np.ndarray, labels: np.ndarray | None
-) -> spc.ChartSet:
-    """The tag's chart over ``values`` on ``limits`` (phase II), with the rules the engine runs
-    on them (`rules_on`)."""
-    rules = rules_on(chart, limits.basis)
-    shewhart = spc.ShewhartLimits(limits.center, limits.sigma, limits.sigma_method)
-    if chart.chart == "imr":
-        return spc.imr(values, limits=shewhart, rules=rules)
-    if chart.chart in ("xbar-r", "xbar-s"):
-        function = spc.xbar_r if chart.chart == "xbar-r" else spc.xbar_s
-        return function(values, labels, limits=shewhart, rules=rules)
-    if chart.chart == "ewma":
-        parameters = spc.EWMAParameters(
-            limits.center, limits.sigma, chart.lam, chart.ewma_L, limits.sigma_method
-        )
-        return spc.ewma(values, parameters=parameters, rules=rules)
-    headstart = chart.h / 2.0 if chart.fir else 0.0
-    parameters_c = spc.CUSUMParameters(
-        limits.center, limits.sigma, chart.k, chart.h, headstart, limits.sigma_method
-    )
-    return spc.cusum(values, parameters=parameters_c, rules=rules)
+def _rolls(rolls: Sequence[RollInfo]) -> Rolls:
+    return Rolls.of([(r.started_at, r.ended_at) for r in rolls])
 
 
 def _joined(parts: list[spc.ControlChart]) -> spc.ControlChart:
@@ -456,45 +403,61 @@ def _joined(parts: list[spc.ControlChart]) -> spc.ControlChart:
     )
 
 
+def _stored_signals(
+    schedule: LimitsSchedule, names: Sequence[str], times_s: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The stored signals on the charts ``names`` as indices of the points at ``times_s``
+    (epoch seconds, ascending) they were signalled at, by rule."""
+    found: dict[str, list[int]] = {}
+    for signal in schedule.signals:
+        if signal.point in names:
+            at = bisect.bisect_left(times_s.tolist(), signal.ts.timestamp() - 5e-7)
+            found.setdefault(signal.rule, []).append(min(at, times_s.size - 1))
+    return {rule: np.array(sorted(set(at)), dtype=int) for rule, at in found.items()}
+
+
 def control_chart(
     chart: ChartConfig,
+    series: SeriesSpec,
     schedule: LimitsSchedule,
-    times_s: np.ndarray,
+    times_us: np.ndarray,
     values: np.ndarray,
     unit: str,
     rolls: Sequence[RollInfo] = (),
 ) -> ChartResult | None:
     """The chart of a characteristic over the lot and its plot; None with too few points.
 
-    Each point (an X-bar chart's subgroup at its first value's time) is charted on the limits
-    in force at its time (`LimitsSchedule.at`); where the version changes the chart starts
-    again on the new limits, as the engine's evaluator does.
+    Points are formed as the engine forms them (`plantqc.charting.subgroups`); each is drawn
+    on the limits stored in force at its time (`LimitsSchedule.at`), with the chart starting
+    again where the version changes, as the engine's evaluator does.  The signals counted and
+    marked are the ones the engine stored against each version.
     """
-    times_s, values, labels = chart_points(chart, times_s, values, rolls)
+    by_roll = chart.subgroup_by == "roll" and series.statistic is None
+    found = chart_points(chart, series, times_us, values, _rolls(rolls) if by_roll else None)
+    values, labels, point_times = found.values, found.labels, found.point_times
     if values.size < 2:
         return None
     if labels is None:
-        point_times, point_of_value = times_s, np.arange(values.size)
+        point_of_value = np.arange(values.size)
     else:
-        new_group = np.r_[True, labels[1:] != labels[:-1]]
-        point_times, point_of_value = times_s[new_group], np.cumsum(new_group) - 1
+        point_of_value = np.cumsum(np.r_[True, labels[1:] != labels[:-1]]) - 1
     in_force = schedule.at(point_times)
-    names = PRIMARY_CHARTS[chart.chart]
+    names = PRIMARY_CHARTS[series.chart]
     segments, parts, part_times = [], [], []
     for position, limits in enumerate(schedule.versions):
         at_points = in_force == position
         if at_points.sum() < 2:
             continue
         members = at_points[point_of_value]
-        charts = chart_set(
-            chart, limits, values[members], None if labels is None else labels[members]
+        design = ChartDesign(
+            chart, series, limits.center, limits.sigma, limits.sigma_method, limits.basis
         )
+        charts = design.batch(values[members], None if labels is None else labels[members])
         primary = charts[names[0]]
         violations: dict[str, int] = {}
-        for one in charts.charts.values():
-            for code, indices in one.signals.items():
-                if len(indices):
-                    violations[code] = violations.get(code, 0) + len(indices)
+        for signal in schedule.signals:
+            if signal.limits_id == limits.id:
+                violations[signal.rule] = violations.get(signal.rule, 0) + 1
         times = point_times[at_points]
         segments.append(
             LimitsSegment(
@@ -513,11 +476,15 @@ def control_chart(
         part_times.append(times)
     if not segments:
         return None
-    joined = {name: _joined([charts[name] for charts in parts]) for name in names}
+    drawn = np.concatenate(part_times)
+    marks = _stored_signals(schedule, names, drawn)
+    joined = {
+        name: replace(_joined([charts[name] for charts in parts]), signals=marks) for name in names
+    }
     changes = [(segment.first_s, f"limits {segment.label}") for segment in segments[1:]]
-    plot = _reduce(np.concatenate(part_times), joined, changes, unit)
+    plot = _reduce(drawn, joined, changes, unit)
     uncharted = point_times.size - sum(segment.points for segment in segments)
-    return ChartResult(chart.chart, segments, uncharted, plot)
+    return ChartResult(series.chart, segments, uncharted, plot)
 
 
 def _buckets(count: int) -> np.ndarray:
@@ -579,14 +546,12 @@ def process_characteristic(
     within = "range"
     found = series_chart(data, tag)
     if found is not None:
-        config, schedule = found
-        chart = control_chart(
-            config, schedule, series.times_us / 1e6, series.values, tag.unit, data.rolls
-        )
-        count_subgroups = config.subgroup_by == "count" and config.chart.startswith("xbar")
-        if count_subgroups and series.values.size > config.subgroup_size:
-            labels = subgroup_labels(series.values.size, config.subgroup_size)
-            within = "std" if config.chart == "xbar-s" else "range"
+        chart = control_chart(*found, series.times_us, series.values, tag.unit, data.rolls)
+    config = tag.chart
+    by_count = config is not None and config.subgroup_by == "count"
+    if by_count and config.chart.startswith("xbar") and series.values.size > config.subgroup_size:
+        labels = subgroup_labels(series.values.size, config.subgroup_size)
+        within = "std" if config.chart == "xbar-s" else "range"
     return characteristic(
         f"tag:{tag.name}",
         tag.name,
@@ -689,7 +654,7 @@ def image_characteristics(
             chart = None
             found = series_chart(data, tag) if tag is not None else None
             if found is not None:
-                times = np.array([i.captured_at.timestamp() for i, _ in pairs], dtype=float)
+                times = epoch_us([i.captured_at for i, _ in pairs])
                 chart = control_chart(
                     *found, times, values, IMAGE_METRICS[analysis][metric], data.rolls
                 )
@@ -744,14 +709,13 @@ def profile_characteristics(
         width = (tag.usl - tag.lsl) / 2.0
     limit = settings.cd_two_sigma_max_um or width
     basis = "reports.cd_two_sigma_max_um" if settings.cd_two_sigma_max_um else "half spec width"
-    times_s = profiles.times_us / 1e6
 
     def chart_of(statistic: str) -> ChartResult | None:
         found = series_chart(data, tag, statistic)
         if found is None:
             return None
         return control_chart(
-            *found, times_s, statistics[statistic].to_numpy(), tag.unit, data.rolls
+            *found, profiles.times_us, statistics[statistic].to_numpy(), tag.unit, data.rolls
         )
 
     rows = [

@@ -3,10 +3,11 @@
 A report covers one lot, or one roll of it, over the lot's (roll's) time range: the Good
 samples of every scalar tag with a spec or chart settings, the cross-direction profiles, the
 image results filed under the lot (and roll), the control limits in force over the range
-(`LimitsSchedule`) and the line's alarms active in the range with their signals in it.  The
-data hash is a SHA-256 over a canonical byte form of all of them (`DataHasher`), so anyone
-can recompute it from the store and check that a report was computed from the data it claims
-(`plantqc report verify`).
+(`LimitsSchedule`) with the chart signals stored against them, and the line's alarms active in
+the range with their signals in it.  Limits and signals are those stored when the line ran
+(what the operator saw), not a recomputation.  The data hash is a SHA-256 over a canonical
+byte form of all of them (`DataHasher`), so anyone can recompute it from the store and check
+that a report was computed from the data it claims (`plantqc report verify`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +25,10 @@ from sqlalchemy import BigInteger, Connection, Engine, String, cast, func, selec
 from sqlalchemy.orm import Session
 
 from plantqc.alarms import SPC_KIND
-from plantqc.engine import ChartConfig, SeriesSpec, code_charts, spec_center_sigma
+from plantqc.charting.catalog import chart_of_row
+from plantqc.charting.chart import ChartConfig
+from plantqc.charting.limits import FROZEN_BASIS, timeline
+from plantqc.charting.names import IMAGE_NODE_PREFIX, SeriesSpec, code_charts
 from plantqc.errors import UserError
 from plantqc.quality import GOOD_BELOW
 from plantqc.store.models import (
@@ -43,10 +47,7 @@ from plantqc.store.models import (
 
 CHARTED_STATISTICS = (None, "mean", "two_sigma")
 """Charts a report draws: a scalar tag's own (statistic None) and, of a profile tag, those of
-the scan mean and the CD 2-sigma (`plantqc.engine.PROFILE_SERIES`)."""
-IMAGE_TAG_PREFIX = "plantqc:image/"
-"""Node id prefix of the tags `plantqc.store.sync` makes for image metrics; the report reads
-those metrics from the image results filed under the lot instead."""
+the scan mean and the CD 2-sigma (`plantqc.charting.names.PROFILE_SERIES`)."""
 
 
 @dataclass(frozen=True)
@@ -86,15 +87,16 @@ class ProfileSeries:
 
 @dataclass(frozen=True)
 class LimitsInForce:
-    """One version of the control limits a tag's chart runs on.
+    """One stored version of the control limits a tag's chart runs on.
 
-    ``version`` is None for spec-derived limits the engine has not stored yet; ``valid_from``
-    is when frozen limits came into force (None for spec-derived or provisional ones, which
-    apply wherever no frozen version does).
+    ``valid_from`` is when frozen limits came into force (None for spec-derived or
+    provisional ones, which apply wherever no frozen version does); ``id`` is the row that
+    the chart's stored signals name.
     """
 
+    id: int
     chart: str
-    version: int | None
+    version: int
     basis: str
     center: float
     sigma: float
@@ -109,8 +111,20 @@ class LimitsInForce:
 
 
 @dataclass(frozen=True)
+class Signal:
+    """A violation the engine stored: the limits row it was judged against, the evaluator's
+    chart point (``i``, ``mr``, ``xbar``, ...), the rule and the point's time."""
+
+    limits_id: int | None
+    point: str
+    rule: str
+    ts: datetime
+
+
+@dataclass(frozen=True)
 class LimitsSchedule:
-    """The limits versions in force over a report's range, in the order they come into force.
+    """The limits versions in force over a report's range, in the order they come into force
+    (`plantqc.charting.limits.LimitsTimeline`), and the signals stored against them.
 
     At a time t the newest frozen version with ``valid_from <= t`` is in force, else the
     spec-derived or provisional limits (first in ``versions`` when some part of the range
@@ -118,6 +132,8 @@ class LimitsSchedule:
     """
 
     versions: tuple[LimitsInForce, ...]
+    signals: tuple[Signal, ...] = ()
+    """The violations the engine stored on this chart in the range, oldest first."""
 
     def at(self, times_s: np.ndarray) -> np.ndarray:
         """Index in ``versions`` of the limits in force at each time (epoch seconds); -1
@@ -277,7 +293,7 @@ def find_lot(
         image_tags = {
             t.name: t
             for t, row in zip(infos, tags, strict=True)
-            if row.node_id.startswith(IMAGE_TAG_PREFIX)
+            if row.node_id.startswith(IMAGE_NODE_PREFIX)
         }
         process = [t for t in reported if t.kind == "scalar" and t.name not in image_tags]
         profiles = [t for t in reported if t.kind == "profile"]
@@ -289,6 +305,7 @@ def find_lot(
             if series.statistic in CHARTED_STATISTICS
             and (found := _limits_schedule(session, t.chart, series, start, end))
         }
+        _attach_signals(session, limits, start, end)
         images = _images(session, lot_row.id, roll_row.id if roll_row else None)
         alarms = _alarms(session, line_row.id, start, end)
         return LotData(
@@ -322,18 +339,15 @@ def _has_spec(tag: TagInfo) -> bool:
 
 
 def _tag_info(tag: Tag, line: str) -> TagInfo:
-    charted = tag.spc and tag.kind in ("scalar", "profile")
-    chart = ChartConfig.from_row(tag, line) if charted else None
+    chart = chart_of_row(tag, line)
     return TagInfo(tag.id, tag.name, tag.kind, tag.unit, tag.lsl, tag.target, tag.usl, chart)
-
-
-def _usable(row: ControlLimits) -> bool:
-    return row.center is not None and bool(row.sigma)
 
 
 def _limits_row(series: SeriesSpec, row: ControlLimits) -> LimitsInForce:
     assert row.center is not None and row.sigma is not None
+    frozen = row.basis == FROZEN_BASIS
     return LimitsInForce(
+        id=row.id,
         chart=series.chart,
         version=row.version,
         basis=row.basis,
@@ -342,70 +356,63 @@ def _limits_row(series: SeriesSpec, row: ControlLimits) -> LimitsInForce:
         sigma_method=row.sigma_method or "given",
         frozen_by=row.frozen_by,
         frozen_at=row.frozen_at,
-        valid_from=row.valid_from if row.frozen_at is not None else None,
+        valid_from=row.valid_from if frozen else None,
     )
 
 
 def _limits_schedule(
     session: Session, chart: ChartConfig, series: SeriesSpec, start: datetime, end: datetime
 ) -> LimitsSchedule | None:
-    """Read-only twin of `plantqc.engine.limits_in_force` over ``[start, end)`` for one chart
-    of a tag: the frozen versions in force at some time of the range (at a time, the newest
-    with ``valid_from`` at or before it) and, where none is, the newest spec-derived, else
-    provisional limits, else spec-derived ones computed here (the engine stores them when it
-    first charts the tag).  None when the chart has no limits at all; nothing is written."""
-    rows = session.scalars(
-        select(ControlLimits)
-        .where(ControlLimits.tag_id == chart.tag_id, ControlLimits.chart == series.name)
-        .order_by(ControlLimits.version)
-    ).all()
-    frozen = [r for r in rows if r.frozen_at is not None and _usable(r) and r.valid_from < end]
-    changes = [start, *(r.valid_from for r in frozen if r.valid_from > start)]
-    in_force = {
-        max((r for r in frozen if r.valid_from <= at), key=lambda r: r.version, default=None)
-        for at in changes
-    }
-    versions = [_limits_row(series, r) for r in frozen if r in in_force]
-    unfrozen = _unfrozen_limits(chart, series, rows) if None in in_force else None
-    if unfrozen is not None:
-        versions.insert(0, unfrozen)
-    return LimitsSchedule(tuple(versions)) if versions else None
-
-
-def _unfrozen_limits(
-    chart: ChartConfig, series: SeriesSpec, rows: Sequence[ControlLimits]
-) -> LimitsInForce | None:
-    """The newest stored spec-derived limits, else provisional ones, else spec-derived ones
-    computed here; None for a chart without spec limits that has no provisional ones yet."""
-    stored = next(
-        (
-            row
-            for wanted in ("spec", "provisional")
-            for row in reversed(rows)
-            if row.basis == wanted and row.frozen_at is None and _usable(row)
-        ),
-        None,
-    )
-    if stored is not None:
-        return _limits_row(series, stored)
-    derived = spec_center_sigma(chart, series)
-    if derived is None:
+    """The stored limits versions one chart of a tag ran on over ``[start, end)``
+    (`plantqc.charting.limits.timeline`); None when it had none."""
+    versions = timeline(session, chart.tag_id, series.name).versions_in(start, end)
+    if not versions:
         return None
-    return LimitsInForce(series.chart, None, "spec", *derived, "(usl-lsl)/6", None, None, None)
+    return LimitsSchedule(tuple(_limits_row(series, row) for _, row in versions))
+
+
+def _attach_signals(
+    session: Session,
+    schedules: dict[tuple[int, str], LimitsSchedule],
+    start: datetime,
+    end: datetime,
+) -> None:
+    """Give each schedule the violations stored on its chart in ``[start, end)``: a profile
+    statistic's points are named ``<chart>.<point>`` (`SeriesSpec.point_chart`)."""
+    if not schedules:
+        return
+    rows = session.execute(
+        select(Violation.tag_id, Violation.chart, Violation.rule, Violation.ts, Violation.limits_id)
+        .where(
+            Violation.tag_id.in_(sorted({tag_id for tag_id, _ in schedules})),
+            Violation.ts >= start,
+            Violation.ts < end,
+        )
+        .order_by(Violation.ts, Violation.id)
+    ).all()
+    found: dict[tuple[int, str], list[Signal]] = {key: [] for key in schedules}
+    scalar_chart = {tag_id: name for tag_id, name in schedules}
+    for tag_id, point_chart, rule, ts, limits_id in rows:
+        name, _, point = point_chart.rpartition(".")
+        key = (tag_id, name or scalar_chart[tag_id])
+        if key in found:
+            found[key].append(Signal(limits_id, point, rule, ts))
+    for key, signals in found.items():
+        schedules[key] = replace(schedules[key], signals=tuple(signals))
 
 
 def series_chart(
     data: LotData, tag: TagInfo, statistic: str | None = None
-) -> tuple[ChartConfig, LimitsSchedule] | None:
-    """The chart settings and limits schedule of ``tag``'s chart of ``statistic`` (None: the
-    tag's own values); None when that chart is not configured or has no limits yet."""
+) -> tuple[ChartConfig, SeriesSpec, LimitsSchedule] | None:
+    """The chart settings, series and limits schedule of ``tag``'s chart of ``statistic``
+    (None: the tag's own values); None when that chart is not configured or had no limits."""
     if tag.chart is None:
         return None
-    series = next((s for s in tag.chart.series if s.statistic == statistic), None)
+    series = tag.chart.series_of(statistic)
     if series is None:
         return None
     schedule = data.limits.get((tag.id, series.name))
-    return None if schedule is None else (replace(tag.chart, chart=series.chart), schedule)
+    return None if schedule is None else (tag.chart, series, schedule)
 
 
 def _images(session: Session, lot_id: int, roll_id: int | None) -> list[ImageRecord]:
@@ -440,7 +447,7 @@ def _signals_in_range(
 ) -> tuple[int | None, datetime | None, datetime | None]:
     """Count, first and last time of the violations that raised ``alarm`` inside
     ``[start, end)``: its tag's violations of its rule between its first and last time, on
-    the charts its code names (`plantqc.engine.code_charts`).  (None, None, None) for an
+    the charts its code names (`plantqc.charting.names.code_charts`).  (None, None, None) for an
     alarm not raised by chart signals."""
     if alarm.kind != SPC_KIND or alarm.tag_id is None:
         return None, None, None
@@ -570,7 +577,8 @@ class DataHasher:
 
     Every part is fed as a one-byte kind and length-prefixed chunks: series as tag name,
     int64 little-endian epoch microseconds and float64 little-endian values; profiles as tag
-    name, times and the scan matrix; limits, image results and alarms as canonical JSON.
+    name, times and the scan matrix; limits, signals, image results and alarms as canonical
+    JSON.
     """
 
     def __init__(self) -> None:
@@ -600,11 +608,13 @@ class DataHasher:
         )
 
     def records(self, data: LotData) -> None:
-        """The lot, limits, image results and alarms (everything but samples and profiles)."""
+        """The lot, limits and signals, image results and alarms (all but samples and profiles)."""
         self._feed(b"R", canonical_json([data.line, data.lot, data.scope, data.start, data.end]))
         for key in sorted(data.limits):
-            versions = [limits.__dict__ for limits in data.limits[key].versions]
+            schedule = data.limits[key]
+            versions = [limits.__dict__ for limits in schedule.versions]
             self._feed(b"L", canonical_json([*key, versions]))
+            self._feed(b"V", canonical_json([*key, [s.__dict__ for s in schedule.signals]]))
         for image in data.images:
             self._feed(b"I", canonical_json(image.__dict__))
         for alarm in data.alarms:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from plantqc.charting.names import image_node_id
 from plantqc.config import (
     BUFFER_DEPTH_TAG,
     IMAGE_METRICS,
@@ -69,7 +70,7 @@ def sync_config(engine: Engine, config: PlantConfig) -> dict[tuple[str, str], Ta
                 tag = existing.get(name) or Tag(line_id=line.id, name=name)
                 session.add(tag)
                 # scalar: the engine and the dashboards chart image metrics like any tag
-                tag.node_id, tag.kind, tag.unit = f"plantqc:image/{name}", "scalar", unit
+                tag.node_id, tag.kind, tag.unit = image_node_id(name), "scalar", unit
                 _set_chart(tag, settings.spec, settings.spc)
             session.flush()
             for tag in session.scalars(select(Tag).where(Tag.line_id == line.id)):

@@ -20,14 +20,10 @@ from plantqc.alarms.states import (
     Transition,
     transition,
 )
-from plantqc.engine import (
-    SeriesSpec,
-    SpcEngine,
-    chart_for,
-    code_charts,
-    estimate_limits,
-    freeze_limits,
-)
+from plantqc.charting.catalog import chart_for
+from plantqc.charting.names import SeriesSpec, code_charts
+from plantqc.charting.phase1 import estimate_limits, freeze_limits
+from plantqc.charting.runner import SpcEngine
 from plantqc.errors import UserError
 from plantqc.store import TagRef
 from plantqc.store.models import Alarm, AlarmState, AuditLog

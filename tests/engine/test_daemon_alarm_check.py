@@ -11,9 +11,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from plantqc import alarms
+from plantqc.charting.hook import SpcEngine, StoreHook
 from plantqc.config import LoadedConfig, load_config
 from plantqc.daemon import Daemon
-from plantqc.engine import SpcEngine, StoreHook
 from plantqc.store import connect, sync_config, upgrade
 from plantqc.store.models import Alarm, AlarmState
 

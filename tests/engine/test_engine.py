@@ -11,16 +11,13 @@ from engine_helpers import T0, feed, shifted_series
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-import plantqc.engine as engine_module
+import plantqc.charting.runner as runner_module
 from plantqc.buffer import Reading
-from plantqc.engine import (
-    ZONE_RULES,
-    SpcEngine,
-    StoreHook,
-    chart_for,
-    estimate_limits,
-    freeze_limits,
-)
+from plantqc.charting.catalog import chart_for
+from plantqc.charting.hook import StoreHook
+from plantqc.charting.limits import ZONE_RULES
+from plantqc.charting.phase1 import estimate_limits, freeze_limits
+from plantqc.charting.runner import SpcEngine
 from plantqc.store import TagRef
 from plantqc.store.engine_state import EngineState
 from plantqc.store.models import ControlLimits, Violation
@@ -142,7 +139,7 @@ def test_a_chart_collecting_points_for_provisional_limits_logs_it_once(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef], caplog: pytest.LogCaptureFixture
 ) -> None:
     tag = sqlite_tags["no_spec_xbar"].tag_id
-    caplog.set_level(logging.INFO, logger="plantqc.engine")
+    caplog.set_level(logging.INFO, logger="plantqc.charting.runner")
     feed(sqlite_store, tag, [5.0, 5.2, 4.9])
     SpcEngine(sqlite_store).process(tag)
     feed(sqlite_store, tag, [5.1, 4.8], start=3)
@@ -293,7 +290,7 @@ def test_tags_with_more_new_samples_than_one_read_holds_are_read_tag_by_tag(
     store: Engine, tags: dict[str, TagRef], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # a bound of 50 samples for the one query: every step exceeds it
-    monkeypatch.setattr(engine_module, "PREFETCH_MAX_ROWS", 50)
+    monkeypatch.setattr(runner_module, "PREFETCH_MAX_ROWS", 50)
     x = shifted_series(11)
     feed(store, tags["x_imr"].tag_id, x)
     SpcEngine(store).process(tags["x_imr"].tag_id)

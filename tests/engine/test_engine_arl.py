@@ -12,7 +12,7 @@ from engine_helpers import feed
 from sqlalchemy import Engine, String, cast, func, select, update
 from sqlalchemy.orm import Session
 
-from plantqc.engine import SpcEngine
+from plantqc.charting.runner import SpcEngine
 from plantqc.store import TagRef
 from plantqc.store.engine_state import EngineState
 from plantqc.store.models import Alarm, AuditLog, Violation

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from plantqc.charting.runner import SpcEngine
 from plantqc.cli import app
-from plantqc.engine import SpcEngine
 from plantqc.store import TagRef
 from plantqc.store.models import Alarm, AuditLog, ControlLimits
 

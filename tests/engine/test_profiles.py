@@ -8,7 +8,7 @@ from engine_helpers import feed_scans
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from plantqc.engine import SpcEngine
+from plantqc.charting.runner import SpcEngine
 from plantqc.store import TagRef
 from plantqc.store.models import Alarm, ControlLimits, Violation
 

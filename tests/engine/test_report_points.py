@@ -1,4 +1,5 @@
-"""The QC report charts the same points as the engine, for every way of forming subgroups."""
+"""The streaming runner, phase I and reports form the same chart points, for every way of
+forming subgroups (`plantqc.charting.subgroups`)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,21 @@ import numpy as np
 import pytest
 from engine_helpers import T0, feed
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
-from plantqc.engine import _observations, load_charts
-from plantqc.reports.compute import chart_points
-from plantqc.reports.data import RollInfo
+from plantqc.charting.catalog import load_charts
+from plantqc.charting.phase1 import observations
+from plantqc.charting.runner import SpcEngine
+from plantqc.charting.subgroups import Rolls, chart_points, epoch_us
 from plantqc.store import TagRef
+from plantqc.store.engine_state import EngineState
 from plantqc.store.lots import record_lot, record_roll
 
 ROLL_STARTS_S = (5, 23, 41)
 
 
 @pytest.mark.parametrize("name", ["z_time", "z_roll"])
-def test_report_points_equal_the_engine_observations(
+def test_the_runner_charts_the_points_that_reports_and_phase_one_form(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef], name: str
 ) -> None:
     ref = sqlite_tags[name]
@@ -29,26 +33,33 @@ def test_report_points_equal_the_engine_observations(
     values = np.random.default_rng(3).normal(10.0, 1.0, 60)
     times = feed(sqlite_store, ref.tag_id, values.tolist())
     chart = load_charts(sqlite_store)[ref.tag_id]
-    end = times[-1] + timedelta(seconds=1)
-    expected = _observations(sqlite_store, chart, chart.series[0], T0, end)
-
-    times_s = np.array([t.timestamp() for t in times])
+    series = chart.series[0]
     # roll R2 is still open; R0 and R1 end where the next begins, as record_roll closes them
-    rolls = [
-        RollInfo(
-            f"R{i}",
-            T0 + timedelta(seconds=start),
-            T0 + timedelta(seconds=ROLL_STARTS_S[i + 1]) if i + 1 < len(ROLL_STARTS_S) else None,
-            None,
-        )
-        for i, start in enumerate(ROLL_STARTS_S)
-    ]
-    point_times, point_values, labels = chart_points(chart, times_s, values, rolls)
-    if labels is None:  # individuals: one mean per window or roll
-        assert point_times.tolist() == [ts.timestamp() for ts, _ in expected]
-        assert point_values == pytest.approx([vs[0] for _, vs in expected], rel=1e-12)
+    ends = [T0 + timedelta(seconds=s) for s in ROLL_STARTS_S[1:]]
+    rolls = Rolls.of(
+        list(zip([T0 + timedelta(seconds=s) for s in ROLL_STARTS_S], [*ends, None], strict=True))
+    )
+    found = chart_points(chart, series, epoch_us(times), values, rolls)
+    phase_one = observations(sqlite_store, chart, series, T0, times[-1] + timedelta(seconds=1))
+    assert [ts.timestamp() for ts, _ in phase_one] == found.point_times.tolist()
+    if found.labels is None:  # individuals: one mean per window or roll
+        assert [vs[0] for _, vs in phase_one] == pytest.approx(found.values, rel=1e-12)
     else:  # X-bar: the members of each subgroup
-        groups = [point_values[labels == key].tolist() for key in dict.fromkeys(labels.tolist())]
-        assert len(groups) == len(expected)
-        for group, (_, members) in zip(groups, expected, strict=True):
-            assert group == pytest.approx(members, rel=1e-12)
+        cuts = np.flatnonzero(np.diff(found.labels)) + 1
+        members = [group.tolist() for group in np.split(found.values, cuts)]
+        assert [vs for _, vs in phase_one] == members
+
+    SpcEngine(sqlite_store).process(ref.tag_id)
+    with Session(sqlite_store) as session:
+        state = session.get(EngineState, ref.tag_id)
+        assert state is not None
+        charted = state.state["series"][series.name]
+    # the last window or roll is still open: the runner has judged every point before it
+    assert charted["points"] == found.point_times.size - 1
+    assert charted["open"]["last"] == times[-1].isoformat()
+    if found.labels is not None:
+        recent = charted["recent"]["xbar"]
+        means = [float(np.mean(vs)) for _, vs in phase_one[:-1]]
+        assert [v for _, _, v in recent] == pytest.approx(means[-len(recent) :], rel=1e-12)
+        stamps = [ts.isoformat() for ts, _ in phase_one[:-1]]
+        assert [t for _, t, _ in recent] == stamps[-len(recent) :]

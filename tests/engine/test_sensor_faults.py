@@ -10,8 +10,8 @@ from engine_helpers import feed
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from plantqc.charting.runner import SpcEngine
 from plantqc.config import load_config
-from plantqc.engine import SpcEngine
 from plantqc.store import TagRef
 from plantqc.store.models import Alarm, AlarmState, AuditLog
 

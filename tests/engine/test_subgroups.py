@@ -10,7 +10,7 @@ from engine_helpers import T0, feed, shifted_series
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from plantqc.engine import SpcEngine
+from plantqc.charting.runner import SpcEngine
 from plantqc.store import TagRef
 from plantqc.store.lots import record_lot, record_roll
 from plantqc.store.models import ControlLimits, Violation

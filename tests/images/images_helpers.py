@@ -15,9 +15,9 @@ import numpy as np
 from ingest_helpers import EXAMPLES
 from sqlalchemy import Engine, select
 
+from plantqc.charting.hook import StoreHook
 from plantqc.config import LoadedConfig, load_config
 from plantqc.daemon import Daemon
-from plantqc.engine import StoreHook
 from plantqc.metrics import ImageInputStatus
 from plantqc.sim.server import LineSimulator
 from plantqc.store import connect

@@ -10,8 +10,8 @@ from asyncua import Client, ua
 from notify_helpers import AREA, SITE, WRITEBACK_SECTION, listening, make_plant, mqtt_section, until
 from prometheus_client import generate_latest
 
+from plantqc.charting.hook import StoreHook
 from plantqc.daemon import Daemon
-from plantqc.engine import StoreHook
 from plantqc.metrics import DaemonStatus, registry_for
 from plantqc.sim.scenario import Fault, Scenario
 from plantqc.sim.server import LineSimulator

@@ -16,8 +16,8 @@ import numpy as np
 from sqlalchemy import Engine
 
 from plantqc.alarms import ack, list_alarms
+from plantqc.charting.runner import SpcEngine
 from plantqc.config import LoadedConfig, PlantConfig, load_config
-from plantqc.engine import SpcEngine
 from plantqc.images.analysis import AnalysisJob, Recipe, analyse_file
 from plantqc.images.records import ResultRow, insert_result
 from plantqc.store import SampleRow, insert_profiles, insert_samples, sync_config

@@ -11,8 +11,8 @@ import pytest
 from report_helpers import casting_config, run_engine_and_ack_all, store_lot
 from sqlalchemy import Engine
 
+from plantqc.charting.runner import SpcEngine
 from plantqc.config import PlantConfig, ReportSettings
-from plantqc.engine import SpcEngine
 from plantqc.reports.content import build_content
 from plantqc.reports.data import find_lot
 from plantqc.reports.issue import generate_report

@@ -1,6 +1,7 @@
-"""Control charts of a report run on the limits in force at each point's time: the newest
-frozen version valid from then, else spec-derived limits; a lot that spans two versions shows
-both, and a version frozen after the lot never charts it."""
+"""Control charts of a report show what the engine stored when the line ran: the limits in
+force at each point's time (the newest frozen version valid from then, else the spec-derived
+limits) and the signals judged against each; a lot that spans two versions shows both, and a
+version frozen after the lot never charts it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 import spc
+from plantqc.charting.runner import SpcEngine
 from plantqc.config import LoadedConfig
 from plantqc.reports.issue import generate_report
 from plantqc.store import read_samples
@@ -51,7 +53,9 @@ def _freeze(engine: Engine, tag_id: int, version: int, center: float, valid_from
 def _speed_chart(
     engine: Engine, config: LoadedConfig, out: Path
 ) -> tuple[dict[str, Any], list[str]]:
-    """The web speed's chart in report.json and its header in the HTML."""
+    """The web speed's chart in report.json and its header in the HTML, once the engine has
+    charted the lot."""
+    SpcEngine(engine).process_all()
     report = generate_report(engine, "LOT-0001", out, loaded=config)
     doc = json.loads((report.folder / "report.json").read_text())
     row = next(r for r in doc["characteristics"] if r["key"] == "tag:web_speed_m_min")
@@ -59,9 +63,11 @@ def _speed_chart(
     return row["chart"], [line for line in html.splitlines() if line.startswith("<h3>web_speed")]
 
 
-def _violations(values: np.ndarray, center: float, rules: tuple[str, ...]) -> dict[str, int]:
-    """Signals per rule of `spc.imr` on frozen limits, the I and the MR chart together."""
-    charts = spc.imr(values, limits=spc.ShewhartLimits(center, SPEED_SIGMA, "given"), rules=rules)
+def _violations(
+    values: np.ndarray, center: float, rules: tuple[str, ...], sigma: float = SPEED_SIGMA
+) -> dict[str, int]:
+    """Signals per rule of `spc.imr` on given limits, the I and the MR chart together."""
+    charts = spc.imr(values, limits=spc.ShewhartLimits(center, sigma, "given"), rules=rules)
     return dict(Counter(v.code for chart in charts.charts.values() for v in chart.violations))
 
 
@@ -108,21 +114,24 @@ def test_a_version_frozen_mid_lot_follows_the_spec_derived_limits_before_it(
     sqlite_store: Engine, config: LoadedConfig, speed: tuple[int, np.ndarray], tmp_path: Path
 ) -> None:
     # nothing frozen at the lot's start: spec-derived limits (center = target 2.0, sigma
-    # (USL - LSL) / 6, sigma-zone rules off), then v1 from the 300th second
-    tag_id, _ = speed
+    # (USL - LSL) / 6, sigma-zone rules off), stored by the engine as v2 when it first charted
+    # the tag, then v1 from the 300th second
+    tag_id, values = speed
     _freeze(sqlite_store, tag_id, 1, 2.01, T0 + timedelta(seconds=300))
     chart, header = _speed_chart(sqlite_store, config, tmp_path / "out")
     spec, frozen = chart["limits"]
     assert (spec["version"], spec["basis"], spec["frozen"], spec["points"]) == (
-        None,
+        2,
         "spec",
         False,
         300,
     )
     assert spec["sigma"] == pytest.approx((2.2 - 1.8) / 6, rel=1e-12)
     assert spec["rules"] == "we1, we4"
+    assert spec["violations"] == _violations(values[:300], 2.0, ("we1", "we4"), (2.2 - 1.8) / 6)
     assert (frozen["version"], frozen["points"], frozen["rules"]) == (1, 300, "we1, we2, we3, we4")
-    assert "limits not yet stored then version 1)" in header[0]
+    assert frozen["violations"] == _violations(values[300:], 2.01, resolve_rules("we"))
+    assert "limits version 2 then version 1)" in header[0]
 
 
 def test_a_version_in_force_for_one_point_only_leaves_that_point_uncharted(

@@ -16,7 +16,8 @@ from report_helpers import T0, casting_config, store_lot
 from sqlalchemy import Engine, select
 
 import spc
-from plantqc.engine import ZONE_RULES
+from plantqc.charting.limits import ZONE_RULES
+from plantqc.charting.runner import SpcEngine
 from plantqc.quality import GOOD_BELOW
 from plantqc.reports.issue import generate_report
 from plantqc.reports.sign import verify_report
@@ -45,6 +46,7 @@ def _same(actual: Any, expected: Any) -> None:
 def issued(store: Engine, tmp_path: Path) -> tuple[Engine, dict[str, Any], dict[str, int]]:
     loaded = casting_config(tmp_path)
     tags = store_lot(store, loaded.config, images_dir=tmp_path / "images")
+    SpcEngine(store).process_all()  # the line ran: the engine charted the lot
     report = generate_report(store, "LOT-0001", tmp_path / "out", loaded=loaded)
     doc = json.loads((report.folder / "report.json").read_text())
     return store, doc, tags
@@ -169,11 +171,16 @@ def test_cd_uniformity_is_the_mean_two_sigma_of_spc_profile_statistics(issued) -
     assert row["mean"] == pytest.approx(statistics["two_sigma"].mean(), rel=1e-12)
     assert row["usl"] == (53 - 47) / 2  # default: half the spec width
     # the scan means on the profile's EWMA chart (spec-derived: center 50, sigma 1), one point
-    # per scan; the 2-sigma chart waits for limits the engine estimates from its first points
+    # per scan; the 2-sigma chart, without a spec, on the provisional limits the engine
+    # estimated from its first 20 points (phase I of an I-MR chart, Montgomery §6.4)
     mean_chart = _rows(doc)["profile:dry_thickness_profile_um.mean"]["chart"]
     assert (mean_chart["chart"], mean_chart["points"]) == ("ewma", 120)
     assert mean_chart["limits"][0]["center"] == 50
-    assert row["chart"] is None
+    first = spc.phase_one(spc.imr, statistics["two_sigma"].to_numpy()[:20], rules="none")
+    (provisional,) = row["chart"]["limits"]
+    assert (provisional["basis"], provisional["points"]) == ("provisional", 120)
+    assert provisional["center"] == pytest.approx(first.charts.limits.center, rel=1e-12)
+    assert provisional["sigma"] == pytest.approx(first.charts.limits.sigma, rel=1e-12)
 
 
 def test_data_hash_is_recomputed_from_the_store(issued) -> None:

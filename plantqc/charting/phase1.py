@@ -1,0 +1,276 @@
+"""Phase I: estimating limits from a chart's points, and the writes that store them (frozen
+by a quality engineer, or provisional for a chart without spec limits).
+
+Individuals-based charts (I-MR, EWMA, CUSUM and every profile statistic) estimate the mean and
+:math:`\\overline{MR}/d_2` with removal of points beyond the I-MR limits; X-bar charts
+:math:`\\bar{\\bar x}` and :math:`\\bar R/d_2` or :math:`\\bar s/c_4` (weighted for unequal
+sizes) with removal of subgroups beyond the X-bar or R / S limits (Montgomery §6.2.1,
+`spc.phases.phase_one`).  Points are formed as the engine forms them
+(`plantqc.charting.subgroups`).
+
+References
+----------
+.. [1] D. C. Montgomery, *Introduction to Statistical Quality Control*, 7th ed., Wiley, 2013,
+   §5.3.7 (phase I / phase II), §6.2.1 (revised trial limits).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from plantqc.alarms import require_user
+from plantqc.charting.chart import ChartConfig
+from plantqc.charting.limits import (
+    FROZEN_BASIS,
+    PHASE_ONE_MIN_POINTS,
+    limit_lines,
+    next_version,
+    store_unfrozen,
+)
+from plantqc.charting.names import SeriesSpec
+from plantqc.charting.subgroups import chart_points, epoch_us, read_rolls
+from plantqc.errors import UserError
+from plantqc.quality import GOOD_BELOW
+from plantqc.store.engine_state import EngineState
+from plantqc.store.models import AuditLog, ControlLimits, Profile, Sample
+from spc import PhaseOneResult, SPCInputError, imr, phase_one, profile_statistics, xbar_r, xbar_s
+
+
+def phase_one_of(
+    series: SeriesSpec, groups: Sequence[Sequence[float]]
+) -> tuple[PhaseOneResult, int, int]:
+    """Phase I of one chart over its points (each a list of values: one for individuals-based
+    charts, a subgroup of any size for X-bar); with the Good samples used and in all."""
+    if series.xbar:
+        matrix = np.full((len(groups), max(len(vs) for vs in groups)), np.nan)
+        for row, vs in enumerate(groups):
+            matrix[row, : len(vs)] = vs
+        function = xbar_r if series.chart == "xbar-r" else xbar_s
+        result = phase_one(function, matrix, rules="none")
+    else:
+        result = phase_one(imr, np.array([vs[0] for vs in groups], dtype=float), rules="none")
+    used = sum(len(groups[i]) for i in np.flatnonzero(result.reference))
+    return result, used, sum(len(vs) for vs in groups)
+
+
+def store_provisional(
+    session: Session,
+    chart: ChartConfig,
+    series: SeriesSpec,
+    groups: Sequence[Sequence[float]],
+    span: tuple[datetime, datetime],
+) -> ControlLimits | None:
+    """Store provisional limits from a chart's first points ``groups`` (see `phase_one_of`),
+    taken in ``span``; None when they do not vary (no sigma to chart against)."""
+    result, used, total = phase_one_of(series, groups)
+    limits = result.charts.limits
+    center, sigma = float(limits.center), float(limits.sigma)
+    if not sigma > 0.0:
+        return None
+    return store_unfrozen(
+        session,
+        chart,
+        series,
+        "provisional",
+        center,
+        sigma,
+        str(limits.sigma_method),
+        f"provisional, from the chart's first {len(groups)} {series.unit}",
+        data_from=span[0],
+        data_to=span[1],
+        n_used=used,
+        excluded={"n_total": total, "points": [int(i) for i in result.removed]},
+    )
+
+
+def scan_statistics(values: Sequence[float]) -> dict[str, float] | None:
+    """The per-scan statistics of one profile, or None when the scan is too short to judge."""
+    try:
+        table = profile_statistics(np.asarray(values, dtype=float))
+    except SPCInputError:
+        return None
+    return {name: float(v) for name, v in table.iloc[0].items()}
+
+
+@dataclass(frozen=True)
+class LimitsEstimate:
+    """Proposed limits from a phase I study of stored data (Montgomery §6.2.1).
+
+    ``chart`` is the chart's name in ``control_limits.chart``; ``center`` and ``sigma`` are in
+    the unit of what it charts; ``excluded`` lists the points (or subgroups, by their last
+    sample time) removed as out of control.
+    """
+
+    chart: str
+    center: float
+    sigma: float
+    sigma_method: str
+    lcl: float
+    ucl: float
+    n_total: int
+    n_used: int
+    excluded: list[dict[str, Any]]
+    iterations: int
+    data_from: datetime
+    data_to: datetime
+    params: dict[str, Any]
+
+
+def observations(
+    engine: Engine, chart: ChartConfig, series: SeriesSpec, start: datetime, end: datetime
+) -> list[tuple[datetime, list[float]]]:
+    """What the chart judges in ``[start, end)``, as (point time, values) per point.
+
+    Individuals-based charts get one value per point (a sample, a scan statistic or a time /
+    roll subgroup's mean), X-bar charts the values of each subgroup (by count, time or roll).
+    """
+    table: Any = Profile if chart.kind == "profile" else Sample
+    reading = table.values if chart.kind == "profile" else table.value
+    with Session(engine) as session:
+        rows = session.execute(
+            select(table.ts, reading)
+            .where(
+                table.tag_id == chart.tag_id,
+                table.status < GOOD_BELOW,
+                reading.is_not(None),
+                table.ts >= start,
+                table.ts < end,
+            )
+            .order_by(table.ts)
+        ).all()
+        rolls = read_rolls(session, chart.line_id, end) if chart.subgroup_by == "roll" else None
+    if chart.kind == "profile":
+        scans = [(ts, scan_statistics(v)) for ts, v in rows]
+        rows = [(ts, s[series.statistic]) for ts, s in scans if s is not None]  # type: ignore[index]
+    good = [(ts, v) for ts, v in rows if math.isfinite(v)]
+    found = chart_points(
+        chart,
+        series,
+        epoch_us([ts for ts, _ in good]),
+        np.array([v for _, v in good], dtype=float),
+        rolls,
+    )
+    # epoch seconds as float64 keep a 2026 time to 0.2 us: it rounds back to the microsecond
+    when = [datetime.fromtimestamp(t, UTC) for t in found.point_times.tolist()]
+    if found.labels is None or not when:
+        return [(ts, [v]) for ts, v in zip(when, found.values.tolist(), strict=True)]
+    members = np.split(found.values, np.flatnonzero(np.diff(found.labels)) + 1)
+    return [(ts, vs.tolist()) for ts, vs in zip(when, members, strict=True)]
+
+
+def estimate_limits(
+    engine: Engine,
+    chart: ChartConfig,
+    start: datetime,
+    end: datetime,
+    series: SeriesSpec | None = None,
+) -> LimitsEstimate:
+    """Phase I limits of one of a tag's charts from its Good samples in ``[start, end)``.
+
+    Estimated as `phase_one_of` does; subgroups are formed as the engine forms them; a
+    trailing partial count subgroup is dropped.
+    """
+    series = series or chart.series[0]
+    points = observations(engine, chart, series, start, end)
+    what = f"{chart.line}/{chart.tag} ({series.name})"
+    if len(points) < PHASE_ONE_MIN_POINTS:
+        raise UserError(
+            f"{what} has {len(points)} {series.unit} of Good samples between "
+            f"{start.isoformat()} and {end.isoformat()}; phase I needs at least "
+            f"{PHASE_ONE_MIN_POINTS}."
+        )
+    result, used, total = phase_one_of(series, [vs for _, vs in points])
+    removed = [(int(label), *points[int(label) - 1]) for label in result.removed]
+    if series.xbar:
+        excluded = [{"subgroup": label, "ts": ts.isoformat()} for label, ts, _ in removed]
+    else:
+        excluded = [{"ts": ts.isoformat(), "value": float(vs[0])} for _, ts, vs in removed]
+    limits = result.charts.limits
+    lcl, ucl = limit_lines(chart, series, float(limits.center), float(limits.sigma))
+    return LimitsEstimate(
+        chart=series.name,
+        center=float(limits.center),
+        sigma=float(limits.sigma),
+        sigma_method=str(limits.sigma_method),
+        lcl=lcl,
+        ucl=ucl,
+        n_total=total,
+        n_used=used,
+        excluded=excluded,
+        iterations=result.iterations,
+        data_from=start,
+        data_to=end,
+        params=chart.chart_params(series),
+    )
+
+
+def freeze_limits(engine: Engine, chart: ChartConfig, estimate: LimitsEstimate, user: str) -> int:
+    """Store ``estimate`` as its chart's new frozen limits version; return the version.
+
+    Earlier versions are kept.  Records who froze them, when, and from which data, and
+    appends the freeze to the audit log.  They are valid from the end of the phase I data, or
+    just after the last sample the engine has charted when that is later (a point charted
+    stays charted on the limits it was judged against): the engine charts every later sample
+    on them, restarting the evaluator with every rule of the tag, and a report of any range
+    shows the same (phase II, Montgomery §5.3.7).
+    """
+    user = require_user(user, "freezing limits")
+    now = datetime.now(UTC)
+    with Session(engine) as session, session.begin():
+        version = next_version(session, chart.tag_id, estimate.chart)
+        charted = session.scalar(
+            select(EngineState.last_ts).where(EngineState.tag_id == chart.tag_id)
+        )
+        valid_from = estimate.data_to
+        if charted is not None and charted >= valid_from:
+            valid_from = charted + timedelta(microseconds=1)
+        row = ControlLimits(
+            tag_id=chart.tag_id,
+            chart=estimate.chart,
+            version=version,
+            basis=FROZEN_BASIS,
+            center=estimate.center,
+            lcl=estimate.lcl,
+            ucl=estimate.ucl,
+            sigma=estimate.sigma,
+            sigma_method=estimate.sigma_method,
+            params={**estimate.params, "iterations": estimate.iterations},
+            data_from=estimate.data_from,
+            data_to=estimate.data_to,
+            n_used=estimate.n_used,
+            excluded={"n_total": estimate.n_total, "points": estimate.excluded},
+            frozen_by=user,
+            frozen_at=now,
+            valid_from=valid_from,
+        )
+        session.add(row)
+        session.flush()
+        session.add(
+            AuditLog(
+                at=now,
+                user=user,
+                action="limits-freeze",
+                entity="control_limits",
+                entity_id=str(row.id),
+                detail={
+                    "line": chart.line,
+                    "tag": chart.tag,
+                    "chart": estimate.chart,
+                    "version": version,
+                    "center": estimate.center,
+                    "sigma": estimate.sigma,
+                    "data_from": estimate.data_from.isoformat(),
+                    "data_to": estimate.data_to.isoformat(),
+                    "valid_from": valid_from.isoformat(),
+                },
+            )
+        )
+    return version

@@ -1,0 +1,587 @@
+"""The streaming runner: stored samples -> subgroups -> charts -> rules -> violations, alarms.
+
+Per charted tag, streaming evaluators of :mod:`spc.streaming` consume the tag's samples in
+source-time order, reading them from the store after the last sample processed.  Bad /
+Uncertain samples are not charted (DESIGN.md) but feed the sensor-fault checks
+(`plantqc.charting.faults`).  Each point is judged on the limits in force at its time
+(`plantqc.charting.limits`); where another version comes into force the chart starts again on
+it.  A chart without limits collects its first `PROVISIONAL_POINTS` points, estimates
+provisional limits from them (`plantqc.charting.phase1`) and charts them on those.
+
+Rules that fire raise SPC alarms (`plantqc.alarms`), with priority from the rule and the tag's
+``alarm_priority`` / ``rule_priority`` settings.  While a line's running condition does not
+hold, its tags' alarms are suppressed by design.
+
+The evaluator states, the open subgroups, the recent points of each chart, the rule and fault
+bookkeeping and the last sample time processed are written to ``engine_state`` in the same
+transaction as the violations and alarm changes of those samples: after a restart the engine
+continues exactly as if it had not stopped, and a crash between the two cannot lose or repeat
+a violation.  A sample that arrives with a source time older than the last one processed is
+stored but not charted (the chart is a time sequence).
+
+References
+----------
+.. [1] D. C. Montgomery, *Introduction to Statistical Quality Control*, 7th ed., Wiley, 2013,
+   §6.3.2 (variable sample size), §6.4 (individuals), §9.1 (CUSUM), §9.2 (EWMA).
+.. [2] L. S. Nelson, "The Shewhart control chart - tests for special causes", *J. Quality
+   Technology* 16(4), 1984 (rule windows and zones).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from plantqc.alarms import RTN_AFTER_POINTS, SENSOR_FAULT_KIND, SPC_KIND, AlarmEvent, apply_events
+from plantqc.charting.catalog import load_charts
+from plantqc.charting.chart import ChartConfig
+from plantqc.charting.design import RESTORE, ChartDesign, Evaluator, resized
+from plantqc.charting.faults import (
+    fault_book,
+    fault_events,
+    quiet_fault,
+    running_lookup,
+    silence_fault,
+)
+from plantqc.charting.limits import (
+    PROVISIONAL_POINTS,
+    LimitsTimeline,
+    store_spec_limits,
+    timeline,
+)
+from plantqc.charting.names import SeriesSpec
+from plantqc.charting.phase1 import scan_statistics, store_provisional
+from plantqc.charting.subgroups import epoch_us, group_keys, read_rolls
+from plantqc.config import PlantConfig
+from plantqc.quality import GOOD_BELOW
+from plantqc.store.engine_state import EngineState
+from plantqc.store.models import ControlLimits, Profile, Sample, Violation
+from spc import XbarStream
+from spc.subgroups import OUTSIDE
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 20_000
+"""Samples read from the store per query while catching up."""
+PREFETCH_MAX_ROWS = 200_000
+"""Bound on the samples read at once for all the caught-up scalar tags of a call; a call with
+more (the engine catching up after an outage) reads tag by tag in `READ_CHUNK` chunks."""
+RECENT_POINTS = 15
+"""Points kept per chart for the violation records (the longest rule window, Nelson 7)."""
+RULE_WINDOW = {
+    "nelson1": 1, "nelson2": 9, "nelson3": 6, "nelson4": 14, "nelson5": 3, "nelson6": 5,
+    "nelson7": 15, "nelson8": 8, "we1": 1, "we2": 3, "we3": 5, "we4": 8,
+}  # fmt: skip
+"""Points involved in a signal of each rule, the signalling point last (Nelson 1984)."""
+
+
+class _SeriesRun:
+    """One chart of a tag while the engine processes a chunk: evaluator, subgroup, rules."""
+
+    def __init__(
+        self,
+        session: Session,
+        chart: ChartConfig,
+        series: SeriesSpec,
+        saved: dict[str, Any] | None,
+        rtn_after: int,
+        limits: LimitsTimeline,
+        first_ts: datetime,
+    ) -> None:
+        self.session, self.chart, self.series, self.rtn_after = session, chart, series, rtn_after
+        saved = saved if saved and saved.get("chart") == series.chart else {}
+        self.recent: dict[str, list[list[Any]]] = saved.get("recent", {})
+        # alarm code -> the point it last fired at
+        self.fired: dict[str, int] = saved.get("fired", {})
+        self.points: int = saved.get("points", 0)
+        self.open: dict[str, Any] | None = saved.get("open")
+        # the feeds kept while the chart has no limits: [iso time, value or subgroup values]
+        self.warmup: list[list[Any]] = saved.get("warmup", [])
+        self.skipped: int = saved.get("skipped", 0)
+        self.violations: list[Violation] = []
+        self.timeline = limits
+        self.limits: ControlLimits | None = None
+        self.evaluator: Evaluator | None = None
+        in_force = limits.at(first_ts)
+        if in_force is not None and saved.get("limits_id") == in_force.id and "evaluator" in saved:
+            state = saved["evaluator"]
+            self.limits, self.evaluator = in_force, RESTORE[state["type"]].from_state(state)
+        elif in_force is not None:
+            self._switch(in_force)
+
+    def _switch(self, limits: ControlLimits) -> None:
+        """Chart on ``limits`` from the next point on: a fresh evaluator (the samples of an
+        X-bar subgroup begun carry over); the rules that fired keep counting towards their
+        alarms' return to normal."""
+        before = self.evaluator
+        self.limits = limits
+        self.evaluator = ChartDesign.of(self.chart, self.series, limits).stream()
+        if isinstance(before, XbarStream) and isinstance(self.evaluator, XbarStream):
+            self.evaluator.buffer = before.buffer
+        self.recent, self.warmup = {}, []
+
+    def state(self) -> dict[str, Any]:
+        """What `engine_state` keeps of this chart."""
+        state: dict[str, Any] = {
+            "chart": self.series.chart,
+            "limits_id": self.limits.id if self.limits is not None else None,
+            "recent": self.recent,
+            "fired": self.fired,
+            "points": self.points,
+            "open": self.open,
+            "warmup": self.warmup,
+            "skipped": self.skipped,
+        }
+        if self.evaluator is not None:
+            state["evaluator"] = self.evaluator.to_state()
+        return state
+
+    def active_codes(self) -> set[tuple[str, str]]:
+        """The alarm conditions of this chart that still hold (fired within `rtn_after`)."""
+        return {(SPC_KIND, code) for code in self.fired}
+
+    def feed(
+        self,
+        ts: datetime,
+        value: float,
+        key: int | None,
+        stopped: bool,
+        events: list[AlarmEvent],
+    ) -> None:
+        """Add one Good observation; ``key`` is its time window or roll (None: by count)."""
+        if key is None:
+            self._chart(ts, value, stopped, events)
+            return
+        if self.open is not None and self.open["key"] != key:
+            self._close(stopped, events)
+        if self.open is None:
+            self.open = {"key": key, "values": [], "last": None}
+        self.open["values"].append(value)
+        self.open["last"] = ts.isoformat()
+
+    def _close(self, stopped: bool, events: list[AlarmEvent]) -> None:
+        assert self.open is not None
+        values: list[float] = self.open["values"]
+        ts = datetime.fromisoformat(self.open["last"])
+        self.open = None
+        if not self.series.xbar:
+            self._chart(ts, math.fsum(values) / len(values), stopped, events)
+        elif len(values) < 2:  # a range or standard deviation needs two values
+            self.skipped += 1
+        else:
+            self._chart(ts, values, stopped, events)
+
+    def _chart(
+        self, ts: datetime, feed: float | list[float], stopped: bool, events: list[AlarmEvent]
+    ) -> None:
+        """Chart one feed (a value, or a time / roll subgroup of an X-bar chart) on the limits
+        in force at its time, or keep it towards provisional limits while the chart has none."""
+        if len(self.timeline.rows) > 1:
+            in_force = self.timeline.at(ts)
+            if in_force is not None and (self.limits is None or in_force.id != self.limits.id):
+                self._switch(in_force)
+        if self.evaluator is None:
+            self._warm_up(ts, feed, stopped, events)
+        else:
+            self._judge(ts, feed, stopped, events)
+
+    def _judge(
+        self, ts: datetime, feed: float | list[float], stopped: bool, events: list[AlarmEvent]
+    ) -> None:
+        """Feed the evaluator and record what it says."""
+        assert self.evaluator is not None
+        if isinstance(feed, list):  # a time / roll subgroup, judged at its own size
+            assert isinstance(self.evaluator, XbarStream)
+            self.evaluator = resized(self.evaluator, len(feed))
+            for value in feed:
+                results = self.evaluator.update(value, ts)
+        else:
+            results = self.evaluator.update(feed, ts)
+        self._record(results, ts, stopped, events)
+
+    @property
+    def _feeds_per_point(self) -> int:
+        """Feeds that make one chart point: the samples of a count subgroup, else one."""
+        by_count = self.series.xbar and self.chart.subgroup_by == "count"
+        return self.chart.subgroup_size if by_count else 1
+
+    def _warmup_points(self) -> list[list[float]]:
+        """The complete chart points kept so far, each as its values."""
+        step = self._feeds_per_point
+        values = [feed if isinstance(feed, list) else [feed] for _, feed in self.warmup]
+        return [
+            [v for feed in values[i : i + step] for v in feed]
+            for i in range(0, len(values) - step + 1, step)
+        ]
+
+    def _warm_up(
+        self, ts: datetime, feed: float | list[float], stopped: bool, events: list[AlarmEvent]
+    ) -> None:
+        if not self.warmup:
+            # without it a chart with no spec limits would look dead until it has its points
+            log.info(
+                "chart has no limits yet: collecting points for provisional limits",
+                extra={
+                    "line": self.chart.line,
+                    "tag": self.chart.tag,
+                    "chart": self.series.name,
+                    "needed": f"{PROVISIONAL_POINTS} {self.series.unit}",
+                },
+            )
+        self.warmup.append([ts.isoformat(), feed])
+        points = self._warmup_points()
+        if len(points) < PROVISIONAL_POINTS:
+            return
+        span = (datetime.fromisoformat(self.warmup[0][0]), ts)
+        limits = store_provisional(self.session, self.chart, self.series, points, span)
+        if limits is None:
+            del self.warmup[: self._feeds_per_point]
+            return
+        self.timeline = self.timeline.with_unfrozen(limits)
+        replay = self.warmup
+        self._switch(limits)
+        for stamp, earlier in replay:
+            self._judge(datetime.fromisoformat(stamp), earlier, stopped, events)
+
+    def _record(
+        self, results: Sequence[Any], ts: datetime, stopped: bool, events: list[AlarmEvent]
+    ) -> None:
+        if not results:
+            return
+        assert self.limits is not None
+        self.points += 1
+        stamp = ts.isoformat()
+        for point in results:
+            history = self.recent.setdefault(point.chart, [])
+            history.append([point.index, stamp, point.value])
+            del history[:-RECENT_POINTS]
+            for rule in point.violations:
+                window = history[-RULE_WINDOW.get(rule, 1) :]
+                chart_name = self.series.point_chart(point.chart)
+                self.violations.append(
+                    Violation(
+                        tag_id=self.chart.tag_id,
+                        limits_id=self.limits.id,
+                        chart=chart_name,
+                        rule=rule,
+                        ts=ts,
+                        value=point.value,
+                        points={
+                            "points": [{"index": i, "ts": t, "value": v} for i, t, v in window],
+                            "center": point.center,
+                            "lcl": point.lcl,
+                            "ucl": point.ucl,
+                        },
+                    )
+                )
+                code = self.series.code(point.chart, rule)
+                self.fired[code] = self.points
+                message = (
+                    f"{self.chart.tag}: rule {rule} on chart {chart_name} at value "
+                    f"{point.value:.6g}"
+                )
+                events.append(
+                    AlarmEvent(
+                        "raise", code, ts, SPC_KIND, self.chart.priority(code), message, stopped
+                    )
+                )
+        for code in [c for c, at in self.fired.items() if self.points - at >= self.rtn_after]:
+            del self.fired[code]
+            events.append(AlarmEvent("clear", code, ts))
+
+
+def _state_row(session: Session, chart: ChartConfig, row: EngineState | None = None) -> EngineState:
+    """The chart's state row: ``row`` when already loaded, else read, else a new one."""
+    row = row or session.get(EngineState, chart.tag_id)
+    if row is None:
+        row = EngineState(tag_id=chart.tag_id, chart=chart.chart, state={})
+        row.last_ts, row.points = None, 0
+        session.add(row)
+    row.chart = chart.chart
+    return row
+
+
+@dataclass
+class TagRun:
+    """The outcome of one `SpcEngine.process` call for one tag."""
+
+    tag_id: int
+    samples: int = 0
+    violations: list[Violation] = field(default_factory=list)
+    alarms_opened: int = 0
+    last_ts: datetime | None = None
+
+
+class SpcEngine:
+    """Streaming SPC over the store, for every charted tag.
+
+    Parameters
+    ----------
+    engine : Engine
+        The store (migrated).
+    rtn_after : int
+        Chart points (subgroups) without a rule firing before its alarm returns to normal.
+    charts : dict, optional
+        Charted tags by id; default every stored tag with SPC settings (`load_charts`).
+    config : PlantConfig, optional
+        The plant config: sampling intervals (silence check) and running conditions (alarm
+        suppression while a line is stopped).  Ignored when ``charts`` is given.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        rtn_after: int = RTN_AFTER_POINTS,
+        charts: dict[int, ChartConfig] | None = None,
+        config: PlantConfig | None = None,
+    ) -> None:
+        self.engine = engine
+        self.rtn_after = rtn_after
+        self.charts = load_charts(engine, config) if charts is None else charts
+        self._by_name = {(c.line, c.tag): c for c in self.charts.values()}
+        self.started_at = datetime.now(UTC)
+        # limits timelines by (tag, chart name), each valid while its tag's newest limits id
+        # (the table is append-only) stays what it was when read
+        self._limits: dict[tuple[int, str], LimitsTimeline] = {}
+        self._limits_mark: dict[int, int | None] = {}
+        self._spec_checked: set[int] = set()
+
+    def process_names(self, names: Iterable[tuple[str, str]]) -> list[TagRun]:
+        """Bring the charted ones of the (line, tag) ``names`` up to date."""
+        tags = {chart.tag_id for name in names if (chart := self._by_name.get(name)) is not None}
+        return self.process_tags(sorted(tags))
+
+    def process_all(self) -> list[TagRun]:
+        """Bring every charted tag up to date (e.g. at start, to catch up)."""
+        return self.process_tags(sorted(self.charts))
+
+    def process(self, tag_id: int) -> TagRun:
+        """Evaluate the stored samples of one tag newer than the last one processed."""
+        return self.process_tags([tag_id])[0]
+
+    def process_tags(self, tag_ids: Sequence[int]) -> list[TagRun]:
+        """Evaluate the new samples of ``tag_ids``, chunk by chunk, each chunk of all the tags
+        in one transaction (states, violations and alarms stored together)."""
+        runs = [TagRun(tag_id) for tag_id in tag_ids]
+        pending = runs
+        while pending:
+            try:
+                with Session(self.engine, expire_on_commit=False) as session, session.begin():
+                    self._refresh_limits(session, tag_ids)
+                    query = select(EngineState).where(EngineState.tag_id.in_(tag_ids))
+                    states = {row.tag_id: row for row in session.scalars(query)}
+                    prefetched = self._prefetch(session, pending, states)
+                    pending = [
+                        run
+                        for run in pending
+                        if not self._process_chunk(
+                            session, states.get(run.tag_id), run, prefetched.get(run.tag_id)
+                        )
+                    ]
+            except BaseException:
+                # what was read or written in a rolled-back transaction is not kept
+                self._limits.clear()
+                self._limits_mark.clear()
+                self._spec_checked.clear()
+                raise
+        return runs
+
+    def _refresh_limits(self, session: Session, tag_ids: Sequence[int]) -> None:
+        marks = dict(
+            session.execute(
+                select(ControlLimits.tag_id, func.max(ControlLimits.id))
+                .where(ControlLimits.tag_id.in_(tag_ids))
+                .group_by(ControlLimits.tag_id)
+            ).all()
+        )
+        for tag_id in tag_ids:
+            if self._limits_mark.get(tag_id, -1) != marks.get(tag_id):
+                self._limits_mark[tag_id] = marks.get(tag_id)
+                for series in self.charts[tag_id].series:
+                    self._limits.pop((tag_id, series.name), None)
+
+    def _timeline(self, session: Session, chart: ChartConfig, series: SeriesSpec) -> LimitsTimeline:
+        if chart.tag_id not in self._spec_checked:
+            # the spec-derived limits of the config the engine runs with are stored before the
+            # chart's first point; a changed spec is a new version
+            for one in chart.series:
+                store_spec_limits(session, chart, one)
+            self._spec_checked.add(chart.tag_id)
+        key = (chart.tag_id, series.name)
+        if key not in self._limits:
+            self._limits[key] = timeline(session, chart.tag_id, series.name)
+        return self._limits[key]
+
+    def _prefetch(
+        self, session: Session, runs: Sequence[TagRun], states: dict[int, EngineState]
+    ) -> dict[int, list[Any]]:
+        """The next chunk of samples of every scalar tag of ``runs`` that has been charted
+        before, read in one query rather than one per tag (the daemon's every-batch case); {}
+        when they are more than `PREFETCH_MAX_ROWS`."""
+        last = {
+            run.tag_id: row.last_ts
+            for run in runs
+            if (row := states.get(run.tag_id)) is not None
+            and row.last_ts is not None
+            and self.charts[run.tag_id].kind == "scalar"
+        }
+        if len(last) < 2:
+            return {}
+        query = (
+            select(Sample.tag_id, Sample.ts, Sample.value, Sample.status)
+            .where(Sample.tag_id.in_(sorted(last)), Sample.ts > min(last.values()))
+            .order_by(Sample.tag_id, Sample.ts)
+            .limit(PREFETCH_MAX_ROWS)
+        )
+        with session.no_autoflush:  # the samples do not depend on what is pending
+            rows = session.execute(query).all()
+        if len(rows) == PREFETCH_MAX_ROWS:
+            return {}
+        chunks: dict[int, list[Any]] = {tag_id: [] for tag_id in last}
+        for tag_id, ts, value, status in rows:
+            if ts > last[tag_id]:
+                chunks[tag_id].append((ts, value, status))
+        return {tag_id: chunk[:READ_CHUNK] for tag_id, chunk in chunks.items()}
+
+    def _process_chunk(
+        self,
+        session: Session,
+        stored: EngineState | None,
+        run: TagRun,
+        prefetched: list[Any] | None = None,
+    ) -> bool:
+        chart = self.charts[run.tag_id]
+        table: Any = Profile if chart.kind == "profile" else Sample
+        reading = table.values if chart.kind == "profile" else table.value
+        state_row = _state_row(session, chart, stored)
+        state = dict(state_row.state or {})
+        if prefetched is not None:
+            rows = prefetched
+        else:
+            query = select(table.ts, reading, table.status).where(table.tag_id == chart.tag_id)
+            if state_row.last_ts is not None:
+                query = query.where(table.ts > state_row.last_ts)
+            with session.no_autoflush:  # the samples do not depend on what is pending
+                rows = session.execute(query.order_by(table.ts).limit(READ_CHUNK)).all()
+        if not rows:
+            return True
+        saved = state.get("series") or {}
+        first_ts = rows[0][0]
+        series = [
+            _SeriesRun(
+                session,
+                chart,
+                s,
+                saved.get(s.name),
+                self.rtn_after,
+                self._timeline(session, chart, s),
+                first_ts,
+            )
+            for s in chart.series
+        ]
+        running = running_lookup(session, chart, first_ts, rows[-1][0])
+        keys: Any = None
+        if chart.kind == "scalar" and chart.subgroup_by != "count":
+            by_roll = chart.subgroup_by == "roll"
+            rolls = read_rolls(session, chart.line_id, rows[-1][0]) if by_roll else None
+            keys = group_keys(chart, epoch_us([r[0] for r in rows]), rolls).tolist()
+        faults = fault_book(state)
+        stopped = bool(state.get("stopped", False))
+        events: list[AlarmEvent] = []
+        for at, (ts, value, status) in enumerate(rows):
+            if running is not None and running(ts) == stopped:
+                stopped = not stopped
+                active = {(SENSOR_FAULT_KIND, code) for code in faults["active"]}
+                for s in series:
+                    active |= s.active_codes()
+                kind = "suppress" if stopped else "unsuppress"
+                events.append(AlarmEvent(kind, "*", ts, active=frozenset(active)))
+            fault_events(chart, faults, ts, value, status, stopped, events)
+            if status >= GOOD_BELOW or value is None:
+                continue
+            if chart.kind == "profile":
+                statistics = scan_statistics(value)
+                for s in series if statistics is not None else ():
+                    figure = statistics[s.series.statistic]  # type: ignore[index]
+                    if math.isfinite(figure):
+                        s.feed(ts, figure, None, stopped, events)
+            elif not math.isfinite(value):
+                continue
+            elif keys is None:
+                series[0].feed(ts, value, None, stopped, events)
+            elif keys[at] != OUTSIDE:
+                series[0].feed(ts, value, keys[at], stopped, events)
+        violations = [v for s in series for v in s.violations]
+        session.add_all(violations)
+        opened = apply_events(session, chart.line_id, chart.tag_id, events)
+        state_row.limits_id = series[0].limits.id if series[0].limits is not None else None
+        state_row.state = {
+            "series": {s.series.name: s.state() for s in series},
+            "faults": faults,
+            "stopped": stopped,
+        }
+        state_row.last_ts = rows[-1][0]
+        state_row.points = series[0].points
+        state_row.updated_at = datetime.now(UTC)
+        run.samples += len(rows)
+        run.violations.extend(violations)
+        run.alarms_opened += len(opened)
+        run.last_ts = rows[-1][0]
+        return len(rows) < READ_CHUNK
+
+    def check_silence(self, now: datetime | None = None) -> int:
+        """Raise the sensor-fault alarms that show as samples not arriving; return how many.
+
+        An OPC UA subscription reports a change, not a repetition: a sensor that stays Bad
+        sends one Bad sample and then nothing, a dead one nothing at all.  So, per charted
+        tag: ``bad-quality`` when its newest sample is Bad and has been for ``bad_run``
+        sampling intervals, else ``silent`` when it has sent nothing for more than
+        ``silent_intervals`` sampling intervals, counted from its newest stored sample or from
+        the engine's start, whichever is later (a daemon that just started has not heard from
+        anyone yet).  Tags without a known sampling interval (no plant config) or never
+        sampled are not judged.  ``silent`` returns to normal with the tag's next sample,
+        ``bad-quality`` with its next Good one.
+        """
+        now = now or datetime.now(UTC)
+        raised = 0
+        with Session(self.engine) as session, session.begin():
+            for chart in self.charts.values():
+                if chart.sampling_interval_s is None:
+                    continue
+                table: Any = Profile if chart.kind == "profile" else Sample
+                newest = session.execute(
+                    select(table.ts, table.status)
+                    .where(table.tag_id == chart.tag_id)
+                    .order_by(table.ts.desc())
+                    .limit(1)
+                ).first()
+                if newest is None:
+                    continue
+                quiet_s = (now - max(newest.ts, self.started_at)).total_seconds()
+                code = quiet_fault(chart, newest.status, quiet_s)
+                if code is None:
+                    continue
+                state_row = _state_row(session, chart)
+                state = dict(state_row.state or {})
+                faults = fault_book(state)
+                message = silence_fault(chart, faults, code, newest.ts, now)
+                if message is None:
+                    continue
+                running = running_lookup(session, chart, now, now)
+                stopped = running is not None and not running(now)
+                faults["active"].append(code)
+                event = AlarmEvent(
+                    "raise", code, now, SENSOR_FAULT_KIND, chart.priority(code), message, stopped
+                )
+                apply_events(session, chart.line_id, chart.tag_id, [event])
+                state_row.state = {**state, "faults": faults}
+                raised += 1
+        return raised

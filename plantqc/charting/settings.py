@@ -1,0 +1,110 @@
+"""Chart settings: the ``spec:`` and ``spc:`` schema of a tag.
+
+The pydantic models (`SpecLimits`, `SpcSettings` with `EwmaSettings`, `CusumSettings` and
+`SensorFaultSettings`) are the plant config's schema of a chart; the config composes them
+into its tags and image metrics, the store keeps them on the tag row (`plantqc.store.sync`)
+and `plantqc.charting.chart.ChartConfig` holds them, parsed once, for every chart.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+ChartType = Literal["imr", "xbar-r", "xbar-s", "ewma", "cusum"]
+RuleSet = Literal["nelson", "we", "none"]
+AlarmPriority = Literal["low", "medium", "high", "critical"]
+SENSOR_FAULT_CODES = ("bad-quality", "stuck", "silent")
+"""Codes of the sensor-fault alarms (`SensorFaultSettings`)."""
+ALARM_CODES = (*(f"nelson{i}" for i in range(1, 9)), *(f"we{i}" for i in range(1, 5)))
+PROFILE_CHARTS = ("imr", "ewma")
+"""Charts of a profile's scan mean; its other per-scan statistics are on I-MR charts."""
+ProfileStatistic = Literal["mean", "two_sigma", "range", "cv", "wedge", "edge_left", "edge_right"]
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SpecLimits(_Settings):
+    """Specification limits of a characteristic, in the tag's unit."""
+
+    lsl: float | None = None
+    target: float | None = None
+    usl: float | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.lsl is not None and self.usl is not None and self.lsl >= self.usl:
+            raise ValueError(f"lsl ({self.lsl:g}) must be below usl ({self.usl:g})")
+        if self.target is not None:
+            if self.lsl is not None and self.target < self.lsl:
+                raise ValueError(f"target ({self.target:g}) is below lsl ({self.lsl:g})")
+            if self.usl is not None and self.target > self.usl:
+                raise ValueError(f"target ({self.target:g}) is above usl ({self.usl:g})")
+        return self
+
+
+class EwmaSettings(_Settings):
+    """EWMA chart parameters (Montgomery, Introduction to SQC, 8th ed., §9.2)."""
+
+    lambda_: float = Field(0.2, alias="lambda", gt=0, le=1)
+    L: float = Field(3.0, gt=0)
+
+
+class CusumSettings(_Settings):
+    """Tabular CUSUM parameters in sigma units (Montgomery, 8th ed., §9.1)."""
+
+    k: float = Field(0.5, ge=0)
+    h: float = Field(5.0, gt=0)
+    fir: bool = False
+
+
+class SensorFaultSettings(_Settings):
+    """When a tag's samples raise a sensor-fault alarm; 0 turns a check off.
+
+    ``bad_run`` consecutive Bad-quality samples, ``stuck_run`` identical consecutive Good
+    values, or no sample for more than ``silent_intervals`` sampling intervals.
+    """
+
+    bad_run: int = Field(5, ge=0)
+    stuck_run: int = Field(30, ge=0)
+    silent_intervals: float = Field(30.0, ge=0)
+
+
+class SpcSettings(_Settings):
+    """How a tag is charted: chart type, subgrouping, run rules and time-weighted parameters.
+
+    Alarm priority: ``rule_priority`` per rule or sensor-fault code, else ``alarm_priority``
+    for every alarm of the tag, else the engine's default (high beyond the limits and for
+    Bad quality or silence, medium otherwise).  A profile tag charts ``profile_statistics``
+    of each scan, the mean on ``chart`` (`PROFILE_CHARTS`), the others on I-MR charts.
+    """
+
+    chart: ChartType = "imr"
+    subgroup_size: int = Field(1, ge=1, le=100)
+    subgroup_by: Literal["count", "time", "roll"] = "count"
+    subgroup_window_s: float | None = Field(None, gt=0)
+    rules: RuleSet = "nelson"
+    ewma: EwmaSettings | None = None
+    cusum: CusumSettings | None = None
+    alarm_priority: AlarmPriority | None = None
+    rule_priority: dict[str, AlarmPriority] = {}
+    profile_statistics: list[ProfileStatistic] = Field(["mean", "two_sigma"], min_length=1)
+    faults: SensorFaultSettings = SensorFaultSettings()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        subgrouped = self.chart in ("xbar-r", "xbar-s") and self.subgroup_by == "count"
+        if subgrouped and self.subgroup_size < 2:
+            raise ValueError(f"chart {self.chart} needs subgroup_size of at least 2")
+        if self.subgroup_by == "time" and self.subgroup_window_s is None:
+            raise ValueError("subgroup_by 'time' needs subgroup_window_s")
+        unknown = sorted(set(self.rule_priority) - {*ALARM_CODES, *SENSOR_FAULT_CODES})
+        if unknown:
+            raise ValueError(
+                f"rule_priority names {unknown[0]!r}; expected nelson1..8, we1..4 or "
+                f"{', '.join(SENSOR_FAULT_CODES)}"
+            )
+        return self
