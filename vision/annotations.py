@@ -168,9 +168,18 @@ def _bare_bars(
             continue
         if max(np.count_nonzero(above), np.count_nonzero(below)) > 0.1 * bw:
             continue
+        # The label: marks of the bar's own extreme within a third of its length above or
+        # below it and a sixth beyond its ends (a bar's end ticks and label are drawn in its
+        # colour); the bar alone when there are none.
         dy, dx = max(bw // 3, 3 * bh), bw // 6
-        x0, y0 = max(0, x - dx), max(0, y - dy)
-        x1, y1 = min(w, x + bw + dx), min(h, y + bh + dy)
+        wx0, wy0 = max(0, x - dx), max(0, y - dy)
+        wx1, wy1 = min(w, x + bw + dx), min(h, y + bh + dy)
+        near = ext[wy0:wy1, wx0:wx1]
+        ys, xs = np.nonzero(near)
+        x0, y0, x1, y1 = x, y, x + bw, y + bh
+        if ys.size:
+            x0, x1 = min(x0, wx0 + int(xs.min())), max(x1, wx0 + int(xs.max()) + 1)
+            y0, y1 = min(y0, wy0 + int(ys.min())), max(y1, wy0 + int(ys.max()) + 1)
         found.append(AnnotationRegion(x0, y0, x1 - x0, y1 - y0, "bar"))
     return found
 
@@ -207,8 +216,10 @@ def find_annotations(
     components; a component is a box (or a band, when it spans 90 % of the width) when, with
     the marks of the other extreme inside its bounding box, it fills at least 90 % of that box
     and the marks cover at least 0.2 % of it. Outside the boxes, runs of the extreme at least
-    ``min_bar_fraction`` of the width long and at most ``max_thickness_px`` thick are bare
-    scale bars; their label is assumed within a third of the bar's length above or below.
+    ``min_bar_fraction`` of the width long and at most ``max_thickness_px`` thick, straight
+    and standing out from the rows beside them, are bare scale bars; each region spans the bar
+    and the pixels of its extreme within a third of its length above or below (its label and
+    end ticks).
     """
     g8 = gray8(image)
     h, w = g8.shape

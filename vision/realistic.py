@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from vision.thickness import normal_distance
+
 _SUB = 3  # cv2 drawing with 1/8 px sub-pixel precision
 _K = 1 << _SUB
 
@@ -119,29 +121,6 @@ class Section:
     def thickness_um(self) -> np.ndarray:
         """(W,) local normal thickness [um]."""
         return self.thickness_px * self.pixel_size_um
-
-
-def normal_distance(top: np.ndarray, bottom: np.ndarray, reach: int) -> np.ndarray:
-    """Distance from each point ``(x, top[x])`` to the polyline ``(x', bottom[x'])`` [px].
-
-    Exact point-to-segment distances over the segments within ``reach`` columns.
-    """
-    n = top.size
-    x = np.arange(n, dtype=np.float64)
-    best = np.abs(bottom - top).astype(np.float64)
-    for k in range(-reach, reach):
-        lo, hi = max(0, -k), min(n, n - k - 1)
-        if hi <= lo:
-            continue
-        i = np.arange(lo, hi)
-        # Segment from (i + k, b[i + k]) to (i + k + 1, b[i + k + 1]).
-        ax, ay = x[i + k], bottom[i + k]
-        dx, dy = 1.0, bottom[i + k + 1] - ay
-        px, py = x[i] - ax, top[i] - ay
-        t = np.clip((px * dx + py * dy) / (dx * dx + dy * dy), 0.0, 1.0)
-        d = np.hypot(px - t * dx, py - t * dy)
-        best[i] = np.minimum(best[i], d)
-    return best
 
 
 def cross_section(
@@ -543,7 +522,6 @@ def annotate(
     by0 = margin if corner.startswith("top") else h - box_h - margin
     if style.startswith("box"):
         cv2.rectangle(out, (bx0, by0), (bx0 + box_w - 1, by0 + box_h - 1), 255 - fg, -1)
-    regions.append((bx0, by0, box_w, box_h))
     x_bar = bx0 + (box_w - length) // 2
     half = max(bar_thick, tick) // 2 + 1
     if label_above:
@@ -554,6 +532,12 @@ def annotate(
         text_y = y_bar + half + pad + th
     put_label(out, label, (bx0 + (box_w - tw) // 2, text_y), scale, fg, thick_text)
     _bar(out, x_bar, y_bar, length, fg, bar_thick, tick)
+    if style.startswith("box"):
+        regions.append((bx0, by0, box_w, box_h))
+    else:
+        # A bare bar covers only its ink: the bar, its ticks and its label.
+        ink = (out != image).astype(np.uint8)
+        regions.append(cv2.boundingRect(ink))
     return Annotated(out, x_bar, length, y_bar, float(bar_um), label, style, corner, tuple(regions))
 
 

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.realistic import CORNERS, STYLES, annotate, cross_section, normal_distance, top_view
+from vision.realistic import CORNERS, STYLES, annotate, cross_section, top_view
+from vision.thickness import normal_distance
 
 
 def test_a_flat_film_has_its_thickness_everywhere():
