@@ -131,6 +131,18 @@ def _decode_with_pillow(data: bytes) -> np.ndarray:
         raise ImageError("The image file is truncated or corrupt and cannot be decoded.") from exc
 
 
+def read_tiff_tags(data: bytes) -> dict[int, object]:
+    """Tag number -> value of the first image of a TIFF file held in memory (empty for other
+    formats or unreadable files); vendor text tags come back as ``str`` or ``bytes``."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.format != "TIFF":
+                return {}
+            return dict(im.tag_v2)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return {}
+
+
 def as_supported_depth(image: np.ndarray) -> np.ndarray:
     """Return ``image`` as ``uint8`` or ``uint16``, or refuse a depth that cannot be measured.
 

@@ -81,6 +81,8 @@ class ParticleAnalysis:
     loading: Loading | None
     segmentation: Segmentation = field(repr=False)
     in_agglomerate: np.ndarray = field(repr=False)
+    #: Where the pixel size came from (given, a scale bar, the file's metadata).
+    pixel_size_source: str = "given"
 
     def to_dict(self) -> dict[str, Any]:
         """The ``plantqc vision particles --json`` document."""
@@ -89,6 +91,7 @@ class ParticleAnalysis:
             "width_px": self.width_px,
             "height_px": self.height_px,
             "pixel_size_um": self.pixel_size_um,
+            "pixel_size_source": self.pixel_size_source,
             "particles": self.particles.to_dict(),
             "agglomerates": self.agglomerates.to_dict(),
             "dispersion": self.dispersion.to_dict(),

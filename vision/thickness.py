@@ -63,6 +63,8 @@ class ThicknessResult:
         Fraction of the image's pixels left out as annotations [0-1].
     annotations : tuple of AnnotationRegion
         The annotations left out.
+    pixel_size_source : str
+        Where the pixel size came from (given, a scale bar, the file's metadata).
     """
 
     image: str
@@ -77,6 +79,7 @@ class ThicknessResult:
     coverage: float = 1.0
     masked_fraction: float = 0.0
     annotations: tuple[AnnotationRegion, ...] = ()
+    pixel_size_source: str = "given"
 
     def to_dict(self) -> dict[str, Any]:
         """The ``plantqc vision thickness --json`` document (profile every ``profile_step_px``;
@@ -85,6 +88,7 @@ class ThicknessResult:
         return {
             "image": self.image,
             "pixel_size_um": self.pixel_size_um,
+            "pixel_size_source": self.pixel_size_source,
             "tilt_deg": self.tilt_deg,
             "thickness_um": dict(self.stats_um),
             "coverage": self.coverage,

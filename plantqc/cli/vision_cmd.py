@@ -6,6 +6,7 @@ in it with a progress bar on stderr and prints one JSON line per image.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 import vision
 from plantqc.errors import UserError
+from vision.decode import read_tiff_tags
+from vision.sem_metadata import pixel_size_from_tags
 
 IMAGE_SUFFIXES = frozenset({".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif"})
 
@@ -33,7 +36,8 @@ class _Result(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
 
 
-Analyse = Callable[[np.ndarray, str], _Result]
+#: Pixels, file name and the file's TIFF tags (empty for other formats).
+Analyse = Callable[[np.ndarray, str, dict[int, object]], _Result]
 Draw = Callable[[np.ndarray, Any], np.ndarray]
 
 
@@ -46,15 +50,28 @@ def _images_in(folder: Path) -> list[Path]:
     return files
 
 
-def _read(path: Path, max_pixels: int) -> np.ndarray:
+def _read(path: Path, max_pixels: int) -> tuple[np.ndarray, dict[int, object]]:
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise UserError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
     try:
-        return vision.decode_image(data, max_pixels)
+        return vision.decode_image(data, max_pixels), read_tiff_tags(data)
     except vision.ImageError as exc:
         raise vision.ImageError(f"{path.name}: {exc}") from None
+
+
+def _pixel_size(
+    given_um: float | None, tags: dict[int, object], option: str
+) -> tuple[float, str] | None:
+    """The given pixel size, else the one the SEM file's metadata states, with its source."""
+    if given_um is not None:
+        return given_um, f"given ({option})"
+    stated = pixel_size_from_tags(tags)
+    return None if stated is None else (stated.pixel_size_um, stated.source)
+
+
+_NO_PIXEL_SIZE = "The image states no pixel size in its metadata; give --pixel-size-um"
 
 
 def _write_overlay(path: Path, rgb: np.ndarray) -> None:
@@ -66,8 +83,8 @@ def _write_overlay(path: Path, rgb: np.ndarray) -> None:
 
 
 def _one(path: Path, analyse: Analyse, draw: Draw, overlay: Path | None, max_pixels: int) -> Any:
-    image = _read(path, max_pixels)
-    result = analyse(image, path.name)
+    image, tags = _read(path, max_pixels)
+    result = analyse(image, path.name, tags)
     if overlay is not None:
         _write_overlay(overlay, draw(image, result))
     return result
@@ -125,7 +142,8 @@ _OVERLAY = typer.Option(
 def _particles_summary(r: vision.ParticleAnalysis) -> str:
     p, a, d = r.particles, r.agglomerates, r.dispersion
     lines = [
-        f"{r.image}: {r.width_px} x {r.height_px} px at {r.pixel_size_um:g} um/px",
+        f"{r.image}: {r.width_px} x {r.height_px} px at {r.pixel_size_um:g} um/px "
+        f"({r.pixel_size_source})",
         f"particles: {p.count}, area fraction {100 * p.area_fraction:.2f} %, "
         f"mean ECD {p.mean_eq_diameter_um:.3g} um, d10/d50/d90 "
         f"{p.d10_um:.3g}/{p.d50_um:.3g}/{p.d90_um:.3g} um",
@@ -146,7 +164,9 @@ def _particles_summary(r: vision.ParticleAnalysis) -> str:
 @app.command("particles")
 def particles(
     image: Path = typer.Argument(..., help="Image file or folder of images."),
-    pixel_size_um: float = typer.Option(..., "--pixel-size-um", help="Pixel size, um."),
+    pixel_size_um: float | None = typer.Option(
+        None, "--pixel-size-um", help="Pixel size, um (default: from the SEM TIFF metadata)."
+    ),
     min_area_px: int = typer.Option(10, "--min-area-px", min=1, help="Smallest particle, px²."),
     agglomerate_gap_px: float = typer.Option(
         2.0, "--agglomerate-gap-px", min=0.0, help="Particles closer than this agglomerate, px."
@@ -161,10 +181,13 @@ def particles(
 ) -> None:
     """Filler particles, agglomerates, dispersion indices and loading of top-view images."""
 
-    def analyse(img: np.ndarray, name: str) -> vision.ParticleAnalysis:
-        return vision.analyze_particles(
+    def analyse(img: np.ndarray, name: str, tags: dict[int, object]) -> vision.ParticleAnalysis:
+        scale = _pixel_size(pixel_size_um, tags, "--pixel-size-um")
+        if scale is None:
+            raise vision.ImageError(f"{name}: {_NO_PIXEL_SIZE}.")
+        result = vision.analyze_particles(
             img,
-            pixel_size_um,
+            scale[0],
             name=name,
             min_area_px=min_area_px,
             agglomerate_gap_px=agglomerate_gap_px,
@@ -173,6 +196,7 @@ def particles(
             polymer_density=polymer_density,
             nominal_wt_pct=nominal_wt_pct,
         )
+        return dataclasses.replace(result, pixel_size_source=scale[1])
 
     run(image, analyse, vision.particles_overlay, _particles_summary, overlay, as_json, max_pixels)
 
@@ -181,7 +205,10 @@ def _thickness_summary(r: vision.ThicknessResult) -> str:
     s = r.stats_um
     return "\n".join(
         [
-            f"{r.image}: {r.pixel_size_um:.4g} um/px, tilt {r.tilt_deg:.2f} deg",
+            f"{r.image}: {r.pixel_size_um:.4g} um/px ({r.pixel_size_source}), "
+            f"tilt {r.tilt_deg:.2f} deg",
+            f"measured {100 * r.coverage:.1f} % of the width; "
+            f"{100 * r.masked_fraction:.1f} % of the image masked as annotations",
             f"thickness: mean {s['mean']:.4g} um, std {s['std']:.3g}, min {s['min']:.4g}, "
             f"max {s['max']:.4g}, p2 {s['p2']:.4g}, p98 {s['p98']:.4g} um",
             f"defects: {len(r.defects)}"
@@ -201,17 +228,26 @@ def thickness(
     as_json: bool = _JSON,
     max_pixels: int = _MAX_PIXELS,
 ) -> None:
-    """Film thickness profile, tilt and local defects of cross-section images."""
-    if (pixel_size_um is None) == (scale_bar_um is None):
-        raise UserError("Give exactly one of --pixel-size-um and --scale-bar-um.")
+    """Film thickness profile, tilt and local defects of cross-section images.
 
-    def analyse(img: np.ndarray, name: str) -> vision.ThicknessResult:
-        if scale_bar_um is None:
-            return vision.measure_thickness(img, float(pixel_size_um or 0.0), name=name)
-        bar = vision.find_scale_bar(img)
-        return vision.measure_thickness(
-            img, bar.pixel_size_um(scale_bar_um), name=name, rows=(0, bar.content_bottom_px)
-        )
+    The pixel size is the one given, or the scale bar's, or the one the SEM TIFF's metadata
+    states; annotations (data bars, scale-bar boxes) are left out of the measurement."""
+    if pixel_size_um is not None and scale_bar_um is not None:
+        raise UserError("Give at most one of --pixel-size-um and --scale-bar-um.")
+
+    def analyse(img: np.ndarray, name: str, tags: dict[int, object]) -> vision.ThicknessResult:
+        if scale_bar_um is not None:
+            bar = vision.find_scale_bar(img)
+            scale = (
+                bar.pixel_size_um(scale_bar_um),
+                f"scale bar ({bar.length_px:.1f} px = {scale_bar_um:g} um)",
+            )
+        else:
+            scale = _pixel_size(pixel_size_um, tags, "--pixel-size-um")
+        if scale is None:
+            raise vision.ImageError(f"{name}: {_NO_PIXEL_SIZE} or --scale-bar-um.")
+        result = vision.measure_thickness(img, scale[0], name=name)
+        return dataclasses.replace(result, pixel_size_source=scale[1])
 
     run(image, analyse, vision.thickness_overlay, _thickness_summary, overlay, as_json, max_pixels)
 
@@ -234,7 +270,7 @@ def defects(
 ) -> None:
     """Pinholes, bubbles and streaks of top-view web images, and defects per m2."""
 
-    def analyse(img: np.ndarray, name: str) -> vision.SurfaceDefects:
+    def analyse(img: np.ndarray, name: str, tags: dict[int, object]) -> vision.SurfaceDefects:
         return vision.find_surface_defects(img, pixel_size_um, name=name)
 
     run(image, analyse, vision.defects_overlay, _defects_summary, overlay, as_json, max_pixels)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -50,6 +51,7 @@ def test_particles_json_matches_the_contract(particles_png, tmp_path):
         "width_px",
         "height_px",
         "pixel_size_um",
+        "pixel_size_source",
         "particles",
         "agglomerates",
         "dispersion",
@@ -96,12 +98,51 @@ def test_thickness_from_a_scale_bar(tmp_path):
     assert doc["tilt_deg"] == pytest.approx(2.0, abs=0.1)
 
 
-def test_thickness_needs_exactly_one_scale(tmp_path):
+def test_thickness_takes_at_most_one_scale(tmp_path):
     path = tmp_path / "section.png"
     path.write_bytes(encode(film_image(seed=1).image))
     result = invoke("thickness", str(path), "--pixel-size-um", "1", "--scale-bar-um", "5")
     assert result.exit_code == 2
-    assert "Give exactly one of --pixel-size-um and --scale-bar-um." in result.output
+    assert "Give at most one of --pixel-size-um and --scale-bar-um." in result.output
+
+
+def _sem_tiff(image: np.ndarray, tag: int, text: str) -> bytes:
+    from PIL import Image, TiffImagePlugin
+
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[tag] = text
+    info.tagtype[tag] = 2  # ASCII
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="TIFF", tiffinfo=info)
+    return buf.getvalue()
+
+
+def test_thickness_reads_the_pixel_size_from_fei_metadata(tmp_path):
+    truth = film_image(seed=2, thickness_px=80.0)
+    path = tmp_path / "section.tif"
+    fei = "[User]\r\nUser=x\r\n[Scan]\r\nPixelWidth=2.5e-07\r\nPixelHeight=2.5e-07\r\n"
+    path.write_bytes(_sem_tiff(truth.image, 34682, fei))
+    doc = json.loads(invoke("thickness", str(path), "--json").output)
+    assert doc["pixel_size_um"] == pytest.approx(0.25)
+    assert doc["pixel_size_source"] == "TIFF tag 34682 (Thermo Fisher / FEI), [Scan] PixelWidth"
+    assert doc["thickness_um"]["mean"] == pytest.approx(20.0, rel=0.02)
+
+
+def test_particles_read_the_pixel_size_from_zeiss_metadata(tmp_path):
+    path = tmp_path / "top.tif"
+    zeiss = "\r\n0\r\nAP_IMAGE_PIXEL_SIZE\r\nImage Pixel Size = 15.63 nm\r\n"
+    path.write_bytes(_sem_tiff(particle_image((128, 128), seed=1).image, 34118, zeiss))
+    doc = json.loads(invoke("particles", str(path), "--json").output)
+    assert doc["pixel_size_um"] == pytest.approx(0.01563)
+    assert doc["pixel_size_source"].startswith("TIFF tag 34118 (Zeiss CZ_SEM)")
+
+
+def test_an_image_without_any_scale_is_one_sentence(tmp_path):
+    path = tmp_path / "section.png"
+    path.write_bytes(encode(film_image(seed=1).image))
+    result = invoke("thickness", str(path))
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "states no pixel size in its metadata; give --pixel-size-um" in result.output
 
 
 def test_defects_json_has_density(tmp_path):

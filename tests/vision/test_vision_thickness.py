@@ -99,6 +99,7 @@ def test_json_document_matches_the_contract():
     assert set(doc) == {
         "image",
         "pixel_size_um",
+        "pixel_size_source",
         "tilt_deg",
         "thickness_um",
         "coverage",
