@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from vision.agglomerates import find_agglomerates
+from vision.annotations import Annotations, find_annotations
 from vision.dispersion import dispersion_indices
 from vision.errors import ImageError
 from vision.loading import filler_loading
-from vision.particles import segment_particles
+from vision.particles import Segmentation, segment_particles
 from vision.results import AgglomerateSummary, ParticleAnalysis, SizeSummary
 
 
@@ -37,6 +39,29 @@ def size_summary(eq_diameters_um: np.ndarray, area_fraction: float) -> SizeSumma
     )
 
 
+def _without_annotations(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A copy of ``image`` whose masked pixels hold the median of the others: flat, so that
+    neither the threshold nor the segmentation sees the annotations' pure black and white."""
+    out = image.copy()
+    out[mask] = np.median(image[~mask], axis=0).astype(image.dtype)
+    return out
+
+
+def drop_masked(seg: Segmentation, mask: np.ndarray) -> Segmentation:
+    """``seg`` without the particles that touch ``mask`` (a particle cut by an annotation's
+    edge is not measured whole), relabelled consecutively."""
+    if not mask.any() or not seg.particles:
+        return seg
+    grown = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    touched = np.zeros(len(seg.particles) + 1, bool)
+    touched[np.unique(seg.labels[grown])] = True
+    keep = ~touched[1:]
+    lut = np.zeros(len(seg.particles) + 1, np.int32)
+    lut[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
+    particles = tuple(p for p, k in zip(seg.particles, keep.tolist(), strict=True) if k)
+    return Segmentation(lut[seg.labels], particles, seg.threshold, seg.illumination_corrected)
+
+
 def analyze_particles(
     image: np.ndarray,
     pixel_size_um: float,
@@ -49,6 +74,7 @@ def analyze_particles(
     filler_density: float | None = None,
     polymer_density: float | None = None,
     nominal_wt_pct: float | None = None,
+    annotations: Annotations | str | None = "auto",
     **segment_options: object,
 ) -> ParticleAnalysis:
     """Particles, agglomerates, dispersion indices and (optionally) loading of one image.
@@ -73,6 +99,11 @@ def analyze_particles(
         [g/cm3]; both are needed for the loading.
     nominal_wt_pct : float, optional
         The recipe's filler loading [wt%].
+    annotations : "auto", Annotations or None
+        Burned-in annotations (data bands, scale-bar boxes) to leave out: found by
+        :func:`vision.annotations.find_annotations` (``"auto"``), given, or none. Their pixels
+        are filled flat before segmentation, particles touching them are dropped, and the
+        area fraction is of the pixels outside them.
     **segment_options
         Passed to :func:`vision.particles.segment_particles`.
     """
@@ -80,8 +111,22 @@ def analyze_particles(
         raise ImageError(f"The pixel size must be a positive number of um, got {pixel_size_um}.")
     if (filler_density is None) != (polymer_density is None):
         raise ImageError("Give both the filler and the polymer density, or neither.")
-    seg = segment_particles(image, min_area_px=min_area_px, **segment_options)  # type: ignore[arg-type]
+    if isinstance(annotations, str):
+        if annotations != "auto":
+            raise ImageError(
+                f"annotations must be 'auto', found annotations or None, got {annotations!r}."
+            )
+        annotations = find_annotations(image)
+    mask = None if annotations is None or not annotations.regions else annotations.mask
+    if mask is not None and mask.all():
+        raise ImageError("The whole image is annotations; there are no particles to measure.")
+    source = image if mask is None else _without_annotations(image, mask)
+    seg = segment_particles(source, min_area_px=min_area_px, **segment_options)  # type: ignore[arg-type]
+    if mask is not None:
+        seg = drop_masked(seg, mask)
     h, w = seg.labels.shape
+    measured_px = h * w if mask is None else int(np.count_nonzero(~mask))
+    area_fraction = float(sum(p.area_px for p in seg.particles)) / measured_px
     particles = seg.particles
     eq_d = np.array([p.eq_diameter_px for p in particles]) * pixel_size_um
     groups = find_agglomerates(particles, seg.labels, agglomerate_gap_px, blob_factor)
@@ -91,7 +136,7 @@ def analyze_particles(
     px2 = pixel_size_um**2
     agg = AgglomerateSummary(
         count=len(groups),
-        area_fraction=float(sum(g.area_px for g in groups)) / (h * w),
+        area_fraction=float(sum(g.area_px for g in groups)) / measured_px,
         largest_area_um2=float(groups[0].area_px * px2) if groups else 0.0,
         items=groups,
         pixel_size_um=pixel_size_um,
@@ -99,7 +144,7 @@ def analyze_particles(
     points = np.array([(p.x_px, p.y_px) for p in particles]).reshape(-1, 2)
     loading = None
     if filler_density is not None and polymer_density is not None:
-        loading = filler_loading(seg.area_fraction, filler_density, polymer_density, nominal_wt_pct)
+        loading = filler_loading(area_fraction, filler_density, polymer_density, nominal_wt_pct)
     elif nominal_wt_pct is not None:
         raise ImageError("A nominal wt% needs the filler and polymer densities to compare with.")
     return ParticleAnalysis(
@@ -107,10 +152,12 @@ def analyze_particles(
         width_px=w,
         height_px=h,
         pixel_size_um=float(pixel_size_um),
-        particles=size_summary(eq_d, seg.area_fraction),
+        particles=size_summary(eq_d, area_fraction),
         agglomerates=agg,
         dispersion=dispersion_indices(points, w, h, quadrats),
         loading=loading,
         segmentation=seg,
         in_agglomerate=in_agg,
+        masked_fraction=0.0 if annotations is None else annotations.masked_fraction,
+        annotations=() if annotations is None else annotations.regions,
     )

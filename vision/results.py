@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from vision.agglomerates import Agglomerate
+from vision.annotations import AnnotationRegion
 from vision.dispersion import Dispersion
 from vision.loading import Loading
 from vision.particles import Segmentation
@@ -83,6 +84,9 @@ class ParticleAnalysis:
     in_agglomerate: np.ndarray = field(repr=False)
     #: Where the pixel size came from (given, a scale bar, the file's metadata).
     pixel_size_source: str = "given"
+    #: Fraction of the image left out as burned-in annotations [0-1], and those regions.
+    masked_fraction: float = 0.0
+    annotations: tuple[AnnotationRegion, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The ``plantqc vision particles --json`` document."""
@@ -92,6 +96,8 @@ class ParticleAnalysis:
             "height_px": self.height_px,
             "pixel_size_um": self.pixel_size_um,
             "pixel_size_source": self.pixel_size_source,
+            "masked_fraction": self.masked_fraction,
+            "annotations": [r.to_dict() for r in self.annotations],
             "particles": self.particles.to_dict(),
             "agglomerates": self.agglomerates.to_dict(),
             "dispersion": self.dispersion.to_dict(),

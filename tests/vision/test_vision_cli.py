@@ -52,6 +52,8 @@ def test_particles_json_matches_the_contract(particles_png, tmp_path):
         "height_px",
         "pixel_size_um",
         "pixel_size_source",
+        "masked_fraction",
+        "annotations",
         "particles",
         "agglomerates",
         "dispersion",
