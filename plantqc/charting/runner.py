@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from plantqc.alarms import RTN_AFTER_POINTS, SENSOR_FAULT_KIND, SPC_KIND, AlarmEvent, apply_events
@@ -105,7 +105,7 @@ class _SeriesRun:
         # the feeds kept while the chart has no limits: [iso time, value or subgroup values]
         self.warmup: list[list[Any]] = saved.get("warmup", [])
         self.skipped: int = saved.get("skipped", 0)
-        self.violations: list[Violation] = []
+        self.violations: list[dict[str, Any]] = []
         self.timeline = limits
         self.limits: ControlLimits | None = None
         self.evaluator: Evaluator | None = None
@@ -266,20 +266,20 @@ class _SeriesRun:
                 window = history[-RULE_WINDOW.get(rule, 1) :]
                 chart_name = self.series.point_chart(point.chart)
                 self.violations.append(
-                    Violation(
-                        tag_id=self.chart.tag_id,
-                        limits_id=self.limits.id,
-                        chart=chart_name,
-                        rule=rule,
-                        ts=ts,
-                        value=point.value,
-                        points={
+                    {
+                        "tag_id": self.chart.tag_id,
+                        "limits_id": self.limits.id,
+                        "chart": chart_name,
+                        "rule": rule,
+                        "ts": ts,
+                        "value": point.value,
+                        "points": {
                             "points": [{"index": i, "ts": t, "value": v} for i, t, v in window],
                             "center": point.center,
                             "lcl": point.lcl,
                             "ucl": point.ucl,
                         },
-                    )
+                    }
                 )
                 code = self.series.code(point.chart, rule)
                 self.fired[code] = self.points
@@ -306,6 +306,33 @@ def _state_row(session: Session, chart: ChartConfig, row: EngineState | None = N
         session.add(row)
     row.chart = chart.chart
     return row
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """A tag's state row as the runner reads it: last sample processed, write time, state."""
+
+    last_ts: datetime | None
+    updated_at: datetime
+    state: dict[str, Any]
+
+
+@dataclass
+class _Writes:
+    """What one transaction of the runner stores, written in bulk at its end (one statement per
+    table, not one ORM object per row): state rows to update and to insert, violations."""
+
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    inserts: list[dict[str, Any]] = field(default_factory=list)
+    violations: list[dict[str, Any]] = field(default_factory=list)
+
+    def execute(self, session: Session) -> None:
+        if self.updates:
+            session.execute(update(EngineState), self.updates)
+        if self.inserts:
+            session.execute(insert(EngineState), self.inserts)
+        if self.violations:
+            session.execute(insert(Violation), self.violations)
 
 
 @dataclass
@@ -353,6 +380,9 @@ class SpcEngine:
         self._limits: dict[tuple[int, str], LimitsTimeline] = {}
         self._limits_mark: dict[int, int | None] = {}
         self._spec_checked: set[int] = set()
+        # the state rows this engine wrote last, kept parsed: read again only when the row in
+        # the store is no longer the one written (another writer, a restart)
+        self._states: dict[int, _Saved] = {}
 
     def process_names(self, names: Iterable[tuple[str, str]]) -> list[TagRun]:
         """Bring the charted ones of the (line, tag) ``names`` up to date."""
@@ -376,23 +406,53 @@ class SpcEngine:
             try:
                 with Session(self.engine, expire_on_commit=False) as session, session.begin():
                     self._refresh_limits(session, tag_ids)
-                    query = select(EngineState).where(EngineState.tag_id.in_(tag_ids))
-                    states = {row.tag_id: row for row in session.scalars(query)}
+                    states = self._read_states(session, tag_ids)
                     prefetched = self._prefetch(session, pending, states)
+                    writes = _Writes()
                     pending = [
                         run
                         for run in pending
                         if not self._process_chunk(
-                            session, states.get(run.tag_id), run, prefetched.get(run.tag_id)
+                            session, states.get(run.tag_id), run, writes, prefetched.get(run.tag_id)
                         )
                     ]
+                    writes.execute(session)
+                self._states.update(
+                    (w["tag_id"], _Saved(w["last_ts"], w["updated_at"], w["state"]))
+                    for w in (*writes.updates, *writes.inserts)
+                )
             except BaseException:
                 # what was read or written in a rolled-back transaction is not kept
+                self._states.clear()
                 self._limits.clear()
                 self._limits_mark.clear()
                 self._spec_checked.clear()
                 raise
         return runs
+
+    def _read_states(self, session: Session, tag_ids: Sequence[int]) -> dict[int, _Saved]:
+        """The state rows of ``tag_ids``: the kept copy where the stored row is still the one
+        this engine wrote (same last sample and write time), else parsed from the store."""
+        marks = session.execute(
+            select(EngineState.tag_id, EngineState.last_ts, EngineState.updated_at).where(
+                EngineState.tag_id.in_(tag_ids)
+            )
+        ).all()
+        found: dict[int, _Saved] = {}
+        stale = []
+        for tag_id, last_ts, updated_at in marks:
+            kept = self._states.get(tag_id)
+            if kept is not None and (kept.last_ts, kept.updated_at) == (last_ts, updated_at):
+                found[tag_id] = kept
+            else:
+                stale.append(tag_id)
+        if stale:
+            query = select(
+                EngineState.tag_id, EngineState.last_ts, EngineState.updated_at, EngineState.state
+            ).where(EngineState.tag_id.in_(stale))
+            for tag_id, last_ts, updated_at, state in session.execute(query):
+                found[tag_id] = _Saved(last_ts, updated_at, state or {})
+        return found
 
     def _refresh_limits(self, session: Session, tag_ids: Sequence[int]) -> None:
         marks = dict(
@@ -421,7 +481,7 @@ class SpcEngine:
         return self._limits[key]
 
     def _prefetch(
-        self, session: Session, runs: Sequence[TagRun], states: dict[int, EngineState]
+        self, session: Session, runs: Sequence[TagRun], states: dict[int, _Saved]
     ) -> dict[int, list[Any]]:
         """The next chunk of samples of every scalar tag of ``runs`` that has been charted
         before, read in one query rather than one per tag (the daemon's every-batch case); {}
@@ -454,21 +514,24 @@ class SpcEngine:
     def _process_chunk(
         self,
         session: Session,
-        stored: EngineState | None,
+        stored: _Saved | None,
         run: TagRun,
+        writes: _Writes,
         prefetched: list[Any] | None = None,
     ) -> bool:
+        """Chart the next chunk of one tag's samples after ``stored`` (its state row, None
+        before its first); queue its state and violations on ``writes``; whether it is done."""
         chart = self.charts[run.tag_id]
         table: Any = Profile if chart.kind == "profile" else Sample
         reading = table.values if chart.kind == "profile" else table.value
-        state_row = _state_row(session, chart, stored)
-        state = dict(state_row.state or {})
+        last_ts = stored.last_ts if stored is not None else None
+        state = dict(stored.state) if stored is not None else {}
         if prefetched is not None:
             rows = prefetched
         else:
             query = select(table.ts, reading, table.status).where(table.tag_id == chart.tag_id)
-            if state_row.last_ts is not None:
-                query = query.where(table.ts > state_row.last_ts)
+            if last_ts is not None:
+                query = query.where(table.ts > last_ts)
             with session.no_autoflush:  # the samples do not depend on what is pending
                 rows = session.execute(query.order_by(table.ts).limit(READ_CHUNK)).all()
         if not rows:
@@ -520,19 +583,24 @@ class SpcEngine:
             elif keys[at] != OUTSIDE:
                 series[0].feed(ts, value, keys[at], stopped, events)
         violations = [v for s in series for v in s.violations]
-        session.add_all(violations)
         opened = apply_events(session, chart.line_id, chart.tag_id, events)
-        state_row.limits_id = series[0].limits.id if series[0].limits is not None else None
-        state_row.state = {
-            "series": {s.series.name: s.state() for s in series},
-            "faults": faults,
-            "stopped": stopped,
+        new_state = {
+            "tag_id": chart.tag_id,
+            "chart": chart.chart,
+            "limits_id": series[0].limits.id if series[0].limits is not None else None,
+            "state": {
+                "series": {s.series.name: s.state() for s in series},
+                "faults": faults,
+                "stopped": stopped,
+            },
+            "last_ts": rows[-1][0],
+            "points": series[0].points,
+            "updated_at": datetime.now(UTC),
         }
-        state_row.last_ts = rows[-1][0]
-        state_row.points = series[0].points
-        state_row.updated_at = datetime.now(UTC)
+        (writes.updates if stored is not None else writes.inserts).append(new_state)
+        writes.violations.extend(violations)
         run.samples += len(rows)
-        run.violations.extend(violations)
+        run.violations.extend(Violation(**v) for v in violations)
         run.alarms_opened += len(opened)
         run.last_ts = rows[-1][0]
         return len(rows) < READ_CHUNK
@@ -583,5 +651,7 @@ class SpcEngine:
                 )
                 apply_events(session, chart.line_id, chart.tag_id, [event])
                 state_row.state = {**state, "faults": faults}
+                state_row.updated_at = datetime.now(UTC)
+                self._states.pop(chart.tag_id, None)
                 raised += 1
         return raised

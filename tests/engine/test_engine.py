@@ -260,6 +260,28 @@ def test_restart_mid_stream_gives_the_same_violations_as_one_run(
     assert [v[:5] for v in twice] == [v[:5] for v in once]
 
 
+def test_an_engine_that_another_one_overtook_continues_from_the_stored_state(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    # the first engine keeps the state it wrote; once a second engine has charted more of the
+    # tag, the first must chart on from the stored state, not from its own copy
+    x = shifted_series(11)
+    whole, parts = sqlite_tags["x_ewma"].tag_id, sqlite_tags["x_ewma_b"].tag_id
+    feed(sqlite_store, whole, x)
+    SpcEngine(sqlite_store).process(whole)
+    first = SpcEngine(sqlite_store)
+    for start, end, engine in (
+        (0, 150, first),
+        (150, 260, SpcEngine(sqlite_store)),
+        (260, 400, first),
+    ):
+        feed(sqlite_store, parts, x[start:end], start=start)
+        engine.process(parts)
+    once, thrice = _violations(sqlite_store, whole), _violations(sqlite_store, parts)
+    assert len(once) > 5
+    assert [v[:5] for v in thrice] == [v[:5] for v in once]
+
+
 def _in_steps_together(store: Engine, tags: dict[str, TagRef], x: np.ndarray, step: int) -> None:
     """``x`` fed to x_ewma_b at once and to x_imr_b ``step`` samples at a time, both charted
     by one call after each step: from the second on, the samples of both are read in one
