@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vision.annotations import AnnotationRegion
 from vision.defects import SurfaceDefects
 from vision.errors import ImageError
 from vision.preprocess import normalize, to_gray
@@ -15,12 +16,15 @@ from vision.thickness import ThicknessResult
 PARTICLE = (0, 158, 115)
 AGGLOMERATE = (230, 159, 0)
 BOUNDARY = (86, 180, 233)
+INTERFACE = (0, 114, 178)
+MASKED = (240, 228, 66)
 DEFECT = {
     "pinhole": (213, 94, 0),
     "bubble": (204, 121, 167),
     "streak": (240, 228, 66),
     "void": (213, 94, 0),
     "thinning": (204, 121, 167),
+    "delamination": (230, 159, 0),
 }
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -53,7 +57,8 @@ def draw_legend(rgb: np.ndarray, entries: list[tuple[str, tuple[int, int, int]]]
 
 
 def particles_overlay(image: np.ndarray, result: ParticleAnalysis) -> np.ndarray:
-    """Particles outlined, agglomerates boxed and numbered (1 = largest), with a legend."""
+    """Particles outlined, agglomerates boxed and numbered (1 = largest), the annotations left
+    out hatched, with a legend."""
     rgb = display_rgb(image)
     labels = result.segmentation.labels
     edges = (
@@ -66,6 +71,7 @@ def particles_overlay(image: np.ndarray, result: ParticleAnalysis) -> np.ndarray
     grown = cv2.dilate(labels.astype(np.float32), np.ones((3, 3), np.uint8))
     edges |= (labels > 0) & (grown != labels)
     rgb[edges] = PARTICLE
+    draw_masked(rgb, result.annotations)
     font, thick = _scale(rgb)
     for number, agg in enumerate(result.agglomerates.items, start=1):
         x, y, w, h = agg.bbox
@@ -78,28 +84,63 @@ def particles_overlay(image: np.ndarray, result: ParticleAnalysis) -> np.ndarray
         [
             (f"particles: {result.particles.count}", PARTICLE),
             (f"agglomerates: {result.agglomerates.count}", AGGLOMERATE),
+            (f"masked annotations, {100 * result.masked_fraction:.1f} %", MASKED),
         ],
     )
 
 
+def draw_masked(rgb: np.ndarray, regions: tuple[AnnotationRegion, ...]) -> np.ndarray:
+    """Hatch and outline each annotation region left out of the measurement, in place."""
+    _, thick = _scale(rgb)
+    step = max(6, 4 * thick)
+    for r in regions:
+        x0, y0, x1, y1 = r.x_px, r.y_px, r.x_px + r.width_px - 1, r.y_px + r.height_px - 1
+        hatch = np.zeros(rgb.shape[:2], np.uint8)
+        for k in range(-r.height_px, r.width_px, step):
+            cv2.line(hatch, (x0 + k, y1), (x0 + k + r.height_px, y0), 1, 1)
+        inside = np.zeros_like(hatch)
+        inside[y0 : y1 + 1, x0 : x1 + 1] = 1
+        rgb[(hatch & inside) > 0] = MASKED
+        cv2.rectangle(rgb, (x0, y0), (x1, y1), MASKED, thick)
+    return rgb
+
+
+def _polyline_runs(
+    rgb: np.ndarray, rows: np.ndarray, colour: tuple[int, int, int], thick: int
+) -> None:
+    """Draw ``rows`` (NaN where not measured) as one polyline per measured run of columns."""
+    x = np.arange(rows.size)
+    ok = np.isfinite(rows)
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], ok.astype(np.int8), [0]))))
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        pts = np.stack((x[start:stop], np.rint(rows[start:stop])), axis=1)
+        cv2.polylines(
+            rgb, [pts.astype(np.int32).reshape(-1, 1, 2)], False, colour, thick, cv2.LINE_AA
+        )
+
+
 def thickness_overlay(image: np.ndarray, result: ThicknessResult) -> np.ndarray:
-    """Both film boundaries drawn, defect stretches marked, with a legend."""
+    """The film surface and its interface with the substrate drawn where measured, the
+    annotations left out hatched, defect stretches boxed, with a legend."""
     rgb = display_rgb(image)
     _, thick = _scale(rgb)
-    x = np.arange(result.top_px.size)
-    for rows in (result.top_px, result.bottom_px):
-        pts = np.stack((x, np.rint(rows)), axis=1).astype(np.int32).reshape(-1, 1, 2)
-        cv2.polylines(rgb, [pts], False, BOUNDARY, thick, cv2.LINE_AA)
+    draw_masked(rgb, result.annotations)
+    _polyline_runs(rgb, result.top_px, BOUNDARY, thick)
+    _polyline_runs(rgb, result.bottom_px, INTERFACE, thick)
     for d in result.defects:
-        top = int(np.min(result.top_px[d.x_px_start : d.x_px_end + 1])) - 4
-        bottom = int(np.max(result.bottom_px[d.x_px_start : d.x_px_end + 1])) + 4
+        span = slice(d.x_px_start, d.x_px_end + 1)
+        top = int(np.nanmin(result.top_px[span])) - 4
+        bottom = int(np.nanmax(result.bottom_px[span])) + 4
         cv2.rectangle(rgb, (d.x_px_start, top), (d.x_px_end, bottom), DEFECT[d.kind], thick)
     return draw_legend(
         rgb,
         [
-            (f"boundaries, mean {result.stats_um['mean']:.2f} um", BOUNDARY),
+            (f"surface, mean thickness {result.stats_um['mean']:.2f} um", BOUNDARY),
+            (f"interface, {100 * result.coverage:.0f} % of the width measured", INTERFACE),
+            (f"masked annotations, {100 * result.masked_fraction:.1f} %", MASKED),
             ("void", DEFECT["void"]),
             ("thinning", DEFECT["thinning"]),
+            ("delamination", DEFECT["delamination"]),
         ],
     )
 

@@ -54,3 +54,25 @@ def test_png_bytes_decode_back_to_the_overlay():
 def test_png_of_a_grey_array_is_one_sentence():
     with pytest.raises(ImageError, match="must be an \\(H, W, 3\\) uint8 RGB"):
         encode_png(np.zeros((4, 4), np.uint8))
+
+
+def test_thickness_overlay_shows_both_interfaces_and_the_masked_annotation():
+    from vision.overlay import INTERFACE, MASKED
+    from vision.realistic import annotate, cross_section
+
+    section = cross_section((300, 400), seed=3, thickness_um=30.0)
+    img = annotate(section.image, style="box_black", bar_um=20.0, pixel_size_um=0.25).image
+    rgb = thickness_overlay(img, measure_thickness(img, 0.25))
+    assert _has(rgb, BOUNDARY) and _has(rgb, INTERFACE) and _has(rgb, MASKED)
+
+
+def test_particle_overlay_hatches_the_masked_annotation():
+    from vision.overlay import MASKED
+    from vision.realistic import annotate, top_view
+
+    img = annotate(
+        top_view((256, 256), seed=4).image, style="data_bar", bar_um=5.0, pixel_size_um=0.1
+    ).image
+    rgb = particles_overlay(img, analyze_particles(img, 0.1))
+    # The band's hatching, not only the legend's swatch: many pixels in the bottom rows.
+    assert np.count_nonzero(np.all(rgb[-20:] == MASKED, axis=2)) > 100
