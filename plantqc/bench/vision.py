@@ -20,6 +20,17 @@ scikit-image, :func:`skimage_pipeline`
 
 F1 of each side counts its kept objects only (the baseline's regions below ``MIN_AREA_PX``
 are removed from its label image before matching, outside the timed part).
+
+Cross section (``size`` px wide, 3/8 as high, 0.25 um/px, :func:`vision.realistic.cross_section`
+with an SEM data band burned in)
+plantqc, :func:`vision.thickness.measure_thickness`
+    annotation masking, surface and interface traced and refined, normal thickness, voids,
+    delamination.
+baseline, :func:`gradient_thickness`
+    scikit-image ``sobel_h`` of the image and, in every column, the two strongest
+    gradient rows at least ``min_separation_px`` apart: the straightforward column-wise
+    edge picker. Both are scored by their per-column mean absolute error against the exact
+    normal thickness.
 """
 
 from __future__ import annotations
@@ -37,7 +48,9 @@ import cv2
 import numpy as np
 
 from vision.filler import analyze_particles
+from vision.realistic import Annotated, Section, annotate, cross_section
 from vision.synthetic import SyntheticParticles, match_f1, particle_image
+from vision.thickness import measure_thickness
 
 # Mild noise and shading: a realistic image on which the baseline's global threshold still
 # works, so that the speed ratio compares two pipelines that both find the particles.
@@ -62,6 +75,13 @@ class VisionBenchResult:
     skimage_count: int
     peak_rss_mib: float
     peak_traced_mib: float
+    section_width_px: int
+    thickness_plantqc_s: float
+    thickness_baseline_s: float
+    thickness_speedup: float
+    thickness_plantqc_mae_um: float
+    thickness_baseline_mae_um: float
+    thickness_coverage: float
 
     def to_dict(self) -> dict[str, float | int]:
         """Figures as a flat dict."""
@@ -71,6 +91,43 @@ class VisionBenchResult:
 def benchmark_image(size_px: int, seed: int = 0) -> SyntheticParticles:
     """The benchmark's synthetic particle image with its ground truth."""
     return particle_image((size_px, size_px), noise=NOISE, shading=SHADING, seed=seed)
+
+
+#: Pixel size of the benchmark cross section [um / px].
+SECTION_PIXEL_UM = 0.25
+
+
+def benchmark_section(width_px: int, seed: int = 0) -> tuple[Section, Annotated]:
+    """The benchmark's cross section (``width_px`` wide, 3/8 as high, at least 320 px) and its
+    annotated image."""
+    # At least 320 rows: an SEM data band (four text lines high) is a minor part of the image.
+    h = max(320, 3 * width_px // 8)
+    truth = cross_section(
+        (h, width_px),
+        pixel_size_um=SECTION_PIXEL_UM,
+        thickness_um=0.35 * h * SECTION_PIXEL_UM,
+        tilt_deg=1.5,
+        wave_um=1.0,
+        voids=max(2, width_px // 200),
+        seed=seed,
+    )
+    bar_um = 0.2 * width_px * SECTION_PIXEL_UM
+    return truth, annotate(
+        truth.image, style="data_bar", bar_um=bar_um, pixel_size_um=SECTION_PIXEL_UM
+    )
+
+
+def gradient_thickness(image: np.ndarray, min_separation_px: int = 4) -> np.ndarray:
+    """Baseline thickness [px] per column: the distance between the two strongest rows of
+    scikit-image's horizontal Sobel response, at least ``min_separation_px`` apart."""
+    from skimage.filters import sobel_h
+
+    g = np.abs(sobel_h(image.astype(np.float32) / 255.0))
+    first = np.argmax(g, axis=0)
+    rows = np.arange(g.shape[0])[:, None]
+    g[np.abs(rows - first[None, :]) < min_separation_px] = 0.0
+    second = np.argmax(g, axis=0)
+    return np.abs(second - first).astype(np.float64)
 
 
 def skimage_pipeline(
@@ -186,7 +243,8 @@ def peak_memory(image: np.ndarray) -> tuple[float, float]:
 
 
 def run_vision_bench(size_px: int = 4096, seed: int = 0, repeats: int = 1) -> VisionBenchResult:
-    """Time both pipelines (best of ``repeats``) on one synthetic image, on one core.
+    """Time both pipelines (best of ``repeats``) on one synthetic image, and the thickness
+    measurement and its baseline on one realistic cross section, on one core.
 
     Parameters
     ----------
@@ -214,6 +272,24 @@ def run_vision_bench(size_px: int = 4096, seed: int = 0, repeats: int = 1) -> Vi
     finally:
         cv2.setNumThreads(threads)
     rss, traced = peak_memory(truth.image)
+    section, drawn = benchmark_section(size_px, seed)
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        small = benchmark_section(256, seed)[1].image
+        measure_thickness(small, SECTION_PIXEL_UM)
+        gradient_thickness(small)
+        ours_t, base_t = np.inf, np.inf
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            film = measure_thickness(drawn.image, SECTION_PIXEL_UM)
+            t1 = time.perf_counter()
+            naive = gradient_thickness(drawn.image)
+            t2 = time.perf_counter()
+            ours_t, base_t = min(ours_t, t1 - t0), min(base_t, t2 - t1)
+    finally:
+        cv2.setNumThreads(threads)
+    truth_um = section.thickness_um
     return VisionBenchResult(
         size_px=size_px,
         particles_truth=truth.count,
@@ -226,4 +302,11 @@ def run_vision_bench(size_px: int = 4096, seed: int = 0, repeats: int = 1) -> Vi
         skimage_count=int(table.shape[0]),
         peak_rss_mib=rss,
         peak_traced_mib=traced,
+        section_width_px=size_px,
+        thickness_plantqc_s=ours_t,
+        thickness_baseline_s=base_t,
+        thickness_speedup=base_t / ours_t,
+        thickness_plantqc_mae_um=float(np.nanmean(np.abs(film.thickness_um - truth_um))),
+        thickness_baseline_mae_um=float(np.mean(np.abs(naive * SECTION_PIXEL_UM - truth_um))),
+        thickness_coverage=film.coverage,
     )

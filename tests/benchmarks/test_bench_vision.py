@@ -30,6 +30,16 @@ def test_report_scores_both_pipelines_against_the_ground_truth(report):
     assert report.plantqc_count == pytest.approx(report.particles_truth, rel=0.05)
 
 
+def test_report_has_the_cross_section_case_against_its_baseline(report):
+    assert report.thickness_plantqc_s > 0 and report.thickness_baseline_s > 0
+    assert report.thickness_speedup == pytest.approx(
+        report.thickness_baseline_s / report.thickness_plantqc_s
+    )
+    # Scored against the generator's exact normal thickness; 0.5 um is the target.
+    assert report.thickness_plantqc_mae_um <= 0.5 and report.thickness_coverage >= 0.8
+    assert report.thickness_baseline_mae_um >= 0
+
+
 def test_report_measures_peak_memory_in_a_child_process(report):
     assert report.peak_rss_mib > report.peak_traced_mib > 0
 
@@ -45,6 +55,10 @@ def test_cli_prints_the_figures_as_json():
         "plantqc_f1",
         "skimage_f1",
         "peak_rss_mib",
+        "thickness_plantqc_s",
+        "thickness_baseline_s",
+        "thickness_speedup",
+        "thickness_plantqc_mae_um",
     }
 
 
