@@ -21,6 +21,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
+from plantqc.charting.names import CD_MEAN
 from plantqc.config import BUFFER_DEPTH_TAG, Line, PlantConfig, SpecLimits, Tag
 from plantqc.grafana import sql
 from plantqc.grafana.query import DATASOURCE_TYPE, Postgres, QueryFormat, sql_annotation
@@ -149,7 +150,7 @@ def _scan_chart(tag: Tag, ds: model.DataSourceRef) -> timeseries.Panel:
             "scans over ranges of some hours)."
         )
         .with_target(_target(sql.profile_scan_series(tag.name), ds).ref_id("A"))
-        .with_target(_target(sql.limit_series(tag.name, "cd_mean"), ds).ref_id("B"))
+        .with_target(_target(sql.limit_series(tag.name, CD_MEAN), ds).ref_id("B"))
         .unit(tag.unit)
         .max_data_points(MAX_DATA_POINTS)
         .line_width(1)
