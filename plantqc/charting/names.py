@@ -28,6 +28,15 @@ LOCATION_POINTS = frozenset({"i", "xbar", "ewma"})
 bare rule codes (`SeriesSpec.code`)."""
 CUSUM_SIDES = frozenset({"cusum_upper", "cusum_lower"})
 """The two one-sided charts of a tabular CUSUM, both on the process location."""
+LOCATION_CHARTS = {
+    "imr": ("i",),
+    "xbar-r": ("xbar",),
+    "xbar-s": ("xbar",),
+    "ewma": ("ewma",),
+    "cusum": ("cusum_upper", "cusum_lower"),
+}
+"""The evaluator points of each chart type that chart the process location (the others, MR,
+R and S, chart its spread)."""
 
 IMAGE_NODE_PREFIX = "plantqc:image/"
 """Node id prefix of the tags made for image metrics (`image_node_id`)."""

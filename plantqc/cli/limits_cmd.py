@@ -14,6 +14,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from plantqc.alarms import require_user
+from plantqc.charting.names import PROFILE_SERIES
 from plantqc.cli.options import ConfigOption, DbOption, open_store, parse_time
 from plantqc.errors import UserError
 
@@ -32,8 +33,8 @@ ChartOption = Annotated[
     str | None,
     typer.Option(
         "--chart",
-        help="Which of the tag's charts: a profile tag has one per scan statistic (cd_mean, "
-        "cd_2sigma, ...); default its first.",
+        help="Which of the tag's charts: a profile tag has one per scan statistic "
+        f"({', '.join(PROFILE_SERIES.values())}); default its first.",
     ),
 ]
 

@@ -26,7 +26,7 @@ import spc
 from plantqc.charting.chart import ChartConfig
 from plantqc.charting.design import ChartDesign
 from plantqc.charting.limits import rules_on
-from plantqc.charting.names import SeriesSpec, image_metric_tag
+from plantqc.charting.names import LOCATION_CHARTS, SeriesSpec, image_metric_tag
 from plantqc.charting.subgroups import Rolls, chart_points, epoch_us
 from plantqc.config import IMAGE_METRICS, Product, ReportSettings
 from plantqc.reports.data import (
@@ -46,14 +46,6 @@ PLOT_BUCKETS = 400
 HISTOGRAM_BINS = 40
 NORMALITY_ALPHA = 0.05
 """Anderson-Darling p-value below which the data are called not normal."""
-PRIMARY_CHARTS = {
-    "imr": ("i",),
-    "xbar-r": ("xbar",),
-    "xbar-s": ("xbar",),
-    "ewma": ("ewma",),
-    "cusum": ("cusum_upper", "cusum_lower"),
-}
-"""The charts of each chart set that the report draws (the dispersion charts are counted only)."""
 UNIT_SYMBOLS = {"um": "µm", "degC": "°C", "mPa.s": "mPa·s", "1/m2": "1/m²", "m2": "m²"}
 """How a report prints the plain-text units of the config; ``report.json`` keeps them as given."""
 
@@ -442,7 +434,7 @@ def control_chart(
     else:
         point_of_value = np.cumsum(np.r_[True, labels[1:] != labels[:-1]]) - 1
     in_force = schedule.at(point_times)
-    names = PRIMARY_CHARTS[series.chart]
+    names = LOCATION_CHARTS[series.chart]  # drawn; the spread charts are counted only
     segments, parts, part_times = [], [], []
     for position, limits in enumerate(schedule.versions):
         at_points = in_force == position
