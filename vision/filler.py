@@ -69,7 +69,7 @@ def analyze_particles(
     name: str = "",
     min_area_px: int = 10,
     agglomerate_gap_px: float = 2.0,
-    blob_factor: float = 5.0,
+    blob_factor: float = 2.0,
     quadrats: int = 8,
     filler_density: float | None = None,
     polymer_density: float | None = None,
@@ -91,8 +91,9 @@ def analyze_particles(
         Smallest particle [px^2].
     agglomerate_gap_px : float, default 2.0
         Particles closer than this belong to one agglomerate [px].
-    blob_factor : float, default 5.0
-        Single blobs larger than this many median particles are agglomerates.
+    blob_factor : float, default 2.0
+        Single concave blobs larger than this many median particles are agglomerates (see
+        :func:`vision.agglomerates.find_agglomerates`); large convex particles are not.
     quadrats : int, default 8
         Quadrats per side for Morisita and VMR.
     filler_density, polymer_density : float, optional

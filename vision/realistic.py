@@ -554,7 +554,8 @@ class TopView:
     image : numpy.ndarray
         (H, W) ``uint8``.
     labels : numpy.ndarray
-        ``int32``; particle ``i`` is label ``i + 1`` (a ring's hole is background).
+        ``int32``; particle ``i`` is label ``i + 1`` (a ring's hole is background; touching
+        members of an agglomerate share their overlap along its radical axis).
     group : numpy.ndarray
         (n,) group of each particle: an agglomerate's members share one, every other particle
         has its own.
@@ -694,12 +695,20 @@ def top_view(
             return False
         g = len(set(group))
         crop = labels[y0:y1, x0:x1]
+        yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64) + 0.5
+        power = np.full(size, np.inf)
         for poly, centre, ring in shapes:
             mark = raster(poly, centre, x0, y0, size)
             if ring:
                 _fill(mark, poly * 0.55, (centre[0] - x0, centre[1] - y0), 0)
-            # Overlapping members: the later one owns the overlap, as a neck's far side.
-            crop[mark > 0] = len(group) + 1
+            # Overlapping members split their overlap along the radical axis (the power
+            # distance d^2 - r^2 with r the equivalent radius): for two discs, the chord through
+            # their intersection points, i.e. the line joining the neck's two concavities.
+            r2 = cv2.contourArea(poly.astype(np.float32)) / math.pi
+            mine = (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 - r2
+            take = (mark > 0) & (mine < power)
+            crop[take] = len(group) + 1
+            power[take] = mine[take]
             group.append(g)
             kind.append(what)
         grown = cv2.dilate(trial, np.ones((2 * clear + 1, 2 * clear + 1), np.uint8))

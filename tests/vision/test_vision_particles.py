@@ -87,18 +87,28 @@ def test_a_single_disc_is_not_split():
     assert split_touching(mask)[1] == 1
 
 
-def test_a_blob_much_larger_than_the_typical_particle_is_an_agglomerate():
+def test_a_large_convex_particle_is_one_particle_not_an_agglomerate():
     img = np.zeros((400, 400), np.uint8)
     for i in range(6):
         cv2.circle(img, (40 + 60 * i, 40), 8, 255, -1)
-    small = np.count_nonzero(img) / 6
     cv2.circle(img, (200, 250), 60, 255, -1)
-    big = np.count_nonzero(img) - 6 * small
     result = analyze_particles(img, 1.0)
-    (blob,) = result.agglomerates.items
-    assert (round(blob.x_px), round(blob.y_px)) == (200, 250)
-    # n_particles of a blob: its area in median particles (digital discs: 11285 / 193).
-    assert blob.n_particles == pytest.approx(big / small, abs=1.0)
+    assert (result.particles.count, result.agglomerates.count) == (7, 0)
+
+
+def test_a_large_concave_blob_left_unsplit_is_an_agglomerate():
+    from vision import find_agglomerates
+
+    # An L of two bars (solidity 0.6 of its hull) among small discs, given as one particle.
+    img = np.zeros((300, 300), np.uint8)
+    for i in range(5):
+        cv2.circle(img, (30 + 50 * i, 30), 8, 255, -1)
+    img[120:140, 100:200] = 255
+    img[140:240, 100:120] = 255
+    seg = segment_particles(img, split=False)
+    (blob,) = find_agglomerates(seg.particles, seg.labels)
+    # n_particles of a blob: its area in median particles (digital: 4001 / 193 px).
+    assert blob.members == (5,) and blob.n_particles == round(4001 / 193)
 
 
 def test_size_distribution_of_equal_discs_has_their_diameter():
