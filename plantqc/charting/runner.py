@@ -109,10 +109,15 @@ class _SeriesRun:
         self.timeline = limits
         self.limits: ControlLimits | None = None
         self.evaluator: Evaluator | None = None
+        # the chart goes on on the version it ran on while that is still a version of its
+        # timeline (a subgroup left open closes on it); `_chart` moves on at its points' times
+        ran_on = next(
+            (r for r in limits.rows if r is not None and r.id == saved.get("limits_id")), None
+        )
         in_force = limits.at(first_ts)
-        if in_force is not None and saved.get("limits_id") == in_force.id and "evaluator" in saved:
+        if ran_on is not None and "evaluator" in saved:
             state = saved["evaluator"]
-            self.limits, self.evaluator = in_force, RESTORE[state["type"]].from_state(state)
+            self.limits, self.evaluator = ran_on, RESTORE[state["type"]].from_state(state)
         elif in_force is not None:
             self._switch(in_force)
 

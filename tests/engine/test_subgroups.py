@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
@@ -128,4 +128,47 @@ def test_restart_mid_subgroup_gives_the_same_violations_as_one_run(
     SpcEngine(store).process(halves)  # a fresh engine: only the stored state carries over
     once, twice = _violations(store, whole), _violations(store, halves)
     assert len(once) > 5
+    assert twice == once
+
+
+def _frozen(engine: Engine, tag_id: int, valid_from: datetime) -> None:
+    """Frozen X-bar S limits (center 10.2, sigma 1) of ``tag_id``, valid from ``valid_from``."""
+    with Session(engine) as session, session.begin():
+        session.add(
+            ControlLimits(
+                tag_id=tag_id,
+                chart="xbar-s",
+                version=99,
+                basis="phase1",
+                center=10.2,
+                lcl=10.2 - 3.0,
+                ucl=10.2 + 3.0,
+                sigma=1.0,
+                sigma_method="sbar/c4",
+                frozen_by="qe.lee",
+                frozen_at=valid_from,
+                valid_from=valid_from,
+            )
+        )
+
+
+def test_limits_frozen_while_a_window_is_open_judge_only_the_later_windows(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    # frozen just after the last sample charted (as a freeze is) while its window is open: that
+    # window closes on the limits it ran on, the later ones on the frozen ones, as in one run
+    x = shifted_series(21)
+    whole, halves = sqlite_tags["z_time"].tag_id, sqlite_tags["z_time_b"].tag_id
+    split = 210  # the next sample opens a new window: it closes the open one
+    valid_from = T0 + timedelta(seconds=split - 1, microseconds=1)
+    feed(sqlite_store, whole, x)
+    _frozen(sqlite_store, whole, valid_from)
+    SpcEngine(sqlite_store).process(whole)
+    feed(sqlite_store, halves, x[:split])
+    SpcEngine(sqlite_store).process(halves)
+    _frozen(sqlite_store, halves, valid_from)
+    feed(sqlite_store, halves, x[split:], start=split)
+    SpcEngine(sqlite_store).process(halves)
+    once, twice = _violations(sqlite_store, whole), _violations(sqlite_store, halves)
+    assert {rule for _, rule, *_ in once} - {"nelson1", "nelson4"}  # sigma-zone rules ran
     assert twice == once
