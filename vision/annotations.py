@@ -14,7 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from vision.preprocess import to_gray
+from vision.preprocess import grey_channel, to_gray
 
 #: Grey levels (of 255) an annotation pixel may differ from the image's extreme: lossless files
 #: hold the exact value; JPEG ringing and rounding stay within a few levels inside flat areas.
@@ -84,8 +84,12 @@ class Annotations:
 
 def gray8(image: np.ndarray) -> np.ndarray:
     """The image's grey level on 0-255 (its type's full range), rounded to ``uint8``."""
-    gray = to_gray(image)
-    return np.clip(np.rint(gray * np.float32(255.0)), 0, 255).astype(np.uint8)
+    gray = grey_channel(image)
+    if gray.dtype == np.uint8:
+        return gray
+    if gray.dtype == np.uint16:
+        return cv2.convertScaleAbs(gray, alpha=1.0 / 257.0)
+    return np.clip(np.rint(to_gray(gray) * np.float32(255.0)), 0, 255).astype(np.uint8)
 
 
 def extreme_masks(
@@ -225,14 +229,18 @@ def find_annotations(
     h, w = g8.shape
     masks = extreme_masks(g8)
     regions: list[AnnotationRegion] = []
+    # Fewer pixels at an extreme than the smallest bar (2 rows of min_len) hold no annotation.
+    min_len = max(15, int(min_bar_fraction * w))
+    present = [cv2.countNonZero(ext) >= 2 * min_len for _, ext in masks]
     for k, (_, ext) in enumerate(masks):
-        regions += _boxes(ext, masks[1 - k][1], h, w)
+        if present[k]:
+            regions += _boxes(ext, masks[1 - k][1], h, w)
     taken = np.zeros((h, w), np.uint8)
     for r in regions:
         taken[r.y_px : r.y_px + r.height_px, r.x_px : r.x_px + r.width_px] = 1
-    min_len = max(15, int(min_bar_fraction * w))
-    for _, ext in masks:
-        regions += _bare_bars(ext, taken, min_len, max_thickness_px)
+    for k, (_, ext) in enumerate(masks):
+        if present[k]:
+            regions += _bare_bars(ext, taken, min_len, max_thickness_px)
     mask = np.zeros((h, w), bool)
     for r in regions:
         mask[
