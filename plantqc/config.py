@@ -4,21 +4,24 @@ A config describes one plant (ISA-95 site / area), where its data is stored, the
 products (recipes) it makes, its lines with their OPC UA endpoints and tags, and
 the image folders the line cameras and microscopes write to.  Secrets never sit
 in the YAML: fields ending in ``_env`` name environment variables instead.
+
+This module holds the plant, its products, lines and tags, and composes the sections that
+each plugin defines beside its code: the OPC UA connector (`plantqc.connectors.opcua_settings`),
+the store backend (`plantqc.store.settings`), the notifiers (`plantqc.notifiers.*_settings`),
+the image analyses (`plantqc.images.settings`) and the charts (`plantqc.charting.settings`).
+None of those imports its plugin's code, so reading a config stays light.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Any, Literal, Self
 
 import yaml
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -31,71 +34,31 @@ from plantqc.charting.settings import (
     SpcSettings,
     SpecLimits,
 )
+from plantqc.connectors.opcua_settings import (
+    Deadband,
+    NodeIdSpec,
+    OpcUa,
+    parse_node_id,
+)
 from plantqc.errors import UserError
+from plantqc.images.settings import IMAGE_METRICS, ImageInput
+from plantqc.notifiers.mqtt_settings import MqttNotify
+from plantqc.notifiers.opcua_writeback_settings import OpcUaWriteback
+from plantqc.schema import Name, SettingsModel, env_secret
+from plantqc.store.settings import DEFAULT_URL, Storage
 
 BUFFER_DEPTH_TAG = "daemon_buffer_depth"
 """Tag, on every line, under which the edge daemon records its durable buffer depth [samples]."""
 RESERVED_TAG_NAMES = frozenset({BUFFER_DEPTH_TAG})  # tags the daemon records about itself
 
-Name = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$", max_length=64)]
-EnvVarName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-# --- OPC UA node ids ---------------------------------------------------------------------------
-
-_NODE_ID = re.compile(
-    r"^(?:ns=(?P<ns>\d+);|nsu=(?P<nsu>[^;]+);)?(?P<kind>[isgb])=(?P<ident>.+)$", re.DOTALL
-)
-
-
-@dataclass(frozen=True)
-class NodeIdSpec:
-    """A parsed OPC UA node id, by namespace index or by namespace URI (resolved at connect)."""
-
-    identifier_type: Literal["i", "s", "g", "b"]
-    identifier: str
-    namespace_index: int | None = None
-    namespace_uri: str | None = None
-
-
-def parse_node_id(text: str) -> NodeIdSpec:
-    """Parse ``ns=<i>;s=...``, ``ns=<i>;i=...`` or ``nsu=<uri>;s=...`` (OPC UA Part 6 §5.3.1.10)."""
-    match = _NODE_ID.match(text.strip())
-    if match is None:
-        raise ValueError(
-            f"node id {text!r} does not parse; expected 'ns=<index>;s=<name>', "
-            "'ns=<index>;i=<number>' or 'nsu=<namespace uri>;s=<name>'"
-        )
-    kind, ident = match["kind"], match["ident"]
-    if kind == "i" and not ident.isdigit():
-        raise ValueError(f"node id {text!r} has a numeric identifier 'i=' that is not a number")
-    return NodeIdSpec(
-        identifier_type=kind,  # type: ignore[arg-type]
-        identifier=ident,
-        namespace_index=int(match["ns"]) if match["ns"] is not None else None,
-        namespace_uri=match["nsu"],
-    )
-
-
 # --- tags --------------------------------------------------------------------------------------
-
-
-class Deadband(_Model):
-    """OPC UA DataChangeFilter deadband (Part 4 §7.22.2)."""
-
-    kind: Literal["absolute", "percent"] = "absolute"
-    value: float = Field(ge=0)
 
 
 DEADBAND_BLIND_CHECKS = ("stuck_run", "silent_intervals")
 """Sensor-fault checks that a deadband makes meaningless (a steady value is not reported)."""
 
 
-class Tag(_Model):
+class Tag(SettingsModel):
     """One OPC UA variable of a line."""
 
     name: Name
@@ -156,51 +119,10 @@ class Tag(_Model):
         return parse_node_id(self.node_id)
 
 
-# --- OPC UA connection -------------------------------------------------------------------------
-
-
-class OpcUaSecurity(_Model):
-    """OPC UA security: policy and mode, user identity and certificates (Part 2 / Part 4)."""
-
-    policy: Literal["None", "Basic256Sha256"] = "None"
-    mode: Literal["None", "Sign", "SignAndEncrypt"] = "None"
-    username_env: EnvVarName | None = None
-    password_env: EnvVarName | None = None
-    certificate: Path | None = None
-    private_key: Path | None = None
-    trust_folder: Path | None = None
-    trust_on_first_use: bool = False
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if (self.policy == "None") != (self.mode == "None"):
-            raise ValueError(
-                f"security policy {self.policy!r} and mode {self.mode!r} do not go together; "
-                "use both 'None' or a policy with Sign / SignAndEncrypt"
-            )
-        if self.policy != "None" and (self.certificate is None or self.private_key is None):
-            raise ValueError(
-                f"security policy {self.policy} needs certificate and private_key "
-                "(make them with 'plantqc opcua cert')"
-            )
-        if (self.username_env is None) != (self.password_env is None):
-            raise ValueError("username_env and password_env go together")
-        return self
-
-
-class OpcUa(_Model):
-    """How the line's OPC UA server is reached."""
-
-    endpoint: Annotated[str, Field(pattern=r"^opc\.tcp://[^\s/:]+(:\d+)?(/.*)?$")]
-    security: OpcUaSecurity = OpcUaSecurity()
-    publishing_interval_ms: int = Field(1000, gt=0)
-    queue_size: int = Field(10, ge=1)
-
-
 # --- products, lines, images -------------------------------------------------------------------
 
 
-class Product(_Model):
+class Product(SettingsModel):
     """A film recipe: polymer matrix, ceramic filler and thickness specification."""
 
     id: Name
@@ -217,59 +139,7 @@ class Product(_Model):
 # --- alarm notifications -----------------------------------------------------------------------
 
 
-class MqttNotify(_Model):
-    """Publish each alarm change of the line to an MQTT broker (`plantqc.notifiers.mqtt`)."""
-
-    host: str = Field(min_length=1)
-    port: int = Field(1883, ge=1, le=65535)
-    topic_prefix: Annotated[
-        str, Field(pattern=r"^[^/#+\s]([^#+\s]*[^/#+\s])?$", max_length=128)
-    ] = "plantqc"
-    qos: Literal[1, 2] = 1
-    events: bool = Field(True, description="also publish every change on <line path>/events")
-    username_env: EnvVarName | None = None
-    password_env: EnvVarName | None = None
-    tls: bool = False
-    ca_file: Path | None = None
-    client_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)] | None = None
-    timeout_s: float = Field(5.0, gt=0)
-    reconnect_max_s: float = Field(30.0, gt=0)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Self:
-        if (self.username_env is None) != (self.password_env is None):
-            raise ValueError("username_env and password_env go together")
-        if self.ca_file is not None and not self.tls:
-            raise ValueError("ca_file is for TLS; set tls: true or remove ca_file")
-        return self
-
-
-class OpcUaWriteback(_Model):
-    """Write the line's alarm summary to nodes of its OPC UA server, for the PLC to act on.
-
-    ``active_node_id`` (Boolean): any alarm active; ``code_node_id`` (Int32): the highest
-    priority among the active alarms (`plantqc.notifiers.opcua_writeback.PRIORITY_CODES`).
-    """
-
-    active_node_id: str | None = None
-    code_node_id: str | None = None
-    reconnect_max_s: float = Field(30.0, gt=0)
-
-    @field_validator("active_node_id", "code_node_id")
-    @classmethod
-    def _node_id_parses(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_node_id(value)
-        return value
-
-    @model_validator(mode="after")
-    def _some_node(self) -> Self:
-        if self.active_node_id is None and self.code_node_id is None:
-            raise ValueError("give active_node_id, code_node_id or both")
-        return self
-
-
-class Notify(_Model):
+class Notify(SettingsModel):
     """Where the line's alarm changes go; each section is one notifier (`plantqc.notifiers`)."""
 
     poll_interval_s: float = Field(1.0, gt=0, le=60)
@@ -277,7 +147,7 @@ class Notify(_Model):
     opcua_writeback: OpcUaWriteback | None = None
 
 
-class RunningCondition(_Model):
+class RunningCondition(SettingsModel):
     """When the line runs: its tag ``tag`` above ``above``.  While it does not, the alarms of
     the line's tags are suppressed by design (ISA-18.2)."""
 
@@ -285,7 +155,7 @@ class RunningCondition(_Model):
     above: float
 
 
-class Line(_Model):
+class Line(SettingsModel):
     """A production line: ISA-95 path ``site/area/line``, its OPC UA server and tags."""
 
     name: Name
@@ -327,84 +197,7 @@ class Line(_Model):
         raise UserError(f"line {self.name!r} has no tag {name!r}.")
 
 
-ImageKind = Literal["particles", "thickness", "defects"]
-
-IMAGE_METRICS: dict[str, dict[str, str]] = {
-    "particles": {
-        "agglomerate_area_fraction": "1",
-        "dispersion_index": "1",
-        "filler_wt_pct": "wt%",
-        "filler_wt_pct_vs_nominal": "wt%",
-    },
-    "thickness": {"mean_thickness_um": "um", "thickness_std_um": "um"},
-    "defects": {"defects_per_m2": "1/m2"},
-}
-"""Scalar metrics each image analysis feeds to the charts, with their units."""
-LOADING_METRICS = frozenset({"filler_wt_pct", "filler_wt_pct_vs_nominal"})
-"""Metrics that need the line's product (densities and nominal loading) to be computed."""
-
-
-class ImageMetricSettings(_Model):
-    """Spec and chart settings of one image metric, charted like a tag."""
-
-    spec: SpecLimits | None = None
-    spc: SpcSettings | None = None
-
-
-class ImageInput(_Model):
-    """A folder the line's cameras or microscopes write images to."""
-
-    name: Name
-    kind: ImageKind
-    folder: Path
-    line: Name | None = None
-    pattern: str = Field(
-        r"(?P<lot>[^_]+)_(?P<roll>[^_]+)_.*\.(png|tif|tiff|jpg|jpeg|bmp)$",
-        description="regular expression with named groups lot, roll and optionally line and "
-        "time (ISO 8601, UTC unless it names an offset)",
-    )
-    pixel_size_um: float | None = Field(None, gt=0)
-    scale_bar_um: float | None = Field(None, gt=0)
-    metrics: dict[str, ImageMetricSettings] = {}
-
-    @field_validator("pattern")
-    @classmethod
-    def _pattern_compiles(cls, value: str) -> str:
-        try:
-            compiled = re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"pattern {value!r} is not a valid regular expression: {exc}") from exc
-        unknown = set(compiled.groupindex) - {"line", "lot", "roll", "time"}
-        if unknown:
-            raise ValueError(
-                f"pattern has named groups {sorted(unknown)}; only line, lot, roll and time "
-                "are known"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _has_scale(self) -> Self:
-        if (self.pixel_size_um is None) == (self.scale_bar_um is None):
-            raise ValueError("give exactly one of pixel_size_um and scale_bar_um")
-        if self.line is None and "line" not in re.compile(self.pattern).groupindex:
-            raise ValueError("give line, or a pattern with a named group 'line'")
-        known = IMAGE_METRICS[self.kind]
-        unknown = sorted(set(self.metrics) - set(known))
-        if unknown:
-            raise ValueError(
-                f"{self.kind} images have no metric {unknown[0]!r}; "
-                f"expected one of: {', '.join(known)}"
-            )
-        longest = max(len(image_metric_tag(self.name, m)) for m in known)
-        if longest > 64:
-            raise ValueError(
-                f"image input name {self.name!r} is too long for its metric tag names "
-                f"({longest} > 64 characters)"
-            )
-        return self
-
-
-class Plant(_Model):
+class Plant(SettingsModel):
     """ISA-95 enterprise level of this config: the site and its default area."""
 
     site: Name
@@ -412,7 +205,7 @@ class Plant(_Model):
     name: str = ""
 
 
-class DaemonSettings(_Model):
+class DaemonSettings(SettingsModel):
     """The edge daemon: its durable buffer, how the buffer drains, its metrics port and the
     processes that measure images.
 
@@ -438,20 +231,7 @@ class DaemonSettings(_Model):
     image_rejected_folder: Path = Path("var/images/rejected")
 
 
-class Storage(_Model):
-    """Where samples go: a SQLAlchemy URL, given directly or through an environment variable."""
-
-    url: str | None = None
-    url_env: EnvVarName | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> Self:
-        if self.url is not None and self.url_env is not None:
-            raise ValueError("give url or url_env, not both")
-        return self
-
-
-class ReportSettings(_Model):
+class ReportSettings(SettingsModel):
     """Rules of the batch QC report (`plantqc.reports`): disposition and default specs.
 
     Disposition: a characteristic fails when its lot mean is out of spec or when more than
@@ -479,15 +259,15 @@ class ReportSettings(_Model):
     evidence_images: int = Field(3, ge=1, le=20)
 
 
-class PlantConfig(_Model):
+class PlantConfig(SettingsModel):
     """The whole plant configuration file."""
 
     plant: Plant
-    storage: Storage = Storage(url="sqlite:///plantqc.db")
+    storage: Storage = Storage(url=DEFAULT_URL)
     daemon: DaemonSettings = DaemonSettings()
-    products: list[Product] = []
+    products: list[Product] = Field(default_factory=list)
     lines: list[Line] = Field(min_length=1)
-    images: list[ImageInput] = []
+    images: list[ImageInput] = Field(default_factory=list)
     reports: ReportSettings = ReportSettings()
 
     @model_validator(mode="after")
@@ -560,23 +340,7 @@ class LoadedConfig:
 
     def storage_url(self) -> str:
         """The database URL, read from the environment when the config names a variable."""
-        storage = self.config.storage
-        if storage.url_env is not None:
-            return env_secret(storage.url_env, "storage.url_env")
-        url = storage.url or "sqlite:///plantqc.db"
-        prefix = "sqlite:///"
-        relative = url.removeprefix(prefix)
-        if url.startswith(prefix) and relative and relative[0] != "/" and relative != ":memory:":
-            return prefix + str(self.resolve_path(Path(relative)))
-        return url
-
-
-def env_secret(variable: str, field: str) -> str:
-    """Value of environment variable ``variable``, named by config field ``field``."""
-    value = os.environ.get(variable)
-    if value is None:
-        raise UserError(f"environment variable {variable} (named by {field}) is not set.")
-    return value
+        return self.config.storage.resolved_url(self.base_dir)
 
 
 def load_config(path: str | Path, *, check_env: bool = True) -> LoadedConfig:

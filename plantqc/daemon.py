@@ -1,6 +1,7 @@
-"""The edge daemon: connectors -> durable buffer -> store, with metrics, health and systemd.
+"""The edge daemon: inputs -> durable buffer -> store, with metrics, health and systemd.
 
-Wiring only.  One asyncio task per line connector puts readings in memory; a flush task
+Wiring only.  One asyncio task per input (`plantqc.connectors.Input`, made by
+`plantqc.connectors.registry.build_inputs`) puts its batches of readings in memory; a flush task
 appends them to the durable `SampleBuffer` every ``flush_interval_ms``; a drain task moves
 the oldest batch from the buffer to the store and only then acknowledges it.  When the
 database is down the drain retries with capped backoff while the buffer grows.  After a
@@ -9,7 +10,7 @@ engine (`plantqc.charting.hook.StoreHook`) consumes data.
 When the buffer depth crosses its alarm fraction, a ``buffer`` alarm is recorded in the
 store's ``alarms`` table (once the database answers again) and returned when it drains.
 
-SIGTERM / SIGINT stop the connectors, flush, drain what the database accepts within
+SIGTERM / SIGINT stop the inputs, flush, drain what the database accepts within
 ``shutdown_drain_s`` (the rest stays in the buffer for the next start) and return.
 """
 
@@ -33,9 +34,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from plantqc.alarms import set_line_condition
 from plantqc.buffer import Reading, SampleBuffer
 from plantqc.config import BUFFER_DEPTH_TAG, LoadedConfig
-from plantqc.connectors.opcua import OpcUaConnector
+from plantqc.connectors import Input
+from plantqc.connectors.registry import build_inputs
 from plantqc.errors import UserError
-from plantqc.images import ImagePipeline
+from plantqc.images.pipeline import ImagePipeline
 from plantqc.metrics import DaemonStatus, LineStatus, serve_metrics
 from plantqc.notifiers.dispatch import Notifications
 from plantqc.store import (
@@ -213,22 +215,13 @@ class Daemon:
         self.on_stored = on_stored
         self.on_tick = on_tick
         self.shutdown_drain_s = shutdown_drain_s
-        self.connectors = [
-            OpcUaConnector(
-                line,
-                self._pending_append,
-                base_dir=loaded.base_dir,
-                backoff_max_s=settings.reconnect_max_s,
-                endpoint=(endpoints or {}).get(line.name),
-            )
-            for line in config.lines
-        ]
+        self.inputs: list[Input] = build_inputs(loaded, self._pending_extend, endpoints=endpoints)
         # alarm notifiers keep their outbox cursors beside the buffer of this daemon
         self.notifications = Notifications(
             loaded,
             self.db_url,
             self.buffer.path.with_name(f"{self.buffer.path.stem}.notify"),
-            {c.line.name: c.endpoint for c in self.connectors},
+            endpoints,
         )
         self.products = {line.name: line.product for line in config.lines}
         # image metrics enter the buffer like samples, once the store is open and synced
@@ -244,7 +237,7 @@ class Daemon:
         self.metrics_address: tuple[str, int] | None = None
         self._pending: list[Reading] = []
         self._stop = asyncio.Event()
-        self._connectors_stopped = asyncio.Event()
+        self._sources_stopped = asyncio.Event()
         self._engine: Engine | None = None
         self._refs: dict[tuple[str, str], TagRef] = {}
         self._near_full_logged = False
@@ -258,6 +251,9 @@ class Daemon:
     def _pending_append(self, reading: Reading) -> None:
         self._pending.append(reading)
 
+    def _pending_extend(self, batch: Sequence[Reading]) -> None:
+        self._pending.extend(batch)
+
     def request_stop(self) -> None:
         """Ask the daemon to flush, drain and return (what SIGTERM / SIGINT do)."""
         self._stop.set()
@@ -265,17 +261,17 @@ class Daemon:
     def status(self) -> DaemonStatus:
         """A snapshot of every figure the metrics and health endpoints report."""
         lines = {
-            c.line.name: LineStatus(
+            c.line: LineStatus(
                 connected=c.state.connected,
                 received=c.state.received,
-                stored=self.stored[c.line.name],
-                rejected=self.rejected[c.line.name],
+                stored=self.stored[c.line],
+                rejected=self.rejected[c.line],
                 reconnects=c.state.reconnects,
                 last_error=c.state.last_error,
                 missing_tags=dict(c.state.missing),
                 last_sample_at=dict(c.state.last_sample_at),
             )
-            for c in self.connectors
+            for c in self.inputs
         }
         return DaemonStatus(
             lines=lines,
@@ -306,10 +302,10 @@ class Daemon:
                     f"{exc.strerror or exc}."
                 ) from None
             self.metrics_address = metrics.sockets[0].getsockname()[:2]
-        connector_stop = asyncio.Event()
-        connector_tasks = [asyncio.create_task(c.run(connector_stop)) for c in self.connectors]
-        if self.images is not None:  # a source like the connectors: stops with them
-            connector_tasks.append(asyncio.create_task(self.images.run(connector_stop)))
+        sources_stop = asyncio.Event()
+        source_tasks = [asyncio.create_task(i.run(sources_stop)) for i in self.inputs]
+        if self.images is not None:  # a source like the inputs: stops with them
+            source_tasks.append(asyncio.create_task(self.images.run(sources_stop)))
         flushing = asyncio.create_task(self._flush_loop())
         draining = asyncio.create_task(self._drain_loop())
         workers = [
@@ -323,23 +319,23 @@ class Daemon:
         sd_notify("READY=1")
         log.info(
             "daemon started",
-            extra={"lines": len(self.connectors), "database": safe_url(self.db_url)},
+            extra={"lines": len(self.loaded.config.lines), "database": safe_url(self.db_url)},
         )
         try:
             stop_wait = asyncio.create_task(self._stop.wait())
-            waited = [stop_wait, *connector_tasks]
+            waited = [stop_wait, *source_tasks]
             done, _ = await asyncio.wait(
                 waited, timeout=duration_s, return_when=asyncio.FIRST_COMPLETED
             )
             stop_wait.cancel()
-            for task in done:  # a connector only ends early on a user error (e.g. a missing cert)
+            for task in done:  # an input only ends early on a user error (e.g. a missing cert)
                 if task is not stop_wait and task.exception() is not None:
                     raise task.exception()  # type: ignore[misc]
         finally:
             sd_notify("STOPPING=1")
-            connector_stop.set()
-            await asyncio.gather(*connector_tasks, return_exceptions=True)
-            self._connectors_stopped.set()
+            sources_stop.set()
+            await asyncio.gather(*source_tasks, return_exceptions=True)
+            self._sources_stopped.set()
             await flushing  # the flush loop ends after its current flush
             await self._flush()
             try:
@@ -400,13 +396,13 @@ class Daemon:
 
     async def _depth_loop(self) -> None:
         # through the buffer like any reading: recorded even while the database is down
-        while not self._connectors_stopped.is_set():
+        while not self._sources_stopped.is_set():
             now = datetime.now(UTC)
             depth = float(self.buffer.depth + len(self._pending))
-            for connector in self.connectors:
+            for line in self.loaded.config.lines:
                 self._pending_append(
                     Reading(
-                        connector.line.name,
+                        line.name,
                         BUFFER_DEPTH_TAG,
                         "scalar",
                         now,
@@ -419,7 +415,7 @@ class Daemon:
 
     async def _flush_loop(self) -> None:
         interval = self.settings.flush_interval_ms / 1000
-        while not self._connectors_stopped.is_set():
+        while not self._sources_stopped.is_set():
             await asyncio.sleep(interval)
             await self._flush()
 
@@ -449,7 +445,7 @@ class Daemon:
                 last_id, batch = await asyncio.to_thread(self.buffer.peek, self.settings.batch_size)
                 if not batch:
                     await self._sync_buffer_alarm(engine)
-                    if self._connectors_stopped.is_set() and not self._pending:
+                    if self._sources_stopped.is_set() and not self._pending:
                         return
                     await asyncio.sleep(IDLE_POLL_S)
                     continue

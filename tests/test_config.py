@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
+from pydantic import BaseModel, TypeAdapter
 
 from plantqc.config import load_config, parse_node_id
 from plantqc.errors import UserError
@@ -179,3 +181,32 @@ def test_a_stuck_check_on_a_deadband_tag_is_rejected(tmp_path: Path) -> None:
     message = error_of(write(tmp_path, text))
     assert "lines[0].tags[0]" in message
     assert "spc.faults.stuck_run cannot be checked on a tag with a deadband" in message
+
+
+# --- each plugin's sample section ---------------------------------------------------------------
+
+REPO = EXAMPLES.parent
+PLUGIN_SAMPLES = sorted(
+    path
+    for folder in ("connectors", "store", "images")
+    for path in (REPO / "plantqc" / folder / "samples").glob("*.yaml")
+)
+
+
+@pytest.mark.parametrize("sample", PLUGIN_SAMPLES, ids=[s.stem for s in PLUGIN_SAMPLES])
+def test_each_plugin_sample_is_a_valid_section_of_a_plant_config(
+    sample: Path, tmp_path: Path
+) -> None:
+    # the sample's section replaces the casting example's: a line's opcua, or a top-level one
+    plant = yaml.safe_load(CASTING)
+    [(key, section)] = yaml.safe_load(sample.read_text(encoding="utf-8")).items()
+    (plant["lines"][0] if key == "opcua" else plant)[key] = section
+    loaded = load_config(write(tmp_path, yaml.safe_dump(plant)))
+    owner = loaded.config.lines[0] if key == "opcua" else loaded.config
+    # every field of the sample read, with the value it says
+    assert _as_written(type(owner), key, getattr(owner, key)) == section
+
+
+def _as_written(model: type[BaseModel], field: str, value: object) -> object:
+    adapter = TypeAdapter(model.model_fields[field].annotation)
+    return adapter.dump_python(value, mode="json", by_alias=True, exclude_unset=True)

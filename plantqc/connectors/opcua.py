@@ -1,12 +1,13 @@
 """OPC UA connector: subscriptions per tag, readings with source time and status, reconnects.
 
-One `OpcUaConnector` per line.  It connects, resolves ``nsu=`` namespace URIs to the
-indices the server uses *now* (they change when a server restarts), creates one monitored
-item per tag (sampling interval, queue size and deadband from the config, OPC UA Part 4
-§5.12 and §7.22.2), and hands every notification to a sink as a `Reading`.  A tag whose
+One `OpcUaConnector` per line, an `plantqc.connectors.Input`.  It connects, resolves ``nsu=``
+namespace URIs to the indices the server uses *now* (they change when a server restarts),
+creates one monitored item per tag (sampling interval, queue size and deadband from the
+config, OPC UA Part 4 §5.12 and §7.22.2), and hands the notifications to a sink as batches
+of `Reading`s, one batch per publish response (what the server sent together).  A tag whose
 node is unknown to the server is reported and skipped; the others keep flowing.  When the
 connection is lost, it reconnects with capped exponential backoff and re-creates the
-subscription from scratch.
+subscription from scratch.  Its settings are `plantqc.connectors.opcua_settings`.
 
 Security: None, or Basic256Sha256 with Sign / SignAndEncrypt (OPC 10000-7, Basic256Sha256
 profile), a client certificate made by ``plantqc opcua cert`` and the server certificate
@@ -23,8 +24,6 @@ import contextlib
 import logging
 import math
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,10 +35,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from plantqc.buffer import Reading
-from plantqc.config import Line, OpcUaSecurity, Tag, env_secret
+from plantqc.config import Line, Tag
+from plantqc.connectors import InputState, ReadingSink
 from plantqc.connectors.certs import fingerprint, first_use_pin, is_trusted, trust_on_first_use
+from plantqc.connectors.opcua_settings import OpcUaSecurity
 from plantqc.errors import UserError
 from plantqc.quality import is_good
+from plantqc.schema import env_secret
 from plantqc.store.models import TimestampOrigin
 
 log = logging.getLogger(__name__)
@@ -285,27 +287,15 @@ def _resolve(path: Path, base_dir: Path) -> Path:
 # --- the connector -----------------------------------------------------------------------------
 
 
-@dataclass
-class ConnectorState:
-    """What a connector has done, for metrics, health and tests."""
-
-    connected: bool = False
-    received: int = 0
-    reconnects: int = 0
-    last_error: str | None = None
-    missing: dict[str, str] = field(default_factory=dict)
-    last_sample_at: dict[str, datetime] = field(default_factory=dict)
-
-
 class OpcUaConnector:
-    """Subscribes to one line's tags and hands each data change to ``sink`` as a `Reading`.
+    """Subscribes to one line's tags and hands their data changes to ``sink`` in batches.
 
     Parameters
     ----------
     line : Line
         The line config: endpoint, security, publishing interval, queue size and tags.
-    sink : callable
-        Called with each `Reading`, on the event loop; must not block.
+    sink : ReadingSink
+        Called with each batch of `Reading`s, on the event loop; must not block.
     base_dir : Path
         Folder relative certificate paths are taken from (the config file's folder).
     backoff_initial_s, backoff_max_s : float
@@ -318,7 +308,7 @@ class OpcUaConnector:
     def __init__(
         self,
         line: Line,
-        sink: Callable[[Reading], None],
+        sink: ReadingSink,
         *,
         base_dir: Path = Path("."),
         backoff_initial_s: float = 0.5,
@@ -328,10 +318,12 @@ class OpcUaConnector:
     ) -> None:
         if not 0 < backoff_initial_s <= backoff_max_s:
             raise ValueError("backoff must satisfy 0 < initial <= max")
-        self.line = line
+        self.config = line
+        self.line = line.name
         self.endpoint = endpoint or line.opcua.endpoint
-        self.state = ConnectorState()
+        self.state = InputState()
         self._sink = sink
+        self._batch: list[Reading] = []
         self._base_dir = base_dir
         self._backoff = (backoff_initial_s, backoff_max_s)
         self._timeout = request_timeout_s
@@ -349,7 +341,7 @@ class OpcUaConnector:
                 self.state.last_error = describe_error(exc, self.endpoint)
                 log.warning(
                     "opcua connection failed",
-                    extra={"line": self.line.name, "reason": self.state.last_error},
+                    extra={"line": self.line, "reason": self.state.last_error},
                 )
             self.state.connected = False
             if stop.is_set():
@@ -360,6 +352,7 @@ class OpcUaConnector:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
             delay = min(delay * 2, self._backoff[1])
+        self._hand_on()  # what the last session received, before the caller goes on
 
     async def _session(self, stop: asyncio.Event) -> bool:
         client = Client(self.endpoint, timeout=self._timeout, watchdog_intervall=1.0)
@@ -370,7 +363,7 @@ class OpcUaConnector:
             lost.set()
 
         client.connection_lost_callback = on_lost
-        await configure_security(client, self.line.opcua.security, self._base_dir)
+        await configure_security(client, self.config.opcua.security, self._base_dir)
         await client.connect()
         try:
             handles = await self._subscribe(client)
@@ -378,7 +371,7 @@ class OpcUaConnector:
             self.state.last_error = None
             log.info(
                 "opcua subscribed",
-                extra={"line": self.line.name, "tags": len(handles), "endpoint": self.endpoint},
+                extra={"line": self.line, "tags": len(handles), "endpoint": self.endpoint},
             )
             waiters = [
                 asyncio.create_task(stop.wait()),
@@ -403,7 +396,7 @@ class OpcUaConnector:
                 await asyncio.wait_for(client.disconnect(), self._timeout)
 
     async def _subscribe(self, client: Client) -> dict[int, Tag]:
-        opcua = self.line.opcua
+        opcua = self.config.opcua
         params = ua.CreateSubscriptionParameters()
         params.RequestedPublishingInterval = opcua.publishing_interval_ms
         params.RequestedLifetimeCount = 10_000
@@ -415,7 +408,7 @@ class OpcUaConnector:
         namespaces = await client.get_namespace_array()
         requests, tags = [], {}
         self.state.missing.clear()
-        for handle, tag in enumerate(self.line.tags, start=1):
+        for handle, tag in enumerate(self.config.tags, start=1):
             try:
                 node_id = resolve_node_id(tag, namespaces)
             except KeyError as exc:
@@ -435,7 +428,7 @@ class OpcUaConnector:
         log.warning(
             "opcua tag skipped",
             extra={
-                "line": self.line.name,
+                "line": self.line,
                 "tag": tag.name,
                 "node_id": tag.node_id,
                 "reason": reason,
@@ -459,10 +452,17 @@ class OpcUaConnector:
         tag = handles.get(item.ClientHandle)
         if tag is None:
             return
-        reading = to_reading(self.line.name, tag, item.Value, datetime.now(UTC))
-        self.state.received += 1
-        self.state.last_sample_at[tag.name] = reading.ts
-        self._sink(reading)
+        if not self._batch:
+            # handed on once the loop is free: after the rest of this publish response,
+            # which the subscription queues all at once
+            asyncio.get_running_loop().call_soon(self._hand_on)
+        self._batch.append(to_reading(self.line, tag, item.Value, datetime.now(UTC)))
+
+    def _hand_on(self) -> None:
+        batch, self._batch = self._batch, []
+        if batch:  # empty when run() handed it on already, at its end
+            self.state.handed_on(batch)
+            self._sink(batch)
 
 
 def _monitored_item(

@@ -1,7 +1,9 @@
 """What a worker process does with one image file: bytes -> SHA-256 -> measurement -> overlay.
 
 It runs in a `concurrent.futures.ProcessPoolExecutor` worker, so its argument and result are
-plain picklable dataclasses and nothing here touches the store or the event loop.  A bad image
+plain picklable dataclasses (`plantqc.images.jobs`) and nothing here touches the store or the
+event loop; the daemon submits `plantqc.images.jobs.run_job`, so only the worker imports this
+module and OpenCV.  A bad image
 is not an exception here but an outcome with the reason, which the pipeline records.
 """
 
@@ -11,105 +13,16 @@ import hashlib
 import math
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import vision
+from plantqc.images.jobs import AnalysisJob, AnalysisOutcome
+from plantqc.images.jobs import Recipe as Recipe  # callers that measure build jobs from here
 
 Measurement = vision.ParticleAnalysis | vision.ThicknessResult | vision.SurfaceDefects
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """What the loading metrics compare an image with: the line product's densities and wt%."""
-
-    filler_density_g_cm3: float
-    polymer_density_g_cm3: float
-    nominal_wt_pct: float
-
-
-@dataclass(frozen=True)
-class AnalysisJob:
-    """One image file to measure.
-
-    Attributes
-    ----------
-    path : Path
-        The image file.
-    kind : str
-        ``particles``, ``thickness`` or ``defects`` (`plantqc.config.ImageKind`).
-    pixel_size_um, scale_bar_um : float or None
-        Exactly one is given: the pixel size [um], or the length of the scale bar drawn in the
-        image [um], from which the pixel size is measured.
-    overlay_folder : Path
-        Where the annotated PNG goes.
-    recipe : Recipe, optional
-        For the loading metrics of particle images.
-    max_pixels : int
-        Larger images are refused before decoding [px].
-    """
-
-    path: Path
-    kind: str
-    pixel_size_um: float | None
-    scale_bar_um: float | None
-    overlay_folder: Path
-    recipe: Recipe | None = None
-    max_pixels: int = vision.DEFAULT_MAX_PIXELS
-
-
-@dataclass(frozen=True)
-class AnalysisOutcome:
-    """The measurement of one file, or why there is none.
-
-    Attributes
-    ----------
-    sha256 : str or None
-        Hex digest of the file's bytes; None when it could not be read.
-    document : dict or None
-        The result's ``to_dict()`` plus the scalar metrics under their own keys.
-    values : dict
-        The finite scalar metrics (`plantqc.config.IMAGE_METRICS`) by name.
-    overlay_path : Path or None
-        The annotated PNG, when written.
-    error : str or None
-        Why the image was rejected (one sentence); None when measured.
-    unexpected : bool
-        The error is a failure of the analysis itself (with its traceback), not a bad image.
-    missing : bool
-        The file was gone when the worker came to read it.
-    overlay_error : str or None
-        Why the overlay could not be written (the measurement still stands).
-    seconds : float
-        Time the worker spent on the file [s].
-    """
-
-    path: Path
-    sha256: str | None
-    document: dict[str, Any] | None = None
-    values: dict[str, float] | None = None
-    overlay_path: Path | None = None
-    error: str | None = None
-    unexpected: bool = False
-    missing: bool = False
-    overlay_error: str | None = None
-    seconds: float = 0.0
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 digest of a file's bytes (FIPS 180-4), read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def warm_up() -> None:
-    """Nothing: submitted once at start so that a worker pays its imports before any image."""
 
 
 def scalar_metrics(result: Measurement) -> dict[str, float]:
@@ -200,7 +113,7 @@ def analyse_file(job: AnalysisJob) -> AnalysisOutcome:
         return AnalysisOutcome(job.path, None, error=f"Cannot read the file: {exc.strerror}.")
     sha256 = hashlib.sha256(data).hexdigest()
     try:
-        image = vision.decode_image(data, job.max_pixels)
+        image = vision.decode_image(data)
         del data
         result = measure(image, job, job.path.name)
     except vision.ImageError as exc:

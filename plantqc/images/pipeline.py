@@ -1,7 +1,8 @@
 """The daemon's image loop: watched folders -> worker processes -> store -> metric readings.
 
 Each complete file of an image input's folder (`FolderWatcher`) is mapped to line, lot and roll
-by the input's file-name pattern, measured in a worker process (`analyse_file`, in a
+by the input's file-name pattern, measured in a worker process
+(`plantqc.images.analysis.analyse_file` through `plantqc.images.jobs.run_job`, in a
 `concurrent.futures.ProcessPoolExecutor`: the event loop never waits on pixels), stored as an
 ``image_results`` row with its SHA-256, metrics and overlay, and each scalar metric is handed to
 the daemon as a `Reading` of the input's metric tag, so it is buffered, stored and charted like
@@ -40,17 +41,19 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from plantqc.buffer import Reading
-from plantqc.config import ImageInput, LoadedConfig, PlantConfig, image_metric_tag
+from plantqc.charting.names import image_metric_tag
+from plantqc.config import LoadedConfig, PlantConfig
 from plantqc.errors import UserError
 from plantqc.images import records
-from plantqc.images.analysis import (
+from plantqc.images.jobs import (
     AnalysisJob,
     AnalysisOutcome,
     Recipe,
-    analyse_file,
     file_sha256,
+    run_job,
     warm_up,
 )
+from plantqc.images.settings import ImageInput
 from plantqc.images.watch import FolderWatcher
 from plantqc.metrics import ImageInputStatus
 from plantqc.store.models import TimestampOrigin
@@ -346,7 +349,7 @@ class ImagePipeline:
             self._pool = self._new_pool()
         pool = self._pool
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool, analyse_file, job)
+            return await asyncio.get_running_loop().run_in_executor(pool, run_job, job)
         except BrokenProcessPool:  # a worker died (killed, out of memory) on this image
             if self._pool is pool:  # the first of the jobs that were on it replaces it
                 pool.shutdown(wait=False, cancel_futures=True)

@@ -2,8 +2,9 @@
 
 Plugins in the manner of Telegraf's outputs: one self-contained module per notifier behind
 the small `Notifier` interface, configured by its own section under a line's ``notify:``
-(``plantqc/notifiers/samples/<name>.yaml`` shows each section, README.md beside this file
-describes them).  All notifiers read the same outbox (`plantqc.notifiers.outbox`), each with
+with its settings model beside it (``<name>_settings.py``, pydantic only);
+``plantqc/notifiers/samples/<name>.yaml`` shows each section, README.md beside this file
+describes them.  All notifiers read the same outbox (`plantqc.notifiers.outbox`), each with
 its own cursor, so a broker outage delays MQTT only, never the OPC UA write-back.
 
 - ``mqtt`` (`plantqc.notifiers.mqtt`): JSON per change, retained active state per alarm.
@@ -15,9 +16,10 @@ its own cursor, so a broker outage delays MQTT only, never the OPC UA write-back
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from plantqc.notifiers.outbox import OutboxBatch
+if TYPE_CHECKING:  # reading a notifier's settings (plantqc.config) needs no store
+    from plantqc.notifiers.outbox import OutboxBatch
 
 
 class NotifyError(Exception):

@@ -26,10 +26,11 @@ from pathlib import Path
 
 import aiomqtt
 
-from plantqc.config import MqttNotify, env_secret
 from plantqc.errors import UserError
 from plantqc.notifiers import NotifyError
+from plantqc.notifiers.mqtt_settings import MqttNotify
 from plantqc.notifiers.outbox import AlarmChange, LinePath, OutboxBatch
+from plantqc.schema import env_secret
 
 LINE_SEGMENT = "_line"
 """Topic level used instead of a tag name for alarms of the line itself (not a valid tag name)."""

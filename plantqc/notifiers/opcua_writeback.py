@@ -26,10 +26,11 @@ from pathlib import Path
 
 from asyncua import Client, ua
 
-from plantqc.config import Line, OpcUaWriteback, Tag
+from plantqc.config import Line, Tag
 from plantqc.connectors.opcua import configure_security, describe_error, resolve_node_id
 from plantqc.errors import UserError
 from plantqc.notifiers import NotifyError
+from plantqc.notifiers.opcua_writeback_settings import OpcUaWriteback
 from plantqc.notifiers.outbox import LineAlarmSummary, OutboxBatch
 
 PRIORITY_CODES = {"low": 1, "medium": 2, "high": 3, "critical": 4}

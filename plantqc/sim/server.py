@@ -25,8 +25,9 @@ from asyncua import Server, ua
 from asyncua.crypto.permission_rules import User, UserRole
 from asyncua.server.user_managers import UserManager
 
-from plantqc.config import Line, OpcUaSecurity, PlantConfig, Tag, parse_node_id
+from plantqc.config import Line, PlantConfig, Tag
 from plantqc.connectors.certs import make_certificate
+from plantqc.connectors.opcua_settings import OpcUaSecurity, parse_node_id
 from plantqc.errors import UserError
 from plantqc.sim.model import SAMPLE_COUNTER, LineModel, signal_spec
 from plantqc.sim.scenario import Scenario

@@ -13,9 +13,6 @@ from sqlalchemy.orm import Session
 from plantqc.charting.names import image_node_id
 from plantqc.config import (
     BUFFER_DEPTH_TAG,
-    IMAGE_METRICS,
-    LOADING_METRICS,
-    ImageMetricSettings,
     PlantConfig,
     SpcSettings,
     SpecLimits,
@@ -23,6 +20,7 @@ from plantqc.config import (
 )
 from plantqc.config import Line as LineConfig
 from plantqc.errors import UserError
+from plantqc.images.settings import IMAGE_METRICS, LOADING_METRICS, ImageMetricSettings
 from plantqc.store.models import Line, Tag
 
 

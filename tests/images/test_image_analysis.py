@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from images_helpers import png
 
-from plantqc.images import AnalysisJob, analyse_file
+from plantqc.images.analysis import AnalysisJob, analyse_file
 from vision.synthetic import SyntheticDefect, draw_scale_bar, film_image, web_image
 
 

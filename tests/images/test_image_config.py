@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from plantqc.config import load_config
 from plantqc.errors import UserError
-from plantqc.images import FileName, parse_name
+from plantqc.images.pipeline import FileName, parse_name
 from plantqc.metrics import DaemonStatus, ImageInputStatus, registry_for
 from plantqc.store import connect, sync_config, upgrade
 from plantqc.store.models import Tag

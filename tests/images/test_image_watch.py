@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from plantqc.images import FolderWatcher
+from plantqc.images.watch import FolderWatcher
 
 SETTLE_S = 0.3
 

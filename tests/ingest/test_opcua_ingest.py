@@ -134,7 +134,7 @@ def test_missing_node_is_reported_and_the_other_tags_flow(tmp_path: Path, port: 
     full = load_config(tmp_path / "c.yaml").config
     served = write_config(tmp_path, "casting.yaml", port).config  # the simulator lacks 'ghost'
     got: list[Reading] = []
-    connector = OpcUaConnector(full.lines[0], got.append)
+    connector = OpcUaConnector(full.lines[0], got.extend)
 
     async def main() -> None:
         async with LineSimulator(served, tick_s=0.05):
@@ -147,7 +147,7 @@ def test_missing_node_is_reported_and_the_other_tags_flow(tmp_path: Path, port: 
 
 def test_unreachable_endpoint_retries_with_a_clear_reason(tmp_path: Path, port: int) -> None:
     line = write_config(tmp_path, "casting.yaml", port).config.lines[0]
-    connector = OpcUaConnector(line, lambda r: None, backoff_initial_s=0.1, backoff_max_s=0.2)
+    connector = OpcUaConnector(line, lambda batch: None, backoff_initial_s=0.1, backoff_max_s=0.2)
     asyncio.run(collect(connector, 1.0))
     assert connector.state.reconnects >= 3
     assert connector.state.last_error == (
@@ -177,7 +177,7 @@ def publish_dry_thickness(
             )
         async with server:
             stop = asyncio.Event()
-            task = asyncio.create_task(OpcUaConnector(line, got.append).run(stop))
+            task = asyncio.create_task(OpcUaConnector(line, got.extend).run(stop))
             await asyncio.sleep(1.0)
             for value, status in sent:
                 await server.write_attribute_value(

@@ -58,7 +58,7 @@ async def run_until(
 def connector_for(loaded: LoadedConfig, got: list[Reading]) -> OpcUaConnector:
     line = loaded.config.lines[0]
     return OpcUaConnector(
-        line, got.append, base_dir=loaded.base_dir, backoff_initial_s=0.1, backoff_max_s=0.2
+        line, got.extend, base_dir=loaded.base_dir, backoff_initial_s=0.1, backoff_max_s=0.2
     )
 
 
