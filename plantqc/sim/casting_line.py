@@ -127,8 +127,8 @@ class CdDisturbance:
     """
 
     smile_pct: float = 3.0
-    edge_bead_pct: float = 6.0
-    edge_bead_bins: float = 1.5
+    edge_bead_pct: float = 4.0
+    edge_bead_bins: float = 4.0
     streak_pct: float = -2.0
     streak_width_pitch: float = 1.2
     streak_start_pitch: float = 8.0
@@ -169,15 +169,15 @@ class MdDisturbance:
         time constant, s.
     """
 
-    evaporation_pct_h: float = 0.25
-    batch_sigma_pct: float = 0.3
-    pump_wear_pct_h: float = 0.5
+    evaporation_pct_h: float = 0.4
+    batch_sigma_pct: float = 0.2
+    pump_wear_pct_h: float = 0.05
     viscosity_mpa_s: float = 2000.0
     viscosity_sigma_pct: float = 5.0
     viscosity_tau_s: float = 1200.0
     slip_at_nominal_pct: float = 2.0
-    wander_sigma_pct: float = 0.6
-    wander_tau_s: float = 900.0
+    wander_sigma_pct: float = 0.4
+    wander_tau_s: float = 1200.0
 
 
 @dataclass(frozen=True)
@@ -223,8 +223,8 @@ class CastingLineConfig:
     cd_misalignment_pitch: float = 0.0
     cd_gain: float = 1.0
     scan_s: float = 20.0
-    gauge_noise_um: float = 0.25
-    roll_length_m: float = 60.0
+    gauge_noise_um: float = 0.1
+    roll_length_m: float = 150.0
     step_s: float = 1.0
     md: MdDisturbance = field(default_factory=MdDisturbance)
     cd: CdDisturbance = field(default_factory=CdDisturbance)

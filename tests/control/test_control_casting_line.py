@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ from plantqc.control.response import response_matrix
 from plantqc.sim.casting_line import (
     CastingLine,
     CastingLineConfig,
+    MdDisturbance,
     Slurry,
     solids_density,
     solids_volume_fraction,
@@ -97,11 +100,13 @@ def test_the_same_seed_gives_the_same_line_and_another_seed_another():
 
 
 def test_solvent_evaporation_raises_the_solids_until_the_next_roll_brings_a_new_batch():
-    cfg = CastingLineConfig()
+    cfg = CastingLineConfig(md=replace(MdDisturbance(), batch_sigma_pct=0.0))
     line = CastingLine(cfg, cd_disturbances=False)
-    line.advance(1500.0)  # 50 m of a 60 m roll at 2 m/min
-    assert line.solids_wt_pct == pytest.approx(
-        cfg.slurry.solids_wt_pct + cfg.md.evaporation_pct_h * 1500 / 3600, rel=1e-9
-    )
-    line.advance(400.0)
+    line.advance(4200.0)  # 140 m of a 150 m roll at 2 m/min
+    evap = cfg.md.evaporation_pct_h / 3600
+    assert line.solids_wt_pct == pytest.approx(cfg.slurry.solids_wt_pct + evap * 4200, rel=1e-9)
+    line.advance(600.0)  # the roll changes at 150 m = 4500 s
     assert line.rolls == 1
+    # within one model step: the web length is a float sum and may reach 150 m a step late
+    fresh = cfg.slurry.solids_wt_pct + evap * 300
+    assert line.solids_wt_pct == pytest.approx(fresh, abs=evap * cfg.step_s * 1.0001)
