@@ -129,7 +129,8 @@ def _store_samples(url: str, tag_ids: list[int], seconds: int, rate_hz: float) -
 
 def _analysed_images(folder: Path) -> dict[str, tuple[dict[str, Any], Path]]:
     """One real measurement (document and overlay) per image input."""
-    from plantqc.images.analysis import AnalysisJob, Recipe, analyse_file
+    from plantqc.images.analysis import analyse_file
+    from plantqc.images.jobs import AnalysisJob, Recipe
     from vision.synthetic import SyntheticDefect, film_image, particle_image, web_image
 
     pixels = {

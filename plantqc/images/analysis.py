@@ -20,7 +20,6 @@ import numpy as np
 
 import vision
 from plantqc.images.jobs import AnalysisJob, AnalysisOutcome
-from plantqc.images.jobs import Recipe as Recipe  # callers that measure build jobs from here
 
 Measurement = vision.ParticleAnalysis | vision.ThicknessResult | vision.SurfaceDefects
 

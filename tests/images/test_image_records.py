@@ -11,7 +11,8 @@ from ingest_helpers import EXAMPLES
 from sqlalchemy import Engine, select
 
 from plantqc.config import load_config
-from plantqc.images.analysis import AnalysisJob, Recipe, analyse_file
+from plantqc.images.analysis import analyse_file
+from plantqc.images.jobs import AnalysisJob, Recipe
 from plantqc.images.records import ResultRow, insert_result, resolve_lot_roll
 from plantqc.store import sync_config
 from plantqc.store.lots import record_lot, record_roll

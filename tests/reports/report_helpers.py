@@ -18,7 +18,8 @@ from sqlalchemy import Engine
 from plantqc.alarms import ack, list_alarms
 from plantqc.charting.runner import SpcEngine
 from plantqc.config import LoadedConfig, PlantConfig, load_config
-from plantqc.images.analysis import AnalysisJob, Recipe, analyse_file
+from plantqc.images.analysis import analyse_file
+from plantqc.images.jobs import AnalysisJob, Recipe
 from plantqc.images.records import ResultRow, insert_result
 from plantqc.store import SampleRow, insert_profiles, insert_samples, sync_config
 from plantqc.store.lots import record_lot, record_roll
