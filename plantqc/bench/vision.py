@@ -48,7 +48,7 @@ import cv2
 import numpy as np
 
 from vision.filler import analyze_particles
-from vision.realistic import Annotated, Section, annotate, cross_section
+from vision.realistic import Annotated, Section, annotate, cross_section, top_view
 from vision.synthetic import SyntheticParticles, match_f1, particle_image
 from vision.thickness import measure_thickness
 
@@ -310,3 +310,267 @@ def run_vision_bench(size_px: int = 4096, seed: int = 0, repeats: int = 1) -> Vi
         thickness_baseline_mae_um=float(np.mean(np.abs(naive * SECTION_PIXEL_UM - truth_um))),
         thickness_coverage=film.coverage,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Quality sweep: every acceptance figure of issue 17, on both generators and the real images.
+
+#: Where the public micrographs live by default (``../shared/data/micrographs`` of the repo).
+MICROGRAPHS = Path(__file__).resolve().parents[3] / "shared" / "data" / "micrographs"
+
+#: NFFA-EUROPE images whose hand mask labels every particle (the folder's README): the granular
+#: film, the agglomerate, the sparse dots, the ring and the sparse bright particles. The large
+#: faceted particles' mask covers only the large ones: there the count is a sanity check
+#: (within a factor of 1.5), kept apart in :data:`NFFA_LARGE_ONLY`.
+#: Values: the README's particle count of each mask.
+NFFA_EVERY_PARTICLE = {
+    "L2_0a111f9bab302c27064c3d9166f2afc4": 115,
+    "L2_0a7efff5757e6b543ee1a0d17328c881": 52,
+    "L2_0b3ff6d0426c2223ed121a5352b26b0f": 46,
+    "L2_0c0bbcbbfc104a68cc7fb45a8ae24201": 1,
+    "L2_0c6f769bd72e154dac9c98600435aa13": 110,
+}
+NFFA_LARGE_ONLY = {"L2_0c1e5766bce8f601865a20e3956b909e": 47}
+
+
+def quality_section(
+    seed: int, pixel_size_um: float = SECTION_PIXEL_UM
+) -> tuple[Section, Annotated]:
+    """Realistic cross section ``seed`` of the sweep, with the annotation style, corner, label
+    position, end ticks and unit spelling cycling with the seed (every style every 5 seeds)."""
+    from vision.realistic import CORNERS, STYLES
+
+    r = np.random.default_rng(seed)
+    truth = cross_section(
+        (400, 480),
+        pixel_size_um=pixel_size_um,
+        thickness_um=float(r.uniform(20, 45)),
+        tilt_deg=float(r.uniform(-3, 3)),
+        wedge_um=float(r.uniform(-4, 4)),
+        wave_um=float(r.uniform(0, 1.5)),
+        dents=int(r.integers(0, 3)),
+        delamination=bool(r.random() < 0.3),
+        substrate=str(r.choice(["foil", "glass"])),
+        vacuum=bool(r.random() < 0.3),
+        seed=seed,
+    )
+    style = STYLES[seed % len(STYLES)]
+    corner = CORNERS[(seed // len(STYLES)) % len(CORNERS)]
+    # A bare bar is drawn where it contrasts: black over the substrate, white over the resin.
+    if style == "bare_black":
+        corner = "bottom_" + corner.split("_")[1]
+    elif style == "bare_white":
+        corner = "top_" + corner.split("_")[1]
+    drawn = annotate(
+        truth.image,
+        style=style,
+        bar_um=float(r.choice([20.0, 25.0])),
+        pixel_size_um=pixel_size_um,
+        corner=corner,
+        label_above=bool(seed % 2),
+        ticks=bool(seed % 3 == 0),
+        unit=("µm", "um")[seed % 2],
+        spaced=bool(seed % 4 < 2),
+        seed=seed,
+    )
+    return truth, drawn
+
+
+def _scale_bar_cases(n: int) -> list[Annotated]:
+    """Annotated realistic top views whose bar labels span the units (``µm``, ``um``, ``mm``,
+    ``nm``), spacing, styles and corners."""
+    from vision.realistic import CORNERS, STYLES
+
+    # (unit, bar value in that unit, pixel size in um): bars of 100-200 px on a 512 px view.
+    units = (("µm", 20.0, 0.1), ("um", 50.0, 0.25), ("mm", 2.0, 10.0), ("nm", 500.0, 0.004))
+    out = []
+    for i in range(n):
+        unit, value, px_um = units[i % len(units)]
+        style = STYLES[i % len(STYLES)]
+        corner = CORNERS[(i // len(STYLES)) % len(CORNERS)]
+        tv = top_view((512, 512), seed=200 + i, n_primary=40, n_large=2, n_agglomerates=3)
+        out.append(
+            annotate(
+                tv.image,
+                style=style,
+                bar_um=value * _UNIT_UM[unit],
+                pixel_size_um=px_um,
+                unit=unit,
+                spaced=bool(i % 2),
+                corner=corner,
+                label_above=bool(i % 3),
+                ticks=bool(i % 2 == 0),
+                seed=i,
+            )
+        )
+    return out
+
+
+_UNIT_UM = {"µm": 1.0, "um": 1.0, "mm": 1000.0, "nm": 0.001}
+
+
+def _score_sections(
+    pairs: list[tuple[np.ndarray, np.ndarray, float]], pixel_size_um: float
+) -> dict[str, float]:
+    """Worst and median per-column MAE [um], worst tilt error [deg] and lowest coverage of
+    measured sections given as (image, truth thickness [um], truth tilt [deg])."""
+    mae, tilt, cover = [], [], []
+    for image, truth_um, truth_tilt in pairs:
+        film = measure_thickness(image, pixel_size_um)
+        mae.append(float(np.nanmean(np.abs(film.thickness_um - truth_um))))
+        tilt.append(abs(film.tilt_deg - truth_tilt))
+        cover.append(film.coverage)
+    return {
+        "mae_um_max": max(mae),
+        "mae_um_median": float(np.median(mae)),
+        "tilt_err_deg_max": max(tilt),
+        "coverage_min": min(cover),
+    }
+
+
+def _score_top_views(
+    views: list[tuple[np.ndarray, np.ndarray, int]], pixel_size_um: float
+) -> dict[str, float]:
+    """Lowest and median matched F1, worst area-fraction error and agglomerate-count agreement
+    of top views given as (image, truth labels, truth agglomerate count)."""
+    f1, af, agg_ok = [], [], []
+    for image, labels, n_agg in views:
+        r = analyze_particles(image, pixel_size_um, annotations=None)
+        f1.append(match_f1(labels, r.segmentation.labels))
+        af.append(abs(r.particles.area_fraction - float(np.count_nonzero(labels)) / labels.size))
+        got = r.agglomerates.count
+        agg_ok.append(got == n_agg if n_agg <= 10 else abs(got - n_agg) <= 0.1 * n_agg)
+    return {
+        "f1_min": min(f1),
+        "f1_median": float(np.median(f1)),
+        "af_err_max": max(af),
+        "agglomerates_ok": float(np.mean(agg_ok)),
+    }
+
+
+#: Realistic top-view kinds of the sweep: clean, shot noise, a granular background and a weak
+#: particle contrast (keyword arguments of :func:`vision.realistic.top_view`).
+REALISTIC_TOP_KINDS: dict[str, dict[str, float]] = {
+    "clean": {},
+    "noisy": {"dose": 30.0},
+    "textured": {"texture": 0.06, "dose": 40.0},
+    "low_contrast": {"background": 0.40, "particle": 0.52, "dose": 60.0},
+}
+#: Old-generator top-view kinds (keyword arguments of :func:`vision.synthetic.particle_image`),
+#: the cases of tests/vision/test_vision_particles.py.
+SYNTHETIC_TOP_KINDS: dict[str, dict[str, float]] = {
+    "clean": {},
+    "clusters": {"cluster_probability": 0.6, "fill_probability": 0.9},
+    "noisy": {"noise": 0.12},
+    "uneven": {"shading": 0.6, "noise": 0.03},
+    "low_contrast": {"contrast": 0.08, "noise": 0.02},
+}
+
+
+def _nffa_scores(folder: Path) -> dict[str, float]:
+    """Particle count and area fraction of each NFFA image against its hand mask."""
+    out: dict[str, float] = {}
+    for stem, n_mask in {**NFFA_EVERY_PARTICLE, **NFFA_LARGE_ONLY}.items():
+        image = cv2.imread(str(folder / f"{stem}.jpg"), cv2.IMREAD_GRAYSCALE)
+        mask = cv2.imread(str(folder / "masks" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE) == 0
+        r = analyze_particles(image, 1.0)
+        key = f"nffa_{stem[3:8]}"
+        out[f"{key}_count"] = r.particles.count
+        out[f"{key}_count_ratio"] = r.particles.count / n_mask
+        out[f"{key}_af_err"] = r.particles.area_fraction - float(mask.mean())
+    return out
+
+
+def _other_micrographs(folder: Path) -> dict[str, float]:
+    """The jrminter images against their published references (the folder's README)."""
+    from vision import decode_image, find_scale_bar, segment_particles
+
+    def read(name: str) -> np.ndarray:
+        return decode_image((folder / name).read_bytes())
+
+    seg = segment_particles(read("blobs.gif"), split=False, min_area_px=1)
+    model = analyze_particles(read("model-agglomerates.tif"), 1.0)
+    bars = {
+        name: find_scale_bar(read(name)).length_px / ref
+        for name, ref in (("scipy_ex_MV_HFV_012.jpg", 317), ("fib620eb.tif", 128))
+    }
+    return {
+        "blobs_count": len(seg.particles),
+        "blobs_area_ratio": sum(p.area_px for p in seg.particles) / 22243,
+        "model_agglomerates_count": model.particles.count,
+        "model_agglomerates_groups": model.agglomerates.count,
+        "scipy_bar_ratio": bars["scipy_ex_MV_HFV_012.jpg"],
+        "fib620eb_bar_ratio": bars["fib620eb.tif"],
+    }
+
+
+def run_vision_quality(
+    n_images: int = 20, size_px: int = 384, micrographs: Path | None = MICROGRAPHS
+) -> dict[str, float]:
+    """Every acceptance figure of issue 17 in one flat dict (worst case over the images).
+
+    Parameters
+    ----------
+    n_images : int, default 20
+        Images per kind, each its own seed.
+    size_px : int, default 384
+        Side of the top views [px].
+    micrographs : pathlib.Path, optional
+        The public micrograph folder; its figures are left out when it is None or absent.
+
+    Notes
+    -----
+    Truth is exact for both generators: per-column normal thickness and tilt of the drawn
+    film, drawn scale-bar length, particle labels and agglomerate membership. The real images
+    are scored against the hand masks and references named in the folder's README.
+    """
+    from vision.realistic import top_view as realistic_top
+    from vision.scale_bar import find_scale_bar
+    from vision.synthetic import film_image
+
+    fig: dict[str, float] = {"n_images": n_images}
+    sections = [quality_section(seed) for seed in range(n_images)]
+    for k, v in _score_sections(
+        [(d.image, t.thickness_um, t.tilt_deg) for t, d in sections], SECTION_PIXEL_UM
+    ).items():
+        fig[f"realistic_section_{k}"] = v
+    bars = [d for _, d in sections] + _scale_bar_cases(n_images)
+    fig["scale_bar_rel_err_max"] = max(
+        abs(find_scale_bar(d.image).length_px / d.bar_length_px - 1.0) for d in bars
+    )
+    old = []
+    for seed in range(n_images):
+        r = np.random.default_rng(1000 + seed)
+        film = film_image(
+            (400, 640),
+            thickness_px=float(r.uniform(80, 180)),
+            top_px=float(r.uniform(60, 120)),
+            tilt_deg=float(r.uniform(-3, 3)),
+            wave_amplitude_px=float(r.uniform(0, 4)),
+            texture=float(r.uniform(0, 0.05)),
+            noise=float(r.uniform(0, 0.05)),
+            seed=seed,
+        )
+        old.append((film.image, film.thickness_px * SECTION_PIXEL_UM, film.tilt_deg))
+    for k, v in _score_sections(old, SECTION_PIXEL_UM).items():
+        fig[f"synthetic_section_{k}"] = v
+    for kind, options in REALISTIC_TOP_KINDS.items():
+        views = []
+        for seed in range(n_images):
+            tv = realistic_top(
+                (size_px, size_px), seed=seed, n_primary=45, n_large=3, n_agglomerates=4, **options
+            )
+            views.append((tv.image, tv.labels, tv.n_agglomerates))
+        for k, v in _score_top_views(views, 0.1).items():
+            fig[f"realistic_top_{kind}_{k}"] = v
+    for kind, options in SYNTHETIC_TOP_KINDS.items():
+        views = []
+        for seed in range(n_images):
+            sp = particle_image((size_px, size_px), seed=seed, **options)
+            views.append((sp.image, sp.labels, sp.n_agglomerates))
+        for k, v in _score_top_views(views, 0.5).items():
+            fig[f"synthetic_top_{kind}_{k}"] = v
+    if micrographs is not None and micrographs.is_dir():
+        fig.update(_nffa_scores(micrographs / "nffa-sem"))
+        fig.update(_other_micrographs(micrographs / "jrminter"))
+    return fig

@@ -79,9 +79,23 @@ def spc_bench(
 def vision_bench(
     size: Annotated[int, typer.Option(min=64, help="Side of the square test image, px.")] = 4096,
     repeats: Annotated[int, typer.Option(min=1, help="Runs; each side keeps its best time.")] = 3,
+    quality: Annotated[
+        bool,
+        typer.Option(
+            "--quality",
+            help="Instead of timing, score every acceptance figure on both generators and "
+            "the public micrographs.",
+        ),
+    ] = False,
+    images: Annotated[int, typer.Option(min=1, help="Images per kind for --quality.")] = 20,
     as_json: JsonOption = False,
 ) -> None:
     """Particle analysis of a synthetic micrograph on one core vs scikit-image, with F1."""
+    if quality:
+        from plantqc.bench.vision import run_vision_quality
+
+        print_figures("vision: quality sweep", [run_vision_quality(images)], as_json)
+        return
     from plantqc.bench.vision import run_vision_bench
 
     result = run_vision_bench(size, repeats=repeats)

@@ -86,3 +86,22 @@ def test_peak_memory_is_the_child_process_own_not_its_parent_size():
     ballast = np.ones(512 * 2**20, np.uint8)  # touched: 512 MiB resident in this process
     rss, _ = peak_memory(benchmark_image(128).image)
     assert ballast[-1] == 1 and rss < 512
+
+
+def test_quality_sweep_reports_every_acceptance_figure_of_both_generators():
+    from plantqc.bench.vision import run_vision_quality
+
+    fig = run_vision_quality(n_images=2, size_px=192, micrographs=None)
+    for gen in ("realistic", "synthetic"):
+        assert {f"{gen}_section_mae_um_max", f"{gen}_section_tilt_err_deg_max"} <= set(fig)
+        assert f"{gen}_top_clean_f1_min" in fig and f"{gen}_top_clean_af_err_max" in fig
+    # Exact truth: a clean realistic section is measured within the 0.5 um.
+    assert fig["realistic_section_mae_um_max"] <= 0.5 and fig["scale_bar_rel_err_max"] <= 0.01
+
+
+def test_cli_quality_mode_prints_the_sweep_as_json():
+    result = CliRunner().invoke(
+        plantqc.cli.app, ["bench", "vision", "--quality", "--images", "1", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "realistic_top_clean_f1_min" in json.loads(result.output)
