@@ -182,3 +182,10 @@ class CdController:
         if self._du.value is None:
             raise RuntimeError(f"CD QP not solved: {self._problem.status}")
         return np.clip(u0 + self._du.value, -s.limit, s.limit)
+
+    def propose(self, value: NDArray[np.float64], setpoint: NDArray[np.float64]) -> NDArray:
+        """`solve` as `plantqc.control.loop.LoopSupervisor` drives it."""
+        return self.solve(np.asarray(value, dtype=float), setpoint)
+
+    def reset(self) -> None:
+        """Nothing to forget: the QP keeps no state between periods."""

@@ -117,6 +117,36 @@ class VelocityPi:
         return self.tuning.kc * (error - prev) + self.tuning.ki * self.sample_s * error
 
 
+class MdLoop:
+    """The MD loop's controller as the supervisor drives it: pump setpoint from the MD mean.
+
+    Parameters
+    ----------
+    pi : VelocityPi
+        The PI (gains in mL/min per um).
+    target_um : float
+        Target dry thickness, um.
+
+    Notes
+    -----
+    `propose` adds the PI's move to the setpoint *as read back*, so a clamped or limited
+    setpoint is where the next move starts (anti-windup and bumpless,
+    `plantqc.control.loop.LoopSupervisor`).
+    """
+
+    def __init__(self, pi: VelocityPi, target_um: float) -> None:
+        self.pi = pi
+        self.target_um = target_um
+
+    def propose(self, value: ArrayLike, setpoint: np.ndarray) -> np.ndarray:
+        """New pump setpoint, mL/min, from the MD mean ``value`` (um)."""
+        return setpoint + self.pi.move(self.target_um - float(np.asarray(value)))
+
+    def reset(self) -> None:
+        """Forget the last error (after a hold or a mode change)."""
+        self.pi.reset()
+
+
 def loop_margins(
     gain: float, tau_s: float, deadtime_s: float, tuning: PiTuning, sample_s: float
 ) -> tuple[float, float]:
