@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-import pandas as pd
 from sqlalchemy import Connection, Engine, Integer, Select, and_, cast, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from plantqc.quality import GOOD_BELOW
 from plantqc.store.models import Profile, Sample, Tag, TimestampOrigin
+
+if TYPE_CHECKING:
+    # the readers below return DataFrames; the daemon, which only writes, never loads pandas
+    import pandas as pd
 
 
 class SampleRow(NamedTuple):
@@ -146,6 +149,8 @@ def _window(query: Select[Any], start: datetime | None, end: datetime | None) ->
 
 
 def _utc_column(values: Any) -> pd.Series:
+    import pandas as pd
+
     return pd.to_datetime(pd.Series(values, dtype=object), utc=True)
 
 
@@ -169,6 +174,8 @@ def read_samples(
     query = _window(query, start, end).order_by(Sample.ts)
     with engine.connect() as connection:
         rows = connection.execute(query).all()
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=["time", "value", "status", "ts_origin"])
     frame["time"] = _utc_column(frame["time"])
     return frame.astype({"value": "float64", "status": "int64", "ts_origin": "int64"})
@@ -210,6 +217,8 @@ def downsample(
             .order_by(bucket)
         )
         rows = connection.execute(_window(query, start, end)).all()
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=["time", "min", "mean", "max", "count"])
     frame["time"] = pd.to_datetime(frame["time"].astype("float64"), unit="s", utc=True)
     return frame.astype({"min": "float64", "mean": "float64", "max": "float64", "count": "int64"})
@@ -232,6 +241,8 @@ def latest_values(engine: Engine, line_id: int) -> pd.DataFrame:
     )
     with engine.connect() as connection:
         rows = connection.execute(query).all()
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=["tag", "time", "value", "status"])
     frame["time"] = _utc_column(frame["time"])
     return frame
