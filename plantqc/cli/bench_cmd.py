@@ -196,3 +196,30 @@ def report_bench(
 
     result = run_report_bench(tags, hours, rate_hz, images, pdf=pdf)
     print_figures("report: batch QC report of one lot", [result.to_dict()], as_json)
+
+
+@app.command("control")
+def control_bench(
+    hours: Annotated[
+        float, typer.Option(min=0.05, help="Measured hours of each run, after the start-up.")
+    ] = 2.0,
+    start_up_s: Annotated[
+        float, typer.Option(min=0, help="Start-up left out of the figures, s.")
+    ] = 900.0,
+    seed: Annotated[int, typer.Option(help="Seed of the line's disturbances.")] = 18,
+    robust: Annotated[
+        bool, typer.Option("--robust/--no-robust", help="Also run the 13 model-error cases.")
+    ] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """MD and CD thickness control on the seeded casting line: closed loop vs open loop."""
+    from plantqc.bench.control import run_control_bench
+
+    result = run_control_bench(hours, seed=seed, robust=robust, start_up_s=start_up_s).to_dict()
+    if as_json:
+        typer.echo(json.dumps(result, indent=1))
+        return
+    cases = result.pop("robust")
+    print_figures("control: closed loop vs open loop", [result], False)
+    if cases:
+        print_figures("control: model-error cases", cases, False)

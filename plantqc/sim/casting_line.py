@@ -204,6 +204,9 @@ class CastingLineConfig:
         Standard deviation of the gauge reading of one bin.
     roll_length_m : float
         Web per roll; a new slurry batch at every roll change.
+    gauge_faults_per_h, gauge_fault_scans : float, int
+        Mean rate of gauge faults (Poisson, per hour) and the traverses each lasts; a faulty
+        traverse reads zero everywhere and says so (`Scan.sensor_ok`).
     step_s : float
         Model integration step.
     """
@@ -225,6 +228,8 @@ class CastingLineConfig:
     scan_s: float = 20.0
     gauge_noise_um: float = 0.1
     roll_length_m: float = 150.0
+    gauge_faults_per_h: float = 0.0
+    gauge_fault_scans: int = 3
     step_s: float = 1.0
     md: MdDisturbance = field(default_factory=MdDisturbance)
     cd: CdDisturbance = field(default_factory=CdDisturbance)
@@ -312,6 +317,9 @@ class CastingLine:
         self._record(self.dry_at_die_um())
         self._scan_start = 0.0
         self._scan_dir = 1
+        # faults drawn apart, so that switching them on leaves every other disturbance as it was
+        self._fault_rng = np.random.default_rng([seed, 1])
+        self._fault_left = 0
 
     # --- setpoints (what OPC UA writes) ---------------------------------------------------------
 
@@ -441,4 +449,11 @@ class CastingLine:
             profile = profile + c.gauge_noise_um * self._rng.standard_normal(c.n_bins)
         self._scan_start = self.t_s
         self._scan_dir = -self._scan_dir
+        if self._fault_left == 0 and c.gauge_faults_per_h > 0:
+            p_start = -np.expm1(-c.gauge_faults_per_h * c.scan_s / 3600.0)
+            if self._fault_rng.random() < p_start:
+                self._fault_left = c.gauge_fault_scans
+        if self._fault_left > 0:
+            self._fault_left -= 1
+            return Scan(self.t_s, np.zeros(c.n_bins), 0.0, sensor_ok=False)
         return Scan(t_s=self.t_s, profile_um=profile, md_mean_um=float(profile.mean()))

@@ -110,3 +110,16 @@ def test_solvent_evaporation_raises_the_solids_until_the_next_roll_brings_a_new_
     # within one model step: the web length is a float sum and may reach 150 m a step late
     fresh = cfg.slurry.solids_wt_pct + evap * 300
     assert line.solids_wt_pct == pytest.approx(fresh, abs=evap * cfg.step_s * 1.0001)
+
+
+def test_gauge_faults_come_at_their_rate_last_their_scans_and_say_so():
+    cfg = CastingLineConfig(gauge_faults_per_h=6.0, gauge_fault_scans=3)
+    scans = CastingLine(cfg, seed=3, cd_disturbances=False).advance(20 * 3600.0)
+    bad = np.array([not s.sensor_ok for s in scans])
+    edges = np.flatnonzero(np.diff(np.r_[0, bad.astype(int), 0]))
+    runs = edges[1::2] - edges[::2]  # back-to-back faults make one longer run
+    assert np.all(runs % 3 == 0)
+    # a fault starts only on a good traverse: 6/h over the ~90 % of 20 h that is good is
+    # 108 expected (Poisson sigma 10.4): within 3 sigma
+    assert abs(bad.sum() / 3 - 108) < 32
+    assert all(np.all(scans[i].profile_um == 0.0) for i in np.flatnonzero(bad))
