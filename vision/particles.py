@@ -15,6 +15,7 @@ one pass per particle.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -30,6 +31,7 @@ from vision.preprocess import (
     require_contrast,
     stretch_to_uint8,
 )
+from vision.significance import background, edge_level, significant_labels
 from vision.threshold import Threshold, choose_threshold
 
 
@@ -357,6 +359,7 @@ def segment_particles(
     denoise_sigma_px: float = 1.0,
     split: bool = True,
     split_depth_px: float = 1.0,
+    texture_is_background: bool = True,
 ) -> Segmentation:
     """Segment and measure filler particles in a top-view micrograph.
 
@@ -378,6 +381,11 @@ def segment_particles(
         Split touching particles at their necks (see :func:`split_touching`).
     split_depth_px : float, default 1.0
         Minimum depth of a neck between touching particles [px]; see :func:`split_touching`.
+    texture_is_background : bool, default True
+        With a global threshold, keep only pixels whose contrast exceeds the background's
+        spread (:func:`vision.significance.edge_level`) and objects that are significant at
+        their own scale (:func:`vision.significance.significant_labels`), so that a granular
+        or textured matrix is not counted as particles.
 
     Returns
     -------
@@ -403,6 +411,11 @@ def segment_particles(
     )
     gray8 = denoise(gray8, denoise_sigma_px)
     thr = choose_threshold(gray8, threshold, bright_objects)
+    significant = None
+    if texture_is_background and thr.method != "adaptive":
+        # A global level: the background is one level with one spread (after the shading
+        # correction), against which texture and particles are told apart.
+        thr, significant = _against_background(gray8, thr)
     del gray8
     labels, contour_of = label_filled(thr.mask)
     n = len(contour_of)
@@ -414,6 +427,8 @@ def segment_particles(
     flat = xy[:, 1].astype(np.intp) * labels.shape[1] + xy[:, 0]
     area = np.bincount(labels.reshape(-1)[flat], minlength=n)
     keep = area >= min_area_px
+    if significant is not None:
+        keep &= significant(labels, n)
     keep[0] = False
     boxes = np.array(
         [(0, 0, 0, 0)] + [cv2.boundingRect(c) for c in contour_of[1:]], np.int64
@@ -427,6 +442,25 @@ def segment_particles(
         for x, y, a, d, c, r, bx, by, bw, bh in zip(*(col.tolist() for col in table), strict=True)
     )
     return Segmentation(labels, particles, thr, corrected)
+
+
+def _against_background(
+    gray8: np.ndarray, thr: Threshold
+) -> tuple[Threshold, Callable[[np.ndarray, int], np.ndarray]]:
+    """``thr`` with no pixel within the background's own spread, and the test that tells
+    which of its components are significant (see :mod:`vision.significance`)."""
+    bright = gray8 if thr.bright_objects else cv2.bitwise_not(gray8)
+    bg, pyramid = background(bright)
+    edge = edge_level(bg)
+    mask = thr.mask
+    level = thr.level
+    if cv2.countNonZero(cv2.bitwise_and(mask, cv2.compare(bright, edge, cv2.CMP_LT))):
+        # The level lies within the texture's spread: the edge moves up to where a pixel
+        # stands out of it.
+        mask = cv2.bitwise_and(mask, cv2.compare(bright, edge, cv2.CMP_GE))
+        level = edge / 255.0 if thr.bright_objects else 1.0 - edge / 255.0
+    out = Threshold(mask, thr.method, level, thr.bright_objects, thr.separability)
+    return out, lambda labels, n: significant_labels(labels, n, pyramid, bg)
 
 
 def label_filled(mask: np.ndarray) -> tuple[np.ndarray, list[np.ndarray | None]]:

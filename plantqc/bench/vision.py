@@ -448,12 +448,13 @@ def _score_top_views(
     }
 
 
-#: Realistic top-view kinds of the sweep: clean, shot noise, a granular background and a weak
-#: particle contrast (keyword arguments of :func:`vision.realistic.top_view`).
+#: Realistic top-view kinds of the sweep: clean, shot noise, a light and a strong granular
+#: background and a weak particle contrast (keyword arguments of :func:`vision.realistic.top_view`).
 REALISTIC_TOP_KINDS: dict[str, dict[str, float]] = {
     "clean": {},
     "noisy": {"dose": 30.0},
     "textured": {"texture": 0.06, "dose": 40.0},
+    "granular": {"texture": 0.12, "dose": 40.0},
     "low_contrast": {"background": 0.40, "particle": 0.52, "dose": 60.0},
 }
 #: Old-generator top-view kinds (keyword arguments of :func:`vision.synthetic.particle_image`),
