@@ -95,6 +95,10 @@ class ChartConfig:
         return self.settings.rules
 
     @property
+    def constants(self) -> str:
+        return self.settings.constants
+
+    @property
     def ewma(self) -> EwmaSettings:
         return self.settings.ewma or _EWMA
 
@@ -145,7 +149,7 @@ class ChartConfig:
 
     def chart_params(self, series: SeriesSpec) -> dict[str, Any]:
         """The design parameters stored with a limits row of ``series``."""
-        params: dict[str, Any] = {"rules": self.rules, "L": 3.0}
+        params: dict[str, Any] = {"rules": self.rules, "L": 3.0, "constants": self.constants}
         if series.xbar:
             params["subgroup_size"] = self.subgroup_size
         elif series.chart == "ewma":

@@ -13,7 +13,7 @@ import numpy as np
 
 import spc
 from plantqc.charting.chart import ChartConfig
-from plantqc.charting.limits import rules_on
+from plantqc.charting.limits import constants_of, rules_on
 from plantqc.charting.names import SeriesSpec
 from plantqc.errors import UserError
 from plantqc.store.models import ControlLimits
@@ -27,7 +27,8 @@ RESTORE = {"imr": IMRStream, "xbar": XbarStream, "ewma": EWMAStream, "cusum": CU
 @dataclass(frozen=True)
 class ChartDesign:
     """Chart ``series`` of a tag on one limits version: center and sigma in the unit of what it
-    charts, the sigma estimator's name, the limits' basis and the rules that run on it."""
+    charts, the sigma estimator's name, the limits' basis, the constant set (d2, d3, c4) of its
+    R, S and MR charts and the rules that run on it."""
 
     chart: ChartConfig
     series: SeriesSpec
@@ -35,6 +36,7 @@ class ChartDesign:
     sigma: float
     sigma_method: str
     basis: str
+    constants: str
 
     @classmethod
     def of(cls, chart: ChartConfig, series: SeriesSpec, limits: ControlLimits) -> ChartDesign:
@@ -45,14 +47,24 @@ class ChartDesign:
                 f"limits version {limits.version} of {chart.line}/{chart.tag} ({series.name})"
                 f" have sigma {sigma}; a chart needs a positive sigma."
             )
-        return cls(chart, series, center, sigma, limits.sigma_method or "given", limits.basis)
+        return cls(
+            chart,
+            series,
+            center,
+            sigma,
+            limits.sigma_method or "given",
+            limits.basis,
+            constants_of(limits),
+        )
 
     @property
     def rules(self) -> tuple[str, ...]:
         return rules_on(self.chart, self.basis)
 
     def _shewhart(self) -> spc.ShewhartLimits:
-        return spc.ShewhartLimits(self.center, self.sigma, self.sigma_method)
+        return spc.ShewhartLimits(
+            self.center, self.sigma, self.sigma_method, constants=self.constants
+        )
 
     def _ewma(self) -> spc.EWMAParameters:
         ewma = self.chart.ewma

@@ -160,6 +160,12 @@ def rules_on(chart: ChartConfig, basis: str) -> tuple[str, ...]:
     return rules if basis == FROZEN_BASIS else tuple(r for r in rules if r not in ZONE_RULES)
 
 
+def constants_of(row: ControlLimits) -> str:
+    """The constant set (d2, d3, c4) limits version ``row`` was estimated with and its R, S
+    and MR charts are drawn with; versions stored before charts had a choice used ``exact``."""
+    return str((row.params or {}).get("constants", "exact"))
+
+
 def limit_lines(
     chart: ChartConfig, series: SeriesSpec, center: float, sigma: float
 ) -> tuple[float, float]:
@@ -274,7 +280,9 @@ def store_spec_limits(
     if (
         newest is not None
         and (newest.center, newest.sigma) == (center, sigma)
-        and {k: v for k, v in (newest.params or {}).items() if k != "note"} == params
+        and {k: v for k, v in (newest.params or {}).items() if k != "note"}
+        | {"constants": constants_of(newest)}
+        == params
     ):
         return newest
     return store_unfrozen(

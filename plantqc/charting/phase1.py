@@ -45,18 +45,20 @@ from spc import PhaseOneResult, SPCInputError, imr, phase_one, profile_statistic
 
 
 def phase_one_of(
-    series: SeriesSpec, groups: Sequence[Sequence[float]]
+    series: SeriesSpec, groups: Sequence[Sequence[float]], constants: str = "exact"
 ) -> tuple[PhaseOneResult, int, int]:
     """Phase I of one chart over its points (each a list of values: one for individuals-based
-    charts, a subgroup of any size for X-bar); with the Good samples used and in all."""
+    charts, a subgroup of any size for X-bar) with d2, d3 and c4 of ``constants``
+    (`spc.constants.CONSTANT_SETS`); with the Good samples used and in all."""
     if series.xbar:
         matrix = np.full((len(groups), max(len(vs) for vs in groups)), np.nan)
         for row, vs in enumerate(groups):
             matrix[row, : len(vs)] = vs
         function = xbar_r if series.chart == "xbar-r" else xbar_s
-        result = phase_one(function, matrix, rules="none")
+        result = phase_one(function, matrix, rules="none", constants=constants)
     else:
-        result = phase_one(imr, np.array([vs[0] for vs in groups], dtype=float), rules="none")
+        individuals = np.array([vs[0] for vs in groups], dtype=float)
+        result = phase_one(imr, individuals, rules="none", constants=constants)
     used = sum(len(groups[i]) for i in np.flatnonzero(result.reference))
     return result, used, sum(len(vs) for vs in groups)
 
@@ -70,7 +72,7 @@ def store_provisional(
 ) -> ControlLimits | None:
     """Store provisional limits from a chart's first points ``groups`` (see `phase_one_of`),
     taken in ``span``; None when they do not vary (no sigma to chart against)."""
-    result, used, total = phase_one_of(series, groups)
+    result, used, total = phase_one_of(series, groups, chart.constants)
     limits = result.charts.limits
     center, sigma = float(limits.center), float(limits.sigma)
     if not sigma > 0.0:
@@ -175,8 +177,8 @@ def estimate_limits(
 ) -> LimitsEstimate:
     """Phase I limits of one of a tag's charts from its Good samples in ``[start, end)``.
 
-    Estimated as `phase_one_of` does; subgroups are formed as the engine forms them; a
-    trailing partial count subgroup is dropped.
+    Estimated as `phase_one_of` does, with the chart's constant set (recorded in ``params``);
+    subgroups are formed as the engine forms them; a trailing partial count subgroup is dropped.
     """
     series = series or chart.series[0]
     points = observations(engine, chart, series, start, end)
@@ -187,7 +189,7 @@ def estimate_limits(
             f"{start.isoformat()} and {end.isoformat()}; phase I needs at least "
             f"{PHASE_ONE_MIN_POINTS}."
         )
-    result, used, total = phase_one_of(series, [vs for _, vs in points])
+    result, used, total = phase_one_of(series, [vs for _, vs in points], chart.constants)
     removed = [(int(label), *points[int(label) - 1]) for label in result.removed]
     if series.xbar:
         excluded = [{"subgroup": label, "ts": ts.isoformat()} for label, ts, _ in removed]

@@ -14,12 +14,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ChartType = Literal["imr", "xbar-r", "xbar-s", "ewma", "cusum"]
 RuleSet = Literal["nelson", "we", "none"]
+ConstantSet = Literal["exact", "table", "qcc"]
+"""The constant sets of `spc.constants.CONSTANT_SETS` a chart may estimate its limits with."""
 AlarmPriority = Literal["low", "medium", "high", "critical"]
 SENSOR_FAULT_CODES = ("bad-quality", "stuck", "silent")
 """Codes of the sensor-fault alarms (`SensorFaultSettings`)."""
 ALARM_CODES = (*(f"nelson{i}" for i in range(1, 9)), *(f"we{i}" for i in range(1, 5)))
 PROFILE_CHARTS = ("imr", "ewma")
 """Charts of a profile's scan mean; its other per-scan statistics are on I-MR charts."""
+_PRINTED_SIZES = 25
+"""Largest subgroup size of the printed constant tables (Montgomery Appendix VI)."""
 ProfileStatistic = Literal["mean", "two_sigma", "range", "cv", "wedge", "edge_left", "edge_right"]
 
 
@@ -80,6 +84,9 @@ class SpcSettings(_Settings):
     for every alarm of the tag, else the engine's default (high beyond the limits and for
     Bad quality or silence, medium otherwise).  A profile tag charts ``profile_statistics``
     of each scan, the mean on ``chart`` (`PROFILE_CHARTS`), the others on I-MR charts.
+    ``constants`` is the set of d2, d3 and c4 its limits and capability are estimated with
+    (`spc.constants.ChartConstants`): ``exact`` (computed), ``table`` (Montgomery Appendix VI
+    / ASTM E2587 digits, subgroups of 2 to 25) or ``qcc`` (R's qcc).
     """
 
     chart: ChartType = "imr"
@@ -87,6 +94,7 @@ class SpcSettings(_Settings):
     subgroup_by: Literal["count", "time", "roll"] = "count"
     subgroup_window_s: float | None = Field(None, gt=0)
     rules: RuleSet = "nelson"
+    constants: ConstantSet = "exact"
     ewma: EwmaSettings | None = None
     cusum: CusumSettings | None = None
     alarm_priority: AlarmPriority | None = None
@@ -101,6 +109,16 @@ class SpcSettings(_Settings):
             raise ValueError(f"chart {self.chart} needs subgroup_size of at least 2")
         if self.subgroup_by == "time" and self.subgroup_window_s is None:
             raise ValueError("subgroup_by 'time' needs subgroup_window_s")
+        # the printed tables stop at n = 25 (qcc computes c4), and a time or roll subgroup has
+        # any size: an X-bar chart on them would fail on the first subgroup they do not cover
+        printed = self.constants == "table" or (self.constants == "qcc" and self.chart == "xbar-r")
+        sizes_covered = self.subgroup_by == "count" and self.subgroup_size <= _PRINTED_SIZES
+        if printed and self.chart in ("xbar-r", "xbar-s") and not sizes_covered:
+            raise ValueError(
+                f"constants {self.constants!r} print d2, d3 and c4 for subgroups of 2 to "
+                f"{_PRINTED_SIZES} only, so chart {self.chart} needs subgroups by count of at"
+                " most that size or constants 'exact'"
+            )
         unknown = sorted(set(self.rule_priority) - {*ALARM_CODES, *SENSOR_FAULT_CODES})
         if unknown:
             raise ValueError(

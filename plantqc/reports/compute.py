@@ -286,6 +286,7 @@ def characteristic(
     *,
     subgroups: np.ndarray | None = None,
     within: str = "range",
+    constants: str = "exact",
     chart: ChartResult | None = None,
 ) -> Characteristic:
     r"""The spec-table row, capability study and histogram of ``values`` against ``spec``.
@@ -294,7 +295,8 @@ def characteristic(
     statistic, an image's result) that must lie within it, up to ``settings``'
     ``max_out_of_spec_pct``.  ``subgroups`` labels rational subgroups for the within sigma of
     the capability study (``within``: ``range`` :math:`\bar R/d_2`, ``std``
-    :math:`\bar s/c_4`), else it is :math:`\overline{MR}/d_2`.
+    :math:`\bar s/c_4`), else it is :math:`\overline{MR}/d_2`, with d2 and c4 of the
+    constant set ``constants`` (the chart's `plantqc.charting.settings.SpcSettings.constants`).
     """
     lsl, target, usl = spec
     n = int(values.size)
@@ -322,7 +324,13 @@ def characteristic(
     else:
         try:
             capability = spc.capability(
-                values, subgroups, lsl=lsl, usl=usl, target=target, within=within
+                values,
+                subgroups,
+                lsl=lsl,
+                usl=usl,
+                target=target,
+                within=within,
+                constants=constants,
             )
         except SPCInputError as exc:
             note = str(exc)
@@ -442,7 +450,13 @@ def control_chart(
             continue
         members = at_points[point_of_value]
         design = ChartDesign(
-            chart, series, limits.center, limits.sigma, limits.sigma_method, limits.basis
+            chart,
+            series,
+            limits.center,
+            limits.sigma,
+            limits.sigma_method,
+            limits.basis,
+            limits.constants,
         )
         charts = design.batch(values[members], None if labels is None else labels[members])
         primary = charts[names[0]]
@@ -555,6 +569,7 @@ def process_characteristic(
         settings,
         subgroups=labels,
         within=within,
+        constants=tag.constants,
         chart=chart,
     )
 
@@ -660,6 +675,7 @@ def image_characteristics(
                     spec,
                     basis,
                     settings,
+                    constants=tag.constants if tag is not None else "exact",
                     chart=chart,
                 )
             )
@@ -720,6 +736,7 @@ def profile_characteristics(
             (None, None, limit),
             basis if limit is not None else "",
             settings,
+            constants=tag.constants,
             chart=chart_of("two_sigma"),
         ),
         characteristic(
@@ -731,6 +748,7 @@ def profile_characteristics(
             (tag.lsl, tag.target, tag.usl),
             "tag spec",
             settings,
+            constants=tag.constants,
             chart=chart_of("mean"),
         ),
     ]

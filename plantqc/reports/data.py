@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from plantqc.alarms import SPC_KIND
 from plantqc.charting.catalog import chart_of_row
 from plantqc.charting.chart import ChartConfig
-from plantqc.charting.limits import FROZEN_BASIS, timeline
+from plantqc.charting.limits import FROZEN_BASIS, constants_of, timeline
 from plantqc.charting.names import IMAGE_NODE_PREFIX, SeriesSpec, code_charts
 from plantqc.errors import UserError
 from plantqc.quality import GOOD_BELOW
@@ -63,6 +63,11 @@ class TagInfo:
     usl: float | None
     chart: ChartConfig | None
 
+    @property
+    def constants(self) -> str:
+        """The constant set its capability is estimated with: its chart's, else ``exact``."""
+        return self.chart.constants if self.chart is not None else "exact"
+
 
 @dataclass(frozen=True)
 class Series:
@@ -91,7 +96,8 @@ class LimitsInForce:
 
     ``valid_from`` is when frozen limits came into force (None for spec-derived or
     provisional ones, which apply wherever no frozen version does); ``id`` is the row that
-    the chart's stored signals name.
+    the chart's stored signals name; ``constants`` the set of d2, d3 and c4 it was estimated
+    and is drawn with (`plantqc.charting.limits.constants_of`).
     """
 
     id: int
@@ -104,6 +110,7 @@ class LimitsInForce:
     frozen_by: str | None
     frozen_at: datetime | None
     valid_from: datetime | None
+    constants: str
 
     @property
     def frozen(self) -> bool:
@@ -357,6 +364,7 @@ def _limits_row(series: SeriesSpec, row: ControlLimits) -> LimitsInForce:
         frozen_by=row.frozen_by,
         frozen_at=row.frozen_at,
         valid_from=row.valid_from if frozen else None,
+        constants=constants_of(row),
     )
 
 
