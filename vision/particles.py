@@ -425,10 +425,12 @@ def segment_particles(
     xy = np.empty((0, 2), np.int32) if pts is None else pts.reshape(-1, 2)
     # Flat indices: a 1-D gather is several times faster than a 2-D fancy index.
     flat = xy[:, 1].astype(np.intp) * labels.shape[1] + xy[:, 0]
-    area = np.bincount(labels.reshape(-1)[flat], minlength=n)
+    of_pixel = labels.reshape(-1)[flat]
+    area = np.bincount(of_pixel, minlength=n)
     keep = area >= min_area_px
     if significant is not None:
-        keep &= significant(labels, n)
+        keep &= significant(labels, area, (flat, of_pixel))
+    del of_pixel
     keep[0] = False
     boxes = np.array(
         [(0, 0, 0, 0)] + [cv2.boundingRect(c) for c in contour_of[1:]], np.int64
@@ -446,7 +448,9 @@ def segment_particles(
 
 def _against_background(
     gray8: np.ndarray, thr: Threshold
-) -> tuple[Threshold, Callable[[np.ndarray, int], np.ndarray]]:
+) -> tuple[
+    Threshold, Callable[[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]], np.ndarray]
+]:
     """``thr`` with no pixel within the background's own spread, and the test that tells
     which of its components are significant (see :mod:`vision.significance`)."""
     bright = gray8 if thr.bright_objects else cv2.bitwise_not(gray8)
@@ -460,7 +464,7 @@ def _against_background(
         mask = cv2.bitwise_and(mask, cv2.compare(bright, edge, cv2.CMP_GE))
         level = edge / 255.0 if thr.bright_objects else 1.0 - edge / 255.0
     out = Threshold(mask, thr.method, level, thr.bright_objects, thr.separability)
-    return out, lambda labels, n: significant_labels(labels, n, pyramid, bg)
+    return out, lambda labels, area, objects: significant_labels(labels, area, pyramid, bg, objects)
 
 
 def label_filled(mask: np.ndarray) -> tuple[np.ndarray, list[np.ndarray | None]]:

@@ -42,14 +42,19 @@ class Background:
     sigma: tuple[float, ...]
 
 
-def _dark_side_sigma(image: np.ndarray, level: float) -> float:
-    """RMS of the deviations below ``level``: the half-normal estimate of the spread of a
-    background whose other side holds the objects."""
-    below = image[image < level]
-    if below.size == 0:
+def _histogram(image: np.ndarray) -> np.ndarray:
+    return cv2.calcHist([image], [0], None, [256], [0, 256]).ravel().astype(np.float64)
+
+
+def _dark_side_sigma(hist: np.ndarray, level: float) -> float:
+    """RMS of the deviations below ``level`` from a 256-bin histogram: the half-normal
+    estimate of the spread of a background whose other side holds the objects."""
+    below = np.arange(256) < level
+    count = hist[below].sum()
+    if count == 0:
         return MIN_SIGMA
-    d = below.astype(np.float32) - np.float32(level)
-    return max(float(np.sqrt(np.mean(d * d))), MIN_SIGMA)
+    d = np.arange(256)[below] - level
+    return max(float(np.sqrt(np.sum(hist[below] * d * d) / count)), MIN_SIGMA)
 
 
 def _pyramid(bright: np.ndarray, levels: int) -> list[np.ndarray]:
@@ -72,10 +77,10 @@ def background(bright: np.ndarray, levels: int = LEVELS) -> tuple[Background, li
     below it only (:func:`_dark_side_sigma`), which bright objects never reach, so that
     particles do not inflate it whatever their number.
     """
-    hist = np.bincount(bright.reshape(-1), minlength=256).astype(np.float64)
+    hist = _histogram(bright)
     level = float(np.argmax(np.convolve(hist, np.ones(5) / 5.0, mode="same")))
     pyramid = _pyramid(bright, levels)
-    sigma = tuple(_dark_side_sigma(p, level) for p in pyramid)
+    sigma = tuple(_dark_side_sigma(_histogram(p), level) for p in pyramid)
     return Background(level, sigma), pyramid
 
 
@@ -90,19 +95,25 @@ def edge_level(bg: Background) -> float:
 
 
 def significant_labels(
-    labels: np.ndarray, n: int, pyramid: list[np.ndarray], bg: Background
+    labels: np.ndarray,
+    area: np.ndarray,
+    pyramid: list[np.ndarray],
+    bg: Background,
+    objects: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Which of the ``n`` labels (0 = background) of ``labels`` are significant objects.
+    """Which labels (0 = background) of ``labels`` are significant objects.
 
     Parameters
     ----------
     labels : numpy.ndarray
         ``int32`` components of the thresholded image.
-    n : int
-        Number of labels, background included.
+    area : numpy.ndarray
+        (n,) pixel count of each label [px^2].
     pyramid : list of numpy.ndarray
         Gaussian pyramid of the denoised image, objects bright (:func:`background`).
     bg : Background
+    objects : (numpy.ndarray, numpy.ndarray), optional
+        Flat indices of the object pixels and their labels, when already gathered.
 
     Returns
     -------
@@ -127,17 +138,29 @@ def significant_labels(
     .. [1] D. L. Donoho, I. M. Johnstone, "Ideal spatial adaptation by wavelet shrinkage",
        Biometrika 81(3), 425-455 (1994).
     """
-    area = np.bincount(labels.reshape(-1), minlength=n)
+    n = area.size
     radius = np.sqrt(area / np.pi)
     keep = np.zeros(n, bool)
     h, w = labels.shape
+    if objects is None:
+        flat = np.flatnonzero(labels)
+        objects = (flat, labels.reshape(-1)[flat])
+    flat, lab = objects
     for lvl, (image, sigma) in enumerate(zip(pyramid, bg.sigma, strict=False)):
-        k = math.sqrt(2.0 * math.log(image.size))
-        ys, xs = np.nonzero(image >= bg.level + k * sigma)
+        level = bg.level + math.sqrt(2.0 * math.log(image.size)) * sigma
+        if lvl == 0:
+            # Only object pixels can make their object significant.
+            keep[lab[image.reshape(-1)[flat] >= level]] = True
+            continue
+        pts = cv2.findNonZero(cv2.compare(image, level, cv2.CMP_GE))
+        if pts is None:
+            continue
+        xy = pts.reshape(-1, 2)
         f = 1 << lvl
         # The centre of each low-resolution pixel in full-resolution coordinates.
-        ids = labels[np.minimum(ys * f + f // 2, h - 1), np.minimum(xs * f + f // 2, w - 1)]
-        ids = ids[radius[ids] >= 2 * f] if lvl else ids
-        keep[ids] = True
+        ids = labels[
+            np.minimum(xy[:, 1] * f + f // 2, h - 1), np.minimum(xy[:, 0] * f + f // 2, w - 1)
+        ]
+        keep[ids[radius[ids] >= 2 * f]] = True
     keep[0] = False
     return keep
