@@ -30,8 +30,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
-from statsmodels.stats.diagnostic import normal_ad
 
 from spc.constants import ChartConstants, chart_constants
 from spc.errors import SPCInputError
@@ -89,6 +87,8 @@ def cp_confidence_interval(cp: float, n: int, confidence: float = 0.95) -> tuple
     measurements, as :math:`P_p` is; for a within-subgroup estimate (:math:`C_p`) it is the
     usual approximation with n - 1 degrees of freedom.
     """
+    from scipy import stats
+
     _check_interval_inputs(n, confidence)
     alpha = 1.0 - confidence
     df = n - 1
@@ -127,6 +127,8 @@ def cpk_confidence_interval(cpk: float, n: int, confidence: float = 0.95) -> tup
     :math:`P_{pk}` takes the same interval with the overall sample standard deviation in
     place of the within-subgroup sigma.
     """
+    from scipy import stats
+
     _check_interval_inputs(n, confidence)
     z = stats.norm.ppf(1.0 - (1.0 - confidence) / 2.0)
     half = z * np.sqrt(1.0 / (9.0 * n * cpk**2) + 1.0 / (2.0 * (n - 1)))
@@ -164,6 +166,8 @@ def cpm_confidence_interval(
 
     (the interval qcc's ``process.capability`` prints).
     """
+    from scipy import stats
+
     _check_interval_inputs(n, confidence)
     alpha = 1.0 - confidence
     xi = (mean - target) / sigma
@@ -188,6 +192,8 @@ def expected_ppm(
     mean: float, sigma: float, lsl: float | None, usl: float | None
 ) -> dict[str, float]:
     """Expected parts per million below LSL, above USL and in total for a normal process."""
+    from scipy import stats
+
     below = stats.norm.cdf((lsl - mean) / sigma) * 1e6 if lsl is not None else 0.0
     above = stats.norm.sf((usl - mean) / sigma) * 1e6 if usl is not None else 0.0
     return {"below_lsl": float(below), "above_usl": float(above), "total": float(below + above)}
@@ -334,6 +340,8 @@ def capability(
     (:func:`cpm_confidence_interval`), all with n the number of measurements, as qcc [8]_.
     Normality: Anderson-Darling with Stephens' p-value [5]_.
     """
+    from statsmodels.stats.diagnostic import normal_ad
+
     _check_specs(lsl, usl)
     _check_confidence(confidence)
     if within not in WITHIN_ESTIMATORS:
@@ -435,6 +443,8 @@ def capability_percentile(
               C_{pu} = \frac{USL-X_{0.5}}{X_{0.99865}-X_{0.5}},\quad
               C_{pl} = \frac{X_{0.5}-LSL}{X_{0.5}-X_{0.00135}}
     """
+    from scipy import stats
+
     _check_specs(lsl, usl)
     x = as_float_array(values)
     check_min_points(x.size, 10, "measurements")

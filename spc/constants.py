@@ -22,7 +22,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy import integrate, special
 
 from spc.errors import SPCInputError
 
@@ -60,6 +59,12 @@ def d2(n: int) -> float:
     = 2/sqrt(pi) = 1.128.
     """
     n = _check_size(n, 2)
+    return _EXACT_D2[n - 2] if n in _EXACT_SIZES else _integrated_d2(n)
+
+
+def _integrated_d2(n: int) -> float:
+    """:func:`d2` by adaptive quadrature of its definition."""
+    from scipy import integrate, special
 
     def integrand(x: float) -> float:
         return 1.0 - special.ndtr(x) ** n - special.ndtr(-x) ** n
@@ -91,6 +96,13 @@ def d3(n: int) -> float:
     (Harter [3]_; the double integral over x < y written with y = x + r).
     """
     n = _check_size(n, 2)
+    return _EXACT_D3[n - 2] if n in _EXACT_SIZES else _integrated_d3(n)
+
+
+def _integrated_d3(n: int) -> float:
+    """:func:`d3` by quadrature of its definition."""
+    from scipy import special
+
     # The inner integral over x is smooth and decays like phi, so the trapezoid rule converges
     # spectrally; the outer integral over r starts at a boundary, where Gauss-Legendre suits a
     # smooth integrand.  This gives d3 to ~1e-10 in milliseconds instead of nested quad.
@@ -127,10 +139,20 @@ def c4(n: int | np.ndarray) -> float | np.ndarray:
     sizes = np.asarray(n, dtype=float)
     if np.any(sizes < 2) or np.any(sizes != np.round(sizes)):
         raise SPCInputError("Subgroup size must be an integer of at least 2 for c4.")
-    value = np.sqrt(2.0 / (sizes - 1.0)) * np.exp(
+    if np.all((sizes >= _EXACT_SIZES.start) & (sizes < _EXACT_SIZES.stop)):
+        value = np.asarray(_EXACT_C4)[sizes.astype(int) - _EXACT_SIZES.start]
+    else:
+        value = _gamma_c4(sizes)
+    return float(value) if np.ndim(value) == 0 else value
+
+
+def _gamma_c4(sizes: np.ndarray) -> np.ndarray:
+    """:func:`c4` of float ``sizes`` from the gamma function."""
+    from scipy import special
+
+    return np.sqrt(2.0 / (sizes - 1.0)) * np.exp(
         special.gammaln(sizes / 2.0) - special.gammaln((sizes - 1.0) / 2.0)
     )
-    return float(value) if np.ndim(value) == 0 else value
 
 
 def d2_array(sizes: np.ndarray) -> np.ndarray:
@@ -149,6 +171,57 @@ def _vectorized(func: object, sizes: np.ndarray) -> np.ndarray:
     values = np.array([func(int(u)) for u in unique])  # type: ignore[operator]
     return values[inverse].reshape(sizes.shape)
 
+
+# The exact constants for n = 2..50 as the definitions below compute them (d2 and d3 by
+# `_integrated_d2` / `_integrated_d3`, c4 by `_gamma_c4`), written out to the last bit (`repr`
+# round-trips a float exactly), so that the streaming charts, which need only these sizes, do
+# not load SciPy; tests/spc/test_spc_lazy_imports.py recomputes every one.
+_EXACT_SIZES = range(2, 51)
+_EXACT_D2 = (
+    1.1283791670955123, 1.6925687506432687, 2.058750746007928, 2.325928947281039,
+    2.5344127212229424, 2.7043567512138087, 2.8472006120905546, 2.9700263244184737,
+    3.077505461670345, 3.1728727038159996, 3.258455279743825, 3.335980354098254,
+    3.406763108199952, 3.471826889882074, 3.5319827861095745, 3.5878839617653804,
+    3.640063757937442, 3.688963023207648, 3.7349501195966397, 3.7783358298426193,
+    3.8193846433628305, 3.8583234232850048, 3.8953481484513546, 3.930629219507111,
+    3.9643156795226213, 3.996538604013155, 4.027413848246529, 4.057044292095184,
+    4.085521688343019, 4.1129281952763845, 4.139337655857811, 4.164816671940271,
+    4.1894255115369665, 4.2132188792079015, 4.236246573512981, 4.258554050746442,
+    4.280182910470406, 4.301171315457524, 4.3215543563500365, 4.341364369506932,
+    4.360631215038834, 4.379382520842676, 4.39764389748496, 4.415439127996883,
+    4.432790336001001, 4.449718135058959, 4.466241761691596, 4.482379194158408,
+    4.498147258779696,
+)  # fmt: skip
+_EXACT_D3 = (
+    0.852502466427481, 0.8883680040452844, 0.8798082028250781, 0.86408194109961,
+    0.8480396861176097, 0.8332053356224149, 0.8198314897920753, 0.807834274553457,
+    0.7970506735195512, 0.7873146205504749, 0.7784783412035347, 0.7704162020639086,
+    0.7630230956249497, 0.7562114297281073, 0.7499080894100836, 0.7440517839609008,
+    0.7385908533783517, 0.7334814955190417, 0.7286863457074824, 0.7241733407176797,
+    0.7199148084344088, 0.7158867354920028, 0.7120681751481261, 0.7084407658888482,
+    0.7049883378036842, 0.7016965888639075, 0.6985528171695572, 0.6955456982563646,
+    0.6926650988836281, 0.6899019205213948, 0.6872479671481355, 0.6846958330534796,
+    0.6822388071874239, 0.679870791263437, 0.6775862293484468, 0.6753800470903091,
+    0.6732475990664616, 0.6711846230051141, 0.6691871998453978, 0.6672517187776891,
+    0.6653748465474465, 0.6635535004217362, 0.661784824313208, 0.6600661676348942,
+    0.6583950665239096, 0.6567692271269135, 0.6551865106844961, 0.6536449201900564,
+    0.6521425884301999,
+)  # fmt: skip
+_EXACT_C4 = (
+    0.7978845608028655, 0.8862269254527579, 0.9213177319235613, 0.9399856029866253,
+    0.9515328619481445, 0.959368788699833, 0.9650304561473718, 0.9693106997139542,
+    0.9726592741215883, 0.9753500771452293, 0.9775593518547718, 0.9794056043142172,
+    0.9809714367555172, 0.9823161771626508, 0.9834835316158409, 0.9845064054718305,
+    0.9854100438080805, 0.9862141368601929, 0.9869342675246547, 0.9875829288261566,
+    0.9881702533158317, 0.9887045452339996, 0.9891926749585043, 0.9896403755857051,
+    0.9900524688409064, 0.9904330392094487, 0.990785569621731, 0.9911130482419906,
+    0.9914180532926701, 0.991702821009583, 0.991969300515304, 0.9922191984572333,
+    0.9924540155701355, 0.9926750768173647, 0.9928835563890126, 0.9930804985523772,
+    0.9932668351357383, 0.9934434002632144, 0.9936109428318894, 0.9937701371246276,
+    0.9939215918758473, 0.9940658580468476, 0.9942034355202127, 0.9943347788844648,
+    0.9944603024500941, 0.9945803846135047, 0.9946953716656374, 0.9948055811259923,
+    0.9949113046697232,
+)  # fmt: skip
 
 # Montgomery, *Introduction to Statistical Quality Control*, 8th ed., Wiley, 2019, Appendix
 # Table VI "Factors for constructing variables control charts" (the same digits as ASTM E2587-16

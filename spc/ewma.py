@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import signal
 
 from spc.charts import ChartSet, ControlChart, constant
 from spc.constants import ChartConstants, chart_constants
@@ -61,6 +60,8 @@ def ewma_statistic(x: np.ndarray, lam: float, start: float) -> np.ndarray:
 
     Computed as a first-order IIR filter (``scipy.signal.lfilter``), in the unit of ``x``.
     """
+    from scipy import signal  # here: the streaming charts import this module, not SciPy
+
     z, _ = signal.lfilter([lam], [1.0, lam - 1.0], x, zi=[(1.0 - lam) * start])
     return z
 
@@ -89,6 +90,8 @@ def ewma_spread(lam: float, sizes: np.ndarray) -> np.ndarray:
     """
     if np.all(sizes == sizes[0]):
         return ewma_sigma_factor(lam, sizes.size) / np.sqrt(sizes[0])
+    from scipy import signal
+
     variance = signal.lfilter([lam * lam], [1.0, -((1.0 - lam) ** 2)], 1.0 / sizes)
     return np.sqrt(variance)
 

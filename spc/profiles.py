@@ -17,15 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from spc.charts import ChartSet
 from spc.errors import SPCInputError
 from spc.validation import check_min_points
 from spc.variables import imr
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PROFILE_STATISTICS = ("mean", "two_sigma", "range", "cv", "wedge", "edge_left", "edge_right")
 
@@ -56,10 +58,24 @@ def profile_statistics(
     Notes
     -----
     The wedge is :math:`\hat\beta_1` of :math:`y = \beta_0 + \beta_1 x`; the center zone is
-    everything between the two edge zones.
+    everything between the two edge zones.  The same figures as arrays, without pandas:
+    :func:`profile_statistic_arrays`.
     """
+    import pandas as pd
+
+    columns = profile_statistic_arrays(profiles, positions, edge_fraction)
+    scans = len(columns["mean"])
+    return pd.DataFrame(columns, index=pd.RangeIndex(1, scans + 1, name="scan"))
+
+
+def profile_statistic_arrays(
+    profiles: Any, positions: Any = None, edge_fraction: float = 0.1
+) -> dict[str, np.ndarray]:
+    """The columns of :func:`profile_statistics` (same arguments, units and checks), as one
+    array per statistic in `PROFILE_STATISTICS` order, one entry per scan: what a streaming
+    chart needs of one scan without loading pandas."""
     data = np.atleast_2d(np.asarray(profiles, dtype=float))
-    scans, lanes = data.shape
+    lanes = data.shape[1]
     if lanes < 5:
         raise SPCInputError(f"A profile needs at least 5 positions, got {lanes}.")
     if not 0.0 < edge_fraction < 0.5:
@@ -79,18 +95,15 @@ def profile_statistics(
     )
     edge = max(1, round(edge_fraction * lanes))
     center = np.nanmean(data[:, edge:-edge], axis=1)
-    return pd.DataFrame(
-        {
-            "mean": mean,
-            "two_sigma": 2.0 * sd,
-            "range": np.nanmax(data, axis=1) - np.nanmin(data, axis=1),
-            "cv": sd / mean,
-            "wedge": slope,
-            "edge_left": np.nanmean(data[:, :edge], axis=1) - center,
-            "edge_right": np.nanmean(data[:, -edge:], axis=1) - center,
-        },
-        index=pd.RangeIndex(1, scans + 1, name="scan"),
-    )
+    return {
+        "mean": mean,
+        "two_sigma": 2.0 * sd,
+        "range": np.nanmax(data, axis=1) - np.nanmin(data, axis=1),
+        "cv": sd / mean,
+        "wedge": slope,
+        "edge_left": np.nanmean(data[:, :edge], axis=1) - center,
+        "edge_right": np.nanmean(data[:, -edge:], axis=1) - center,
+    }
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from spc.errors import SPCInputError
 
@@ -27,6 +26,9 @@ def as_float_array(values: Any, name: str = "values") -> np.ndarray:
         array = raw.astype(float, copy=False).ravel()
         if np.isfinite(array).all():
             return array
+    # pandas only for what is not plain numbers: the streaming charts never import it
+    import pandas as pd
+
     series = pd.Series(raw.ravel()) if not isinstance(values, pd.Series) else values
     numeric = pd.to_numeric(series, errors="coerce")
     bad = numeric.isna() & series.notna()
@@ -151,6 +153,8 @@ def as_subgroups(
             raise SPCInputError(
                 f"There are {flat.size} values but {keys.size} subgroup labels; give one each."
             )
+        import pandas as pd
+
         codes, labels = pd.factorize(keys, sort=False)
         order = np.argsort(codes, kind="stable")
         counts = np.bincount(codes, minlength=len(labels))
