@@ -8,7 +8,8 @@ in the YAML: fields ending in ``_env`` name environment variables instead.
 This module holds the plant, its products, lines and tags, and composes the sections that
 each plugin defines beside its code: the OPC UA connector (`plantqc.connectors.opcua_settings`),
 the store backend (`plantqc.store.settings`), the notifiers (`plantqc.notifiers.*_settings`),
-the image analyses (`plantqc.images.settings`) and the charts (`plantqc.charting.settings`).
+the image analyses (`plantqc.images.settings`), the charts (`plantqc.charting.settings`) and
+the batch QC reports (`plantqc.reports.settings`).
 None of those imports its plugin's code, so reading a config stays light.
 """
 
@@ -44,6 +45,7 @@ from plantqc.errors import UserError
 from plantqc.images.settings import IMAGE_METRICS, ImageInput
 from plantqc.notifiers.mqtt_settings import MqttNotify
 from plantqc.notifiers.opcua_writeback_settings import OpcUaWriteback
+from plantqc.reports.settings import ReportSettings
 from plantqc.schema import Name, SettingsModel, env_secret
 from plantqc.store.settings import DEFAULT_URL, Storage
 
@@ -229,34 +231,6 @@ class DaemonSettings(SettingsModel):
     image_settle_s: float = Field(1.0, gt=0)
     image_overlay_folder: Path = Path("var/images/overlays")
     image_rejected_folder: Path = Path("var/images/rejected")
-
-
-class ReportSettings(SettingsModel):
-    """Rules of the batch QC report (`plantqc.reports`): disposition and default specs.
-
-    Disposition: a characteristic fails when its lot mean is out of spec or when more than
-    ``max_out_of_spec_pct`` percent of its individual values are (default 0: any value out of
-    spec fails it, as a certificate of analysis means); a failed characteristic rejects the lot
-    (holds it without ``reject_on_spec_fail``).  An unacknowledged alarm in the lot's time
-    range, a Cpk below ``cpk_min`` (from at least ``capability_min_n`` values; smaller studies
-    are shown as indicative), missing data or a lot that is still open put it on hold;
-    otherwise it is released.  Image metrics without a spec
-    of their own (``images[].metrics``) are judged against the recipe: filler wt% within
-    ``loading_tolerance_wt_pct`` of the nominal, cross-section thickness within the product's
-    tolerance; the CD uniformity (mean 2-sigma of the cross-direction scans) must not exceed
-    ``cd_two_sigma_max_um``, by default half the profile tag's spec width.
-    """
-
-    cpk_min: float = Field(1.33, gt=0)
-    capability_min_n: int = Field(30, ge=3)
-    max_out_of_spec_pct: float = Field(0.0, ge=0, lt=100)
-    reject_on_spec_fail: bool = True
-    hold_on_unacknowledged_alarm: bool = True
-    hold_on_low_cpk: bool = True
-    hold_on_missing_data: bool = True
-    loading_tolerance_wt_pct: float = Field(5.0, gt=0)
-    cd_two_sigma_max_um: float | None = Field(None, gt=0)
-    evidence_images: int = Field(3, ge=1, le=20)
 
 
 class PlantConfig(SettingsModel):

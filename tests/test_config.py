@@ -188,7 +188,7 @@ def test_a_stuck_check_on_a_deadband_tag_is_rejected(tmp_path: Path) -> None:
 REPO = EXAMPLES.parent
 PLUGIN_SAMPLES = sorted(
     path
-    for folder in ("connectors", "store", "images")
+    for folder in ("connectors", "store", "images", "reports")
     for path in (REPO / "plantqc" / folder / "samples").glob("*.yaml")
 )
 

@@ -7,8 +7,8 @@ point, with the signals the engine stored; CD profiles: `spc.profile_statistics`
 exactly the rows of `plantqc.reports.data`.  A characteristic's measured value is its mean over
 the lot; it passes when that mean lies within the spec limits and no more than
 ``max_out_of_spec_pct`` percent of its individual values lie outside them
-(`plantqc.config.ReportSettings`).  Arrays are reduced here to what a figure needs (at most
-`PLOT_BUCKETS` points, `HISTOGRAM_BINS` bins), so the full series can be dropped.
+(`plantqc.reports.settings.ReportSettings`).  Arrays are reduced here to what a figure needs
+(at most `PLOT_BUCKETS` points, `HISTOGRAM_BINS` bins), so the full series can be dropped.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from plantqc.charting.design import ChartDesign
 from plantqc.charting.limits import rules_on
 from plantqc.charting.names import LOCATION_CHARTS, SeriesSpec, image_metric_tag
 from plantqc.charting.subgroups import Rolls, chart_points, epoch_us
-from plantqc.config import IMAGE_METRICS, Product, ReportSettings
+from plantqc.config import IMAGE_METRICS, Product
 from plantqc.reports.data import (
     ImageRecord,
     LimitsInForce,
@@ -39,6 +39,7 @@ from plantqc.reports.data import (
     Series,
     series_chart,
 )
+from plantqc.reports.settings import ReportSettings
 from spc import SPCInputError
 
 PLOT_BUCKETS = 400
@@ -785,7 +786,7 @@ class Disposition:
 
 
 def disposition(rows: list[Characteristic], data: LotData, settings: ReportSettings) -> Disposition:
-    """Apply the report rules of ``settings`` (`plantqc.config.ReportSettings`)."""
+    """Apply the report rules of ``settings`` (`plantqc.reports.settings.ReportSettings`)."""
     reasons: list[tuple[str, str]] = []
     fail = "reject" if settings.reject_on_spec_fail else "hold"
     for row in rows:

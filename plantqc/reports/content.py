@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from plantqc.config import PlantConfig, Product, ReportSettings
+from plantqc.config import PlantConfig, Product
 from plantqc.errors import UserError
 from plantqc.reports.compute import (
     Characteristic,
@@ -38,6 +38,7 @@ from plantqc.reports.evidence import (
     evidence_groups,
     size_distribution,
 )
+from plantqc.reports.settings import ReportSettings
 
 
 def config_hash(config: PlantConfig | None, settings: ReportSettings) -> str:

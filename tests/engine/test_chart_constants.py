@@ -28,9 +28,10 @@ from plantqc.charting.limits import constants_of, store_spec_limits
 from plantqc.charting.phase1 import LimitsEstimate, estimate_limits, freeze_limits
 from plantqc.charting.runner import SpcEngine
 from plantqc.charting.settings import SpecLimits
-from plantqc.config import ReportSettings, load_config
+from plantqc.config import load_config
 from plantqc.errors import UserError
 from plantqc.reports.compute import characteristic, subgroup_labels
+from plantqc.reports.settings import ReportSettings
 from plantqc.store import TagRef, sync_config
 from plantqc.store.models import ControlLimits, Violation
 

@@ -1,5 +1,6 @@
 """Disposition: release / hold / reject by the configured rules, every reason listed; each rule
-of ``reports:`` (`plantqc.config.ReportSettings`) changes the decision when it is changed."""
+of ``reports:`` (`plantqc.reports.settings.ReportSettings`) changes the decision when it is
+changed."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from report_helpers import casting_config, run_engine_and_ack_all, store_lot
 from sqlalchemy import Engine
 
 from plantqc.charting.runner import SpcEngine
-from plantqc.config import PlantConfig, ReportSettings
+from plantqc.config import PlantConfig
 from plantqc.reports.content import build_content
 from plantqc.reports.data import find_lot
 from plantqc.reports.issue import generate_report
+from plantqc.reports.settings import ReportSettings
 from plantqc.store import read_samples
 
 

@@ -11,8 +11,9 @@ from report_helpers import T0, run_engine_and_ack_all, store_lot
 from sqlalchemy import Engine
 
 from plantqc import __version__
-from plantqc.config import LoadedConfig, ReportSettings
+from plantqc.config import LoadedConfig
 from plantqc.reports.issue import IssuedReport, generate_report
+from plantqc.reports.settings import ReportSettings
 
 
 class _Links(HTMLParser):

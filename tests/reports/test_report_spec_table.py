@@ -14,9 +14,10 @@ import pytest
 from report_helpers import Tables, casting_config, store_lot
 from sqlalchemy import Engine, select
 
-from plantqc.config import LoadedConfig, ReportSettings
+from plantqc.config import LoadedConfig
 from plantqc.reports.compute import unit_symbol
 from plantqc.reports.issue import generate_report
+from plantqc.reports.settings import ReportSettings
 from plantqc.store import read_samples
 from plantqc.store.models import ImageResult
 
