@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from plantqc.alarms import set_line_condition
 from plantqc.buffer import Reading, SampleBuffer
@@ -49,8 +49,10 @@ from plantqc.store import (
     sync_config,
     upgrade,
 )
+from plantqc.store.db import StoreUnusable
+from plantqc.store.gaps import GapRow, insert_gaps
 from plantqc.store.lots import record_lot, record_roll
-from plantqc.store.samples import ProfileRow, SampleRow, insert_profiles
+from plantqc.store.samples import ProfileRow, SampleRow, insert_profiles, newest_times
 from plantqc.store.sync import register_daemon_tags
 
 log = logging.getLogger(__name__)
@@ -94,9 +96,9 @@ def write_batch(
 ) -> WriteResult:
     """Write one batch of readings to the store, idempotently.
 
-    Scalars go to samples, profiles to profiles, lot / roll ids open lots and rolls.  A
-    reading that cannot be stored (unknown tag, a profile or id without a usable value) is
-    counted as rejected.
+    Scalars go to samples, profiles to profiles, lot / roll ids open lots and rolls, data
+    gaps to ``data_gaps``.  A reading that cannot be stored (unknown tag, a profile or id
+    without a usable value) is counted as rejected.
     """
     stored: Counter[str] = Counter()
     rejected: Counter[str] = Counter()
@@ -104,15 +106,20 @@ def write_batch(
     profiles: list[ProfileRow] = []
     sample_lines: list[str] = []
     profile_lines: list[str] = []
+    gaps: list[GapRow] = []
     for r in readings:
         ref = refs.get((r.line, r.tag))
         if ref is None:
             rejected[r.line] += 1
         elif r.kind == "scalar":
-            samples.append(SampleRow(ref.tag_id, r.ts, r.value, r.status, r.ts_origin))
+            samples.append(
+                SampleRow(ref.tag_id, r.ts, r.value, r.status, r.ts_origin, r.backfilled)
+            )
             sample_lines.append(r.line)
         elif r.kind == "profile" and r.values is not None:
-            profiles.append(ProfileRow(ref.tag_id, r.ts, r.values, r.status, r.ts_origin))
+            profiles.append(
+                ProfileRow(ref.tag_id, r.ts, r.values, r.status, r.ts_origin, r.backfilled)
+            )
             profile_lines.append(r.line)
         elif r.kind == "lot_id" and r.text:
             record_lot(engine, ref.line_id, r.text, r.ts, products.get(r.line))
@@ -120,6 +127,8 @@ def write_batch(
         elif r.kind == "roll_id" and r.text:
             record_roll(engine, ref.line_id, r.text, r.ts)
             stored[r.line] += 1
+        elif r.kind == "gap":
+            gaps.append(GapRow(ref.tag_id, r.ts, r.gap_end, r.text or "unknown"))
         else:
             rejected[r.line] += 1
     # a re-sent batch inserts nothing; count what was new per line
@@ -127,6 +136,7 @@ def write_batch(
         stored.update(sample_lines)
     if insert_profiles(engine, profiles):
         stored.update(profile_lines)
+    insert_gaps(engine, gaps)
     newest = max((r.ts for r in readings), default=None)
     return WriteResult(stored, rejected, newest)
 
@@ -302,6 +312,13 @@ class Daemon:
                     f"{exc.strerror or exc}."
                 ) from None
             self.metrics_address = metrics.sockets[0].getsockname()[:2]
+        try:
+            await self._start_store()
+        except BaseException:
+            if metrics is not None:
+                metrics.close()
+            self.buffer.close()
+            raise
         sources_stop = asyncio.Event()
         source_tasks = [asyncio.create_task(i.run(sources_stop)) for i in self.inputs]
         if self.images is not None:  # a source like the inputs: stops with them
@@ -419,11 +436,50 @@ class Daemon:
             await asyncio.sleep(interval)
             await self._flush()
 
+    async def _start_store(self) -> None:
+        """Open the store before the inputs start, and tell them what is already kept.
+
+        A store that cannot be used (not a database, a refused login, an unknown schema
+        revision) ends the daemon here with one sentence; one that cannot be reached yet is
+        an outage like any later one: samples are buffered until it answers.  Each input
+        resumes after the newest sample of each tag in the store or the buffer.
+        """
+        try:
+            await self._open_store()
+        except StoreUnusable:
+            raise
+        except (SQLAlchemyError, UserError, OSError) as exc:
+            log.warning(
+                "store unreachable at start; samples stay buffered until it answers",
+                extra={"reason": _reason(exc)},
+            )
+        newest: dict[str, dict[str, datetime]] = {}
+        if self._engine is not None:
+            by_id = {ref.tag_id: ref for ref in self._refs.values()}
+            stored = await asyncio.to_thread(newest_times, self._engine, list(by_id))
+            for tag_id, ts in stored.items():
+                newest.setdefault(by_id[tag_id].line, {})[by_id[tag_id].tag] = ts
+        for (line, tag), ts in (await asyncio.to_thread(self.buffer.newest)).items():
+            kept = newest.setdefault(line, {})
+            if tag not in kept or ts > kept[tag]:
+                kept[tag] = ts
+        for source in self.inputs:
+            source.resume_after(newest.get(source.line, {}))
+
     async def _open_store(self) -> Engine:
         def open_and_sync() -> tuple[Engine, dict[tuple[str, str], TagRef]]:
             engine = connect(self.db_url)
             try:
-                upgrade(engine)
+                try:
+                    upgrade(engine)
+                except DBAPIError as exc:
+                    # it answered: an error that is not the connection's is the database's
+                    if isinstance(exc, OperationalError):
+                        raise
+                    raise StoreUnusable(
+                        f"the database at {safe_url(self.db_url)} cannot be used as plantqc's "
+                        f"store: {_reason(exc)}."
+                    ) from None
                 refs = sync_config(engine, self.loaded.config)
                 lines = {ref.line_id: ref.line for ref in refs.values()}
                 for line_id, tag_id in register_daemon_tags(engine, set(lines)).items():
@@ -456,7 +512,7 @@ class Daemon:
                 self.database_ok = False
                 log.warning(
                     "store write failed; samples stay buffered",
-                    extra={"reason": str(exc).splitlines()[0], "retry_s": delay},
+                    extra={"reason": _reason(exc), "retry_s": delay},
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, DB_RETRY_MAX_S)
@@ -488,7 +544,9 @@ class Daemon:
                 await asyncio.to_thread(expire_shelves, self._engine, now)
                 if self.on_tick is not None:
                     await asyncio.to_thread(self.on_tick, now)
-            except Exception:  # the database may be down: the next round tries again
+            except (SQLAlchemyError, OSError) as exc:  # down: the next round tries again
+                log.warning("alarm check failed; tried again", extra={"reason": _reason(exc)})
+            except Exception:
                 log.exception("alarm check failed")
 
     async def _watchdog_loop(self) -> None:
@@ -498,3 +556,11 @@ class Daemon:
         while True:
             sd_notify("WATCHDOG=1")
             await asyncio.sleep(int(usec) / 2e6)
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of what the driver said, without SQLAlchemy's statement and link."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

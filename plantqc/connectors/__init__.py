@@ -15,7 +15,7 @@ Nothing heavy is imported here, so reading a config never loads an input's clien
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -44,6 +44,13 @@ class InputState:
         Tags the source does not have, with the reason; the others keep flowing.
     last_sample_at : dict
         The newest sample time handed on, per tag, UTC.
+    backfilled : int
+        Readings read back from the source's history (after a restart or reconnect) and
+        handed on, since start.
+    backfill_tags_left : int
+        Tags whose read-back of the current (re)connection is not finished.
+    gaps : int
+        Data gaps recorded since start: stretches the source kept no history of.
     """
 
     connected: bool = False
@@ -52,12 +59,21 @@ class InputState:
     last_error: str | None = None
     missing: dict[str, str] = field(default_factory=dict)
     last_sample_at: dict[str, datetime] = field(default_factory=dict)
+    backfilled: int = 0
+    backfill_tags_left: int = 0
+    gaps: int = 0
 
     def handed_on(self, batch: Sequence[Reading]) -> None:
         """Count a batch given to the sink."""
-        self.received += len(batch)
         for reading in batch:
-            self.last_sample_at[reading.tag] = reading.ts
+            if reading.kind == "gap":
+                self.gaps += 1
+                continue
+            self.received += 1
+            self.backfilled += reading.backfilled
+            newest = self.last_sample_at.get(reading.tag)
+            if newest is None or reading.ts > newest:
+                self.last_sample_at[reading.tag] = reading.ts
 
 
 class Input(Protocol):
@@ -75,6 +91,14 @@ class Input(Protocol):
     """The name of the line whose readings it yields."""
     state: InputState
     """Its counters and health, read at any time."""
+
+    def resume_after(self, newest: Mapping[str, datetime]) -> None:
+        """Before ``run``: the newest sample already kept (stored or buffered) per tag name.
+
+        An input whose source keeps history reads back from there what it missed while the
+        daemon was away; one whose source does not records the stretch as a data gap.
+        """
+        ...
 
     async def run(self, stop: asyncio.Event) -> None:
         """Hand readings to the sink until ``stop`` is set."""

@@ -9,6 +9,18 @@ node is unknown to the server is reported and skipped; the others keep flowing. 
 connection is lost, it reconnects with capped exponential backoff and re-creates the
 subscription from scratch.  Its settings are `plantqc.connectors.opcua_settings`.
 
+Backfill: per tag a watermark, the newest sample already kept (from the store and the
+buffer at start, `OpcUaConnector.resume_after`, then what it handed on).  On every
+(re)connection, a tag's new notifications are held back while what lies between its watermark
+and its first new value is read from the server's history (HistoryReadRawModified, OPC UA
+Part 11 §6.4.3; in pages, continuation points followed, rate-limited, at most
+``backfill.max_window_s`` back) and handed on marked as backfilled; then the held values
+follow, so each tag's readings reach the sink in time order.  A node without history (its
+UserAccessLevel lacks HistoryRead), a refused history read, a stretch beyond the window, or
+history that does not reach back to the watermark is recorded as a data gap
+(`plantqc.buffer.gap_reading`) bounded by the last kept sample and the first one after it,
+when the two are more than two sampling intervals apart.
+
 Security: None, or Basic256Sha256 with Sign / SignAndEncrypt (OPC 10000-7, Basic256Sha256
 profile), a client certificate made by ``plantqc opcua cert`` and the server certificate
 checked against a trust folder (pinned on first use per server address only when the config
@@ -23,8 +35,10 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +48,7 @@ from asyncua.crypto import security_policies, uacrypto
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from plantqc.buffer import Reading
+from plantqc.buffer import Reading, gap_reading
 from plantqc.config import Line, Tag
 from plantqc.connectors import InputState, ReadingSink
 from plantqc.connectors.certs import fingerprint, first_use_pin, is_trusted, trust_on_first_use
@@ -46,6 +60,10 @@ from plantqc.store.models import TimestampOrigin
 
 log = logging.getLogger(__name__)
 
+BACKFILL_KINDS = ("scalar", "profile")
+"""Tags whose history is read back: those whose watermark is a stored sample time."""
+GAP_INTERVALS = 2
+"""A stretch longer than this many sampling intervals without a kept value is a data gap."""
 BAD_TYPE_MISMATCH = int(ua.StatusCodes.BadTypeMismatch)
 BAD_OUT_OF_RANGE = int(ua.StatusCodes.BadOutOfRange)
 _DEADBAND_TYPE = {"absolute": ua.DeadbandType.Absolute, "percent": ua.DeadbandType.Percent}
@@ -327,6 +345,20 @@ class OpcUaConnector:
         self._base_dir = base_dir
         self._backoff = (backoff_initial_s, backoff_max_s)
         self._timeout = request_timeout_s
+        # per tag: the newest sample kept (stored, buffered or handed on)
+        self._watermarks: dict[str, datetime] = {}
+        self._node_ids: dict[str, ua.NodeId] = {}
+        # tags whose new notifications wait for their read-back, and what they hold
+        self._holding: dict[str, list[Reading]] = {}
+        # per tag: where a possible gap starts and why, closed by the next reading handed on
+        self._open_gaps: dict[str, tuple[datetime, str]] = {}
+        self._rate = _RateLimit(line.opcua.backfill.max_values_per_s)
+
+    def resume_after(self, newest: Mapping[str, datetime]) -> None:
+        """Set the watermark of each tag named in ``newest`` (newest kept sample, UTC)."""
+        for name, ts in newest.items():
+            if name not in self._watermarks or ts > self._watermarks[name]:
+                self._watermarks[name] = ts
 
     async def run(self, stop: asyncio.Event) -> None:
         """Stay subscribed until ``stop`` is set, reconnecting after any loss."""
@@ -366,20 +398,37 @@ class OpcUaConnector:
         await configure_security(client, self.config.opcua.security, self._base_dir)
         await client.connect()
         try:
+            # held from the first notification on: the read-back goes before them
+            self._holding = {
+                tag.name: []
+                for tag in self.config.tags
+                if self.config.opcua.backfill.enabled
+                and tag.kind in BACKFILL_KINDS
+                and tag.name in self._watermarks
+            }
             handles = await self._subscribe(client)
+            for name in self.state.missing:
+                self._holding.pop(name, None)
+            self.state.backfill_tags_left = len(self._holding)
             self.state.connected = True
             self.state.last_error = None
             log.info(
                 "opcua subscribed",
                 extra={"line": self.line, "tags": len(handles), "endpoint": self.endpoint},
             )
+            backfill = asyncio.create_task(self._backfill(client))
             waiters = [
                 asyncio.create_task(stop.wait()),
                 asyncio.create_task(lost.wait()),
                 asyncio.create_task(self._consume(handles)),
+                backfill,
             ]
             try:
-                done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                while True:
+                    done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                    if done != {backfill} or backfill.exception() is not None:
+                        break
+                    waiters.remove(backfill)  # finished: the session goes on
             finally:
                 for task in waiters:
                     task.cancel()
@@ -392,6 +441,11 @@ class OpcUaConnector:
                 raise ConnectionError("the connection to the server was lost")
             return True
         finally:
+            # Values held for a read-back that did not finish are dropped, not handed on:
+            # handing them on would move the watermark past what was not read back yet.
+            # They are in the server's history, so the next read-back gets them.
+            self._holding = {}
+            self.state.backfill_tags_left = 0
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.disconnect(), self._timeout)
 
@@ -416,6 +470,7 @@ class OpcUaConnector:
                 continue
             requests.append(_monitored_item(handle, node_id, tag, opcua.queue_size))
             tags[handle] = tag
+            self._node_ids[tag.name] = node_id
         results = await self._subscription.create_monitored_items(requests) if requests else []
         for request, result in zip(requests, results, strict=True):
             if isinstance(result, ua.StatusCode):
@@ -452,17 +507,209 @@ class OpcUaConnector:
         tag = handles.get(item.ClientHandle)
         if tag is None:
             return
+        reading = to_reading(self.line, tag, item.Value, datetime.now(UTC))
+        held = self._holding.get(tag.name)
+        if held is not None:
+            held.append(reading)
+            return
         if not self._batch:
             # handed on once the loop is free: after the rest of this publish response,
             # which the subscription queues all at once
             asyncio.get_running_loop().call_soon(self._hand_on)
-        self._batch.append(to_reading(self.line, tag, item.Value, datetime.now(UTC)))
+        self._append(reading)
+
+    def _append(self, reading: Reading) -> None:
+        opened = self._open_gaps.pop(reading.tag, None)
+        if opened is not None:
+            start, reason = opened
+            tag = self.config.tag(reading.tag)
+            if reading.ts - start > timedelta(
+                milliseconds=GAP_INTERVALS * tag.sampling_interval_ms
+            ):
+                self._batch.append(gap_reading(self.line, reading.tag, start, reading.ts, reason))
+                log.warning(
+                    "opcua data gap",
+                    extra={
+                        "line": self.line,
+                        "tag": reading.tag,
+                        "from": start.isoformat(),
+                        "to": reading.ts.isoformat(),
+                        "reason": reason,
+                    },
+                )
+        self._batch.append(reading)
+        watermark = self._watermarks.get(reading.tag)
+        if watermark is None or reading.ts > watermark:
+            self._watermarks[reading.tag] = reading.ts
 
     def _hand_on(self) -> None:
         batch, self._batch = self._batch, []
         if batch:  # empty when run() handed it on already, at its end
             self.state.handed_on(batch)
             self._sink(batch)
+
+    # --- backfill from the server's history --------------------------------------------------
+
+    async def _backfill(self, client: Client) -> None:
+        """Read back every held tag's missed stretch, then release its held values."""
+        if not self._holding:
+            return
+        settings = self.config.opcua.backfill
+        names = list(self._holding)
+        nodes = [client.get_node(self._node_ids[name]) for name in names]
+        access = await client.read_attributes(nodes, ua.AttributeIds.UserAccessLevel)
+        readable = {
+            name: value.StatusCode is not None
+            and value.StatusCode.is_good()
+            and value.Value is not None
+            and bool(int(value.Value.Value or 0) & ua.AccessLevel.HistoryRead.mask)
+            for name, value in zip(names, access, strict=True)
+        }
+        started = time.monotonic()
+        log.info(
+            "opcua backfill started",
+            extra={
+                "line": self.line,
+                "tags": len(names),
+                "with_history": sum(readable.values()),
+                "oldest": min(self._watermarks[n] for n in names).isoformat(),
+            },
+        )
+        for name in names:
+            if not readable[name]:
+                self._open_gaps[name] = (
+                    self._watermarks[name],
+                    "the server keeps no history of this node",
+                )
+                self._release(name)
+        # each tag's read-back ends at its first new value (the subscription's first report)
+        deadline = time.monotonic() + settings.first_value_timeout_s
+        while time.monotonic() < deadline and any(not held for held in self._holding.values()):
+            await asyncio.sleep(0.02)
+        total = 0
+        for name in [n for n in names if readable[n]]:
+            total += await self._backfill_tag(client.get_node(self._node_ids[name]), name)
+            self._release(name)
+        log.info(
+            "opcua backfill done",
+            extra={
+                "line": self.line,
+                "tags": len(names),
+                "values": total,
+                "seconds": round(time.monotonic() - started, 3),
+            },
+        )
+
+    async def _backfill_tag(self, node: Any, name: str) -> int:
+        """Hand on ``name``'s history after its watermark and before its first held value."""
+        settings = self.config.opcua.backfill
+        tag = self.config.tag(name)
+        since = self._watermarks[name]
+        held = self._holding[name]
+        until = held[0].ts if held else datetime.now(UTC)
+        if until <= since:
+            return 0
+        start = since
+        window = timedelta(seconds=settings.max_window_s)
+        if until - since > window:
+            start = until - window
+            self._open_gaps[name] = (
+                since,
+                f"longer than the maximum backfill window of {settings.max_window_s:g} s",
+            )
+        else:
+            # if the server's history does not reach back to the watermark, that is a gap
+            self._open_gaps[name] = (
+                since,
+                "the server's history does not reach back to the last stored sample",
+            )
+        details = ua.ReadRawModifiedDetails()
+        details.IsReadModified = False
+        details.EndTime = until
+        details.NumValuesPerNode = settings.page_values
+        details.ReturnBounds = False
+        continuation: bytes | None = None
+        last = since
+        handed = 0
+        while True:
+            details.StartTime = start
+            try:
+                result = await node.history_read(details, continuation)
+            except ua.UaStatusCodeError as exc:
+                self._refused(name, since, ua.StatusCode(exc.code).name)
+                break
+            if not result.StatusCode.is_good():
+                self._refused(name, since, result.StatusCode.name)
+                break
+            values = result.HistoryData.DataValues or []
+            received_at = datetime.now(UTC)
+            page = [
+                r._replace(backfilled=True)
+                for r in (to_reading(self.line, tag, v, received_at) for v in values)
+                if last < r.ts < until
+            ]
+            for reading in page:
+                self._append(reading)
+                last = max(last, reading.ts)
+            handed += len(page)
+            self._hand_on()
+            await self._rate.take(len(values))
+            if result.ContinuationPoint:
+                continuation = result.ContinuationPoint
+            elif len(values) >= settings.page_values and last > start:
+                # a server that truncates a full page without a continuation point: go on
+                # from the newest value read (those at or before it are skipped above)
+                continuation, start = None, last
+            else:
+                break
+            self.state.backfill_tags_left = len(self._holding)
+            log.info(
+                "opcua backfill progress",
+                extra={"line": self.line, "tag": name, "values": handed, "at": last.isoformat()},
+            )
+        log.info(
+            "opcua backfilled",
+            extra={
+                "line": self.line,
+                "tag": name,
+                "values": handed,
+                "from": since.isoformat(),
+                "to": until.isoformat(),
+            },
+        )
+        return handed
+
+    def _refused(self, name: str, since: datetime, status: str) -> None:
+        self._open_gaps[name] = (since, f"the server refused the history read ({status})")
+        log.warning(
+            "opcua history read refused",
+            extra={"line": self.line, "tag": name, "reason": status},
+        )
+
+    def _release(self, name: str) -> None:
+        """Hand on what ``name`` received while it was read back, and receive live again."""
+        for reading in self._holding.pop(name, []):
+            self._append(reading)
+        self._hand_on()
+        self.state.backfill_tags_left = len(self._holding)
+
+
+class _RateLimit:
+    """At most ``per_s`` values a second on average, over one connector's read-backs."""
+
+    def __init__(self, per_s: float) -> None:
+        self._per_s = per_s
+        self._since = time.monotonic()
+        self._taken = 0.0
+
+    async def take(self, count: int) -> None:
+        now = time.monotonic()
+        # idle time does not bank: a read-back after a quiet hour is still paced
+        self._taken = max(0.0, self._taken - (now - self._since) * self._per_s) + count
+        self._since = now
+        wait = self._taken / self._per_s - 1.0
+        if wait > 0:
+            await asyncio.sleep(wait)
 
 
 def _monitored_item(

@@ -87,6 +87,23 @@ class OpcUaSecurity(SettingsModel):
         return self
 
 
+class Backfill(SettingsModel):
+    """Reading back what the line produced while the daemon was away, from the server's history.
+
+    On start and after every reconnect, each tag whose node historises (OPC UA Part 11) is
+    read back from its last stored sample to the first value of the new subscription, in
+    pages of ``page_values`` values, at most ``max_values_per_s`` values a second over the
+    line, and at most ``max_window_s`` seconds back; a stretch that cannot be read back is
+    recorded as a data gap.
+    """
+
+    enabled: bool = True
+    max_window_s: float = Field(3600.0, gt=0)
+    page_values: int = Field(1000, ge=1, le=100_000)
+    max_values_per_s: float = Field(20_000.0, gt=0)
+    first_value_timeout_s: float = Field(5.0, gt=0)
+
+
 class OpcUa(SettingsModel):
     """How the line's OPC UA server is reached."""
 
@@ -94,3 +111,4 @@ class OpcUa(SettingsModel):
     security: OpcUaSecurity = OpcUaSecurity()
     publishing_interval_ms: int = Field(1000, gt=0)
     queue_size: int = Field(10, ge=1)
+    backfill: Backfill = Backfill()

@@ -58,14 +58,36 @@ class Fault(BaseModel):
         return self.tag == tag
 
 
+class History(BaseModel):
+    """What the simulator's server keeps of its values (OPC UA Part 11 historical access).
+
+    Every scalar and profile node (and the SampleCounter) keeps its values of the last
+    ``keep_s`` seconds, at most ``keep_values`` of them (0: no bound), except the nodes named
+    in ``without``: ``<tag>`` or ``<line>.<tag>`` (``SampleCounter`` for the counter), which
+    a client cannot read back, as a plain PLC offers them.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    keep_s: float = Field(600.0, gt=0)
+    keep_values: int = Field(0, ge=0)
+    without: list[str] = []
+
+    def kept(self, line: str, tag: str) -> bool:
+        """Whether the server keeps the history of ``tag`` of ``line``."""
+        return tag not in self.without and f"{line}.{tag}" not in self.without
+
+
 class Scenario(BaseModel):
-    """Faults plus the traceability rhythm: a new roll every ``roll_length_s``."""
+    """Faults plus the traceability rhythm: a new roll every ``roll_length_s``; the history
+    the server keeps."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     faults: list[Fault] = []
     roll_length_s: float = Field(120.0, gt=0)
     rolls_per_lot: int = Field(5, ge=1)
+    history: History = History()
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -7,6 +7,12 @@ AnalogItemType variables (OPC 10000-8 §5.3.2) with EngineeringUnits and EURange
 also has ``<line>.SampleCounter`` and the writable alarm nodes of `ALARM_NODES`.  Stopping
 and starting again keeps the model state, as a real server restart keeps the process
 running: values continue where they stopped (the alarm nodes start again at their defaults).
+
+History: the counter and every scalar and profile node historise their values (asyncua's
+in-memory history, ``Historizing`` true and HistoryRead in the access levels, OPC UA Part 11),
+for ``scenario.history.keep_s`` seconds, except the nodes the scenario names in
+``history.without``; a client reads them back with HistoryReadRawModified.  A server
+restart starts with an empty history, as a server without a persistent historian does.
 """
 
 from __future__ import annotations
@@ -89,6 +95,7 @@ class _Endpoint:
     security: OpcUaSecurity
     server: Server | None = None
     nodes: dict[tuple[str, str], ua.NodeId] = field(default_factory=dict)
+    historised: list[ua.NodeId] = field(default_factory=list)
     last: dict[ua.NodeId, ua.DataValue] = field(default_factory=dict)
 
 
@@ -122,6 +129,7 @@ class LineSimulator:
         pki: Path | None = None,
     ) -> None:
         scenario = scenario or Scenario()
+        self.history = scenario.history
         self.tick_s = tick_s
         self._pki = pki
         self._endpoints: dict[str, _Endpoint] = {}
@@ -159,6 +167,13 @@ class LineSimulator:
                 raise UserError(f"the simulator cannot listen at {entry.url}: {exc}.") from None
             for node, value in entry.last.items():
                 await entry.server.write_attribute_value(node, value)
+            # after the values of before a restart: history holds what the line produced, not
+            # a node's initial value stamped at the restart
+            await entry.server.historize_node_data_change(
+                [entry.server.get_node(node) for node in entry.historised],
+                period=timedelta(seconds=self.history.keep_s),
+                count=self.history.keep_values,
+            )
         if self.started_at is None:
             self.started_at = datetime.now(UTC)
         self._task = asyncio.create_task(self._tick_loop())
@@ -184,6 +199,7 @@ class LineSimulator:
         await self.stop()
 
     async def _build(self, entry: _Endpoint) -> Server:
+        entry.historised = []
         security = entry.security
         user_manager = (
             _EnvUsers(security.username_env, security.password_env)
@@ -220,6 +236,7 @@ class LineSimulator:
                 counter, ua.QualifiedName(SAMPLE_COUNTER, index), 0.0, ua.VariantType.Double
             )
             entry.nodes[(line.name, SAMPLE_COUNTER)] = counter
+            historised = [SAMPLE_COUNTER]
             for name, initial, kind in ALARM_NODES:  # the daemon's alarm write-back targets
                 alarm_node = await line_folder.add_variable(
                     sim_node_id(name, line), ua.QualifiedName(name, index), initial, kind
@@ -229,6 +246,13 @@ class LineSimulator:
                 if sim_node_id(tag, line) == counter:  # a config may subscribe to the counter
                     continue
                 entry.nodes[(line.name, tag.name)] = await _add_tag(server, line_folder, line, tag)
+                if tag.kind in ("scalar", "profile"):
+                    historised.append(tag.name)
+            entry.historised += [
+                entry.nodes[(line.name, name)]
+                for name in historised
+                if self.history.kept(line.name, name)
+            ]
         return server
 
     async def _secure(self, server: Server, security: OpcUaSecurity) -> None:

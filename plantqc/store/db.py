@@ -75,8 +75,33 @@ def open_engine(url: str) -> Engine:
         ) from None
 
 
+class StoreUnusable(UserError):
+    """The database answers, or is a local file, but cannot be plantqc's store.
+
+    Not a database at all (a corrupt SQLite file), a refused login, a database that does
+    not exist, or a schema this version of plantqc does not know.  Waiting does not mend
+    it, unlike a store that is unreachable for a while.
+    """
+
+
+# PostgreSQL SQLSTATE classes a retry does not mend: 28 refused login, 3D no such database
+_FATAL_SQLSTATE_CLASSES = ("28", "3D")
+
+
+def _unusable(exc: DBAPIError, dialect: str) -> bool:
+    if dialect == "sqlite":
+        # a local file: only a lock held by another writer passes
+        return "locked" not in str(exc.orig)
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    return sqlstate[:2] in _FATAL_SQLSTATE_CLASSES
+
+
 def connect(url: str) -> Engine:
-    """`open_engine`, then prove the database answers; if not, one sentence saying why."""
+    """`open_engine`, then prove the database answers; if not, one sentence saying why.
+
+    Raises `StoreUnusable` (a `UserError`) when it answers but cannot be used, and a plain
+    `UserError` when it cannot be reached.
+    """
     engine = open_engine(url)
     try:
         with engine.connect():
@@ -84,6 +109,10 @@ def connect(url: str) -> Engine:
     except DBAPIError as exc:
         engine.dispose()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        if _unusable(exc, engine.dialect.name):
+            raise StoreUnusable(
+                f"the database at {safe_url(url)} cannot be used: {reason}."
+            ) from None
         raise UserError(f"cannot reach the database at {safe_url(url)}: {reason}.") from None
     return engine
 

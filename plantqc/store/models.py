@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.dialects import postgresql
@@ -141,6 +142,9 @@ class Sample(Base):
     # OPC UA StatusCode (Part 4 §7.39), unsigned 32-bit: Good = 0, Bad = 0x80000000...
     status: Mapped[int] = mapped_column(BigInteger, default=0)
     ts_origin: Mapped[int] = mapped_column(SmallInteger, default=TimestampOrigin.SOURCE)
+    # read from the OPC UA server's history after a restart or reconnect, not from a
+    # subscription (as Sparkplug B marks historical metrics)
+    backfilled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Profile(Base):
@@ -156,6 +160,26 @@ class Profile(Base):
     values: Mapped[list[float]] = mapped_column(FloatArray)
     status: Mapped[int] = mapped_column(BigInteger, default=0)
     ts_origin: Mapped[int] = mapped_column(SmallInteger, default=TimestampOrigin.SOURCE)
+    backfilled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class DataGap(Base):
+    """A stretch of a tag's data that is not stored and cannot be: the server kept no history.
+
+    ``gap_from`` is the last sample stored before the stretch and ``gap_to`` the first one
+    after it; any value the tag had strictly between the two is missing.  Unique on
+    (tag, from), so a re-sent buffer batch records a gap once.
+    """
+
+    __tablename__ = "data_gaps"
+    __table_args__ = (UniqueConstraint("tag_id", "gap_from"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"))
+    gap_from: Mapped[datetime]
+    gap_to: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Lot(Base):

@@ -27,6 +27,7 @@ class SampleRow(NamedTuple):
     value: float | None
     status: int = 0
     ts_origin: int = TimestampOrigin.SOURCE
+    backfilled: bool = False
 
 
 class ProfileRow(NamedTuple):
@@ -37,6 +38,7 @@ class ProfileRow(NamedTuple):
     values: Sequence[float]
     status: int = 0
     ts_origin: int = TimestampOrigin.SOURCE
+    backfilled: bool = False
 
 
 def _sqlite_text(ts: datetime) -> str:
@@ -50,18 +52,21 @@ def _sqlite_text(ts: datetime) -> str:
 
 _KEY = itemgetter(0, 1)
 _SQLITE_INSERT = (
-    "INSERT INTO samples (tag_id, ts, value, status, ts_origin) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (tag_id, ts) DO NOTHING"
+    "INSERT INTO samples (tag_id, ts, value, status, ts_origin, backfilled) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tag_id, ts) DO NOTHING"
 )
+# samples_in2: the staging table gained the backfilled column; a new name, so a session that
+# still holds the old temporary table (pooled connection) never copies into the wrong shape
 _PG_STAGE = (
-    "CREATE TEMP TABLE IF NOT EXISTS samples_in "
-    "(tag_id integer, ts timestamptz, value float8, status bigint, ts_origin smallint) "
-    "ON COMMIT DELETE ROWS"
+    "CREATE TEMP TABLE IF NOT EXISTS samples_in2 (tag_id integer, ts timestamptz, "
+    "value float8, status bigint, ts_origin smallint, backfilled boolean) ON COMMIT DELETE ROWS"
 )
-_PG_COPY = "COPY samples_in (tag_id, ts, value, status, ts_origin) FROM STDIN (FORMAT BINARY)"
+_PG_COPY = (
+    "COPY samples_in2 (tag_id, ts, value, status, ts_origin, backfilled) FROM STDIN (FORMAT BINARY)"
+)
 _PG_MERGE = (
-    "INSERT INTO samples (tag_id, ts, value, status, ts_origin) "
-    "SELECT tag_id, ts, value, status, ts_origin FROM samples_in "
+    "INSERT INTO samples (tag_id, ts, value, status, ts_origin, backfilled) "
+    "SELECT tag_id, ts, value, status, ts_origin, backfilled FROM samples_in2 "
     "ON CONFLICT (tag_id, ts) DO NOTHING"
 )
 
@@ -95,14 +100,14 @@ def _pg_copy_merge(connection: Connection, rows: Sequence[SampleRow]) -> int:
     with driver.cursor() as cursor:
         cursor.execute(_PG_STAGE)
         with cursor.copy(_PG_COPY) as copy:
-            copy.set_types(["int4", "timestamptz", "float8", "int8", "int2"])
+            copy.set_types(["int4", "timestamptz", "float8", "int8", "int2", "bool"])
             for row in rows:
                 if row[1].tzinfo is None:
                     raise ValueError(f"sample timestamp {row[1].isoformat()} has no timezone")
                 copy.write_row(row)
         cursor.execute(_PG_MERGE)
         inserted = cursor.rowcount
-        cursor.execute("TRUNCATE samples_in")
+        cursor.execute("TRUNCATE samples_in2")
     return inserted
 
 
@@ -125,6 +130,7 @@ def insert_profiles(engine: Engine, rows: Sequence[ProfileRow]) -> int:
             "values": [float(v) for v in r.values],
             "status": r.status,
             "ts_origin": r.ts_origin,
+            "backfilled": r.backfilled,
         }
         for r in rows
     ]
@@ -138,6 +144,26 @@ def insert_profiles(engine: Engine, rows: Sequence[ProfileRow]) -> int:
             )
             inserted += len(connection.execute(statement).all())
     return inserted
+
+
+def newest_times(engine: Engine, tag_ids: Sequence[int]) -> dict[int, datetime]:
+    """The newest stored sample time of each tag in ``tag_ids`` that has one, UTC.
+
+    Samples and profiles alike (a tag is one or the other); one index lookup per tag, as
+    ``MAX(ts)`` of one tag is the last entry of its (tag, ts) key range on both dialects.
+    """
+    newest: dict[int, datetime] = {}
+    with engine.connect() as connection:
+        for table in (Sample, Profile):
+            for tag_id in tag_ids:
+                ts = connection.execute(
+                    select(func.max(table.ts)).where(table.tag_id == tag_id)
+                ).scalar()
+                if ts is not None:
+                    # MAX() loses the column type on SQLite: it comes back as text
+                    ts = ts if isinstance(ts, datetime) else datetime.fromisoformat(ts)
+                    newest[tag_id] = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+    return newest
 
 
 def _window(query: Select[Any], start: datetime | None, end: datetime | None) -> Select[Any]:
