@@ -26,6 +26,14 @@ def test_simc_settings_follow_skogestad_eq_26_27():
     assert simc_pi(2.0, 0.0, 1.0) == PiTuning(kc=0.0, ki=0.25)
 
 
+def test_improved_simc_adds_a_third_of_the_dead_time_to_the_time_constant():
+    # Grimholt & Skogestad 2012: tau <- tau + theta / 3, so a pure dead time k = 2, theta = 3
+    # gets Kc = 1 / (2 * 6) and tau_I = 1 instead of a pure integral controller
+    t = simc_pi(2.0, 0.0, 3.0, improved=True)
+    assert t.kc == pytest.approx(1.0 / 12.0, rel=1e-15)
+    assert t.ki == pytest.approx(1.0 / 12.0, rel=1e-15)
+
+
 @pytest.mark.parametrize("tau", [0.0, 50.0])
 def test_simc_with_tau_c_theta_has_the_margins_of_skogestad_table(tau):
     # Skogestad 2003: tau_c = theta, tau_1 <= 8 theta gives GM = 3.14 and PM = 61.4 deg
