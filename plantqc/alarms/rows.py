@@ -15,21 +15,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from plantqc.alarms.states import Effect, Event, Transition, transition
-from plantqc.store.models import Alarm, AlarmState, AuditLog
+from plantqc.store.audit import record_audit
+from plantqc.store.models import Alarm, AlarmState
 
 
 def audit(session: Session, user: str, what: str, alarm: Alarm, **detail: Any) -> None:
     """Append one alarm change to ``audit_log`` (the notifiers' outbox), in ``session``."""
-    session.add(
-        AuditLog(
-            at=datetime.now(UTC),
-            user=user,
-            action=what,
-            entity="alarm",
-            entity_id=str(alarm.id),
-            detail={"state": str(alarm.state), **detail},
-        )
-    )
+    record_audit(session, user, what, "alarm", alarm.id, {"state": str(alarm.state), **detail})
 
 
 def open_alarm(

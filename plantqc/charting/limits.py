@@ -211,14 +211,46 @@ def limit_versions(engine: Engine, tag_ids: Iterable[int]) -> list[ControlLimits
 # --- writes ------------------------------------------------------------------------------------
 
 
-def next_version(session: Session, tag_id: int, chart: str) -> int:
-    """The version number the chart's next limits row takes."""
+def add_version(
+    session: Session,
+    chart: ChartConfig,
+    name: str,
+    basis: str,
+    *,
+    center: float,
+    sigma: float,
+    sigma_method: str,
+    lcl: float,
+    ucl: float,
+    params: dict[str, Any],
+    valid_from: datetime,
+    **provenance: Any,
+) -> ControlLimits:
+    """Insert the next limits version of chart ``name`` of ``chart``'s tag, flushed so that it
+    has its id; ``provenance`` are the remaining `ControlLimits` columns (phase I data, who
+    froze it).  The one place a limits row is written: rows are only ever added."""
     current = session.execute(
         select(func.max(ControlLimits.version)).where(
-            ControlLimits.tag_id == tag_id, ControlLimits.chart == chart
+            ControlLimits.tag_id == chart.tag_id, ControlLimits.chart == name
         )
     ).scalar()
-    return int(current or 0) + 1
+    row = ControlLimits(
+        tag_id=chart.tag_id,
+        chart=name,
+        version=int(current or 0) + 1,
+        basis=basis,
+        center=center,
+        lcl=lcl,
+        ucl=ucl,
+        sigma=sigma,
+        sigma_method=sigma_method,
+        params=params,
+        valid_from=valid_from,
+        **provenance,
+    )
+    session.add(row)
+    session.flush()
+    return row
 
 
 def store_unfrozen(
@@ -234,16 +266,16 @@ def store_unfrozen(
 ) -> ControlLimits:
     """Insert the next limits version of a chart that is not frozen (spec or provisional)."""
     lcl, ucl = limit_lines(chart, series, center, sigma)
-    row = ControlLimits(
-        tag_id=chart.tag_id,
-        chart=series.name,
-        version=next_version(session, chart.tag_id, series.name),
-        basis=basis,
+    return add_version(
+        session,
+        chart,
+        series.name,
+        basis,
         center=center,
-        lcl=lcl,
-        ucl=ucl,
         sigma=sigma,
         sigma_method=sigma_method,
+        lcl=lcl,
+        ucl=ucl,
         params={
             **chart.chart_params(series),
             "note": f"{note}: sigma-zone rules off until phase I limits are frozen",
@@ -251,9 +283,6 @@ def store_unfrozen(
         valid_from=datetime.now(UTC),
         **provenance,
     )
-    session.add(row)
-    session.flush()
-    return row
 
 
 def store_spec_limits(

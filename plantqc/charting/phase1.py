@@ -31,16 +31,17 @@ from plantqc.charting.chart import ChartConfig
 from plantqc.charting.limits import (
     FROZEN_BASIS,
     PHASE_ONE_MIN_POINTS,
+    add_version,
     limit_lines,
-    next_version,
     store_unfrozen,
 )
 from plantqc.charting.names import SeriesSpec
 from plantqc.charting.subgroups import chart_points, epoch_us, read_rolls
 from plantqc.errors import UserError
 from plantqc.quality import GOOD_BELOW
+from plantqc.store.audit import record_audit
 from plantqc.store.engine_state import EngineState
-from plantqc.store.models import AuditLog, ControlLimits, Profile, Sample
+from plantqc.store.models import ControlLimits, Profile, Sample
 from spc import PhaseOneResult, SPCInputError, imr, phase_one, profile_statistics, xbar_r, xbar_s
 
 
@@ -227,52 +228,49 @@ def freeze_limits(engine: Engine, chart: ChartConfig, estimate: LimitsEstimate, 
     user = require_user(user, "freezing limits")
     now = datetime.now(UTC)
     with Session(engine) as session, session.begin():
-        version = next_version(session, chart.tag_id, estimate.chart)
         charted = session.scalar(
             select(EngineState.last_ts).where(EngineState.tag_id == chart.tag_id)
         )
         valid_from = estimate.data_to
         if charted is not None and charted >= valid_from:
             valid_from = charted + timedelta(microseconds=1)
-        row = ControlLimits(
-            tag_id=chart.tag_id,
-            chart=estimate.chart,
-            version=version,
-            basis=FROZEN_BASIS,
+        row = add_version(
+            session,
+            chart,
+            estimate.chart,
+            FROZEN_BASIS,
             center=estimate.center,
-            lcl=estimate.lcl,
-            ucl=estimate.ucl,
             sigma=estimate.sigma,
             sigma_method=estimate.sigma_method,
+            lcl=estimate.lcl,
+            ucl=estimate.ucl,
             params={**estimate.params, "iterations": estimate.iterations},
+            valid_from=valid_from,
             data_from=estimate.data_from,
             data_to=estimate.data_to,
             n_used=estimate.n_used,
             excluded={"n_total": estimate.n_total, "points": estimate.excluded},
             frozen_by=user,
             frozen_at=now,
-            valid_from=valid_from,
         )
-        session.add(row)
-        session.flush()
-        session.add(
-            AuditLog(
-                at=now,
-                user=user,
-                action="limits-freeze",
-                entity="control_limits",
-                entity_id=str(row.id),
-                detail={
-                    "line": chart.line,
-                    "tag": chart.tag,
-                    "chart": estimate.chart,
-                    "version": version,
-                    "center": estimate.center,
-                    "sigma": estimate.sigma,
-                    "data_from": estimate.data_from.isoformat(),
-                    "data_to": estimate.data_to.isoformat(),
-                    "valid_from": valid_from.isoformat(),
-                },
-            )
+        version = row.version
+        record_audit(
+            session,
+            user,
+            "limits-freeze",
+            "control_limits",
+            row.id,
+            {
+                "line": chart.line,
+                "tag": chart.tag,
+                "chart": estimate.chart,
+                "version": version,
+                "center": estimate.center,
+                "sigma": estimate.sigma,
+                "data_from": estimate.data_from.isoformat(),
+                "data_to": estimate.data_to.isoformat(),
+                "valid_from": valid_from.isoformat(),
+            },
+            at=now,
         )
     return version

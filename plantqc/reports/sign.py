@@ -30,7 +30,8 @@ from plantqc.reports.issue import (
 )
 from plantqc.reports.pdf import print_pdf
 from plantqc.reports.render import replace_signatures
-from plantqc.store.models import AuditLog, Report
+from plantqc.store.audit import record_audit
+from plantqc.store.models import Report
 
 ROLES = ("reviewer", "approver")
 STATUS_AFTER = {"reviewer": "reviewed", "approver": "approved"}
@@ -90,23 +91,22 @@ def sign_report(engine: Engine, report_id: int, role: str, user: str) -> Report:
         now = datetime.now(UTC)
         signatures.append({"role": role, "user": user, "at": now.isoformat()})
         row.signatures, row.status = signatures, STATUS_AFTER[role]
-        session.add(
-            AuditLog(
-                at=now,
-                user=user,
-                action="report-sign",
-                entity="report",
-                entity_id=str(row.id),
-                detail={
-                    "report": code,
-                    "role": role,
-                    "version": row.version,
-                    "lot_id": row.lot_id,
-                    "scope": row.scope,
-                    "data_hash": row.data_hash,
-                    "document_hash": row.document_hash,
-                },
-            )
+        record_audit(
+            session,
+            user,
+            "report-sign",
+            "report",
+            row.id,
+            {
+                "report": code,
+                "role": role,
+                "version": row.version,
+                "lot_id": row.lot_id,
+                "scope": row.scope,
+                "data_hash": row.data_hash,
+                "document_hash": row.document_hash,
+            },
+            at=now,
         )
         doc["signatures"] = signatures
         _write_signed(folder, doc)
