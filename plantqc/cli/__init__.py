@@ -18,6 +18,7 @@ LAZY_COMMANDS.update(
         "limits": ("plantqc.cli.limits_cmd", "app"),
         "alarms": ("plantqc.cli.alarms_cmd", "app"),
         "report": ("plantqc.cli.report_cmd", "app"),
+        "control": ("plantqc.cli.control_cmd", "app"),
     }
 )
 
