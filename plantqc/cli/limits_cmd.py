@@ -69,7 +69,8 @@ def _estimate_dict(estimate: LimitsEstimate) -> dict[str, Any]:
 def _print_estimate(chart: ChartConfig, estimate: LimitsEstimate) -> None:
     console.print(
         f"{chart.line}/{chart.tag} ({estimate.chart}): center {estimate.center:.6g}, "
-        f"sigma {estimate.sigma:.6g} ({estimate.sigma_method}), "
+        f"sigma {estimate.sigma:.6g} ({estimate.sigma_method}, "
+        f"{estimate.params['constants']} constants), "
         f"LCL {estimate.lcl:.6g}, UCL {estimate.ucl:.6g}"
     )
     console.print(

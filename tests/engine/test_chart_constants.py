@@ -20,6 +20,7 @@ import pytest
 from engine_helpers import T0, feed
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 import spc
 from plantqc.charting.catalog import chart_for
@@ -28,6 +29,7 @@ from plantqc.charting.limits import constants_of, store_spec_limits
 from plantqc.charting.phase1 import LimitsEstimate, estimate_limits, freeze_limits
 from plantqc.charting.runner import SpcEngine
 from plantqc.charting.settings import SpecLimits
+from plantqc.cli import app
 from plantqc.config import load_config
 from plantqc.errors import UserError
 from plantqc.reports.compute import characteristic, subgroup_labels
@@ -134,6 +136,19 @@ def test_the_engine_flags_the_published_subgroups_on_frozen_table_limits(
         ).all()
     # a subgroup's point is at its last sample; subgroups 26..40 are the new data
     assert sorted(26 + times.index(ts) // 5 for ts in flagged) == [37, 38, 39]
+
+
+def test_limits_estimate_says_which_constants_it_used(
+    sqlite_store: Engine, tags: dict[str, TagRef], rings: pd.DataFrame
+) -> None:
+    feed(sqlite_store, tags["rings_table"].tag_id, rings[rings.phase == "I"].value.to_numpy())
+    result = CliRunner().invoke(
+        app,
+        ["limits", "estimate", "--tag", "line-1/rings_table", "--from", T0.isoformat(),
+         "--to", "2026-11-23T00:00:00Z", "--db", sqlite_store.url.render_as_string()],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "sigma 0.00978504 (rbar/d2, table constants)" in result.output
 
 
 def test_capability_of_a_table_chart_uses_the_tabled_d2(rings: pd.DataFrame) -> None:
