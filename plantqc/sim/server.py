@@ -8,11 +8,15 @@ also has ``<line>.SampleCounter`` and the writable alarm nodes of `ALARM_NODES`.
 and starting again keeps the model state, as a real server restart keeps the process
 running: values continue where they stopped (the alarm nodes start again at their defaults).
 
-History: the counter and every scalar and profile node historise their values (asyncua's
-in-memory history, ``Historizing`` true and HistoryRead in the access levels, OPC UA Part 11),
-for ``scenario.history.keep_s`` seconds, except the nodes the scenario names in
-``history.without``; a client reads them back with HistoryReadRawModified.  A server
-restart starts with an empty history, as a server without a persistent historian does.
+History: the counter and every scalar and profile node historise their values (OPC UA
+Part 11: ``Historizing`` true and HistoryRead in the access levels, values in the server's
+history storage, asyncua's in-memory `HistoryDict`) for ``scenario.history.keep_s`` seconds,
+except the nodes the scenario names in ``history.without``; a client reads them back with
+HistoryReadRawModified.  Each value is saved as it is written, as a PLC's own historian
+does: asyncua's ``historize_node_data_change`` samples through a subscription without a
+queue, which drops values written faster than its 10 ms publishing (a tick loop catching up
+does that).  A server restart starts with an empty history, as one without a persistent
+historian does.
 """
 
 from __future__ import annotations
@@ -96,6 +100,7 @@ class _Endpoint:
     server: Server | None = None
     nodes: dict[tuple[str, str], ua.NodeId] = field(default_factory=dict)
     historised: list[ua.NodeId] = field(default_factory=list)
+    kept: set[ua.NodeId] = field(default_factory=set)
     last: dict[ua.NodeId, ua.DataValue] = field(default_factory=dict)
 
 
@@ -167,13 +172,7 @@ class LineSimulator:
                 raise UserError(f"the simulator cannot listen at {entry.url}: {exc}.") from None
             for node, value in entry.last.items():
                 await entry.server.write_attribute_value(node, value)
-            # after the values of before a restart: history holds what the line produced, not
-            # a node's initial value stamped at the restart
-            await entry.server.historize_node_data_change(
-                [entry.server.get_node(node) for node in entry.historised],
-                period=timedelta(seconds=self.history.keep_s),
-                count=self.history.keep_values,
-            )
+            await self._historise(entry)
         if self.started_at is None:
             self.started_at = datetime.now(UTC)
         self._task = asyncio.create_task(self._tick_loop())
@@ -255,6 +254,22 @@ class LineSimulator:
             ]
         return server
 
+    async def _historise(self, entry: _Endpoint) -> None:
+        # after the values of before a restart were written: history holds what the line
+        # produced, not a node's initial value stamped at the restart
+        server = entry.server
+        assert server is not None
+        storage = server.iserver.history_manager.storage
+        entry.kept = set(entry.historised)
+        for node_id in entry.historised:
+            node = server.get_node(node_id)
+            await node.write_attribute(ua.AttributeIds.Historizing, ua.DataValue(True))
+            for attribute in (ua.AttributeIds.AccessLevel, ua.AttributeIds.UserAccessLevel):
+                await node.set_attr_bit(attribute, ua.AccessLevel.HistoryRead)
+            await storage.new_historized_node(
+                node_id, timedelta(seconds=self.history.keep_s), self.history.keep_values
+            )
+
     async def _secure(self, server: Server, security: OpcUaSecurity) -> None:
         folder = self._pki or Path(tempfile.mkdtemp(prefix="plantqc-sim-pki-"))
         cert, key = folder / "sim-server-cert.der", folder / "sim-server-key.pem"
@@ -288,6 +303,7 @@ class LineSimulator:
     async def _publish(self, entry: _Endpoint, ts: datetime) -> None:
         server = entry.server
         assert server is not None
+        storage = server.iserver.history_manager.storage
         for model in entry.lines:
             for update in model.step():
                 node = entry.nodes[(model.line.name, update.tag)]
@@ -299,6 +315,8 @@ class LineSimulator:
                 )
                 entry.last[node] = value
                 await server.write_attribute_value(node, value)
+                if node in entry.kept:
+                    await storage.save_node_value(node, value)
 
 
 def _variant(value: float | list[float] | str) -> ua.Variant:

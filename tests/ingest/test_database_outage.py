@@ -27,7 +27,7 @@ async def wait_until(condition: Callable[[], bool], timeout_s: float) -> None:
 
 @pytest.mark.slow
 def test_database_outage_mid_run_loses_no_sample_and_stores_none_twice(
-    tmp_path: Path, port: int, pg_url: str
+    tmp_path: Path, port: int, pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     loaded = counter_config(tmp_path, port)
     url = make_url(pg_url)
@@ -62,3 +62,8 @@ def test_database_outage_mid_run_loses_no_sample_and_stores_none_twice(
     # every count from the first one the subscription delivered to the last one published,
     # once each and in order
     assert counters == list(range(counters[0], published + 1))
+    # the outage is logged as one line per retry with the driver's reason, no traceback
+    retries = [r for r in caplog.records if r.getMessage().startswith("store write failed")]
+    assert retries
+    assert all(r.exc_info is None and r.reason for r in retries)  # type: ignore[attr-defined]
+    assert not [r for r in caplog.records if r.name.startswith("plantqc") and r.exc_info]
