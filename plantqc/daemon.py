@@ -280,6 +280,9 @@ class Daemon:
                 last_error=c.state.last_error,
                 missing_tags=dict(c.state.missing),
                 last_sample_at=dict(c.state.last_sample_at),
+                backfilled=c.state.backfilled,
+                backfill_tags_left=c.state.backfill_tags_left,
+                gaps=c.state.gaps,
             )
             for c in self.inputs
         }

@@ -32,6 +32,10 @@ class LineStatus:
     last_error: str | None
     missing_tags: dict[str, str]
     last_sample_at: dict[str, datetime]
+    # read-back from the server's history after a restart or reconnect
+    backfilled: int = 0  # samples read back and handed on
+    backfill_tags_left: int = 0  # tags whose read-back is still running
+    gaps: int = 0  # data gaps recorded: stretches the server kept no history of
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,22 @@ class _StatusCollector(Collector):
             "reconnects": CounterMetricFamily(
                 "plantqc_reconnects", "Connection attempts after a failure", labels=["line"]
             ),
+            "backfilled": CounterMetricFamily(
+                "plantqc_samples_backfilled",
+                "Samples read back from the server's history",
+                labels=["line"],
+            ),
+            "gaps": CounterMetricFamily(
+                "plantqc_data_gaps",
+                "Data gaps recorded: stretches the server kept no history of",
+                labels=["line"],
+            ),
         }
+        backfill_left = GaugeMetricFamily(
+            "plantqc_backfill_tags_pending",
+            "Tags whose read-back from the server's history is still running",
+            labels=["line"],
+        )
         connected = GaugeMetricFamily("plantqc_connected", "1 when subscribed", labels=["line"])
         missing = GaugeMetricFamily(
             "plantqc_missing_tags", "Tags skipped because their node is unknown", labels=["line"]
@@ -118,10 +137,11 @@ class _StatusCollector(Collector):
                 family.add_metric([name], getattr(line, key))
             connected.add_metric([name], float(line.connected))
             missing.add_metric([name], len(line.missing_tags))
+            backfill_left.add_metric([name], line.backfill_tags_left)
             for tag, ts in line.last_sample_at.items():
                 age.add_metric([name, tag], (status.at - ts).total_seconds())
         yield from per_line.values()
-        yield from (connected, missing, age)
+        yield from (connected, missing, age, backfill_left)
         yield GaugeMetricFamily("plantqc_buffer_depth", "Samples in the queue", status.buffer_depth)
         yield GaugeMetricFamily(
             "plantqc_buffer_capacity", "Bound of the queue, samples", status.buffer_capacity

@@ -11,10 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ingest_helpers import counter_config
+from prometheus_client import generate_latest
 
 from plantqc.buffer import Reading
 from plantqc.config import LoadedConfig, load_config
 from plantqc.connectors.opcua import OpcUaConnector
+from plantqc.metrics import DaemonStatus, LineStatus, registry_for
 from plantqc.sim.server import LineSimulator
 
 RUN_BEFORE_S = 3.0  # the simulator runs this long before the connector comes
@@ -87,3 +89,24 @@ def test_a_stretch_beyond_the_maximum_window_is_read_back_in_part_and_the_rest_i
     # every count after the gap is there once
     values = [int(r.value or 0) for r in counter]
     assert values == list(range(values[0], values[-1] + 1))
+
+
+def test_read_back_progress_and_gaps_are_metrics_of_their_line() -> None:
+    line = LineStatus(
+        connected=True,
+        received=120,
+        stored=118,
+        rejected=0,
+        reconnects=1,
+        last_error=None,
+        missing_tags={},
+        last_sample_at={},
+        backfilled=57,
+        backfill_tags_left=2,
+        gaps=3,
+    )
+    status = DaemonStatus({"casting-1": line}, 0, 10, 0, False, True, None)
+    text = generate_latest(registry_for(lambda: status)).decode()
+    assert 'plantqc_samples_backfilled_total{line="casting-1"} 57.0' in text
+    assert 'plantqc_backfill_tags_pending{line="casting-1"} 2.0' in text
+    assert 'plantqc_data_gaps_total{line="casting-1"} 3.0' in text
