@@ -28,6 +28,7 @@ from vision.preprocess import (
     full_scale,
     grey_channel,
     grey_percentiles,
+    noise_sigma,
     require_contrast,
     stretch_to_uint8,
 )
@@ -163,14 +164,26 @@ _MAX_CUTS = 256
 
 
 def neck_depth_px(
-    area_px: float, min_depth_px: float, relative_depth: float = _RELATIVE_DEPTH
+    area_px: float,
+    min_depth_px: float,
+    relative_depth: float = _RELATIVE_DEPTH,
+    edge_sigma_px: float = 0.0,
 ) -> float:
     """Depth a concavity needs to count as a neck between touching particles [px].
 
-    Digitisation roughens large outlines by more than a pixel, so the depth grows with size:
-    ``max(min_depth_px, relative_depth * sqrt(area_px))``.
+    Digitisation roughens large outlines by more than a pixel, so the depth grows with size,
+    and pixel noise moves every outline point by ``edge_sigma_px``
+    (:func:`edge_sigma`): ``max(min_depth_px, relative_depth * sqrt(area_px),
+    2 sqrt(2 ln P) edge_sigma_px)``, with ``P = 2 sqrt(pi area_px)`` the outline length of
+    the disc of that area [px]. The hull of a noisy outline rests on its outermost points and a
+    concavity reaches its innermost: each is about ``sqrt(2 ln P)`` sigma out, the expected
+    extreme of ``P`` Gaussian deviations.
     """
-    return max(min_depth_px, relative_depth * math.sqrt(area_px))
+    depth = max(min_depth_px, relative_depth * math.sqrt(area_px))
+    if edge_sigma_px > 0:
+        outline = max(2.0 * math.sqrt(math.pi * area_px), 3.0)
+        depth = max(depth, 2.0 * math.sqrt(2.0 * math.log(outline)) * edge_sigma_px)
+    return depth
 
 
 def _inner_chords(
@@ -227,6 +240,7 @@ def _split_clump(
     partner_depth: float = _PARTNER_DEPTH,
     relative_depth: float = _RELATIVE_DEPTH,
     max_cuts: int = _MAX_CUTS,
+    edge_sigma_px: float = 0.0,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """:func:`split_touching` that also gives the outline of every piece.
 
@@ -244,7 +258,7 @@ def _split_clump(
         if outline is None:
             outline = _outline(part)
         # Partner concavities may be shallower: blur fills one side of a neck more than the other.
-        depth = neck_depth_px(cv2.countNonZero(part), min_depth_px, relative_depth)
+        depth = neck_depth_px(cv2.countNonZero(part), min_depth_px, relative_depth, edge_sigma_px)
         points = contour_concavities(outline, partner_depth * depth)
         chords = _inner_chords(part, points, depth) if len(points) > 1 else []
         for chord in chords[:8]:
@@ -409,6 +423,11 @@ def segment_particles(
     gray8, corrected = correct_illumination(
         gray8, illumination, grey_range=((lo1 - lo) * scale, (hi1 - lo) * scale)
     )
+    # Pixel noise left after smoothing: a 2-D Gaussian of sigma s passes white noise with
+    # a gain of 1 / (2 sqrt(pi) s).
+    noise = _noise_sample(gray8)
+    if denoise_sigma_px > 0:
+        noise /= 2.0 * math.sqrt(math.pi) * denoise_sigma_px
     gray8 = denoise(gray8, denoise_sigma_px)
     thr = choose_threshold(gray8, threshold, bright_objects)
     significant = None
@@ -416,9 +435,10 @@ def segment_particles(
         # A global level: the background is one level with one spread (after the shading
         # correction), against which texture and particles are told apart.
         thr, significant = _against_background(gray8, thr)
-    del gray8
     labels, contour_of = label_filled(thr.mask)
     n = len(contour_of)
+    sigma_x = edge_sigma(gray8, contour_of, noise)
+    del gray8
     # Only the object pixels are visited from here on: sums over them grouped by label give
     # each component's area, and later every particle's moments.
     pts = cv2.findNonZero(labels)
@@ -436,7 +456,15 @@ def segment_particles(
         [(0, 0, 0, 0)] + [cv2.boundingRect(c) for c in contour_of[1:]], np.int64
     ).reshape(-1, 4)
     pieces = _split_and_trace(
-        labels, area, boxes, contour_of, np.flatnonzero(keep), split, split_depth_px, min_area_px
+        labels,
+        area,
+        boxes,
+        contour_of,
+        np.flatnonzero(keep),
+        split,
+        split_depth_px,
+        min_area_px,
+        sigma_x,
     )
     table = _measure_all(labels, xy, flat, boxes, keep, pieces)
     particles = tuple(
@@ -444,6 +472,49 @@ def segment_particles(
         for x, y, a, d, c, r, bx, by, bw, bh in zip(*(col.tolist() for col in table), strict=True)
     )
     return Segmentation(labels, particles, thr, corrected)
+
+
+def _noise_sample(gray8: np.ndarray) -> float:
+    """Pixel noise sigma [grey levels] of an 8-bit image, from its central 1024 x 1024 px
+    (:func:`vision.preprocess.noise_sigma`)."""
+    h, w = gray8.shape
+    y0, x0 = max(0, (h - 1024) // 2), max(0, (w - 1024) // 2)
+    crop = gray8[y0 : y0 + 1024, x0 : x0 + 1024]
+    return noise_sigma(crop) if min(crop.shape) >= 3 else 0.0
+
+
+def edge_sigma(gray: np.ndarray, contours: list[np.ndarray | None], noise: float) -> float:
+    """Standard deviation of an outline point's position from pixel noise [px].
+
+    Parameters
+    ----------
+    gray : numpy.ndarray
+        The thresholded (denoised) image.
+    contours : list
+        Outlines of the objects (``None`` entries skipped).
+    noise : float
+        Noise sigma of ``gray`` [grey levels].
+
+    Notes
+    -----
+    Noise ``sigma_n`` on an edge whose grey level changes by ``g`` per pixel moves the edge by
+    ``sigma_x = sigma_n / g`` [px]; ``g`` is the median gradient magnitude (central
+    differences) on the outline pixels. See :func:`neck_depth_px` for the concavities it
+    makes.
+    """
+    pts = [c.reshape(-1, 2) for c in contours if c is not None]
+    if noise <= 0 or not pts:
+        return 0.0
+    xy = np.concatenate(pts)
+    h, w = gray.shape
+    x, y = xy[:, 0], xy[:, 1]
+    f = gray.astype(np.float32, copy=False) if gray.dtype != np.uint8 else gray
+    xl, xr = np.maximum(x - 1, 0), np.minimum(x + 1, w - 1)
+    yu, yd = np.maximum(y - 1, 0), np.minimum(y + 1, h - 1)
+    gx = (f[y, xr].astype(np.float32) - f[y, xl]) / np.maximum(xr - xl, 1)
+    gy = (f[yd, x].astype(np.float32) - f[yu, x]) / np.maximum(yd - yu, 1)
+    grad = float(np.median(np.hypot(gx, gy)))
+    return noise / grad if grad > 0 else 0.0
 
 
 def _against_background(
@@ -517,6 +588,7 @@ def _split_and_trace(
     split: bool,
     split_depth_px: float,
     min_area_px: int,
+    edge_sigma_px: float = 0.0,
 ) -> _Pieces:
     """Split clumps in ``labels`` in place (new pieces get ids ``n, n + 1, ...``) and trace the
     perimeter of every kept component and piece.
@@ -536,7 +608,7 @@ def _split_and_trace(
         defects = _convexity_defects(contour) if split else None
         # The clump splitting's own first test, on the same outline.
         if defects is not None and max(defects[:, 3].tolist()) / 256.0 >= neck_depth_px(
-            areas[i], split_depth_px
+            areas[i], split_depth_px, _RELATIVE_DEPTH, edge_sigma_px
         ):
             x, y, w, h = (int(v) for v in boxes[i])
             crop = labels[y : y + h, x : x + w]
@@ -545,7 +617,11 @@ def _split_and_trace(
             )
             # The crop has a 1-px margin: its origin is (x - 1, y - 1) in the image.
             parts, outlines = _split_clump(
-                comp, contour - np.array([x - 1, y - 1], np.int32), split_depth_px, min_area_px
+                comp,
+                contour - np.array([x - 1, y - 1], np.int32),
+                split_depth_px,
+                min_area_px,
+                edge_sigma_px=edge_sigma_px,
             )
             if len(outlines) > 1:
                 ids = np.array([0, i] + [n + len(out.parent) + j for j in range(len(outlines) - 1)])

@@ -197,3 +197,14 @@ def test_particles_within_the_gap_are_grouped_and_farther_ones_are_not():
     assert group_particles(labels, boxes, 2.0).tolist() == [0, 0, 1]
     assert group_particles(labels, boxes, 0.0).tolist() == [0, 1, 2]
     assert group_particles(labels, boxes, 8.0).tolist() == [0, 0, 0]
+
+
+def test_the_neck_depth_grows_with_the_edge_position_noise():
+    from vision.particles import neck_depth_px
+
+    # A disc of 400 px^2 has an outline of P = 2 sqrt(pi 400) = 70.9 px; its noisiest
+    # concavity reaches 2 sqrt(2 ln P) = 5.84 edge sigmas.
+    assert neck_depth_px(400.0, 1.0) == 1.0
+    assert neck_depth_px(400.0, 1.0, edge_sigma_px=0.5) == pytest.approx(
+        0.5 * 2 * np.sqrt(2 * np.log(2 * np.sqrt(np.pi * 400))), rel=1e-12
+    )
