@@ -202,7 +202,7 @@ def report_bench(
 def control_bench(
     hours: Annotated[
         float, typer.Option(min=0.05, help="Measured hours of each run, after the start-up.")
-    ] = 2.0,
+    ] = 8.0,
     start_up_s: Annotated[
         float, typer.Option(min=0, help="Start-up left out of the figures, s.")
     ] = 900.0,

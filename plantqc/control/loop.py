@@ -335,6 +335,26 @@ class LoopSupervisor:
             return Decision(None, target, None, tuple(events))
         return Decision(target, target, None, tuple(events))
 
+    def feedforward(
+        self, time: datetime, setpoint: ArrayLike, wanted: ArrayLike, reason: str
+    ) -> Decision:
+        """A move planned from a known event (a batch change), not from the measurement.
+
+        It bypasses the measurement holds (it uses no measurement) but not the limits: the
+        wanted setpoint is clipped like a controller's, proposed in advisory, written in
+        closed (report the write with `write_done`), nothing when off.
+        """
+        current = np.asarray(setpoint, dtype=float)
+        if self.mode == Mode.OFF:
+            return Decision(None, None, None, ())
+        target, why = self.limit(time, current, np.asarray(wanted, dtype=float))
+        reason = reason + (f" ({why})" if why else "")
+        self._pending = _Pending(target, current, reason)
+        if self.mode == Mode.ADVISORY:
+            event = self._event(time, "proposed", SYSTEM_USER, current, target, reason)
+            return Decision(None, target, None, (event,))
+        return Decision(target, target, None, ())
+
     def limit(
         self, time: datetime, current: NDArray[np.float64], wanted: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], str]:

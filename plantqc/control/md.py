@@ -165,6 +165,37 @@ class MdLoop:
         self.pi.reset()
 
 
+class BatchFeedforward:
+    """Feedforward at a slurry batch change: back to the pump setpoint the last batch started on.
+
+    Within a batch the solvent evaporates and the solids rise, and the feedback trims the pump
+    down to hold the thickness; a fresh batch of the same recipe starts again at the nominal
+    solids, so the trim it needs is the one the previous batch started with.  Feedback alone
+    would see the resulting step only a dead time later and take another two to remove it.
+
+    Notes
+    -----
+    Call `update` every period with the current batch (roll) id and the setpoint as read back.
+    It returns None, except at the first period of a new batch, when it returns the setpoint
+    the previous batch had at its first period.
+    """
+
+    def __init__(self) -> None:
+        self._batch: str | None = None
+        self._start: float | None = None
+
+    def update(self, batch: str | None, setpoint: float) -> float | None:
+        """The setpoint to go to now, or None."""
+        if batch == self._batch:
+            return None
+        first, self._batch = self._batch is None, batch
+        previous_start, self._start = self._start, float(setpoint)
+        if first or previous_start is None:
+            return None
+        self._start = previous_start
+        return previous_start
+
+
 def loop_margins(
     gain: float, tau_s: float, deadtime_s: float, tuning: PiTuning, sample_s: float
 ) -> tuple[float, float]:

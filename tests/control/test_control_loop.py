@@ -190,3 +190,14 @@ def test_an_array_setpoint_is_limited_element_by_element():
     limited, why = sup.limit(at(1), np.array([445.0, 400.0, 355.0]), wanted)
     np.testing.assert_array_equal(limited, [450.0, 400.0, 350.0])
     assert why == "operator limits"
+
+
+def test_a_feedforward_move_passes_the_hold_but_not_the_limits():
+    sup = supervisor(settling_s=300.0)
+    sup.step(at(1), measured(TARGET, 1), 400.0, RUNNING)
+    new_roll = LineState(running=True, speed_m_min=2.0, roll="R2", lot="L1")
+    assert sup.step(at(2), measured(TARGET, 2), 400.0, new_roll).hold.startswith("settling")
+    d = sup.feedforward(at(2), 400.0, 430.0, "new slurry batch")
+    assert float(d.write) == 410.0  # the max move per step still holds
+    (applied,) = sup.write_done(at(2), ok=True)
+    assert applied.reason == "new slurry batch (max move per step)"

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from plantqc.control.md import (
+    BatchFeedforward,
     PiTuning,
     VelocityPi,
     deadtime_samples,
@@ -76,3 +77,12 @@ def test_harris_index_of_minimum_variance_output_is_one():
 def test_deadtime_samples_counts_the_hold():
     assert deadtime_samples(180.0, 20.0) == 10
     assert deadtime_samples(190.0, 20.0) == 10
+
+
+def test_batch_feedforward_returns_to_the_setpoint_the_last_batch_started_on():
+    ff = BatchFeedforward()
+    assert ff.update("R1", 400.0) is None  # the first batch seen: nothing to go back to
+    assert ff.update("R1", 396.0) is None  # feedback trims against evaporation meanwhile
+    assert ff.update("R2", 392.0) == 400.0  # a fresh batch: back to where R1 started
+    assert ff.update("R2", 397.0) is None
+    assert ff.update("R3", 393.0) == 400.0  # R2 started on 400 too
