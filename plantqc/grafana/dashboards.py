@@ -240,7 +240,19 @@ def _data_quality(line: Line, ds: model.DataSourceRef) -> list[cogbuilder.Builde
         .height(8)
         .span(8)
     )
-    return [age, bad, depth]
+    gaps = (
+        table.Panel()
+        .title("Data gaps per tag")
+        .description(
+            "Stretches the edge daemon could not read back from the OPC UA server's history "
+            "after a restart or reconnect (the node keeps none, or beyond the maximum "
+            "backfill window): their samples are missing, not late."
+        )
+        .with_target(_target(sql.data_gaps_per_tag(), ds, "table"))
+        .height(6)
+        .span(24)
+    )
+    return [age, bad, depth, gaps]
 
 
 def _variables(line: Line, ds: model.DataSourceRef) -> list[dash.QueryVariable]:

@@ -239,6 +239,24 @@ GROUP BY t.name
 ORDER BY 2 DESC"""
 
 
+def data_gaps_per_tag() -> str:
+    """Data gaps per tag that overlap the range: how many, how long in the range, why.
+
+    A gap is a stretch the edge daemon could not read back from the OPC UA server's history
+    (``data_gaps``, recorded by the connector).  Columns: ``tag``, ``gaps``, ``missing_s``
+    (seconds of the range inside a gap), ``last_gap_end``, ``reasons``.
+    """
+    return f"""SELECT t.name AS "tag", count(*) AS "gaps",
+  sum(extract(epoch FROM least(g.gap_to, $__timeTo()::timestamptz)
+    - greatest(g.gap_from, $__timeFrom()::timestamptz))) AS "missing_s",
+  max(g.gap_to) AS "last_gap_end", string_agg(DISTINCT g.reason, '; ') AS "reasons"
+FROM {SCHEMA}.data_gaps g JOIN {SCHEMA}.tags t ON t.id = g.tag_id
+WHERE t.line = {LINE_VARIABLE}
+  AND g.gap_to > $__timeFrom()::timestamptz AND g.gap_from < $__timeTo()::timestamptz
+GROUP BY t.name
+ORDER BY 3 DESC"""
+
+
 def line_variable() -> str:
     """Template variable ``line``: the lines in the store."""
     return f"SELECT name AS __text, name AS __value FROM {SCHEMA}.lines ORDER BY name"

@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session
 
 from plantqc.config import BUFFER_DEPTH_TAG, PlantConfig, SpecLimits, load_config
 from plantqc.store import SampleRow, connect, insert_samples, sync_config, upgrade
-from plantqc.store.models import Alarm, ControlLimits, ImageResult, Lot, Tag, Violation
+from plantqc.store.models import (
+    Alarm,
+    ControlLimits,
+    DataGap,
+    ImageResult,
+    Lot,
+    Tag,
+    Violation,
+)
 from plantqc.store.samples import ProfileRow, insert_profiles
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -126,6 +134,12 @@ def _simulate(engine: Engine, config: PlantConfig) -> None:
                     message="web speed beyond UCL",
                     first_at=END - timedelta(minutes=30),
                     last_at=END - timedelta(minutes=20),
+                ),
+                DataGap(  # the daemon came back to a node without history
+                    tag_id=web,
+                    gap_from=END - timedelta(minutes=40),
+                    gap_to=END - timedelta(minutes=39, seconds=48),
+                    reason="the server keeps no history of this node",
                 ),
                 ImageResult(
                     line_id=line_id,

@@ -187,3 +187,19 @@ def test_scan_means_from_the_rollup_equal_those_of_raw_scans(grafana_db: Engine)
     for (_, mean, two_sigma), (_, raw_mean, _) in zip(rollup, direct, strict=True):
         assert float(mean) == pytest.approx(float(raw_mean), rel=1e-12)
         assert two_sigma is None  # a spread is not recoverable from summed profiles
+
+
+def test_gaps_per_tag_count_the_seconds_of_each_gap_inside_the_range(grafana_db: Engine) -> None:
+    # conftest records one 12 s gap of web_speed_m_min, 40 min before the end of the day
+    query = PanelQuery("plantqc-casting-1", "gaps", "table", sql.data_gaps_per_tag(), "table")
+    columns, rows = _run(grafana_db, query, RANGES["last-hour"])
+    (row,) = rows
+    assert row[columns.index("tag")] == "web_speed_m_min"
+    assert row[columns.index("gaps")] == 1
+    assert float(row[columns.index("missing_s")]) == 12.0
+    # a range that ends inside the gap counts only the part of the gap it holds
+    inside = TimeRange.for_panel(
+        END - timedelta(hours=1), END - timedelta(minutes=39, seconds=53), 1000
+    )
+    columns, (row,) = _run(grafana_db, query, inside)
+    assert float(row[columns.index("missing_s")]) == 7.0
