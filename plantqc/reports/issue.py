@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from plantqc import __version__
 from plantqc.config import LoadedConfig
 from plantqc.errors import UserError
+from plantqc.reports.completeness import completeness_document
 from plantqc.reports.content import build_content, document, document_hash
 from plantqc.reports.data import find_lot
 from plantqc.reports.pdf import print_pdf
@@ -122,7 +123,8 @@ def generate_report(
     """
     data = find_lot(engine, lot, line=line, roll=roll)
     replacing = _refuse_signed(engine, out_dir)
-    content = build_content(engine, data, loaded.config if loaded is not None else None)
+    config = loaded.config if loaded is not None else None
+    content = build_content(engine, data, config)
     out_dir.mkdir(parents=True, exist_ok=True)
     if replacing:
         shutil.rmtree(out_dir / OVERLAY_FOLDER, ignore_errors=True)
@@ -160,6 +162,7 @@ def generate_report(
             "software_version": __version__,
         }
         doc = document(content, header)
+        doc["completeness"] = completeness_document(engine, data, config)
         write_atomic(out_dir / REPORT_JSON, json.dumps(doc, indent=1, allow_nan=False))
         write_atomic(html_path, render_report(content, doc, out_dir))
         row.document_hash = document_hash(doc)
