@@ -25,7 +25,8 @@ action, lowers it and widens both margins, including at plant gain x2 and dead t
 gauge moved, the same speed), and the CD response gain +/- 50 % or shifted +/- 0.5 actuator
 pitch.  A case is stable when every setpoint stayed within bounds, the final 30 min of MD and
 CD 2 sigma are no worse than the open loop's over the same 30 min, and the pump moves do not
-grow (their rms over the final 30 min no more than twice that over the whole measured run).
+grow (their rms over the final 30 min no more than twice that over the whole measured run);
+a run shorter than 30 min measured has no final 30 min to judge and is never stable.
 """
 
 from __future__ import annotations

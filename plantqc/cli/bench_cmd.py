@@ -221,5 +221,10 @@ def control_bench(
         return
     cases = result.pop("robust")
     print_figures("control: closed loop vs open loop", [result], False)
-    if cases:
-        print_figures("control: model-error cases", cases, False)
+    if cases:  # one row per case: 13 columns of figures would not fit a terminal
+        table = Table(title="control: closed loop with the model wrong")
+        for key in cases[0]:
+            table.add_column(key, justify="right")
+        for case in cases:
+            table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in case.values()))
+        console.print(table)
