@@ -336,7 +336,8 @@ def _robust(
             np.mean(moves[measured] ** 2)
         )
         stable = (
-            closed.within_bounds
+            seconds - start_up_s >= FINAL_S
+            and closed.within_bounds
             and not growing
             and md_2sigma(closed, target, final) <= md_2sigma(opened, target, final)
             and cd_2sigma(closed, final) <= cd_2sigma(opened, final)
