@@ -520,19 +520,27 @@ def edge_sigma(gray: np.ndarray, contours: list[np.ndarray | None], noise: float
 def _against_background(
     gray8: np.ndarray, thr: Threshold
 ) -> tuple[
-    Threshold, Callable[[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]], np.ndarray]
+    Threshold,
+    Callable[[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]], np.ndarray] | None,
 ]:
     """``thr`` with no pixel within the background's own spread, and the test that tells
-    which of its components are significant (see :mod:`vision.significance`)."""
+    which of its components are significant (see :mod:`vision.significance`); ``thr`` and
+    None when no object pixel stands out of that spread."""
     bright = gray8 if thr.bright_objects else cv2.bitwise_not(gray8)
-    bg, pyramid = background(bright)
+    # The threshold's level on the bright-objects scale [0-256]: bin edge k / 256.
+    split = 256.0 * (thr.level if thr.bright_objects else 1.0 - thr.level)
+    bg, pyramid = background(bright, split)
     edge = edge_level(bg)
-    mask = thr.mask
-    level = thr.level
-    if cv2.countNonZero(cv2.bitwise_and(mask, cv2.compare(bright, edge, cv2.CMP_LT))):
+    above = cv2.bitwise_and(thr.mask, cv2.compare(bright, edge, cv2.CMP_GE))
+    if not cv2.countNonZero(above):
+        # A bimodal histogram whose objects all lie within the background's spread: that
+        # spread is shading or a second phase below the objects, not a texture among them.
+        return thr, None
+    mask, level = thr.mask, thr.level
+    if cv2.countNonZero(above) < cv2.countNonZero(mask):
         # The level lies within the texture's spread: the edge moves up to where a pixel
         # stands out of it.
-        mask = cv2.bitwise_and(mask, cv2.compare(bright, edge, cv2.CMP_GE))
+        mask = above
         level = edge / 255.0 if thr.bright_objects else 1.0 - edge / 255.0
     out = Threshold(mask, thr.method, level, thr.bright_objects, thr.separability)
     return out, lambda labels, area, objects: significant_labels(labels, area, pyramid, bg, objects)

@@ -66,19 +66,33 @@ def _pyramid(bright: np.ndarray, levels: int) -> list[np.ndarray]:
     return out
 
 
-def background(bright: np.ndarray, levels: int = LEVELS) -> tuple[Background, list[np.ndarray]]:
+def background(
+    bright: np.ndarray, split: float = 256.0, levels: int = LEVELS
+) -> tuple[Background, list[np.ndarray]]:
     """Background level and spread at each scale of a denoised ``uint8`` image whose objects
     are bright, and the image's Gaussian pyramid.
 
+    Parameters
+    ----------
+    bright : numpy.ndarray
+        ``uint8``, objects bright.
+    split : float, default 256
+        Grey level [0-256] that separates background (below) from objects (the threshold's);
+        by default the whole histogram is background's.
+    levels : int
+        Pyramid levels.
+
     Notes
     -----
-    The level is the mode of the 256-bin histogram smoothed over 5 bins: objects are the
-    minority phase, so the mode is the background's. Its spread is taken from the pixels
-    below it only (:func:`_dark_side_sigma`), which bright objects never reach, so that
-    particles do not inflate it whatever their number.
+    The level is the mode of the background side of the 256-bin histogram smoothed over 5
+    bins: objects may cover most of the image, but not the grey levels below ``split``. Its
+    spread is taken from the pixels below it only (:func:`_dark_side_sigma`), which bright
+    objects never reach, so that particles do not inflate it whatever their number.
     """
     hist = _histogram(bright)
-    level = float(np.argmax(np.convolve(hist, np.ones(5) / 5.0, mode="same")))
+    smooth = np.convolve(hist, np.ones(5) / 5.0, mode="same")
+    k = int(np.clip(math.ceil(split), 1, 256))
+    level = float(np.argmax(smooth[:k]))
     pyramid = _pyramid(bright, levels)
     sigma = tuple(_dark_side_sigma(_histogram(p), level) for p in pyramid)
     return Background(level, sigma), pyramid
