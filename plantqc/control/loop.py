@@ -268,7 +268,7 @@ class LoopSupervisor:
     def hold_reason(self, time: datetime, measurement: Measurement, line: LineState) -> str | None:
         """Why the loop must not move now, or None."""
         self._track_roll(time, line)
-        if not line.running:
+        if not line.running or line.speed_m_min <= 0:
             return "line stopped"
         if not measurement.good:
             return "gauge sensor fault"
@@ -324,6 +324,7 @@ class LoopSupervisor:
                 )
             self._hold = hold
         if hold is not None:
+            self._pending = None  # a proposal made before the hold is not to be accepted after
             return Decision(None, None, hold, tuple(events))
         raw = np.asarray(self.controller.propose(measurement.value, current), dtype=float)
         target, why = self.limit(time, current, raw)

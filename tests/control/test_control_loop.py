@@ -101,6 +101,15 @@ def test_a_stopped_line_holds_the_loop():
     stopped = LineState(running=False, speed_m_min=2.0, roll="R1", lot="L1")
     d = sup.step(at(1), measured(TARGET - 5.0, 1), 400.0, stopped)
     assert d.write is None and d.hold == "line stopped"
+    crawling = LineState(running=True, speed_m_min=0.0, roll="R1", lot="L1")  # no dead time
+    assert sup.step(at(2), measured(TARGET - 5.0, 2), 400.0, crawling).hold == "line stopped"
+
+
+def test_a_proposal_made_before_a_hold_cannot_be_accepted_after_it():
+    sup = supervisor(Mode.ADVISORY)
+    sup.step(at(1), measured(TARGET - 3.0, 1), 400.0, RUNNING)
+    sup.step(at(2), measured(TARGET - 3.0, 2, good=False), 400.0, RUNNING)
+    assert sup.accept(at(3), user="carol") == (None, [])
 
 
 def test_a_measurement_older_than_n_deadtimes_holds_the_loop():
