@@ -239,12 +239,12 @@ class LoopSupervisor:
     settings: SupervisorSettings
     controller: Controller
     mode: Mode = Mode.OFF
-    _recent: deque[tuple[datetime, NDArray[np.float64]]] = field(default_factory=deque)
-    _roll: tuple[str | None, str | None] | None = None
-    _settle_until: datetime | None = None
-    _hold: str | None = None
-    _failures: int = 0
-    _pending: _Pending | None = None
+    _recent: deque[tuple[datetime, NDArray[np.float64]]] = field(default_factory=deque, init=False)
+    _roll: tuple[str | None, str | None] | None = field(default=None, init=False)
+    _settle_until: datetime | None = field(default=None, init=False)
+    _hold: str | None = field(default=None, init=False)
+    _failures: int = field(default=0, init=False)
+    _pending: _Pending | None = field(default=None, init=False)
 
     # --- modes ---------------------------------------------------------------------------------
 
