@@ -86,14 +86,25 @@ class StoreUnusable(UserError):
 
 # PostgreSQL SQLSTATE classes a retry does not mend: 28 refused login, 3D no such database
 _FATAL_SQLSTATE_CLASSES = ("28", "3D")
+# a refusal at connect has no SQLSTATE in psycopg, only the server's FATAL message; these are
+# the refusals of the same two classes (not "too many clients" or "starting up", which pass)
+_REFUSED_AT_CONNECT = (
+    "does not exist",
+    "authentication failed",
+    "no pg_hba.conf entry",
+    "permission denied",
+)
 
 
 def _unusable(exc: DBAPIError, dialect: str) -> bool:
+    message = str(exc.orig)
     if dialect == "sqlite":
         # a local file: only a lock held by another writer passes
-        return "locked" not in str(exc.orig)
+        return "locked" not in message
     sqlstate = getattr(exc.orig, "sqlstate", None) or ""
-    return sqlstate[:2] in _FATAL_SQLSTATE_CLASSES
+    if sqlstate[:2] in _FATAL_SQLSTATE_CLASSES:
+        return True
+    return "FATAL" in message and any(text in message for text in _REFUSED_AT_CONNECT)
 
 
 def connect(url: str) -> Engine:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from plantqc.store import (
     SampleRow,
@@ -18,6 +18,9 @@ from plantqc.store import (
     latest_values,
     read_samples,
 )
+from plantqc.store.gaps import GapRow, insert_gaps, read_gaps
+from plantqc.store.models import Sample
+from plantqc.store.samples import ProfileRow, insert_profiles, newest_times
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 BAD = 0x80000000
@@ -141,3 +144,43 @@ def test_latest_value_per_tag_is_the_newest_sample(
     assert latest.loc["web_speed_m_min", "time"] == pd.Timestamp(T0 + timedelta(seconds=4))
     assert latest.loc["slot_die_gap_um", "value"] == series(gap.tag_id, 3, seed=2)[-1].value
     assert set(latest.index) == {"web_speed_m_min", "slot_die_gap_um"}
+
+
+def test_a_backfilled_sample_keeps_its_mark_and_a_replayed_live_copy_does_not_clear_it(
+    engine: Engine, casting_tags: dict[str, TagRef]
+) -> None:
+    tag = casting_tags["dry_thickness_um"].tag_id
+    read_back = SampleRow(tag, T0, 50.0, backfilled=True)
+    assert insert_samples(engine, [read_back, SampleRow(tag, T0 + timedelta(seconds=1), 51.0)])
+    assert insert_samples(engine, [read_back._replace(backfilled=False)]) == 0
+    with engine.connect() as connection:
+        marks = connection.execute(
+            select(Sample.backfilled).where(Sample.tag_id == tag).order_by(Sample.ts)
+        ).scalars()
+        assert list(marks) == [True, False]
+
+
+def test_newest_times_are_each_tags_last_sample_or_scan(
+    engine: Engine, casting_tags: dict[str, TagRef]
+) -> None:
+    thickness = casting_tags["dry_thickness_um"].tag_id
+    profile = casting_tags["dry_thickness_profile_um"].tag_id
+    insert_samples(engine, series(thickness, 30))
+    insert_profiles(engine, [ProfileRow(profile, T0 + timedelta(seconds=7), [50.0, 51.0])])
+    newest = newest_times(engine, [thickness, profile, casting_tags["dew_point_c"].tag_id])
+    assert newest == {thickness: T0 + timedelta(seconds=29), profile: T0 + timedelta(seconds=7)}
+
+
+def test_a_gap_recorded_twice_is_stored_once_with_its_bounds(
+    engine: Engine, casting_tags: dict[str, TagRef]
+) -> None:
+    tag = casting_tags["dry_thickness_um"].tag_id
+    gap = GapRow(tag, T0, T0 + timedelta(seconds=9, microseconds=1), "no history")
+    assert insert_gaps(engine, [gap]) == 1
+    assert insert_gaps(engine, [gap]) == 0
+    gaps = read_gaps(engine, tag)
+    assert gaps.to_dict("records") == [
+        {"start": pd.Timestamp(T0), "end": pd.Timestamp(gap.end), "reason": "no history"}
+    ]
+    # a window that ends before the gap starts holds none of it
+    assert read_gaps(engine, tag, end=T0).empty

@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, make_url, select
 
 from plantqc.config import load_config
 from plantqc.errors import UserError
 from plantqc.store import Base, TagRef, connect, sync_config, upgrade
+from plantqc.store.db import StoreUnusable
 from plantqc.store.migrate import current_revision, head_revision
 from plantqc.store.models import Profile, Tag
 from plantqc.store.samples import ProfileRow, insert_profiles
@@ -93,3 +94,23 @@ def test_unreachable_database_is_one_sentence_without_the_password() -> None:
         "cannot reach the database at postgresql+psycopg://qc:***@127.0.0.1:9/plant:"
     )
     assert "hunter2" not in message
+
+
+def test_an_unreachable_database_is_not_taken_for_an_unusable_one() -> None:
+    # the daemon waits for an unreachable store (an outage) and ends on an unusable one
+    with pytest.raises(UserError) as caught:
+        connect("postgresql+psycopg://qc@127.0.0.1:9/plant")
+    assert not isinstance(caught.value, StoreUnusable)
+
+
+def test_a_database_that_does_not_exist_is_unusable(pg_admin_url: str) -> None:
+    missing = make_url(pg_admin_url).set(database="plantqc_no_such_database")
+    with pytest.raises(StoreUnusable, match=r'cannot be used: .*"plantqc_no_such_database"'):
+        connect(missing.render_as_string(hide_password=False))
+
+
+def test_a_file_that_is_not_a_database_is_unusable(tmp_path: Path) -> None:
+    path = tmp_path / "corrupt.db"
+    path.write_bytes(b"\x13" * 4096)
+    with pytest.raises(StoreUnusable, match=r"cannot be used: file is not a database\.$"):
+        connect(f"sqlite:///{path}")
