@@ -39,7 +39,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from plantqc.control.cd import CdController, CdSettings, controllable_basis, split_profile
-from plantqc.control.loop import LineState, LoopSupervisor, Measurement, Mode, SupervisorSettings
+from plantqc.control.loop import (
+    Event,
+    LineState,
+    LoopSupervisor,
+    Measurement,
+    Mode,
+    SupervisorSettings,
+)
 from plantqc.control.md import (
     BatchFeedforward,
     MdLoop,
@@ -70,7 +77,7 @@ def bench_line() -> CastingLineConfig:
 
 @dataclass(frozen=True)
 class Run:
-    """Time series of one run, one entry per gauge traverse."""
+    """Time series of one run, one entry per gauge traverse, and the loops' audit trail."""
 
     t_s: NDArray[np.float64]
     good: NDArray[np.bool_]
@@ -80,7 +87,7 @@ class Run:
     cd_setpoints: NDArray[np.float64]
     within_bounds: bool
     solve_ms: list[float] = field(default_factory=list)
-    events: int = 0
+    audit: list[Event] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -188,7 +195,7 @@ def simulate(
     rows: list[tuple] = []
     solve_ms: list[float] = []
     within = True
-    events = 0
+    audit: list[Event] = []
     md_bounds = md_supervisor_settings(cfg)
     cd_bounds = cd_supervisor_settings(cfg)
     scans = (scan for _ in range(round(seconds / cfg.scan_s)) for scan in line.advance(cfg.scan_s))
@@ -201,12 +208,12 @@ def simulate(
                 ff = md_sup.feedforward(now, line.flow_setpoint, wanted, "new slurry batch")
                 if ff.write is not None:
                     taken = line.set_flow(float(ff.write))
-                    events += len(md_sup.write_done(now, ok=taken == float(ff.write)))
+                    audit += md_sup.write_done(now, ok=taken == float(ff.write))
             md_d = md_sup.step(now, Measurement(scan.md_mean_um, now, scan.sensor_ok),
                                line.flow_setpoint, state)  # fmt: skip
             if md_d.write is not None:
                 taken = line.set_flow(float(md_d.write))
-                events += len(md_sup.write_done(now, ok=taken == float(md_d.write)))
+                audit += md_sup.write_done(now, ok=taken == float(md_d.write))
                 within &= md_bounds.operator_low <= taken <= md_bounds.operator_high
             t0 = clock.perf_counter()
             cd_d = cd_sup.step(now, Measurement(scan.profile_um, now, scan.sensor_ok),
@@ -214,13 +221,13 @@ def simulate(
             if cd_d.write is not None:
                 solve_ms.append(1e3 * (clock.perf_counter() - t0))
                 taken_cd = line.set_cd(cd_d.write)
-                events += len(cd_sup.write_done(now, ok=bool(np.array_equal(taken_cd, cd_d.write))))
+                audit += cd_sup.write_done(now, ok=bool(np.array_equal(taken_cd, cd_d.write)))
                 within &= bool(np.all(np.abs(taken_cd) <= cd_bounds.operator_high + 1e-9))
-            events += len(md_d.events) + len(cd_d.events)
+            audit += [*md_d.events, *cd_d.events]
         rows.append((scan.t_s, scan.sensor_ok, scan.md_mean_um, scan.profile_um - scan.md_mean_um,
                      line.flow_setpoint, line.cd_setpoint.copy()))  # fmt: skip
     t, good, md_um, dev, flow, cdu = (np.array(col) for col in zip(*rows, strict=True))
-    return Run(t, good, md_um, dev, flow, cdu, within, solve_ms, events)
+    return Run(t, good, md_um, dev, flow, cdu, within, solve_ms, audit)
 
 
 def two_sigma(x: NDArray[np.float64]) -> float:
