@@ -395,6 +395,8 @@ def segment_particles(
         Split touching particles at their necks (see :func:`split_touching`).
     split_depth_px : float, default 1.0
         Minimum depth of a neck between touching particles [px]; see :func:`split_touching`.
+        Noisy images need deeper necks: the depth is raised to what pixel noise carves into
+        an outline (:func:`edge_sigma`, :func:`neck_depth_px`).
     texture_is_background : bool, default True
         With a global threshold, keep only pixels whose contrast exceeds the background's
         spread (:func:`vision.significance.edge_level`) and objects that are significant at
