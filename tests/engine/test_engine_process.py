@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psutil
+import pytest
 from engine_helpers import feed
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -68,7 +72,7 @@ def test_a_killed_engine_process_is_replaced_and_charts_what_it_missed(
     assert first is not None
     os.kill(first, signal.SIGKILL)
     deadline = time.monotonic() + 30
-    while engine._process.is_alive() and time.monotonic() < deadline:
+    while not (engine.restarts and engine.alive()) and time.monotonic() < deadline:
         time.sleep(0.05)
     times = feed(sqlite_store, tag, [10.0, 13.5], start=5)
     engine(_batch(times))
@@ -91,3 +95,70 @@ def test_the_periodic_check_runs_in_the_process(
     with Session(sqlite_store) as session:
         codes = session.scalars(select(Alarm.code).where(Alarm.tag_id == tag)).all()
     assert codes == ["silent"]
+
+
+# a daemon stand-in: an engine process on the store, its pid printed, then nothing until killed
+DAEMON = """
+import sys, time
+from plantqc.engine_process import EngineProcess
+engine = EngineProcess(sys.argv[1])
+print(engine.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie, exited but not reaped, is not)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def test_killing_the_daemon_with_sigkill_leaves_no_engine_process_behind(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    daemon = subprocess.Popen(
+        [sys.executable, "-c", DAEMON, _url(sqlite_store)], stdout=subprocess.PIPE, text=True
+    )
+    assert daemon.stdout is not None
+    engine_pid = int(daemon.stdout.readline())
+    children = psutil.Process(daemon.pid).children(recursive=True)
+    assert [c.pid for c in children] == [engine_pid]  # the engine, and no helper process
+    daemon.kill()
+    daemon.wait()
+    deadline = time.monotonic() + 10
+    while any(_running(c.pid) for c in children) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [c.pid for c in children if _running(c.pid)] == []
+
+
+def test_a_second_engine_on_the_database_waits_and_says_so(
+    store: Engine, tags: dict[str, TagRef], capfd: pytest.CaptureFixture[str]
+) -> None:
+    first = EngineProcess(_url(store))
+    second = EngineProcess(_url(store))
+    deadline, said = time.monotonic() + 30, ""
+    while "waiting until it stops" not in said and time.monotonic() < deadline:
+        said += capfd.readouterr().err
+        time.sleep(0.05)
+    first.close()
+    second.close()
+    assert "another SPC engine is charting this database; waiting until it stops" in said
+
+
+def test_two_engines_on_one_database_record_each_violation_once(
+    store: Engine, tags: dict[str, TagRef]
+) -> None:
+    # both are told about the batch; only the lock holder charts it, the other waits and then
+    # finds it charted
+    tag = tags["x_imr"].tag_id
+    first = EngineProcess(_url(store))
+    second = EngineProcess(_url(store))
+    times = feed(store, tag, [10.0, 13.5, 10.0, 13.6])
+    for engine in (first, second):
+        engine(_batch(times))
+    first.close()
+    second.close()
+    assert _violations(store, tag) == [("i", "nelson1", times[1]), ("i", "nelson1", times[3])]
