@@ -11,14 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import pandas as pd
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from plantqc.store.models import DataGap, utcnow
+
+if TYPE_CHECKING:
+    # read_gaps returns a DataFrame; the daemon, which only writes gaps, never loads pandas
+    import pandas as pd
 
 
 class GapRow(NamedTuple):
@@ -67,6 +70,8 @@ def read_gaps(
         query = query.where(DataGap.gap_from < end)
     with engine.connect() as connection:
         rows = connection.execute(query.order_by(DataGap.gap_from)).all()
+    import pandas as pd
+
     frame = pd.DataFrame(rows, columns=["start", "end", "reason"])
     for column in ("start", "end"):
         frame[column] = pd.to_datetime(pd.Series(frame[column], dtype=object), utc=True)
