@@ -1,4 +1,4 @@
-"""`plantqc run` keeps the edge daemon's process light: no SciPy, OpenCV or Grafana SDK in it.
+"""`plantqc run` keeps the edge daemon's process light: no SciPy, pandas, OpenCV or Grafana SDK.
 
 The charts run in the engine's own process and the images in worker processes, so the
 daemon's memory holds only what ingestion needs; a plugin's settings module never imports
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ingest_helpers import write_config
 
-HEAVY = ("scipy", "cv2", "vision", "statsmodels", "grafana_foundation_sdk")
+HEAVY = ("scipy", "pandas", "cv2", "vision", "statsmodels", "grafana_foundation_sdk")
 
 # the modules of the process that ran the command, written when it exits
 RUN = """
