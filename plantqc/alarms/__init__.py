@@ -12,7 +12,9 @@ return of a condition and every operator note is appended to ``audit_log`` (enti
 ``alarm``); a condition firing again without a state change is not.
 
 - `plantqc.alarms.states`: the one transition table, (state, event) -> (new state, actions);
-- `plantqc.alarms.rows`: carries a transition out on an alarm row, with its audit row;
+- `plantqc.alarms.rows`: carries a transition out on an alarm row, with its audit row, on
+  rows read through `locked` (row locks on PostgreSQL, the write lock on SQLite), so the
+  engine and an operator changing one alarm at the same time are serialised;
 - `plantqc.alarms.conditions`: the engine's events (`apply_events`) and line conditions;
 - `plantqc.alarms.operator`: acknowledge, shelve, comment, list; shelves expiring.
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from plantqc.alarms.rows import change, open_alarm
+from plantqc.alarms.rows import change, locked, open_alarm
 from plantqc.alarms.states import OPEN_STATES, Event, unsuppress_event
 from plantqc.store.models import Alarm, AlarmState
 
@@ -61,25 +61,29 @@ class AlarmEvent:
 def _open_alarms(session: Session, tag_id: int) -> dict[tuple[str, str], Alarm]:
     """The open alarm of each (kind, code) condition of a tag: one query for all its events.
 
-    Without autoflush: the engine's pending state rows need not be written for this read.  A
-    row closed in this session but not yet flushed still reads as open from the database, so
-    the state is checked in memory too (a closed alarm is never reopened: the next raise
-    inserts a new row).
+    Locked (`plantqc.alarms.rows.locked`) until the engine's transaction commits: an operator's
+    acknowledgement waits for it, or, committed first, is what the engine reads.  Without
+    autoflush: the engine's pending state rows need not be written for this read.  A row
+    closed in this session but not yet flushed still reads as open from the database, so the
+    state is checked in memory too (a closed alarm is never reopened: the next raise inserts
+    a new row).
     """
     with session.no_autoflush:
-        rows = session.scalars(
+        query = (
             select(Alarm)
             .where(Alarm.tag_id == tag_id, Alarm.state != AlarmState.NORMAL)
             .order_by(Alarm.id)
-        ).all()
+        )
+        rows = session.scalars(locked(session, query)).all()
     newest = {(row.kind, row.code): row for row in rows}
     return {key: row for key, row in newest.items() if row.state != AlarmState.NORMAL}
 
 
 def _set_suppression(session: Session, tag_id: int, event: AlarmEvent) -> None:
-    rows = session.scalars(
-        select(Alarm).where(Alarm.tag_id == tag_id, Alarm.state.in_(OPEN_STATES))
-    ).all()
+    query = (
+        select(Alarm).where(Alarm.tag_id == tag_id, Alarm.state.in_(OPEN_STATES)).order_by(Alarm.id)
+    )
+    rows = session.scalars(locked(session, query)).all()
     for row in rows:
         step = (
             Event.SUPPRESS
@@ -166,15 +170,18 @@ def set_line_condition(
     changes nothing.
     """
     with Session(engine) as session, session.begin():
-        rows = session.scalars(
-            select(Alarm).where(
+        query = (
+            select(Alarm)
+            .where(
                 Alarm.kind == kind,
                 Alarm.code == code,
                 Alarm.tag_id.is_(None),
                 Alarm.line_id.in_(line_ids),
                 Alarm.state != AlarmState.NORMAL,
             )
-        ).all()
+            .order_by(Alarm.id)
+        )
+        rows = session.scalars(locked(session, query)).all()
         open_rows = {row.line_id: row for row in rows}
         detail = {"rule": code}
         for line_id in line_ids:

@@ -1,7 +1,9 @@
 """What operators do with alarms (acknowledge, shelve, comment, list) and shelves expiring.
 
-Each action is one transaction through the state table (`plantqc.alarms.states`); an action
-the table refuses is a `UserError` in one sentence.  Every change names its user in the
+Each action is one transaction through the state table (`plantqc.alarms.states`) on the alarm
+row as it is, locked (`plantqc.alarms.rows.locked`) until the action commits, so an action and
+the engine's changes to the same alarm never overwrite each other; an action the table
+refuses is a `UserError` in one sentence.  Every change names its user in the
 audit log, so a blank user is refused.
 """
 
@@ -15,7 +17,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from plantqc.alarms.conditions import ENGINE_USER
-from plantqc.alarms.rows import change
+from plantqc.alarms.rows import change, locked
 from plantqc.alarms.states import Event, IllegalTransition, unshelve_event
 from plantqc.errors import UserError
 from plantqc.store.models import Alarm, AlarmState, Line, Tag
@@ -31,7 +33,8 @@ def require_user(user: str, doing: str) -> str:
 
 
 def _get(session: Session, alarm_id: int) -> Alarm:
-    row = session.get(Alarm, alarm_id)
+    query = locked(session, select(Alarm).where(Alarm.id == alarm_id))
+    row = session.scalars(query).one_or_none()
     if row is None:
         raise UserError(f"there is no alarm {alarm_id}.")
     return row
@@ -44,10 +47,13 @@ def _operate(session: Session, row: Alarm, event: Event, user: str, **kwargs: An
         raise UserError(f"alarm {row.id} is {exc.state}; {exc.reason}.") from None
 
 
-def _expire_shelf(session: Session, row: Alarm, now: datetime) -> None:
-    if row.state == AlarmState.SHELVED and row.shelved_until and row.shelved_until <= now:
-        event = unshelve_event(row.condition_active)
-        change(session, row, event, ENGINE_USER, detail={"reason": "shelf expired"})
+def _expire_shelf(session: Session, row: Alarm, now: datetime) -> bool:
+    """Unshelve ``row`` if its shelf has expired by ``now``; whether it did."""
+    if row.state != AlarmState.SHELVED or row.shelved_until is None or row.shelved_until > now:
+        return False
+    event = unshelve_event(row.condition_active)
+    change(session, row, event, ENGINE_USER, detail={"reason": "shelf expired"})
+    return True
 
 
 def ack(engine: Engine, alarm_id: int, user: str, note: str | None = None) -> Alarm:
@@ -97,13 +103,21 @@ def expire_shelves(engine: Engine, now: datetime | None = None) -> int:
     """Unshelve every alarm whose shelf has expired: active-unacknowledged if its condition
     still holds, else normal; return how many."""
     now = now or datetime.now(UTC)
-    with Session(engine) as session, session.begin():
-        rows = session.scalars(
-            select(Alarm).where(Alarm.state == AlarmState.SHELVED, Alarm.shelved_until <= now)
+    with Session(engine) as session:
+        due = session.scalars(
+            select(Alarm.id)
+            .where(Alarm.state == AlarmState.SHELVED, Alarm.shelved_until <= now)
+            .order_by(Alarm.id)
         ).all()
-        for row in rows:
-            _expire_shelf(session, row, now)
-    return len(rows)
+    expired = 0
+    # one alarm per transaction: holding one row lock at a time cannot deadlock with the
+    # engine, which locks a tag's alarms in its own order; each is judged again once locked
+    for alarm_id in due:
+        with Session(engine) as session, session.begin():
+            query = locked(session, select(Alarm).where(Alarm.id == alarm_id))
+            row = session.scalars(query).one_or_none()  # its line may have been deleted since
+            expired += row is not None and _expire_shelf(session, row, now)
+    return expired
 
 
 @dataclass(frozen=True)

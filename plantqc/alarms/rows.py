@@ -4,6 +4,11 @@ Whoever changes an alarm (the engine's conditions, the daemon's buffer alarm, an
 asks `plantqc.alarms.states.transition` what the event does and lets `change` / `open_alarm`
 carry it out: the row's state, its counters and times, and the audit row that the notifiers
 publish (`plantqc.notifiers.outbox`).
+
+Every writer reads the rows it changes through `locked`, so that a change is decided on the
+row as it is and no other writer's change lands between that read and the write: the engine
+(which reads a tag's open alarms, then writes them when its chunk commits) and an operator
+(who acknowledges one) are serialised, and neither overwrites the other's transition.
 """
 
 from __future__ import annotations
@@ -12,11 +17,31 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from plantqc.alarms.states import Effect, Event, Transition, transition
 from plantqc.store.audit import record_audit
 from plantqc.store.models import Alarm, AlarmState
+
+
+def locked(session: Session, query: Select[Any]) -> Select[Any]:
+    """``query`` made to lock the rows it reads until ``session``'s transaction ends.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE``; a writer that holds one of the rows makes the read
+    wait, and under READ COMMITTED the read then returns the row as that writer committed it
+    (and drops it if it no longer matches the ``WHERE``).  SQLite has no row locks but one
+    write lock for the database: the transaction takes it now (``BEGIN IMMEDIATE``, waiting
+    up to the connection's ``busy_timeout``) unless it holds it already, having written.
+    Without a transaction (pysqlite's legacy mode begins one at the first write) a read here
+    would be decided on and written after another writer's commit.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        dbapi = connection.connection.dbapi_connection
+        if dbapi is not None and not dbapi.in_transaction:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    return query.with_for_update()
 
 
 def audit(session: Session, user: str, what: str, alarm: Alarm, **detail: Any) -> None:
