@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from plantqc.cli.options import ConfigOption, DbOption, open_store, parse_time
@@ -28,9 +29,11 @@ def list_(
     include_normal: Annotated[
         bool, typer.Option("--all", help="Include alarms back to normal.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print every field of each alarm as JSON.")
+    ] = False,
 ) -> None:
-    """Open alarms, newest first."""
+    """Open alarms, newest first: a table (as wide as its cells when piped), or JSON."""
     from plantqc.alarms import list_alarms
 
     engine, _ = open_store(db, config)
@@ -39,18 +42,35 @@ def list_(
     finally:
         engine.dispose()
     if as_json:
-        typer.echo(json.dumps([asdict(r) for r in rows], indent=1, default=str))
+        typer.echo(json.dumps([asdict(r) for r in rows], indent=1, default=_json_value))
         return
-    table = Table(title=f"{len(rows)} alarm(s)")
+    table = Table(title=f"{len(rows)} alarm(s)", title_justify="left")
     for column in ("id", "line/tag", "code", "priority", "state", "count", "last", "note"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for r in rows:
         note = " / ".join(x for x in (r.cause, r.action) if x) or "-"
         table.add_row(
             str(r.id), f"{r.line}/{r.tag or '-'}", r.code, r.priority, r.state, str(r.count),
             r.last_at.isoformat(timespec="seconds"), note,
         )  # fmt: skip
-    console.print(table)
+    _print_whole(table)
+
+
+def _json_value(value: object) -> str:
+    """Times as ISO 8601 with their offset."""
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _print_whole(table: Table) -> None:
+    """On a terminal, fitted to its width (cells wrap, nothing is cut); piped, as wide as its
+    widest cells, since the 80 columns rich assumes without a terminal would wrap them and a
+    script reading the output wants one line per alarm."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    natural = Measurement.get(console, console.options.update_width(1_000_000), table).maximum
+    # a console of that width: ``print(width=...)`` is capped at the console's own
+    Console(highlight=False, width=natural, file=console.file).print(table)
 
 
 @app.command("ack")
