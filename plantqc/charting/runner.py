@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from plantqc.alarms import RTN_AFTER_POINTS, SENSOR_FAULT_KIND, SPC_KIND, AlarmEvent, apply_events
@@ -333,6 +333,10 @@ class _Saved:
     state: dict[str, Any]
 
 
+_STATE_TABLE: Any = EngineState.__table__
+_UPDATE_STATE = _STATE_TABLE.update().where(_STATE_TABLE.c.tag_id == bindparam("row_tag_id"))
+
+
 @dataclass
 class _Writes:
     """What one transaction of the runner stores, written in bulk at its end (one statement per
@@ -341,14 +345,22 @@ class _Writes:
     updates: list[dict[str, Any]] = field(default_factory=list)
     inserts: list[dict[str, Any]] = field(default_factory=list)
     violations: list[dict[str, Any]] = field(default_factory=list)
+    runs: dict[int, list[_SeriesRun]] = field(default_factory=dict)
+    """The charts as they stand after the transaction, by tag (kept once it commits)."""
 
     def execute(self, session: Session) -> None:
+        # Core statements on the tables, one executemany each: the ORM's bulk paths would
+        # handle every row as a mapped object's changes first
         if self.updates:
-            session.execute(update(EngineState), self.updates)
+            keyed = [
+                {**{k: v for k, v in row.items() if k != "tag_id"}, "row_tag_id": row["tag_id"]}
+                for row in self.updates
+            ]
+            session.execute(_UPDATE_STATE, keyed)
         if self.inserts:
-            session.execute(insert(EngineState), self.inserts)
+            session.execute(_STATE_TABLE.insert(), self.inserts)
         if self.violations:
-            session.execute(insert(Violation), self.violations)
+            session.execute(Violation.__table__.insert(), self.violations)
 
 
 @dataclass
@@ -399,6 +411,9 @@ class SpcEngine:
         # the state rows this engine wrote last, kept parsed: read again only when the row in
         # the store is no longer the one written (another writer, a restart)
         self._states: dict[int, _Saved] = {}
+        # the live charts of those rows: the next chunk of a tag goes on with them instead of
+        # rebuilding its evaluators from the state it just wrote (what a restart does)
+        self._runs: dict[int, list[_SeriesRun]] = {}
 
     def process_names(self, names: Iterable[tuple[str, str]]) -> list[TagRun]:
         """Bring the charted ones of the (line, tag) ``names`` up to date."""
@@ -437,9 +452,11 @@ class SpcEngine:
                     (w["tag_id"], _Saved(w["last_ts"], w["updated_at"], w["state"]))
                     for w in (*writes.updates, *writes.inserts)
                 )
+                self._runs.update(writes.runs)
             except BaseException:
                 # what was read or written in a rolled-back transaction is not kept
                 self._states.clear()
+                self._runs.clear()
                 self._limits.clear()
                 self._limits_mark.clear()
                 self._spec_checked.clear()
@@ -527,6 +544,37 @@ class SpcEngine:
                 chunks[tag_id].append((ts, value, status))
         return {tag_id: chunk[:READ_CHUNK] for tag_id, chunk in chunks.items()}
 
+    def _series_runs(
+        self,
+        session: Session,
+        chart: ChartConfig,
+        stored: _Saved | None,
+        state: dict[str, Any],
+        first_ts: datetime,
+    ) -> list[_SeriesRun]:
+        """The tag's charts for its next chunk: the live ones where ``stored`` is the row they
+        wrote and each still charts on limits of its current timeline, else rebuilt from the
+        saved state as after a restart (the two continue alike: that is what the state keeps)."""
+        timelines = [self._timeline(session, chart, s) for s in chart.series]
+        live = self._runs.get(chart.tag_id)
+        if (
+            live is not None
+            and stored is not None
+            and stored is self._states.get(chart.tag_id)
+            and all(
+                run.evaluator is not None and run.timeline is timeline
+                for run, timeline in zip(live, timelines, strict=True)
+            )
+        ):
+            for run in live:
+                run.session, run.violations = session, []
+            return live
+        saved = state.get("series") or {}
+        return [
+            _SeriesRun(session, chart, s, saved.get(s.name), self.rtn_after, timeline, first_ts)
+            for s, timeline in zip(chart.series, timelines, strict=True)
+        ]
+
     def _process_chunk(
         self,
         session: Session,
@@ -552,20 +600,8 @@ class SpcEngine:
                 rows = session.execute(query.order_by(table.ts).limit(READ_CHUNK)).all()
         if not rows:
             return True
-        saved = state.get("series") or {}
+        series = self._series_runs(session, chart, stored, state, rows[0][0])
         first_ts = rows[0][0]
-        series = [
-            _SeriesRun(
-                session,
-                chart,
-                s,
-                saved.get(s.name),
-                self.rtn_after,
-                self._timeline(session, chart, s),
-                first_ts,
-            )
-            for s in chart.series
-        ]
         running = running_lookup(session, chart, first_ts, rows[-1][0])
         keys: Any = None
         if chart.kind == "scalar" and chart.subgroup_by != "count":
@@ -615,6 +651,7 @@ class SpcEngine:
         }
         (writes.updates if stored is not None else writes.inserts).append(new_state)
         writes.violations.extend(violations)
+        writes.runs[chart.tag_id] = series
         run.samples += len(rows)
         run.violations.extend(Violation(**v) for v in violations)
         run.alarms_opened += len(opened)
@@ -669,5 +706,6 @@ class SpcEngine:
                 state_row.state = {**state, "faults": faults}
                 state_row.updated_at = datetime.now(UTC)
                 self._states.pop(chart.tag_id, None)
+                self._runs.pop(chart.tag_id, None)
                 raised += 1
         return raised
