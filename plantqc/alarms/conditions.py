@@ -134,6 +134,8 @@ def apply_events(
                 opened.append(row)
                 open_rows[key] = row
             else:
+                # a reactivation's audit row carries when the condition fired (the samples'
+                # time, which the EEMUA figures count by), as a raise's alarm row does
                 change(
                     session,
                     row,
@@ -141,7 +143,7 @@ def apply_events(
                     ENGINE_USER,
                     fired_at=event.at,
                     message=event.message,
-                    detail=detail,
+                    detail={**detail, "at": str(event.at)},
                 )
         elif row is not None:
             detail = {"rule": event.code, "at": str(event.at)}
@@ -202,4 +204,12 @@ def set_line_condition(
                 )
             elif row is not None and row.condition_active != holds:
                 event = Event.ACTIVATE if holds else Event.RETURN
-                change(session, row, event, user, fired_at=at, message=message, detail=detail)
+                change(
+                    session,
+                    row,
+                    event,
+                    user,
+                    fired_at=at,
+                    message=message,
+                    detail={**detail, "at": str(at)},
+                )

@@ -1,11 +1,12 @@
-"""`plantqc alarms list|ack|shelve|comment`: the operator's side of the ISA-18.2 alarms."""
+"""`plantqc alarms list|ack|shelve|comment|kpi`: the operator's side of the ISA-18.2 alarms
+and the EEMUA 191 figures of the alarm system."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,7 +16,16 @@ from rich.table import Table
 from plantqc.cli.options import ConfigOption, DbOption, open_store, parse_time
 from plantqc.errors import UserError
 
-app = typer.Typer(help="List, acknowledge, shelve and comment alarms.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from plantqc.alarms.kpi import AlarmHistory, LineKpi
+
+app = typer.Typer(
+    help="List, acknowledge, shelve and comment alarms; the alarm system's EEMUA 191 figures.",
+    no_args_is_help=True,
+)
 console = Console(highlight=False, soft_wrap=True)
 
 IdArgument = Annotated[int, typer.Argument(help="Alarm id (see `plantqc alarms list`).")]
@@ -137,3 +147,135 @@ def comment(
     finally:
         engine.dispose()
     console.print(f"alarm {alarm_id}: note recorded")
+
+
+@app.command("kpi")
+def kpi(
+    db: DbOption = None,
+    config: ConfigOption = None,
+    line: Annotated[str | None, typer.Option("--line", help="Only this line (its name).")] = None,
+    start: Annotated[
+        str | None,
+        typer.Option("--from", help="Start, ISO-8601 (default: the line's first sample)."),
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="End, ISO-8601 (default: the line's last sample).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """EEMUA 191 figures per line: alarms per hour, peak per 10 min, % of 10-minute periods
+    in flood (more than 10 alarms), chattering, stale (active > 24 h) and shelved alarms, and
+    the most frequent alarms."""
+    from plantqc.alarms.kpi import line_kpi
+
+    period = parse_time(start, "--from"), parse_time(end, "--to")
+    if period[0] is not None and period[1] is not None and period[1] < period[0]:
+        raise UserError(f"--to {end} is before --from {start}.")
+    engine, _ = open_store(db, config)
+    try:
+        figures = [
+            line_kpi(name, histories, *bounds)
+            for name, histories, bounds in _line_histories(engine, line, *period)
+        ]
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps({"lines": [f.as_dict() for f in figures]}, indent=1))
+        return
+    _print_whole(_kpi_table(figures))
+
+
+def _kpi_table(figures: list[LineKpi]) -> Table:
+    table = Table(title="EEMUA 191 figures (10-minute periods fixed from the start)")
+    columns = ("line", "hours", "alarms", "per hour", "peak / 10 min", "flood %", "chattering")
+    for column in (*columns, "stale", "shelved", "most frequent"):
+        table.add_column(column, overflow="fold")
+    for f in figures:
+        top = ", ".join(f"{t.tag or '-'}/{t.rule} {t.count}" for t in f.top[:3]) or "-"
+        rate = "-" if f.alarms_per_hour is None else f"{f.alarms_per_hour:.2f}"
+        table.add_row(
+            f.line, f"{f.hours:.2f}", str(f.alarms), rate, str(f.peak_per_10min),
+            f"{f.flood_pct:.1f}", str(f.chattering), str(f.stale), str(f.shelved), top,
+        )  # fmt: skip
+    return table
+
+
+def _line_histories(
+    engine: Engine, line: str | None, start: datetime | None, end: datetime | None
+) -> list[tuple[str, list[AlarmHistory], tuple[datetime, datetime]]]:
+    """Per line (all, or the one named): its name, its alarms' histories from the audit trail
+    and the period, the one given or else its samples' first and last time.
+
+    The time of a change is the condition's (the samples' time: an alarm's ``first_at`` for a
+    raise, the audit entry's ``at`` detail for the engine's other changes), else when it was
+    recorded (an operator's); so a replay of recorded history is counted in its own time.
+    """
+    from sqlalchemy import String, cast, select
+    from sqlalchemy.orm import Session
+
+    from plantqc.alarms.kpi import AlarmHistory, Change
+    from plantqc.store.models import Alarm, AuditLog, Line, Tag
+
+    with Session(engine) as session:
+        query = select(Line.id, Line.name).order_by(Line.site, Line.area, Line.name)
+        lines = session.execute(query).all()
+        if line is not None:
+            names = sorted({name for _, name in lines})
+            lines = [row for row in lines if row.name == line]
+            if not lines:
+                known = ", ".join(names) or "none"
+                raise UserError(f"the store has no line {line!r} (lines: {known}).")
+        found = []
+        for line_id, name in lines:
+            bounds = [start, end]
+            if start is None or end is None:
+                first, last = _sample_span(session, line_id)
+                now = datetime.now(UTC)
+                bounds = [start or first or end or now, end or last or start or now]
+                if bounds[1] < bounds[0]:  # the data lie outside the one bound given
+                    bounds = [start, start] if start is not None else [end, end]
+            changes: dict[int, tuple[str | None, str, list[Change]]] = {}
+            rows = session.execute(
+                select(Alarm.id, Alarm.code, Alarm.first_at, Tag.name, AuditLog)
+                .join(AuditLog, AuditLog.entity_id == cast(Alarm.id, String))
+                .outerjoin(Tag, Tag.id == Alarm.tag_id)
+                .where(
+                    AuditLog.entity == "alarm",
+                    Alarm.line_id == line_id,
+                    Alarm.first_at <= bounds[1],
+                )
+                .order_by(AuditLog.id)
+            )
+            for alarm_id, code, first_at, tag, audit in rows:
+                detail = audit.detail or {}
+                if "at" in detail:
+                    at = _utc(datetime.fromisoformat(detail["at"]))
+                else:
+                    at = first_at if audit.action == "alarm-raise" else audit.at
+                entry = changes.setdefault(alarm_id, (tag, code, []))
+                entry[2].append(Change.from_audit(audit.action, detail["state"], at))
+            histories = [AlarmHistory(tag, code, c) for tag, code, c in changes.values()]
+            found.append((name, histories, (bounds[0], bounds[1])))
+    return found
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _sample_span(session: Session, line_id: int) -> tuple[datetime | None, datetime | None]:
+    """The first and last sample (or profile) time of a line's tags; None without any.
+
+    Tag by tag: each minimum and maximum is then one step along the (tag, time) primary key.
+    """
+    from sqlalchemy import func, select
+
+    from plantqc.store.models import Profile, Sample, Tag
+
+    times: list[datetime] = []
+    tag_ids = session.scalars(select(Tag.id).where(Tag.line_id == line_id)).all()
+    for table in (Sample, Profile):
+        for tag_id in tag_ids:
+            span = select(func.min(table.ts), func.max(table.ts)).where(table.tag_id == tag_id)
+            times += [t for t in session.execute(span).one() if t is not None]
+    return (min(times), max(times)) if times else (None, None)

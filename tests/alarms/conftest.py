@@ -38,3 +38,10 @@ def pg_alarms(pg_url: str) -> Iterator[AlarmStore]:
 def sqlite_alarms(tmp_path: Path) -> Iterator[AlarmStore]:
     """On a fresh SQLite file (WAL)."""
     yield from _open(f"sqlite:///{tmp_path / 'store.db'}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def either_alarms(request: pytest.FixtureRequest) -> AlarmStore:
+    """On each dialect in turn: what is checked must not depend on it."""
+    name = "pg_alarms" if request.param == "postgresql" else "sqlite_alarms"
+    return request.getfixturevalue(name)
