@@ -171,6 +171,21 @@ def engine_bench(
     print_figures(f"engine: {load}", [result.to_dict()], as_json)
 
 
+@app.command("runner")
+def runner_bench(
+    tags: Annotated[int, typer.Option(min=1, help="I-MR tags charted.")] = 500,
+    interval_ms: Annotated[int, typer.Option(min=1, help="Sampling interval per tag, ms.")] = 100,
+    seconds: Annotated[float, typer.Option(min=0.1, help="Data charted, s of line time.")] = 10.0,
+    batch_ms: Annotated[int, typer.Option(min=1, help="Line time per stored batch, ms.")] = 200,
+    as_json: JsonOption = False,
+) -> None:
+    """The streaming charts alone, batch by batch: CPU s per 5k samples vs storing them."""
+    from plantqc.bench.runner import run_runner_bench
+
+    result = run_runner_bench(tags, interval_ms, seconds, batch_ms=batch_ms)
+    print_figures(f"runner: {tags} I-MR tags every {interval_ms} ms", [result.to_dict()], as_json)
+
+
 @app.command("idle")
 def idle_bench(
     seconds: Annotated[float, typer.Option(min=1, help="Measured window, s.")] = 60.0,
