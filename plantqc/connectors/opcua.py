@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 
 BACKFILL_KINDS = ("scalar", "profile")
 """Tags whose history is read back: those whose watermark is a stored sample time."""
+PROGRESS_LOG_S = 5.0
+"""Least time between two progress lines of one tag's read-back, s."""
 GAP_INTERVALS = 2
 """A stretch longer than this many sampling intervals without a kept value is a data gap."""
 BAD_TYPE_MISMATCH = int(ua.StatusCodes.BadTypeMismatch)
@@ -631,6 +633,7 @@ class OpcUaConnector:
         continuation: bytes | None = None
         last = since
         handed = 0
+        logged = time.monotonic()
         while True:
             details.StartTime = start
             try:
@@ -662,11 +665,17 @@ class OpcUaConnector:
                 continuation, start = None, last
             else:
                 break
-            self.state.backfill_tags_left = len(self._holding)
-            log.info(
-                "opcua backfill progress",
-                extra={"line": self.line, "tag": name, "values": handed, "at": last.isoformat()},
-            )
+            if time.monotonic() - logged >= PROGRESS_LOG_S:
+                logged = time.monotonic()
+                log.info(
+                    "opcua backfill progress",
+                    extra={
+                        "line": self.line,
+                        "tag": name,
+                        "values": handed,
+                        "at": last.isoformat(),
+                    },
+                )
         log.info(
             "opcua backfilled",
             extra={
