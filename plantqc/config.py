@@ -41,6 +41,7 @@ from plantqc.connectors.opcua_settings import (
     OpcUa,
     parse_node_id,
 )
+from plantqc.control.settings import ControlSettings
 from plantqc.errors import UserError
 from plantqc.images.settings import IMAGE_METRICS, ImageInput
 from plantqc.notifiers.mqtt_settings import MqttNotify
@@ -168,6 +169,15 @@ class Line(SettingsModel):
     tags: list[Tag] = Field(min_length=1)
     notify: Notify | None = None
     running: RunningCondition | None = None
+    control: ControlSettings | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _control_line(cls, data: Any) -> Any:
+        # a line's control section is that line's: its ``line`` defaults to the line's name
+        if isinstance(data, dict) and isinstance(data.get("control"), dict):
+            data = {**data, "control": {"line": data.get("name"), **data["control"]}}
+        return data
 
     @field_validator("tags")
     @classmethod
@@ -190,6 +200,15 @@ class Line(SettingsModel):
                     f"running names tag {self.running.tag!r}, which is not a scalar tag of "
                     "this line"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _control_of_this_line(self) -> Self:
+        if self.control is not None and self.control.line != self.name:
+            raise ValueError(
+                f"control.line is {self.control.line!r}; a line's control section is the "
+                f"line's own ({self.name!r})"
+            )
         return self
 
     def tag(self, name: str) -> Tag:

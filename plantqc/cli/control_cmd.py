@@ -174,3 +174,131 @@ def identify(
         raise UserError(f"the estimates do not make a valid control config: {exc}.") from None
     config.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     console.print(f"written to {config} (its comments are not kept)")
+
+
+LoopArgument = Annotated[str, typer.Argument(help="Loop name, <line>.md or <line>.cd.")]
+MoveArgument = Annotated[int, typer.Argument(help="Move id (see `plantqc control status`).")]
+UserOption = Annotated[str, typer.Option("--user", help="Who does it (recorded in the audit log).")]
+
+
+def _store(db: str | None, plant_config: Path | None):  # type: ignore[no-untyped-def]
+    """The store, with the config's loops registered (so a loop can be commanded before the
+    daemon first runs it)."""
+    from plantqc.cli.options import open_store
+    from plantqc.store.control import register_loops
+
+    engine, loaded = open_store(db, plant_config)
+    if loaded is not None:
+        register_loops(engine, loaded.config)
+    return engine
+
+
+def _value(v: object) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, list):
+        return f"[{len(v)}] {min(v):.3g}..{max(v):.3g}" if v else "[]"
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+@app.command("status")
+def status(
+    db: Annotated[str | None, typer.Option("--db", help="Database URL.")] = None,
+    plant_config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Plant config YAML.")
+    ] = None,
+) -> None:
+    """Each loop: mode, setpoint and measurement as last read, hold, pending proposal."""
+    from plantqc.store.control import loop_rows
+
+    engine = _store(db, plant_config)
+    try:
+        rows = loop_rows(engine)
+    finally:
+        engine.dispose()
+    if not rows:
+        console.print("no control loop in the store (configure one in a line's 'control:').")
+        return
+    for row, pending in rows:  # one line per loop: readable piped, never cut at 80 columns
+        console.print(
+            f"{row.loop}: {row.mode} (by {row.mode_by}); setpoint {_value(row.setpoint)}, "
+            f"measured {_value(row.measured)}; "
+            + (f"held: {row.hold}; " if row.hold else "")
+            + ("no pending move" if pending is None
+               else f"pending move #{pending.id}: {_value(pending.old)} -> {_value(pending.new)}")
+            + f"; updated {row.updated.isoformat(timespec='seconds')}"
+        )  # fmt: skip
+
+
+@app.command("mode")
+def mode(
+    loop: LoopArgument,
+    new_mode: Annotated[str, typer.Argument(metavar="MODE", help="off, advisory or closed.")],
+    user: UserOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why (audit log).")] = "operator",
+    db: Annotated[str | None, typer.Option("--db", help="Database URL.")] = None,
+    plant_config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Plant config YAML.")
+    ] = None,
+) -> None:
+    """Switch a loop off, to advisory or to closed; the daemon adopts it at its next period."""
+    from plantqc.control.loop import Mode
+    from plantqc.store.control import request_mode
+
+    try:
+        wanted = Mode(new_mode)
+    except ValueError:
+        raise UserError(f"mode {new_mode!r} is not one of off, advisory, closed.") from None
+    engine = _store(db, plant_config)
+    try:
+        old = request_mode(engine, loop, wanted, user, reason)
+    finally:
+        engine.dispose()
+    if old == wanted:
+        console.print(f"{loop} is already {wanted}")
+    else:
+        console.print(f"{loop}: {old} -> {wanted} (by {user})")
+
+
+def _decide(
+    move_id: int, user: str, accept: bool, reason: str, db: str | None, cfg: Path | None
+) -> None:
+    from plantqc.store.control import decide
+
+    engine = _store(db, cfg)
+    try:
+        move = decide(engine, move_id, user, accept=accept, reason=reason)
+    finally:
+        engine.dispose()
+    verb = "accepted: the daemon writes it at the loop's next period" if accept else "rejected"
+    console.print(
+        f"move {move_id} of {move.loop} ({_value(move.old)} -> {_value(move.new)}) {verb}"
+    )
+
+
+@app.command("accept")
+def accept(
+    move_id: MoveArgument,
+    user: UserOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why (audit log).")] = "accepted",
+    db: Annotated[str | None, typer.Option("--db", help="Database URL.")] = None,
+    plant_config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Plant config YAML.")
+    ] = None,
+) -> None:
+    """Accept a pending advisory move."""
+    _decide(move_id, user, True, reason, db, plant_config)
+
+
+@app.command("reject")
+def reject(
+    move_id: MoveArgument,
+    user: UserOption,
+    reason: Annotated[str, typer.Option("--reason", help="Why (audit log; required).")],
+    db: Annotated[str | None, typer.Option("--db", help="Database URL.")] = None,
+    plant_config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Plant config YAML.")
+    ] = None,
+) -> None:
+    """Reject a pending advisory move, with the reason."""
+    _decide(move_id, user, False, reason, db, plant_config)

@@ -54,6 +54,12 @@ class MdLoopSettings(SettingsModel):
     """SIMC closed-loop time constant over the dead time (1: the robust choice)."""
     model: MdModel
     supervisor: SupervisorSettings
+    period_s: PositiveFloat = 20.0
+    """Control period, s: one gauge traverse."""
+    measurement_tag: Name = "dry_thickness_um"
+    """The line's tag holding the gauge's MD mean (its source time and status count)."""
+    setpoint_node_id: str | None = None
+    """Writable OPC UA node of the pump setpoint, mL/min (read back each period)."""
 
 
 class CdModel(SettingsModel):
@@ -84,6 +90,13 @@ class CdLoopSettings(SettingsModel):
     model: CdModel
     tuning: CdTuning = CdTuning()
     supervisor: SupervisorSettings
+    period_s: PositiveFloat = 20.0
+    """Control period, s: one gauge traverse."""
+    profile_tag: Name = "dry_thickness_profile_um"
+    """The line's profile tag holding the gauge's CD profile."""
+    setpoint_node_id: str | None = None
+    """Writable OPC UA node of each die bolt, %, with ``{zone}`` for its number from 1
+    (``...die_bolt_{zone:02d}_pct``)."""
 
 
 class ControlSettings(SettingsModel):

@@ -304,6 +304,42 @@ class Alarm(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ControlLoop(Base):
+    """State of one thickness control loop (``<line>.md`` / ``<line>.cd``), as the daemon's
+    controller runtime last saw it; ``mode`` is also where `plantqc control mode` asks for a
+    new mode."""
+
+    __tablename__ = "control_loops"
+
+    loop: Mapped[str] = mapped_column(String(128), primary_key=True)
+    line: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(16))  # off | advisory | closed
+    mode_by: Mapped[str] = mapped_column(String(128))
+    setpoint: Mapped[Any] = mapped_column(JSONType, nullable=True)  # float, or list (die bolts)
+    measured: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    hold: Mapped[str | None] = mapped_column(Text)
+    updated: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ControlMove(Base):
+    """One supervisor event of a loop: a proposed, accepted, rejected or applied move, a hold,
+    a resume or a failed write, with its old and new setpoint."""
+
+    __tablename__ = "control_moves"
+    __table_args__ = (Index("ix_control_moves_loop_at", "loop", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    loop: Mapped[str] = mapped_column(ForeignKey("control_loops.loop", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(16))
+    old: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    new: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    reason: Mapped[str] = mapped_column(Text)
+    user: Mapped[str] = mapped_column(String(128))
+    # proposals: pending -> accepted -> applied | failed, or rejected / superseded; else done
+    status: Mapped[str] = mapped_column(String(16))
+
+
 class AuditLog(Base):
     """Who changed what and when: limits frozen, alarms acknowledged, reports signed."""
 
