@@ -375,10 +375,13 @@ def serve(
     hook = StoreHook(db_url, rtn_after=rtn_after, config=config)
     stop = False
     try:
-        _guarded(hook.chart_names, ())  # catch up on what was stored while no engine ran
         while not stop:
             names, tick, stop = _drain(inbox.get(), inbox)
-            if names:
+            # the hook's first call catches up on every charted tag (what was stored while no
+            # engine ran); made on the daemon's first message, which it sends only once it has
+            # migrated the store and synced the config's tags: a child that reads the tags
+            # before would chart none of them
+            if names or hook.engine is None:
                 _guarded(hook.chart_names, names)
             if tick is not None:
                 _guarded(hook.tick, tick)

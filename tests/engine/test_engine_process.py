@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from plantqc.buffer import Reading
 from plantqc.config import load_config
 from plantqc.engine_process import EngineProcess
-from plantqc.store import TagRef
+from plantqc.store import TagRef, connect, sync_config, upgrade
 from plantqc.store.models import Alarm, Violation
 
 
@@ -162,3 +162,20 @@ def test_two_engines_on_one_database_record_each_violation_once(
     first.close()
     second.close()
     assert _violations(store, tag) == [("i", "nelson1", times[1]), ("i", "nelson1", times[3])]
+
+
+def test_an_engine_started_before_the_daemon_syncs_the_store_charts_its_tags(
+    tmp_path: Path, config_path: Path
+) -> None:
+    # `plantqc run` starts the engine first; the daemon syncs the config's tags after
+    url = f"sqlite:///{tmp_path / 'late.db'}"
+    store = connect(url)
+    upgrade(store)
+    engine = EngineProcess(url, config=load_config(config_path).config)
+    time.sleep(2)  # long enough for the child to be up and waiting
+    tag = sync_config(store, load_config(config_path).config)[("line-1", "x_imr")].tag_id
+    times = feed(store, tag, [10.0, 13.5])
+    engine(_batch(times))
+    engine.close()
+    assert _violations(store, tag) == [("i", "nelson1", times[1])]
+    store.dispose()
