@@ -1,0 +1,95 @@
+"""The lot report's thickness control section: MD and CD 2 sigma of the lot and the lots before.
+
+Exact ground truth: the profile tag's scans are replaced by ones built to known figures.  Each
+scan is ``50 + m_k + c * s_i`` with the scan offsets ``m_k`` alternating +/- a (so MD 2 sigma
+about the 50 um target is exactly 2a) and a zero-mean +/- 1 pattern across the 40 lanes (so CD
+2 sigma is exactly 2c).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from report_helpers import T0, store_lot
+from sqlalchemy import Engine, delete
+
+from plantqc.config import LoadedConfig
+from plantqc.reports.control import thickness_figures
+from plantqc.reports.issue import generate_report
+from plantqc.store import insert_profiles
+from plantqc.store.models import Profile
+from plantqc.store.samples import ProfileRow
+
+PATTERN = np.tile([1.0, -1.0], 20)
+
+
+def _scans(engine: Engine, tag_id: int, start: datetime, md: float, cd: float) -> None:
+    """Replace the tag's scans of the 600 s from ``start`` with 120 built ones."""
+    with engine.begin() as connection:
+        connection.execute(
+            delete(Profile).where(
+                Profile.tag_id == tag_id,
+                Profile.ts >= start,
+                Profile.ts < start + timedelta(seconds=600),
+            )
+        )
+    rows = [
+        ProfileRow(
+            tag_id, start + timedelta(seconds=5 * k), list(50 + md * (-1) ** k + cd * PATTERN)
+        )
+        for k in range(120)
+    ]
+    insert_profiles(engine, rows)
+
+
+def test_md_2sigma_counts_an_offset_from_target_and_cd_2sigma_pools_the_scans():
+    scans = np.array([[51.0, 52.0, 53.0], [49.0, 50.0, 51.0]])  # means 52 and 50
+    md, cd = thickness_figures(scans, 50.0)
+    assert md == pytest.approx(2 * np.sqrt((2.0**2 + 0.0**2) / 2), rel=1e-15)
+    assert cd == pytest.approx(2 * np.sqrt(4 / 6), rel=1e-15)
+    # no target: about the mean scan mean, 51
+    assert thickness_figures(scans, None)[0] == pytest.approx(2.0, rel=1e-15)
+
+
+def test_missing_lanes_and_empty_scans_are_left_out():
+    scans = np.array([[50.0, np.nan, 52.0], [np.nan, np.nan, np.nan]])
+    assert thickness_figures(scans, 51.0) == (0.0, 2.0)
+    assert thickness_figures(np.empty((0, 0)), 50.0) == (None, None)
+
+
+def test_the_control_section_gives_the_lots_figures_beside_the_lots_before(
+    sqlite_store: Engine, config: LoadedConfig, tmp_path: Path
+) -> None:
+    before = T0 - timedelta(seconds=600)
+    store_lot(sqlite_store, config.config, "LOT-0000", start=before, close=False)
+    tags = store_lot(sqlite_store, config.config, "LOT-0001")
+    profile = tags["dry_thickness_profile_um"]
+    _scans(sqlite_store, profile, before, md=0.8, cd=0.5)
+    _scans(sqlite_store, profile, T0, md=0.2, cd=0.25)
+    report = generate_report(sqlite_store, "LOT-0001", tmp_path / "out", loaded=config)
+    doc = json.loads((report.folder / "report.json").read_text())
+    (row,) = doc["control"]
+    assert (row["tag"], row["target"], row["target_basis"]) == (
+        "dry_thickness_profile_um",
+        50.0,
+        "spec target",
+    )
+    assert row["lot"]["lot"] == "LOT-0001"
+    assert row["lot"]["scans"] == 120
+    assert row["lot"]["md_2sigma"] == pytest.approx(0.4, rel=1e-12)
+    assert row["lot"]["cd_2sigma"] == pytest.approx(0.5, rel=1e-12)
+    (previous,) = row["before"]
+    assert (previous["lot"], previous["start"], previous["end"]) == (
+        "LOT-0000",
+        before.isoformat(),
+        T0.isoformat(),
+    )
+    assert previous["md_2sigma"] == pytest.approx(1.6, rel=1e-12)
+    assert previous["cd_2sigma"] == pytest.approx(1.0, rel=1e-12)
+    html = report.html.read_text()
+    assert "7. Thickness control" in html
+    assert "8. Disposition" in html
