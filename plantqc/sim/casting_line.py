@@ -303,6 +303,8 @@ class CastingLine:
         )
         self._x = bin_centres(c.n_bins, c.n_zones)
         self.solids_wt_pct = c.slurry.solids_wt_pct
+        # an upset from outside the model (a scenario's step or drift), relative flow change
+        self.upset = 0.0
         self._wander = 0.0
         self._log_visc = 0.0
         self._roll_start_m = 0.0
@@ -351,11 +353,11 @@ class CastingLine:
     def delivered_flow_ml_min(self) -> float:
         """Flow the die lays down: pump flow less slip and wear, times the slow wander."""
         if not self._md_on:
-            return self.flow
+            return self.flow * (1.0 + self.upset)
         md = self.config.md
         wear = 1.0 - md.pump_wear_pct_h / 100.0 * self.t_s / 3600.0
         slip = md.slip_at_nominal_pct / 100.0 * np.exp(-self._log_visc)
-        return self.flow * wear * (1.0 - slip) * (1.0 + self._wander)
+        return self.flow * wear * (1.0 - slip) * (1.0 + self._wander) * (1.0 + self.upset)
 
     def dry_at_die_um(self) -> float:
         """Dry thickness of the film now leaving the die, um (before CD redistribution)."""

@@ -18,6 +18,7 @@ import numpy as np
 from asyncua import ua
 
 from plantqc.config import Line, Tag
+from plantqc.sim.casting_tags import DRIVEN_TAGS, CastingTags
 from plantqc.sim.scenario import Fault, Scenario
 
 PROFILE_POINTS = 24  # measurement positions across the web
@@ -149,6 +150,11 @@ class LineModel:
             # a tag that names the counter node reads the counter, not a modelled value
             if not tag.node_id.endswith(f"{line.name}.{SAMPLE_COUNTER}")
         ]
+        # a scenario's casting section puts the physical line behind the casting tags
+        self.casting: CastingTags | None = None
+        if scenario.casting is not None and line.kind == "casting":
+            on_gauge = [f for f in faults if f.applies_to(line.name, "dry_thickness_um")]
+            self.casting = CastingTags(line, scenario.casting, on_gauge, seed)
 
     def lot_and_roll(self, t_s: float) -> tuple[str, str]:
         """Lot and roll codes at ``t_s``: a new roll every roll length, a lot every few rolls."""
@@ -161,7 +167,15 @@ class LineModel:
         t_s = self.k * self.tick_s
         lot, roll = self.lot_and_roll(t_s)
         updates = [TagUpdate(SAMPLE_COUNTER, float(self.k + 1))]
+        driven = self.casting.advance(t_s, self.tick_s) if self.casting is not None else None
         for model in self._tags:
+            name = model.tag.name
+            if driven is not None and name in DRIVEN_TAGS:
+                # the gauge reports each traverse as it ends; the rest on the tag's rhythm
+                if name in driven and (name.startswith("dry_") or not self.k % model.every):
+                    value, status = driven[name]
+                    updates.append(TagUpdate(name, value, status))
+                continue
             if self.k % model.every:
                 continue
             kind = model.tag.kind

@@ -78,9 +78,29 @@ class History(BaseModel):
         return tag not in self.without and f"{line}.{tag}" not in self.without
 
 
+class CastingSim(BaseModel):
+    """The physical casting line (`plantqc.sim.casting_line`) behind a casting line's tags.
+
+    Without this section every tag is an independent random process; with it the pump,
+    speed and thickness tags follow the line model and the pump, speed and die-bolt setpoints
+    are writable (`plantqc.sim.casting_tags`).  Geometry and gauge are the simulator's own, so
+    that a controller's model can be wrong about them as it would be on a real line.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    die_to_gauge_m: float = Field(6.0, gt=0)
+    scan_s: float = Field(20.0, gt=0)
+    n_zones: int = Field(24, ge=1)
+    n_bins: int = Field(96, ge=1)
+    gauge_noise_um: float = Field(0.1, ge=0)
+    md_disturbances: bool = True
+    cd_disturbances: bool = True
+
+
 class Scenario(BaseModel):
     """Faults plus the traceability rhythm: a new roll every ``roll_length_s``; the history
-    the server keeps."""
+    the server keeps; optionally the physical casting line behind the casting lines' tags."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -88,6 +108,7 @@ class Scenario(BaseModel):
     roll_length_s: float = Field(120.0, gt=0)
     rolls_per_lot: int = Field(5, ge=1)
     history: History = History()
+    casting: CastingSim | None = None
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -102,6 +102,7 @@ class _Endpoint:
     historised: list[ua.NodeId] = field(default_factory=list)
     kept: set[ua.NodeId] = field(default_factory=set)
     last: dict[ua.NodeId, ua.DataValue] = field(default_factory=dict)
+    setpoints: dict[ua.NodeId, tuple[LineModel, str]] = field(default_factory=dict)
 
 
 class LineSimulator:
@@ -211,6 +212,7 @@ class LineSimulator:
         server.set_server_name("plantqc line simulator")
         if security.policy == "Basic256Sha256":
             await self._secure(server, security)
+        self._guard_writes(entry, server)
         index = await server.register_namespace(SIM_NAMESPACE)
         assert index == SIM_NAMESPACE_INDEX, f"namespace {SIM_NAMESPACE} got index {index}"
         folders = {
@@ -241,6 +243,8 @@ class LineSimulator:
                     sim_node_id(name, line), ua.QualifiedName(name, index), initial, kind
                 )
                 await alarm_node.set_writable()
+            if model.casting is not None:
+                await self._add_setpoints(entry, line_folder, model)
             for tag in line.tags:
                 if sim_node_id(tag, line) == counter:  # a config may subscribe to the counter
                     continue
@@ -253,6 +257,59 @@ class LineSimulator:
                 if self.history.kept(line.name, name)
             ]
         return server
+
+    async def _add_setpoints(self, entry: _Endpoint, folder: object, model: LineModel) -> None:
+        """The casting line's writable setpoints (`plantqc.sim.casting_tags`), each with its
+        actuator's range as EURange, and the guard that refuses writes outside it."""
+        assert model.casting is not None
+        line = model.line
+        for sp in model.casting.setpoints:
+            node_id = sim_node_id(sp.name, line)
+            node = await folder.add_variable(  # type: ignore[attr-defined]
+                node_id, ua.QualifiedName(sp.name, SIM_NAMESPACE_INDEX),
+                model.casting.current(sp.name),
+                ua.VariantType.Double,
+            )  # fmt: skip
+            await node.set_writable()
+            await node.add_property(
+                ua.NodeId(f"{line.name}.{sp.name}.EURange", SIM_NAMESPACE_INDEX),
+                "EURange",
+                ua.Variant(ua.Range(Low=sp.low, High=sp.high), ua.VariantType.ExtensionObject),
+            )
+            entry.setpoints[node_id] = (model, sp.name)
+
+    def _guard_writes(self, entry: _Endpoint, server: Server) -> None:
+        # asyncua has no per-node write check that can answer with a status (a value setter's
+        # result is ignored), so the attribute service's write is wrapped: a setpoint write
+        # goes to the line model first, and only one it takes reaches the node
+        service = server.iserver.attribute_service
+        write = service.write
+
+        async def guarded(params: ua.WriteParameters, *args: object, **kw: object):  # type: ignore[no-untyped-def]
+            results: list[ua.StatusCode | None] = []
+            passed = []
+            for item in params.NodesToWrite:
+                target = entry.setpoints.get(item.NodeId)
+                value = item.Value.Value.Value if item.Value and item.Value.Value else None
+                if target is None or item.AttributeId != ua.AttributeIds.Value:
+                    results.append(None)
+                    passed.append(item)
+                    continue
+                model, name = target
+                if not isinstance(value, int | float) or isinstance(value, bool):
+                    results.append(ua.StatusCode(ua.StatusCodes.BadTypeMismatch))
+                    continue
+                assert model.casting is not None
+                status = model.casting.write(name, float(value))
+                if status:
+                    results.append(ua.StatusCode(status))
+                else:
+                    results.append(None)
+                    passed.append(item)
+            done = iter(await write(ua.WriteParameters(NodesToWrite=passed), *args, **kw))
+            return [r if r is not None else next(done) for r in results]
+
+        service.write = guarded  # type: ignore[method-assign]
 
     async def _historise(self, entry: _Endpoint) -> None:
         # after the values of before a restart were written: history holds what the line
