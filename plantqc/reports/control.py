@@ -12,6 +12,15 @@ figures the thickness loops are judged by, as `plantqc bench control` computes t
   (TAPPI-style 2 sigma of the CD profile, `spc.profiles`, with the variance pooled rather
   than each scan's 2 sigma averaged).
 
+For each control loop of the line (``control_loops``, `plantqc.store.control`) it gives the
+time in closed loop, the part of it the loop was held by an interlock, and its moves by kind
+(proposed, accepted, rejected, applied, failed writes) with the total travel of the applied
+ones (the sum of ``|new - old|``, over every die bolt for a CD loop, in the setpoint's unit).
+The mode over time comes from the audit trail's ``control.mode`` entries (who changed it,
+from what, to what); before a loop's first recorded change it was in the mode that change
+left, and a loop never changed was in its stored mode throughout.  Holds come from the
+``held`` / ``resumed`` moves the same way.
+
 The same figures of up to `PREVIOUS_LOTS` lots of the line that started before this one come
 alongside, newest first, so that a change of control (or of its absence) shows against the
 lots before.  Missing lanes (NaN) are left out of both.
@@ -21,7 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -29,7 +38,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from plantqc.reports.data import LotData, TagInfo, read_profiles
-from plantqc.store.models import Lot
+from plantqc.store.control import ENTITY
+from plantqc.store.models import AuditLog, ControlLoop, ControlMove, Lot
 
 PREVIOUS_LOTS = 5
 """How many earlier lots of the line the section compares with."""
@@ -109,14 +119,155 @@ def _previous_lots(engine: Engine, data: LotData) -> list[tuple[str, datetime, d
     return [(code, start, end or data.lot_started) for code, start, end in rows]
 
 
-def control_document(engine: Engine, data: LotData) -> list[dict[str, Any]]:
-    """The ``control`` entry of ``report.json``: one `TagControl` per profile tag."""
+MOVE_KINDS = ("proposed", "accepted", "rejected", "applied", "failed")
+"""The ``control_moves`` kinds counted as moves (holds and resumes are counted as time)."""
+
+
+@dataclass(frozen=True)
+class LoopFigures:
+    """One loop over one range: seconds in closed mode, of them held, and its moves."""
+
+    lot: str
+    seconds: float
+    closed_s: float
+    closed_pct: float | None
+    held_in_closed_s: float
+    moves: dict[str, int]
+    travel: float
+
+
+@dataclass(frozen=True)
+class LoopControl:
+    """The figures of one control loop: this lot's and the lots' before it."""
+
+    loop: str
+    mode_now: str
+    lot: LoopFigures
+    before: list[LoopFigures]
+
+
+def _steps(changes: list[tuple[datetime, str, str]], initial: str) -> list[tuple[datetime, str]]:
+    """A piecewise-constant state from ``(time, old, new)`` changes, oldest first: the state
+    before the first change is that change's ``old`` (``initial`` with no change)."""
+    first = changes[0][1] if changes else initial
+    return [(datetime.min.replace(tzinfo=UTC), first)] + [(t, new) for t, _, new in changes]
+
+
+def _seconds_where(
+    steps: list[tuple[datetime, str]], wanted: str, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The stretches of ``[start, end)`` in which the state is ``wanted``."""
+    spans = []
+    for i, (since, state) in enumerate(steps):
+        until = steps[i + 1][0] if i + 1 < len(steps) else end
+        lo = start if i == 0 else max(since, start)
+        hi = min(until, end)
+        if state == wanted and hi > lo:
+            spans.append((lo, hi))
+    return spans
+
+
+def _overlap(a: list[tuple[datetime, datetime]], b: list[tuple[datetime, datetime]]) -> float:
+    return sum(
+        max((min(a1, b1) - max(a0, b0)).total_seconds(), 0.0) for a0, a1 in a for b0, b1 in b
+    )
+
+
+def _travel(old: Any, new: Any) -> float:
+    if isinstance(old, list) and isinstance(new, list):
+        return float(np.sum(np.abs(np.asarray(new, float) - np.asarray(old, float))))
+    if isinstance(old, (int, float)) and isinstance(new, (int, float)):
+        return abs(float(new) - float(old))
+    return 0.0
+
+
+def _loop_figures(
+    session: Session,
+    loop: ControlLoop,
+    modes: list[tuple[datetime, str]],
+    holds: list[tuple[datetime, str]],
+    lot: str,
+    start: datetime,
+    end: datetime,
+) -> LoopFigures:
+    closed = _seconds_where(modes, "closed", start, end)
+    held = _seconds_where(holds, "held", start, end)
+    closed_s = sum((hi - lo).total_seconds() for lo, hi in closed)
+    seconds = (end - start).total_seconds()
+    rows = session.execute(
+        select(ControlMove.kind, ControlMove.old, ControlMove.new).where(
+            ControlMove.loop == loop.loop,
+            ControlMove.at >= start,
+            ControlMove.at < end,
+            ControlMove.kind.in_(MOVE_KINDS),
+        )
+    ).all()
+    moves = dict.fromkeys(MOVE_KINDS, 0)
+    for kind, _, _ in rows:
+        moves[kind] += 1
+    travel = sum(_travel(old, new) for kind, old, new in rows if kind == "applied")
+    return LoopFigures(
+        lot=lot,
+        seconds=seconds,
+        closed_s=closed_s,
+        closed_pct=100.0 * closed_s / seconds if seconds > 0 else None,
+        held_in_closed_s=_overlap(closed, held),
+        moves=moves,
+        travel=travel,
+    )
+
+
+def loop_document(
+    engine: Engine, data: LotData, label: str, previous: list[tuple[str, datetime, datetime]]
+) -> list[LoopControl]:
+    """`LoopControl` of every control loop of the lot's line, by loop name."""
+    with Session(engine) as session:
+        loops = session.scalars(
+            select(ControlLoop).where(ControlLoop.line == data.line).order_by(ControlLoop.loop)
+        ).all()
+        out = []
+        for loop in loops:
+            changes = [
+                (at, str(detail.get("old")), str(detail.get("new")))
+                for at, detail in session.execute(
+                    select(AuditLog.at, AuditLog.detail)
+                    .where(
+                        AuditLog.entity == ENTITY,
+                        AuditLog.entity_id == loop.loop,
+                        AuditLog.action == "control.mode",
+                    )
+                    .order_by(AuditLog.at, AuditLog.id)
+                )
+                if detail is not None
+            ]
+            modes = _steps(changes, loop.mode)
+            hold_rows = session.execute(
+                select(ControlMove.at, ControlMove.kind)
+                .where(ControlMove.loop == loop.loop, ControlMove.kind.in_(("held", "resumed")))
+                .order_by(ControlMove.at, ControlMove.id)
+            ).all()
+            holds = _steps(
+                [(at, "resumed" if kind == "held" else "held", kind) for at, kind in hold_rows],
+                "resumed",
+            )
+            ranges = [(label, data.start, data.end), *previous]
+            here, *before = (
+                _loop_figures(session, loop, modes, holds, name, s, e) for name, s, e in ranges
+            )
+            out.append(LoopControl(loop.loop, loop.mode, here, before))
+        return out
+
+
+def control_document(engine: Engine, data: LotData) -> dict[str, list[dict[str, Any]]]:
+    """The ``control`` entry of ``report.json``: ``thickness``, one `TagControl` per profile
+    tag, and ``loops``, one `LoopControl` per control loop of the line."""
     previous = _previous_lots(engine, data)
+    label = data.lot if data.roll is None else f"{data.lot} roll {data.roll}"
     rows = []
     for tag in data.profile_tags:
         target, basis = _target(tag)
-        label = data.lot if data.roll is None else f"{data.lot} roll {data.roll}"
         here = _figures(engine, data, tag, label, data.start, data.end)
         before = [_figures(engine, data, tag, code, s, e) for code, s, e in previous]
         rows.append(TagControl(tag.name, tag.unit, target, basis, here, before))
-    return [asdict(row) for row in rows]
+    loops = loop_document(engine, data, label, previous)
+    return {"thickness": [asdict(r) for r in rows], "loops": [asdict(r) for r in loops]}

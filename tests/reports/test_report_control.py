@@ -1,9 +1,11 @@
-"""The lot report's thickness control section: MD and CD 2 sigma of the lot and the lots before.
+"""The lot report's thickness control section: loops' time in closed loop and moves, MD and CD
+2 sigma, for the lot and the lots before.
 
 Exact ground truth: the profile tag's scans are replaced by ones built to known figures.  Each
 scan is ``50 + m_k + c * s_i`` with the scan offsets ``m_k`` alternating +/- a (so MD 2 sigma
 about the 50 um target is exactly 2a) and a zero-mean +/- 1 pattern across the 40 lanes (so CD
-2 sigma is exactly 2c).
+2 sigma is exactly 2c).  The loop's history is filed through the control store as the
+daemon's runtime files it, so its seconds and moves are known exactly.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ import numpy as np
 import pytest
 from report_helpers import T0, store_lot
 from sqlalchemy import Engine, delete
+from sqlalchemy.orm import Session
 
 from plantqc.config import LoadedConfig
+from plantqc.control.loop import Event, Mode
 from plantqc.reports.control import thickness_figures
 from plantqc.reports.issue import generate_report
 from plantqc.store import insert_profiles
+from plantqc.store.control import ensure_loop, record_events
 from plantqc.store.models import Profile
 from plantqc.store.samples import ProfileRow
 
@@ -72,7 +77,7 @@ def test_the_control_section_gives_the_lots_figures_beside_the_lots_before(
     _scans(sqlite_store, profile, T0, md=0.2, cd=0.25)
     report = generate_report(sqlite_store, "LOT-0001", tmp_path / "out", loaded=config)
     doc = json.loads((report.folder / "report.json").read_text())
-    (row,) = doc["control"]
+    (row,) = doc["control"]["thickness"]
     assert (row["tag"], row["target"], row["target_basis"]) == (
         "dry_thickness_profile_um",
         50.0,
@@ -93,3 +98,48 @@ def test_the_control_section_gives_the_lots_figures_beside_the_lots_before(
     html = report.html.read_text()
     assert "7. Thickness control" in html
     assert "8. Disposition" in html
+
+
+def test_the_control_section_gives_each_loops_time_in_closed_loop_holds_and_moves(
+    sqlite_store: Engine, config: LoadedConfig, tmp_path: Path
+) -> None:
+    before = T0 - timedelta(seconds=600)
+    store_lot(sqlite_store, config.config, "LOT-0000", start=before, close=False)
+    store_lot(sqlite_store, config.config, "LOT-0001")
+    loop = "casting-1.md"
+
+    def at(seconds: int) -> datetime:
+        return T0 + timedelta(seconds=seconds)
+
+    events = [
+        Event(at(100), loop, "mode", "alice", "off", "closed", "commissioned"),
+        Event(at(120), loop, "applied", "plantqc", 400.0, 404.0, "controller"),
+        Event(at(200), loop, "hold", "plantqc", None, None, "gauge sensor fault"),
+        Event(at(260), loop, "resume", "plantqc", None, None, "gauge sensor fault"),
+        Event(at(300), loop, "applied", "plantqc", 404.0, 401.0, "controller"),
+        Event(at(500), loop, "mode", "bob", "closed", "advisory", "new recipe"),
+        Event(at(520), loop, "proposed", "plantqc", 401.0, 402.5, "controller"),
+    ]
+    with Session(sqlite_store) as session, session.begin():
+        ensure_loop(session, loop, "casting-1", Mode.OFF, at=before)
+        record_events(session, events)
+    report = generate_report(sqlite_store, "LOT-0001", tmp_path / "out", loaded=config)
+    (row,) = json.loads((report.folder / "report.json").read_text())["control"]["loops"]
+    assert (row["loop"], row["mode_now"]) == (loop, "advisory")
+    assert row["lot"] == {
+        "lot": "LOT-0001",
+        "seconds": 600.0,
+        "closed_s": 400.0,
+        "closed_pct": pytest.approx(100 * 400 / 600, rel=1e-12),
+        "held_in_closed_s": 60.0,
+        "moves": {"proposed": 1, "accepted": 0, "rejected": 0, "applied": 2, "failed": 0},
+        "travel": 7.0,
+    }
+    # the lot before ran with the loop off: the mode the first change left
+    (previous,) = row["before"]
+    assert (previous["lot"], previous["closed_s"], previous["moves"]["applied"]) == (
+        "LOT-0000",
+        0.0,
+        0,
+    )
+    assert 'data-key="casting-1.md LOT-0001"' in report.html.read_text()
