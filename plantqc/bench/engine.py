@@ -29,7 +29,9 @@ row was written, ``updated_at``), polled every `POLL_S`:
 ``baseline_per_s`` is ``bare_client_per_s`` under the name the speed targets use; ``cpu_pct`` is
 ``daemon_cpu_pct_of_one_core``, and ``rss_mib`` the largest resident memory of the daemon's
 process tree (daemon and engine process, and image workers when images run) sampled over the
-window, where ``daemon_rss_mb`` is its value at the end.
+window, where ``daemon_rss_mb`` is its value at the end.  Both are plain RSS (VmRSS) summed over
+the processes, not PSS: a page two of them share counts twice, so the sum overstates rather
+than understates what the tree holds.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ The example casting line (``examples/casting.yaml``, read as the package data
 After the daemon stores its first samples and `WARMUP_S` more (the engine process has started
 and caught up), its process tree is metered over the window: CPU time (% of one core) and the
 largest resident memory sampled every `METER_EVERY_S`, summed over the daemon and the processes
-it started.  No image is dropped, so no image worker is started.
+it started (plain RSS, not PSS: pages they share count in each).  No image is dropped, so no
+image worker is started.
 """
 
 from __future__ import annotations
