@@ -9,11 +9,14 @@ audit log, so a blank user is refused.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from plantqc.alarms.conditions import ENGINE_USER
@@ -56,10 +59,26 @@ def _expire_shelf(session: Session, row: Alarm, now: datetime) -> bool:
     return True
 
 
+@contextmanager
+def _operating(engine: Engine, alarm_id: int) -> Iterator[Session]:
+    """One operator action's transaction; a SQLite store that another writer (the engine's
+    chunk) kept locked for longer than the busy timeout is a `UserError`, not a traceback:
+    nothing was changed and the action can be repeated."""
+    try:
+        with Session(engine, expire_on_commit=False) as session, session.begin():
+            yield session
+    except OperationalError as exc:
+        if "locked" not in str(exc.orig):
+            raise
+        raise UserError(
+            f"alarm {alarm_id} was not changed: another writer kept the store locked; try again."
+        ) from None
+
+
 def ack(engine: Engine, alarm_id: int, user: str, note: str | None = None) -> Alarm:
     """Acknowledge an alarm: active -> active-acknowledged, returned -> normal."""
     user = require_user(user, "acknowledging an alarm")
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+    with _operating(engine, alarm_id) as session:
         row = _get(session, alarm_id)
         _expire_shelf(session, row, datetime.now(UTC))
         _operate(session, row, Event.ACK, user, detail={"note": note})
@@ -74,7 +93,7 @@ def shelve(
     user = require_user(user, "shelving an alarm")
     if until <= datetime.now(UTC):
         raise UserError(f"the shelf expiry {until.isoformat()} is not in the future.")
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+    with _operating(engine, alarm_id) as session:
         row = _get(session, alarm_id)
         detail = {"until": until.isoformat(), "note": note}
         _operate(session, row, Event.SHELVE, user, shelved_until=until, detail=detail)
@@ -92,7 +111,7 @@ def comment(
     user = require_user(user, "commenting an alarm")
     if not cause and not action:
         raise UserError("give an assignable cause (--cause) or a corrective action (--action).")
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+    with _operating(engine, alarm_id) as session:
         row = _get(session, alarm_id)
         detail = {"cause": cause, "action": action}
         _operate(session, row, Event.COMMENT, user, cause=cause, action=action, detail=detail)
