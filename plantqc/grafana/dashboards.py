@@ -1,9 +1,9 @@
 """Operator dashboards generated from the plant config with grafana-foundation-sdk.
 
 One dashboard per line (live values, charts with limits, SPC violations and alarms as
-annotations, thickness profile heatmap, image metrics, alarm table, data quality) and one plant
-overview (a row per line: status, active alarms, capability).  Every query lives in
-`plantqc.grafana.sql`.
+annotations, thickness profile heatmap, thickness control loops, image metrics, alarm table,
+data quality) and one plant overview (a row per line: status, active alarms, capability).
+Every query lives in `plantqc.grafana.sql`.
 """
 
 from __future__ import annotations
@@ -255,6 +255,109 @@ def _data_quality(line: Line, ds: model.DataSourceRef) -> list[cogbuilder.Builde
     return [age, bad, depth, gaps]
 
 
+LOOP_MODES = model.ValueMap(
+    {
+        "0": model.ValueMappingResult(text="OFF", color="text", index=0),
+        "1": model.ValueMappingResult(text="ADVISORY", color="blue", index=1),
+        "2": model.ValueMappingResult(text="CLOSED", color="green", index=2),
+        "3": model.ValueMappingResult(text="HELD", color="orange", index=3),
+    }
+)
+"""Words and colours of `plantqc.grafana.sql.loop_mode`'s numbers."""
+
+
+def _loop_panels(
+    loop: str, actuator: str, unit: str, ds: model.DataSourceRef
+) -> list[cogbuilder.Builder[model.Panel]]:
+    """Mode, setpoint and moves of one control loop."""
+    mode = (
+        stat.Panel()
+        .title(f"{loop}: mode")
+        .description(
+            "off, advisory (moves proposed, a person accepts or rejects), closed (moves "
+            "written); HELD: on, but an interlock holds it (gauge fault, line stopped, "
+            "settling after a roll or lot change, stale measurement)."
+        )
+        .with_target(_target(sql.loop_mode(loop), ds, "table"))
+        .reduce_options(ReduceDataOptions().calcs(["lastNotNull"]).fields("/^mode$/"))
+        .mappings([LOOP_MODES])
+        .color_mode(common.BigValueColorMode.BACKGROUND)
+        .graph_mode(common.BigValueGraphMode.NONE)
+        .height(8)
+        .span(4)
+    )
+    setpoint = (
+        timeseries.Panel()
+        .title(f"{loop}: {actuator} [{unit}]")
+        .description(f"The {actuator} as the loop's applied moves left it.")
+        .with_target(_target(sql.loop_setpoint(loop), ds))
+        .unit(unit)
+        .line_interpolation(common.LineInterpolation.STEP_AFTER)
+        .height(8)
+        .span(8)
+    )
+    moves = (
+        table.Panel()
+        .title(f"{loop}: moves")
+        .description(
+            "Proposed, accepted, rejected, applied and failed moves, holds and resumes in the "
+            "range, newest first, with who and why (every one is in the audit log)."
+        )
+        .with_target(_target(sql.loop_moves(loop), ds, "table"))
+        .height(8)
+        .span(12)
+    )
+    return [mode, setpoint, moves]
+
+
+def _control(line: Line, ds: model.DataSourceRef) -> list[cogbuilder.Builder[model.Panel]]:
+    """The thickness control row: each loop's panels, measured vs target, MD and CD 2 sigma."""
+    control = line.control
+    assert control is not None
+    panels: list[cogbuilder.Builder[model.Panel]] = []
+    profiles = [t.name for t in line.tags if t.kind == "profile"]
+    cd_tag = control.cd.profile_tag if control.cd is not None else next(iter(profiles), None)
+    md = control.md
+    if md is not None:
+        unit = line.tag(md.measurement_tag).unit
+        panels += _loop_panels(f"{line.name}.md", "pump setpoint", "mL/min", ds)
+        panels.append(
+            timeseries.Panel()
+            .title(f"{line.name}.md: {md.measurement_tag} vs target [{unit}]")
+            .description("The MD loop's measurement (mean of Good samples per interval).")
+            .with_target(_target(sql.measured_vs_target(md.measurement_tag, md.target_um), ds))
+            .override_by_name("target", [*_LIMIT_STYLE, _color("green")])
+            .unit(unit)
+            .max_data_points(MAX_DATA_POINTS)
+            .height(8)
+            .span(12)
+        )
+    if control.cd is not None:
+        panels += _loop_panels(f"{line.name}.cd", "mean die-bolt setpoint", "%", ds)
+    two_sigma = (
+        timeseries.Panel()
+        .title("Thickness 2σ: MD and CD")
+        .description(
+            "MD 2σ: twice the rms deviation of the MD measurement from the MD loop's target "
+            "(an offset counts). CD 2σ: twice the rms deviation of each profile value from its "
+            "scan's mean, pooled over the interval's Good scans (raw scans: ranges up to about "
+            "two days). The figures of the lot report and plantqc bench control."
+        )
+        .max_data_points(MAX_DATA_POINTS)
+        .unit(line.tag(md.measurement_tag if md else str(cd_tag)).unit)
+        .height(8)
+        .span(12)
+    )
+    if md is not None:
+        series = sql.md_two_sigma_series(md.measurement_tag, md.target_um)
+        two_sigma = two_sigma.with_target(_target(series, ds).ref_id("A"))
+    if cd_tag is not None:
+        two_sigma = two_sigma.with_target(_target(sql.cd_two_sigma_series(cd_tag), ds).ref_id("B"))
+    if md is not None or cd_tag is not None:
+        panels.append(two_sigma)
+    return panels
+
+
 def _variables(line: Line, ds: model.DataSourceRef) -> list[dash.QueryVariable]:
     line_var = (
         dash.QueryVariable("line")
@@ -331,6 +434,10 @@ def line_dashboard(
             builder = builder.with_panel(_heatmap(tag, ds))
             if tag.spc is not None:
                 builder = builder.with_panel(_scan_chart(tag, ds))
+    if line.control is not None and (line.control.md or line.control.cd):
+        builder = builder.with_row(dash.Row("Thickness control"))
+        for panel in _control(line, ds):
+            builder = builder.with_panel(panel)
     builder = builder.with_row(dash.Row("Images and alarms"))
     builder = builder.with_panel(_image_metrics(line, config, ds)).with_panel(_alarm_table(ds))
     builder = builder.with_row(dash.Row("Data quality"))

@@ -347,3 +347,125 @@ LEFT JOIN LATERAL (
   WHERE c.tag_id = k.id AND c.chart = k.chart AND c.valid_from <= $__timeTo()::timestamptz
   ORDER BY c.valid_from DESC, c.version DESC LIMIT 1) cl ON true
 ORDER BY 1"""
+
+
+def md_two_sigma_series(tag: str, target: float) -> str:
+    """MD 2 sigma of the MD loop's measurement per ``$__interval``, about the loop's target.
+
+    Columns: ``time``, ``MD 2σ`` (the tag's unit): :math:`2 \\sqrt{\\overline{(y - r)^2}}` over
+    the interval's Good samples, so an offset from the target counts, as in the lot report and
+    `plantqc bench control`.
+
+    Notes
+    -----
+    Exact from the minute rollup too: the mean square about ``r`` is
+    :math:`(S_2 - 2 r S_1 + n r^2) / n` with the bucket sums :math:`S_1`, :math:`S_2` and
+    count :math:`n` of Good values (``greatest(.., 0)`` keeps rounding from going negative).
+    """
+    tid = tag_id(tag)
+    r = repr(float(target))
+    return f"""SELECT $__timeGroupAlias(ts, $__interval),
+  2 * sqrt(avg((value - {r}) * (value - {r}))) AS "MD 2σ"
+FROM {SCHEMA}.samples
+WHERE tag_id = {tid} AND good AND $__timeFilter(ts) AND $__interval_ms < {ROLLUP_FROM_MS}
+GROUP BY 1
+UNION ALL
+SELECT $__timeGroupAlias(bucket, $__interval),
+  2 * sqrt(greatest(sum(total_sq) - 2 * {r} * sum(total) + {r} * {r} * sum(n_good), 0)
+    / nullif(sum(n_good), 0)) AS "MD 2σ"
+FROM {SCHEMA}.samples_1m
+WHERE tag_id = {tid} AND $__timeFilter(bucket) AND $__interval_ms >= {ROLLUP_FROM_MS}
+GROUP BY 1
+ORDER BY 1"""
+
+
+def cd_two_sigma_series(tag: str) -> str:
+    """CD 2 sigma of a profile tag per ``$__interval``, pooled over the interval's Good scans.
+
+    Columns: ``time``, ``CD 2σ`` (the tag's unit): :math:`2 \\sqrt{\\sum_k SS_k / \\sum_k n_k}`
+    with :math:`SS_k` the sum of squared deviations of scan k's values from its own mean and
+    :math:`n_k` its values, as in the lot report and `plantqc bench control`.
+
+    Notes
+    -----
+    A spread about each scan's own mean cannot be recovered from summed profiles, so this
+    reads raw scans, for intervals under an hour (ranges up to about two days at the panel's
+    point budget); from an hour up it is empty.
+    """
+    return f"""SELECT $__timeGroupAlias(ts, $__interval),
+  2 * sqrt(sum(s.ss) / nullif(sum(s.n), 0)) AS "CD 2σ"
+FROM {SCHEMA}.profiles p
+CROSS JOIN LATERAL (SELECT count(v) AS n,
+  coalesce(var_samp(v) * (count(v) - 1), 0) AS ss FROM unnest(p."values") AS v) s
+WHERE p.tag_id = {tag_id(tag)} AND p.good AND $__timeFilter(ts)
+  AND $__interval_ms < {HOURLY_FROM_MS}
+GROUP BY 1
+ORDER BY 1"""
+
+
+def loop_mode(loop: str) -> str:
+    """The loop's mode now: 0 off, 1 advisory, 2 closed, 3 held (on, but an interlock holds it).
+
+    Columns: ``mode`` (the number, mapped to words on the panel), ``hold`` (why, or NULL),
+    ``updated`` (when the daemon last saved the loop's state).
+    """
+    return f"""SELECT CASE
+  WHEN mode <> 'off' AND hold IS NOT NULL THEN 3
+  WHEN mode = 'closed' THEN 2 WHEN mode = 'advisory' THEN 1 ELSE 0 END AS "mode",
+  hold AS "hold", updated AS "updated"
+FROM {SCHEMA}.control_loops WHERE loop = {sql_string(loop)}"""
+
+
+def _setpoint_value(column: str) -> str:
+    """A move's setpoint as one number: the value of an MD loop, the mean of the die bolts of a
+    CD loop (a JSON list)."""
+    return f"""CASE jsonb_typeof({column})
+  WHEN 'number' THEN ({column} #>> '{{}}')::float8
+  WHEN 'array' THEN (SELECT avg(e::float8) FROM jsonb_array_elements_text({column}) AS e)
+  END"""
+
+
+def loop_setpoint(loop: str) -> str:
+    """The loop's setpoint over the range, as its applied moves left it (a step series).
+
+    Columns: ``time``, ``setpoint`` (the actuator's unit; the mean of the die bolts for a CD
+    loop).  One row at the start of the range with the setpoint the last applied move before
+    it left (NULL when none did), one per applied move inside the range, one at its end.
+    """
+    loop_sql = sql_string(loop)
+    applied = f"{SCHEMA}.control_moves WHERE loop = {loop_sql} AND kind = 'applied'"
+    return f"""WITH inside AS (
+  SELECT at AS "time", {_setpoint_value("new")} AS setpoint FROM {applied}
+  AND $__timeFilter(at)),
+before AS (
+  SELECT {_setpoint_value("new")} AS setpoint FROM {applied}
+  AND at < $__timeFrom()::timestamptz ORDER BY at DESC LIMIT 1)
+SELECT $__timeFrom()::timestamptz AS "time", (SELECT setpoint FROM before) AS "setpoint"
+UNION ALL SELECT "time", setpoint FROM inside
+UNION ALL SELECT $__timeTo()::timestamptz, coalesce(
+  (SELECT setpoint FROM inside ORDER BY "time" DESC LIMIT 1), (SELECT setpoint FROM before))
+ORDER BY 1"""
+
+
+def loop_moves(loop: str) -> str:
+    """The loop's moves in the range, newest first: proposals, decisions, writes and holds.
+
+    Columns: ``time``, ``kind``, ``old``, ``new`` (setpoints as JSON text), ``user``,
+    ``reason``, ``status``.
+    """
+    return f"""SELECT at AS "time", kind, old::text AS "old", new::text AS "new", "user",
+  reason, status
+FROM {SCHEMA}.control_moves
+WHERE loop = {sql_string(loop)} AND $__timeFilter(at)
+ORDER BY at DESC, id DESC"""
+
+
+def measured_vs_target(tag: str, target: float) -> str:
+    """The MD loop's measurement (`value_series`) with its target beside each point.
+
+    Columns: ``time``, ``measured`` (mean of Good samples per interval), ``target`` (the
+    loop's target), both in the tag's unit.
+    """
+    return f"""SELECT m."time", m."value" AS "measured", {float(target)!r} AS "target"
+FROM ({value_series(tag)}) AS m
+ORDER BY 1"""

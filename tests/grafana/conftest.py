@@ -19,6 +19,8 @@ from plantqc.store import SampleRow, connect, insert_samples, sync_config, upgra
 from plantqc.store.models import (
     Alarm,
     ControlLimits,
+    ControlLoop,
+    ControlMove,
     DataGap,
     ImageResult,
     Lot,
@@ -158,6 +160,49 @@ def _simulate(engine: Engine, config: PlantConfig) -> None:
                 ),
             ]
         )
+    _control(engine)
+
+
+MD_MOVES = [  # minutes before END, old, new: one before the last hour, two inside it
+    (23 * 60, 20.0, 19.8),
+    (50, 19.8, 20.3),
+    (30, 20.3, 20.4),
+]
+CD_SETPOINT = [0.5, -0.5, 1.0, 0.0]
+
+
+def _control(engine: Engine) -> None:
+    """The MD loop closed, with applied moves and a proposal; a CD loop advisory and held."""
+
+    def at(minutes: float) -> datetime:
+        return END - timedelta(minutes=minutes)
+
+    md, cd = "casting-1.md", "casting-1.cd"
+    with Session(engine) as session, session.begin():
+        session.add_all(
+            [
+                ControlLoop(loop=md, line="casting-1", mode="closed", mode_by="alice",
+                            setpoint=20.4, measured=50.02, hold=None, updated=END),
+                ControlLoop(loop=cd, line="casting-1", mode="advisory", mode_by="alice",
+                            setpoint=CD_SETPOINT, measured=None, hold="gauge sensor fault",
+                            updated=END),
+            ]
+        )  # fmt: skip
+        session.flush()
+        moves = [
+            ControlMove(loop=md, at=at(m), kind="applied", old=old, new=new,
+                        reason="controller", user="plantqc", status="done")
+            for m, old, new in MD_MOVES
+        ] + [
+            ControlMove(loop=md, at=at(10), kind="held", old=None, new=None,
+                        reason="line stopped", user="plantqc", status="done"),
+            ControlMove(loop=cd, at=at(20), kind="applied", old=[0.0] * 4, new=CD_SETPOINT,
+                        reason="accepted by alice", user="alice", status="done"),
+            ControlMove(loop=cd, at=at(5), kind="proposed", old=CD_SETPOINT,
+                        new=[0.4, -0.4, 0.9, 0.1], reason="controller", user="plantqc",
+                        status="pending"),
+        ]  # fmt: skip
+        session.add_all(moves)
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,27 @@ def test_line_dashboard_has_every_panel_type_the_issue_names(casting_config: Pla
     assert {f"{t.name}: per-scan mean and CD 2 sigma [{t.unit}]" for t in profiles} <= titles
 
 
+def test_a_line_with_control_loops_gets_their_panels_and_the_2sigma_trends(
+    casting_config: PlantConfig,
+) -> None:
+    line = casting_config.lines[0]
+    board = to_json(line_dashboard(casting_config, line))
+    titles = [p["title"] for p in board["panels"]]
+    at = titles.index("Thickness control")
+    assert titles[at + 1 : at + 6] == [
+        "casting-1.md: mode",
+        "casting-1.md: pump setpoint [mL/min]",
+        "casting-1.md: moves",
+        "casting-1.md: dry_thickness_um vs target [um]",
+        "Thickness 2σ: MD and CD",
+    ]
+    trends = next(p for p in board["panels"] if p["title"] == "Thickness 2σ: MD and CD")
+    assert [t["refId"] for t in trends["targets"]] == ["A", "B"]
+    uncontrolled = line.model_copy(update={"control": None})
+    board = to_json(line_dashboard(casting_config, uncontrolled))
+    assert "Thickness control" not in [p["title"] for p in board["panels"]]
+
+
 def test_dashboard_json_round_trips_through_the_sdk(casting_config: PlantConfig) -> None:
     for board in dashboards(casting_config):
         exported = to_json(board)

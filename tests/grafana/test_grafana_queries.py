@@ -13,9 +13,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 from sqlalchemy import Engine
 
-from plantqc.config import load_config
+from plantqc.config import PlantConfig, load_config
+from plantqc.control.settings import CdLoopSettings
 from plantqc.grafana import sql
 from plantqc.grafana.dashboards import (
     HEATMAP_MAX_DATA_POINTS,
@@ -27,7 +29,7 @@ from plantqc.grafana.dashboards import (
 from plantqc.grafana.macros import ALL, TimeRange, grafana_sql
 from plantqc.quality import GOOD_BELOW
 
-from .conftest import END, EXAMPLES, START
+from .conftest import CD_SETPOINT, END, EXAMPLES, MD_MOVES, START
 
 # the columns Grafana reads for each kind of panel (docs: "PostgreSQL query editor")
 TIME_COLUMNS = {"time"}
@@ -39,7 +41,28 @@ RANGES = {
     "whole-day": TimeRange.for_panel(START, END, 1000),
 }
 CONFIG = load_config(EXAMPLES / "casting.yaml").config
+SAMPLE_CONTROL = EXAMPLES.parent / "plantqc" / "control" / "samples" / "control.yaml"
+
+
+def _with_cd_loop(config: PlantConfig) -> PlantConfig:
+    """The example config with the sample's CD loop added to its line (it has an MD loop)."""
+    cd = yaml.safe_load(SAMPLE_CONTROL.read_text())["control"]["cd"]
+    line = config.lines[0]
+    assert line.control is not None
+    control = line.control.model_copy(update={"cd": CdLoopSettings.model_validate(cd)})
+    return config.model_copy(
+        update={"lines": [line.model_copy(update={"control": control}), *config.lines[1:]]}
+    )
+
+
 QUERIES = [q for board in dashboards(CONFIG) for q in queries(to_json(board))]
+# a CD loop's panels too: the example line has an MD loop only
+QUERIES += [
+    q
+    for board in dashboards(_with_cd_loop(CONFIG))
+    for q in queries(to_json(board))
+    if q.raw_sql not in {known.raw_sql for known in QUERIES}
+]
 
 
 def _run(engine: Engine, query: PanelQuery, time_range: TimeRange) -> tuple[list[str], list[Any]]:
@@ -203,3 +226,108 @@ def test_gaps_per_tag_count_the_seconds_of_each_gap_inside_the_range(grafana_db:
     )
     columns, (row,) = _run(grafana_db, query, inside)
     assert float(row[columns.index("missing_s")]) == 7.0
+
+
+MD_TAG, MD_TARGET = "dry_thickness_um", 50.0
+
+
+def _good_samples(engine: Engine, tag: str) -> list[tuple[datetime, float]]:
+    with engine.connect() as connection:
+        return connection.exec_driver_sql(
+            "SELECT s.ts, s.value FROM samples s JOIN tags t ON t.id = s.tag_id "
+            "WHERE t.name = %(tag)s AND s.status < %(good)s AND s.ts BETWEEN %(a)s AND %(b)s",
+            {"tag": tag, "good": GOOD_BELOW, "a": START, "b": END},
+        ).all()
+
+
+def test_md_2sigma_is_twice_the_rms_deviation_from_target_of_each_minutes_good_samples(
+    grafana_db: Engine,
+) -> None:
+    text = sql.md_two_sigma_series(MD_TAG, MD_TARGET).replace("$__interval)", "'1m')")
+    raw = TimeRange(START, END, 59_999)  # the raw branch, buckets of one minute
+    _, rows = _run(grafana_db, PanelQuery("", "", "timeseries", text, "time_series"), raw)
+    groups: dict[float, list[float]] = {}
+    for ts, value in _good_samples(grafana_db, MD_TAG):
+        groups.setdefault(ts.timestamp() // 60 * 60, []).append(value)
+    assert {float(t) for t, _ in rows} == set(groups)
+    for t, two_sigma in rows:
+        deviation = np.array(groups[float(t)]) - MD_TARGET
+        assert float(two_sigma) == pytest.approx(2 * np.sqrt(np.mean(deviation**2)), rel=1e-9)
+
+
+def test_md_2sigma_from_the_rollup_equals_that_of_raw_samples(grafana_db: Engine) -> None:
+    series = sql.md_two_sigma_series(MD_TAG, MD_TARGET)
+    rollup = _series(grafana_db, series, TimeRange(START, END, 60_000))
+    direct = _series(
+        grafana_db, series.replace("$__interval)", "'1m')"), TimeRange(START, END, 59_999)
+    )
+    assert rollup.keys() == direct.keys()
+    for key, value in rollup.items():
+        # S2 - 2 r S1 + n r^2 cancels to ~1e-3 of S2: relative rounding of ~1e-13 * 1e3
+        assert value == pytest.approx(direct[key], rel=1e-8)
+
+
+def test_cd_2sigma_pools_each_good_scans_deviations_from_its_own_mean(grafana_db: Engine) -> None:
+    text = sql.cd_two_sigma_series(HEATMAP)
+    _, rows = _run(
+        grafana_db,
+        PanelQuery("", "", "timeseries", text, "time_series"),
+        TimeRange(START, END, 300_000),  # five-minute buckets, still raw scans
+    )
+    with grafana_db.connect() as connection:
+        scans = connection.exec_driver_sql(
+            'SELECT ts, "values", status FROM profiles WHERE ts BETWEEN %(a)s AND %(b)s',
+            {"a": START, "b": END},
+        ).all()
+    groups: dict[float, list[np.ndarray]] = {}
+    for ts, values, status in scans:
+        if status < GOOD_BELOW:
+            groups.setdefault(ts.timestamp() // 300 * 300, []).append(np.array(values))
+    assert {float(t) for t, _ in rows} == set(groups)
+    for t, two_sigma in rows:
+        deviations = np.concatenate([s - s.mean() for s in groups[float(t)]])
+        assert float(two_sigma) == pytest.approx(2 * np.sqrt(np.mean(deviations**2)), rel=1e-9)
+    # an hour's buckets are past what raw scans may serve
+    _, empty = _run(
+        grafana_db,
+        PanelQuery("", "", "timeseries", text, "time_series"),
+        TimeRange(START, END, sql.HOURLY_FROM_MS),
+    )
+    assert empty == []
+
+
+def test_the_setpoint_steps_through_the_applied_moves_from_the_one_in_force_at_the_start(
+    grafana_db: Engine,
+) -> None:
+    query = PanelQuery("", "", "timeseries", sql.loop_setpoint("casting-1.md"), "time_series")
+    _, rows = _run(grafana_db, query, RANGES["last-hour"])
+    steps = [(_seconds(t), v) for t, v in rows]
+    start, end = END - timedelta(hours=1), END
+    (before, *_), inside = MD_MOVES, MD_MOVES[1:]
+    assert steps == [
+        (start.timestamp(), before[2]),
+        *(((END - timedelta(minutes=m)).timestamp(), new) for m, _, new in inside),
+        (end.timestamp(), inside[-1][2]),
+    ]
+
+
+def test_a_cd_loops_setpoint_is_the_mean_of_its_die_bolts(grafana_db: Engine) -> None:
+    query = PanelQuery("", "", "timeseries", sql.loop_setpoint("casting-1.cd"), "time_series")
+    _, rows = _run(grafana_db, query, RANGES["last-hour"])
+    assert [v for _, v in rows] == [None, np.mean(CD_SETPOINT), np.mean(CD_SETPOINT)]
+
+
+@pytest.mark.parametrize(("loop", "mode"), [("casting-1.md", 2), ("casting-1.cd", 3)])
+def test_the_mode_panel_reads_closed_or_held(grafana_db: Engine, loop: str, mode: int) -> None:
+    # the CD loop is in advisory but holds on a gauge fault: HELD outranks its mode
+    columns, (row,) = _run(
+        grafana_db, PanelQuery("", "", "stat", sql.loop_mode(loop), "table"), RANGES["last-hour"]
+    )
+    assert row[columns.index("mode")] == mode
+
+
+def test_the_moves_table_lists_the_ranges_moves_newest_first(grafana_db: Engine) -> None:
+    query = PanelQuery("", "", "table", sql.loop_moves("casting-1.md"), "table")
+    columns, rows = _run(grafana_db, query, RANGES["last-hour"])
+    kinds = [(r[columns.index("kind")], r[columns.index("new")]) for r in rows]
+    assert kinds == [("held", "null"), ("applied", "20.4"), ("applied", "20.3")]
