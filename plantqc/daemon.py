@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
@@ -177,6 +178,27 @@ def record_buffer_alarm(
     )
 
 
+class Component(Protocol):
+    """A part the daemon runs beside its inputs (the controller runtime,
+    `plantqc.control.runtime.ControlRuntime`): started with the inputs, asked to stop with
+    them (``stop`` set), awaited before the store closes.  The daemon only wires it."""
+
+    name: str
+
+    async def run(self, stop: asyncio.Event) -> None: ...
+
+
+def default_components(
+    loaded: LoadedConfig, engine: Callable[[], Engine | None], endpoints: dict[str, str] | None
+) -> list[Component]:
+    """The components a config asks for: the control loops of lines with a control section."""
+    if not any(line.control is not None for line in loaded.config.lines):
+        return []
+    from plantqc.control.runtime import ControlRuntime  # controllers only where configured
+
+    return [ControlRuntime(loaded, engine, endpoints)]
+
+
 class Daemon:
     """The edge daemon of one plant config.
 
@@ -197,6 +219,8 @@ class Daemon:
     on_tick : callable, optional
         Called with the time every ``alarm_check_interval_s``, after shelves expired (the SPC
         engine's silent-tag check, `plantqc.charting.hook.StoreHook.tick`).
+    components : sequence of Component, optional
+        Run beside the inputs; default `default_components` (the control loops).
     """
 
     def __init__(
@@ -210,6 +234,7 @@ class Daemon:
         on_stored: Callable[[Sequence[Reading]], None] | None = None,
         shutdown_drain_s: float = 10.0,
         on_tick: Callable[[datetime], None] | None = None,
+        components: Sequence[Component] | None = None,
     ) -> None:
         config = loaded.config
         settings = config.daemon
@@ -239,6 +264,11 @@ class Daemon:
             ImagePipeline(loaded, self._pending_append, lambda: self._engine, flush=self._flush)
             if config.images
             else None
+        )
+        self.components = (
+            list(components)
+            if components is not None
+            else default_components(loaded, lambda: self._engine, endpoints)
         )
         self.stored: Counter[str] = Counter()
         self.rejected: Counter[str] = Counter()
@@ -326,6 +356,7 @@ class Daemon:
         source_tasks = [asyncio.create_task(i.run(sources_stop)) for i in self.inputs]
         if self.images is not None:  # a source like the inputs: stops with them
             source_tasks.append(asyncio.create_task(self.images.run(sources_stop)))
+        component_tasks = [asyncio.create_task(c.run(sources_stop)) for c in self.components]
         flushing = asyncio.create_task(self._flush_loop())
         draining = asyncio.create_task(self._drain_loop())
         workers = [
@@ -354,7 +385,7 @@ class Daemon:
         finally:
             sd_notify("STOPPING=1")
             sources_stop.set()
-            await asyncio.gather(*source_tasks, return_exceptions=True)
+            await asyncio.gather(*source_tasks, *component_tasks, return_exceptions=True)
             self._sources_stopped.set()
             await flushing  # the flush loop ends after its current flush
             await self._flush()

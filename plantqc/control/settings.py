@@ -13,7 +13,7 @@ from typing import Annotated
 import yaml
 from pydantic import BeforeValidator, Field, PositiveFloat, PositiveInt, ValidationError
 
-from plantqc.control.loop import Mode, SupervisorSettings
+from plantqc.control.modes import Mode, SupervisorSettings
 from plantqc.errors import UserError
 from plantqc.schema import Name, SettingsModel
 

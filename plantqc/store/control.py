@@ -71,7 +71,7 @@ def record_events(session: Session, events: Iterable[Event]) -> list[ControlMove
             record_audit(session, e.user, "control.mode", ENTITY, e.loop, detail, at=e.time)
             continue
         if e.kind in ("proposed", "hold"):
-            _supersede(session, e.loop)
+            supersede(session, e.loop)
         move = ControlMove(
             loop=e.loop,
             at=e.time,
@@ -97,7 +97,9 @@ def record_events(session: Session, events: Iterable[Event]) -> list[ControlMove
     return moves
 
 
-def _supersede(session: Session, loop: str) -> None:
+def supersede(session: Session, loop: str) -> None:
+    """The loop's pending proposals are no longer its advice (a newer one, a hold, a mode
+    change, or the controller now wants no move)."""
     session.execute(
         update(ControlMove)
         .where(ControlMove.loop == loop, ControlMove.status == "pending")
@@ -146,7 +148,7 @@ def request_mode(engine: Engine, loop: str, mode: Mode, user: str, reason: str) 
         old = row.mode
         if old != mode:
             row.mode, row.mode_by, row.updated = str(mode), user, at
-            _supersede(session, loop)
+            supersede(session, loop)
             record_audit(
                 session,
                 user,

@@ -1,0 +1,99 @@
+"""The controller runtime end to end: the simulator's casting line on the real asyncua server,
+the runtime reading the gauge and the setpoint through OPC UA, the supervisor, writes back
+through OPC UA, and every move in the store (SQLite).
+
+Ground truth: with the line's own disturbances and gauge noise off, the line is exact (50 um
+at 20 mL/min), so an upset of -4 % of the flow is 48 um until the loop removes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from plantqc.config import LoadedConfig, load_config
+from plantqc.control.runtime import ControlRuntime
+from plantqc.sim.scenario import CastingSim, Fault, Scenario
+from plantqc.sim.server import LineSimulator
+from plantqc.store import connect, upgrade
+from plantqc.store.models import AuditLog, ControlLoop, ControlMove
+from tests.ingest.ingest_helpers import free_port
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "casting.yaml"
+# a short web path, so that a loop settles in seconds: 0.05 m at 2 m/min is 1.5 s dead time
+FAST = CastingSim(die_to_gauge_m=0.05, scan_s=0.25, gauge_noise_um=0.0,
+                  md_disturbances=False, cd_disturbances=False)  # fmt: skip
+UPSET = Fault(kind="step", tag="dry_thickness_um", start_s=0.0, magnitude=-4.0)  # -2 um
+
+
+def _config(tmp_path: Path, port: int, **md: object) -> LoadedConfig:
+    doc = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    line = doc["lines"][0]
+    line["opcua"]["endpoint"] = f"opc.tcp://127.0.0.1:{port}/plantqc/"
+    loop = line["control"]["md"]
+    loop.update(mode="closed", period_s=0.25, **md)
+    loop["model"].update(deadtime_s=1.75, at_speed_m_min=2.0)  # 1.5 s transport + a traverse
+    loop["supervisor"].update(die_to_gauge_m=0.05, settling_s=0.0)
+    doc["storage"] = {"url": f"sqlite:///{tmp_path / 'c.db'}"}
+    path = tmp_path / "casting.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return load_config(path)
+
+
+def _run(loaded: LoadedConfig, scenario: Scenario, seconds: float) -> ControlRuntime:
+    engine = connect(loaded.storage_url())
+    upgrade(engine)
+
+    async def main() -> ControlRuntime:
+        runtime = ControlRuntime(loaded, lambda: engine)
+        async with LineSimulator(loaded.config, scenario, tick_s=0.05):
+            stop = asyncio.Event()
+            task = asyncio.create_task(runtime.run(stop))
+            await asyncio.sleep(seconds)
+            stop.set()
+            await task
+        return runtime
+
+    try:
+        return asyncio.run(main())
+    finally:
+        engine.dispose()
+
+
+def test_the_closed_md_loop_removes_a_flow_upset_through_opc_ua(tmp_path: Path) -> None:
+    loaded = _config(tmp_path, free_port())
+    runtime = _run(loaded, Scenario(faults=[UPSET], casting=FAST), 10.0)
+    engine = connect(loaded.storage_url())
+    with Session(engine) as session:
+        state = session.get(ControlLoop, "casting-1.md")
+        applied = list(session.scalars(select(ControlMove).where(ControlMove.kind == "applied")))
+        audited = session.scalars(select(AuditLog).where(AuditLog.action == "control.applied"))
+        n_audited = len(list(audited))
+    engine.dispose()
+    # a write that moves nothing (the loop has settled) is not a move
+    assert runtime.loops[0].writes >= len(applied) > 3
+    assert n_audited == len(applied)
+    # -4 % flow upset: the pump setpoint goes to 20 / 0.96 = 20.83 mL/min and 48 um back to 50
+    assert abs(state.setpoint - 20.0 / 0.96) < 0.15
+    assert abs(state.measured - 50.0) < 0.3, (state.setpoint, state.measured)
+    assert applied[0].old == 20.0 and state.mode == "closed"
+
+
+def test_refused_writes_drop_the_loop_to_advisory_and_say_why(tmp_path: Path) -> None:
+    # the actual pump rate is a read-only node: every write of it is refused
+    node = "nsu=urn:plantqc:sim;s=casting-1.pump_rate_ml_min"
+    loaded = _config(tmp_path, free_port(), setpoint_node_id=node)
+    _run(loaded, Scenario(faults=[UPSET], casting=FAST), 2.0)
+    engine = connect(loaded.storage_url())
+    with Session(engine) as session:
+        state = session.get(ControlLoop, "casting-1.md")
+        failed = list(session.scalars(select(ControlMove).where(ControlMove.kind == "failed")))
+        mode = session.scalars(select(AuditLog).where(AuditLog.action == "control.mode")).one()
+    engine.dispose()
+    assert (state.mode, state.mode_by) == ("advisory", "plantqc")
+    assert len(failed) == 3 and "BadUserAccessDenied" in failed[0].reason
+    assert mode.detail["reason"] == "watchdog: 3 consecutive setpoint writes failed"
