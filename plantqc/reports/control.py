@@ -3,10 +3,13 @@
 For each cross-direction profile tag (the scanning gauge) the lot's Good scans give the two
 figures the thickness loops are judged by, as `plantqc bench control` computes them:
 
-- **MD 2 sigma**: twice the root-mean-square deviation of the scan means (the MD measurement
-  each traverse gives the MD loop) from the thickness target, so an offset counts against it:
-  :math:`2 \\sqrt{\\overline{(\\bar y_k - r)^2}}`.  The target is the tag's spec target, else
-  the centre of its spec limits, else (no spec) the lot's own mean scan mean.
+- **MD 2 sigma**: twice the root-mean-square deviation of the MD measurement from the
+  thickness target, so an offset counts against it: :math:`2 \\sqrt{\\overline{(y - r)^2}}`.
+  Where the line's config has an MD loop, the measurement is the Good samples of the loop's
+  ``measurement_tag`` and the target the loop's ``target_um`` (what the loop controls, and what
+  the Grafana MD 2 sigma trend shows); otherwise the scan means (the MD measurement each
+  traverse gives) about the tag's spec target, else the centre of its spec limits, else (no
+  spec) the lot's own mean scan mean.
 - **CD 2 sigma**: twice the root-mean-square deviation of every value from its own scan's
   mean, pooled over the lot's scans: :math:`2 \\sqrt{\\overline{(y_{k,i} - \\bar y_k)^2}}`
   (TAPPI-style 2 sigma of the CD profile, `spc.profiles`, with the variance pooled rather
@@ -37,7 +40,8 @@ import numpy as np
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from plantqc.reports.data import LotData, TagInfo, read_profiles
+from plantqc.config import PlantConfig
+from plantqc.reports.data import LotData, TagInfo, read_profiles, read_series
 from plantqc.store.control import ENTITY
 from plantqc.store.models import AuditLog, ControlLoop, ControlMove, Lot
 
@@ -49,13 +53,15 @@ PREVIOUS_LOTS = 5
 class ThicknessFigures:
     """MD and CD 2 sigma of one profile tag over one range (um, the tag's unit).
 
-    ``md_2sigma`` and ``cd_2sigma`` are None without a Good scan in the range.
+    ``md_points`` are the MD measurements counted (samples of the MD loop's measurement tag,
+    else scans); ``md_2sigma`` and ``cd_2sigma`` are None without one in the range.
     """
 
     lot: str
     start: str
     end: str
     scans: int
+    md_points: int
     md_2sigma: float | None
     cd_2sigma: float | None
 
@@ -66,6 +72,8 @@ class TagControl:
 
     tag: str
     unit: str
+    md_tag: str | None
+    """The tag whose Good samples give the MD 2 sigma; None: the profile's scan means."""
     target: float | None
     target_basis: str
     lot: ThicknessFigures
@@ -99,12 +107,39 @@ def thickness_figures(scans: np.ndarray, target: float | None) -> tuple[float | 
 
 
 def _figures(
-    engine: Engine, data: LotData, tag: TagInfo, lot: str, start: datetime, end: datetime
+    engine: Engine,
+    data: LotData,
+    tag: TagInfo,
+    md: tuple[TagInfo, float] | None,
+    lot: str,
+    start: datetime,
+    end: datetime,
 ) -> ThicknessFigures:
-    # read_profiles reads the range of the LotData it is given: the same tag over another lot
-    scans = read_profiles(engine, replace(data, start=start, end=end), tag).scans
-    md, cd = thickness_figures(scans, _target(tag)[0])
-    return ThicknessFigures(lot, start.isoformat(), end.isoformat(), scans.shape[0], md, cd)
+    # read_profiles / read_series read the range of the LotData given: the tag over another lot
+    in_range = replace(data, start=start, end=end)
+    scans = read_profiles(engine, in_range, tag).scans
+    md_2sigma, cd_2sigma = thickness_figures(scans, _target(tag)[0])
+    points = int(np.sum(~np.all(np.isnan(scans), axis=1))) if scans.size else 0
+    if md is not None:
+        values = read_series(engine, in_range, md[0]).values
+        points = values.size
+        md_2sigma = 2.0 * math.sqrt(float(np.mean((values - md[1]) ** 2))) if points else None
+    return ThicknessFigures(
+        lot, start.isoformat(), end.isoformat(), scans.shape[0], points, md_2sigma, cd_2sigma
+    )
+
+
+def _md_loop(data: LotData, config: PlantConfig | None) -> tuple[TagInfo, float] | None:
+    """The MD loop's measurement tag and target, when the line's config has an MD loop whose
+    measurement tag the report reads."""
+    if config is None:
+        return None
+    line = next((entry for entry in config.lines if entry.name == data.line), None)
+    if line is None or line.control is None or line.control.md is None:
+        return None
+    md = line.control.md
+    tag = next((t for t in data.tags if t.name == md.measurement_tag), None)
+    return None if tag is None else (tag, md.target_um)
 
 
 def _previous_lots(engine: Engine, data: LotData) -> list[tuple[str, datetime, datetime]]:
@@ -258,16 +293,20 @@ def loop_document(
         return out
 
 
-def control_document(engine: Engine, data: LotData) -> dict[str, list[dict[str, Any]]]:
+def control_document(
+    engine: Engine, data: LotData, config: PlantConfig | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """The ``control`` entry of ``report.json``: ``thickness``, one `TagControl` per profile
     tag, and ``loops``, one `LoopControl` per control loop of the line."""
     previous = _previous_lots(engine, data)
     label = data.lot if data.roll is None else f"{data.lot} roll {data.roll}"
+    md = _md_loop(data, config)
     rows = []
     for tag in data.profile_tags:
-        target, basis = _target(tag)
-        here = _figures(engine, data, tag, label, data.start, data.end)
-        before = [_figures(engine, data, tag, code, s, e) for code, s, e in previous]
-        rows.append(TagControl(tag.name, tag.unit, target, basis, here, before))
+        target, basis = _target(tag) if md is None else (md[1], "MD loop target")
+        ranges = [(label, data.start, data.end), *previous]
+        here, *before = (_figures(engine, data, tag, md, name, s, e) for name, s, e in ranges)
+        md_tag = None if md is None else md[0].name
+        rows.append(TagControl(tag.name, tag.unit, md_tag, target, basis, here, before))
     loops = loop_document(engine, data, label, previous)
     return {"thickness": [asdict(r) for r in rows], "loops": [asdict(r) for r in loops]}

@@ -164,7 +164,7 @@ def generate_report(
         }
         doc = document(content, header)
         doc["completeness"] = completeness_document(engine, data, config)
-        doc["control"] = control_document(engine, data)
+        doc["control"] = control_document(engine, data, config)
         write_atomic(out_dir / REPORT_JSON, json.dumps(doc, indent=1, allow_nan=False))
         write_atomic(html_path, render_report(content, doc, out_dir))
         row.document_hash = document_hash(doc)

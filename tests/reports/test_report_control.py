@@ -16,17 +16,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from report_helpers import T0, store_lot
+from report_helpers import CONFIG, T0, store_lot
 from sqlalchemy import Engine, delete
 from sqlalchemy.orm import Session
 
-from plantqc.config import LoadedConfig
+from plantqc.config import LoadedConfig, load_config
 from plantqc.control.loop import Event, Mode
 from plantqc.reports.control import thickness_figures
 from plantqc.reports.issue import generate_report
-from plantqc.store import insert_profiles
+from plantqc.store import SampleRow, insert_profiles, insert_samples
 from plantqc.store.control import ensure_loop, record_events
-from plantqc.store.models import Profile
+from plantqc.store.models import Profile, Sample
 from plantqc.store.samples import ProfileRow
 
 PATTERN = np.tile([1.0, -1.0], 20)
@@ -143,3 +143,41 @@ def test_the_control_section_gives_each_loops_time_in_closed_loop_holds_and_move
         0,
     )
     assert 'data-key="casting-1.md LOT-0001"' in report.html.read_text()
+
+
+MD_LOOP = """    control:
+      md: {mode: closed, target_um: 50.0, measurement_tag: dry_thickness_um,
+           model: {gain_um_per_ml_min: 2.5, deadtime_s: 200.0},
+           supervisor: {engineering_low: 10, engineering_high: 30, operator_low: 15,
+                        operator_high: 25, max_move_per_step: 1, max_move_per_minute: 2}}
+"""
+
+
+def test_with_an_md_loop_md_2sigma_is_its_measurement_about_its_target(
+    sqlite_store: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "plant.yaml"
+    path.write_text(CONFIG.replace("    opcua:", MD_LOOP + "    opcua:", 1), encoding="utf-8")
+    loaded = load_config(path)
+    tags = store_lot(sqlite_store, loaded.config, "LOT-0001")
+    md = tags["dry_thickness_um"]
+    with sqlite_store.begin() as connection:
+        connection.execute(delete(Sample).where(Sample.tag_id == md))
+    # 50.4 +/- 0.3 about a 50 um target: 2 sqrt(0.4^2 + 0.3^2) = 1.0 um
+    values = [50.4 + 0.3 * (-1) ** i for i in range(600)]
+    insert_samples(
+        sqlite_store,
+        [SampleRow(md, T0 + timedelta(seconds=i), v) for i, v in enumerate(values)],
+    )
+    _scans(sqlite_store, tags["dry_thickness_profile_um"], T0, md=0.2, cd=0.25)
+    report = generate_report(sqlite_store, "LOT-0001", tmp_path / "out", loaded=loaded)
+    (row,) = json.loads((report.folder / "report.json").read_text())["control"]["thickness"]
+    assert (row["md_tag"], row["target"], row["target_basis"]) == (
+        "dry_thickness_um",
+        50.0,
+        "MD loop target",
+    )
+    assert row["lot"]["md_points"] == 600
+    assert row["lot"]["md_2sigma"] == pytest.approx(1.0, rel=1e-12)
+    assert row["lot"]["cd_2sigma"] == pytest.approx(0.5, rel=1e-12)  # still the profile's
+    assert "the Good values of dry_thickness_um" in report.html.read_text()
