@@ -35,7 +35,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from plantqc.alarms import set_line_condition
 from plantqc.buffer import Reading, SampleBuffer
 from plantqc.config import BUFFER_DEPTH_TAG, LoadedConfig
-from plantqc.connectors import Input
+from plantqc.connectors import Input, ReadingSink
 from plantqc.connectors.registry import build_inputs
 from plantqc.errors import UserError
 from plantqc.images.pipeline import ImagePipeline
@@ -221,6 +221,9 @@ class Daemon:
         engine's silent-tag check, `plantqc.charting.hook.StoreHook.tick`).
     components : sequence of Component, optional
         Run beside the inputs; default `default_components` (the control loops).
+    inputs : callable, optional
+        Makes the inputs from the daemon's sink, instead of the config's (`build_inputs`):
+        the replay of a recorded file (`plantqc.connectors.replay`).
     """
 
     def __init__(
@@ -235,6 +238,7 @@ class Daemon:
         shutdown_drain_s: float = 10.0,
         on_tick: Callable[[datetime], None] | None = None,
         components: Sequence[Component] | None = None,
+        inputs: Callable[[ReadingSink], Sequence[Input]] | None = None,
     ) -> None:
         config = loaded.config
         settings = config.daemon
@@ -250,7 +254,11 @@ class Daemon:
         self.on_stored = on_stored
         self.on_tick = on_tick
         self.shutdown_drain_s = shutdown_drain_s
-        self.inputs: list[Input] = build_inputs(loaded, self._pending_extend, endpoints=endpoints)
+        self.inputs: list[Input] = (
+            list(inputs(self._pending_extend))
+            if inputs is not None
+            else build_inputs(loaded, self._pending_extend, endpoints=endpoints)
+        )
         # alarm notifiers keep their outbox cursors beside the buffer of this daemon
         self.notifications = Notifications(
             loaded,
