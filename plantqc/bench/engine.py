@@ -9,6 +9,10 @@ baseline measured in the same window is a bare asyncua client counting what the 
 (``engine_backlog_growth_s_per_min`` near 0: the least-squares slope of the backlog sampled
 every ``BACKLOG_EVERY_S``) mean the load is sustained without a backlog.
 
+The window opens once the engine has charted every tag once and its backlog is below
+`STEADY_BACKLOG_S` (`until_charting`), so the figures are those of the steady state, not of
+the engine's first round (which also stores every tag's spec-derived limits).
+
 Evaluation lag is ``violations.created_at - violations.ts`` (sample source time on loopback to
 the violation committed); image latency is ``image_results.created_at`` minus the moment the
 file appeared in the folder.
@@ -67,6 +71,10 @@ BACKLOG_EVERY_S = 5.0
 """How often the engine's backlog is sampled during the window."""
 POLL_S = 0.25
 """How often the engine's persisted progress is read, s: the bound on how much a lag overstates."""
+ENGINE_READY_S = 60.0
+"""Bound on the wait for the engine's first round before the window (see `until_charting`)."""
+STEADY_BACKLOG_S = 1.0
+"""Engine backlog below which its start is taken to be over, s."""
 LAG_SETTLE_S = 10.0
 """How long after the window the samples of its end may take to be charted before they count
 with their lag so far."""
@@ -167,6 +175,20 @@ def _engine_backlog_s(line: BenchLine) -> float | None:
     if oldest.tzinfo is None:
         oldest = oldest.replace(tzinfo=UTC)
     return (datetime.now(UTC) - oldest).total_seconds()
+
+
+async def until_charting(line: BenchLine, timeout_s: float = ENGINE_READY_S) -> None:
+    """Wait until the engine has charted every tag once and its backlog is below
+    `STEADY_BACKLOG_S` (its first round, which also stores each tag's spec-derived limits, is
+    over), or ``timeout_s`` passed: the window then measures the steady state, not the start."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        progress = await asyncio.to_thread(_progress, line)
+        if len(progress) >= line.tags:
+            backlog = await asyncio.to_thread(_engine_backlog_s, line)
+            if backlog is not None and backlog < STEADY_BACKLOG_S:
+                return
+        await asyncio.sleep(POLL_S)
 
 
 async def sample_backlog(
@@ -327,7 +349,7 @@ def run_engine_bench(
                     sample_backlog(line, min(BACKLOG_EVERY_S, seconds / 4), marks.closed)
                 )
                 tracking = asyncio.create_task(track_charting(line, marks))
-                window = await measure_window(line, seconds, marks)
+                window = await measure_window(line, seconds, marks, lambda: until_charting(line))
                 backlog = await sampling
                 stop.set()
                 return window, await tracking, await dropping, backlog

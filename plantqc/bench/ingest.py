@@ -18,6 +18,7 @@ process and any image workers), sampled every `METER_EVERY_S` over the window.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -89,12 +90,20 @@ class Marks:
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-async def measure_window(line: BenchLine, seconds: float, marks: Marks | None = None) -> Window:
-    """Wait until the daemon stores, warm up, then count over ``seconds``."""
+async def measure_window(
+    line: BenchLine,
+    seconds: float,
+    marks: Marks | None = None,
+    ready: Callable[[], Awaitable[None]] | None = None,
+) -> Window:
+    """Wait until the daemon stores (and ``ready`` returns), warm up, then count over
+    ``seconds``."""
     marks = marks or Marks()
     window, done = asyncio.Event(), asyncio.Event()
     counting = asyncio.create_task(line.count_notifications(window, done))
     await line.running.until_storing()
+    if ready is not None:
+        await ready()
     await asyncio.sleep(WARMUP_S)
     ticks_0 = await line.sample_counter()
     stored_0 = line.running.stored()
