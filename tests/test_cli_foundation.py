@@ -76,9 +76,9 @@ def test_export_csv_writes_utc_times_and_status_names(db_url: str) -> None:
     )
     assert code == 0
     assert output.splitlines()[:3] == [
-        "time,value,quality",
-        "2026-11-22T08:00:00.000000+00:00,50.0,Good",
-        "2026-11-22T08:00:01.000000+00:00,50.1,Bad",
+        "line,tag,source_time,value,status",
+        "casting-1,dry_thickness_um,2026-11-22T08:00:00.000000+00:00,50.0,Good",
+        "casting-1,dry_thickness_um,2026-11-22T08:00:01.000000+00:00,50.1,Bad",
     ]
 
 
@@ -88,9 +88,10 @@ def test_export_json_honours_the_time_window(db_url: str) -> None:
         "--from", "2026-11-22T08:00:02Z", "--to", "2026-11-22T09:00:04+01:00", "--format", "json",
     )  # fmt: skip
     assert code == 0
+    row = {"line": "casting-1", "tag": "dry_thickness_um", "status": "Good"}
     assert json.loads(output) == [
-        {"time": "2026-11-22T08:00:02.000000+00:00", "value": 50.2, "quality": "Good"},
-        {"time": "2026-11-22T08:00:03.000000+00:00", "value": 50.3, "quality": "Good"},
+        {**row, "source_time": "2026-11-22T08:00:02.000000+00:00", "value": 50.2},
+        {**row, "source_time": "2026-11-22T08:00:03.000000+00:00", "value": 50.3},
     ]
 
 
@@ -103,8 +104,16 @@ def test_export_parquet_to_a_file_round_trips(db_url: str, tmp_path: Path) -> No
     assert code == 0
     frame = pd.read_parquet(io.BytesIO(out.read_bytes()))
     assert frame["value"].tolist() == [50.0, 50.1, 50.2, 50.3, 50.4]
-    assert frame["quality"].tolist() == ["Good", "Bad", "Good", "Good", "Good"]
-    assert str(frame["time"].dt.tz) == "UTC"
+    assert frame["status"].tolist() == ["Good", "Bad", "Good", "Good", "Good"]
+    assert str(frame["source_time"].dt.tz) == "UTC"
+
+
+def test_export_without_a_tag_writes_every_scalar_tag_of_the_line(db_url: str) -> None:
+    code, output = run("export", "samples", "--db", db_url, "--line", "casting-1")
+    assert code == 0
+    # only dry thickness has samples; the daemon's own buffer-depth tag is never exported
+    assert len(output.splitlines()) == 6
+    assert {row.split(",")[1] for row in output.splitlines()[1:]} == {"dry_thickness_um"}
 
 
 def test_export_of_an_unknown_tag_lists_the_tags(db_url: str) -> None:

@@ -270,10 +270,15 @@ def _sample_span(session: Session, line_id: int) -> tuple[datetime | None, datet
     """
     from sqlalchemy import func, select
 
+    from plantqc.config import RESERVED_TAG_NAMES
     from plantqc.store.models import Profile, Sample, Tag
 
     times: list[datetime] = []
-    tag_ids = session.scalars(select(Tag.id).where(Tag.line_id == line_id)).all()
+    # the daemon's own figures (buffer depth) are stamped at wall-clock time, not the line's:
+    # a replayed history would otherwise stretch to the moment it was replayed
+    tag_ids = session.scalars(
+        select(Tag.id).where(Tag.line_id == line_id, Tag.name.not_in(RESERVED_TAG_NAMES))
+    ).all()
     for table in (Sample, Profile):
         for tag_id in tag_ids:
             span = select(func.min(table.ts), func.max(table.ts)).where(table.tag_id == tag_id)

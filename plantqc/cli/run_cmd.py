@@ -3,13 +3,64 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from plantqc.config import load_config
+from plantqc.config import LoadedConfig, load_config
 from plantqc.logs import configure_logging
+
+if TYPE_CHECKING:
+    from plantqc.connectors import Input, ReadingSink
+    from plantqc.daemon import Component, Daemon
+    from plantqc.metrics import DaemonStatus
+
+
+def run_daemon(
+    loaded: LoadedConfig,
+    *,
+    db: str | None = None,
+    buffer: Path | None = None,
+    metrics_port: int | None = None,
+    log_level: str = "info",
+    duration: float | None = None,
+    inputs: Callable[[ReadingSink], Sequence[Input]] | None = None,
+    components: Sequence[Component] | None = None,
+    clock_checks: bool = True,
+    shutdown_drain_s: float = 10.0,
+    started: Callable[[Daemon], None] | None = None,
+) -> DaemonStatus:
+    """Run the daemon with its SPC engine process until it stops; the engine has charted
+    everything stored when this returns.
+
+    ``inputs`` / ``components`` replace the config's (`plantqc.daemon.Daemon`).  Without
+    ``clock_checks`` the engine gets no wall-clock tick (silent tags), which recorded times
+    would all fail.  ``started`` sees the daemon before it runs.
+    """
+    from plantqc.daemon import Daemon
+    from plantqc.engine_process import EngineProcess
+
+    configure_logging(log_level)
+    spc = EngineProcess(db or loaded.storage_url(), config=loaded.config, log_level=log_level)
+    try:
+        daemon = Daemon(
+            loaded,
+            db_url=db,
+            buffer_path=buffer,
+            metrics_port=metrics_port,
+            on_stored=spc,
+            on_tick=spc.tick if clock_checks else None,
+            shutdown_drain_s=shutdown_drain_s,
+            components=components,
+            inputs=inputs,
+        )
+        if started is not None:
+            started(daemon)
+        return asyncio.run(daemon.run(duration))
+    finally:
+        spc.close()
 
 
 def run(
@@ -31,23 +82,14 @@ def run(
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning.")] = "info",
 ) -> None:
     """Run the edge daemon: subscribe to every line, buffer durably, store, chart, alarm."""
-    from plantqc.daemon import Daemon
-    from plantqc.engine_process import EngineProcess
-
     loaded = load_config(config)
-    configure_logging(log_level)
-    spc = EngineProcess(db or loaded.storage_url(), config=loaded.config, log_level=log_level)
-    daemon = Daemon(
+    status = run_daemon(
         loaded,
-        db_url=db,
-        buffer_path=buffer,
+        db=db,
+        buffer=buffer,
         metrics_port=metrics_port,
-        on_stored=spc,
-        on_tick=spc.tick,
+        log_level=log_level,
+        duration=duration,
     )
-    try:
-        status = asyncio.run(daemon.run(duration))
-    finally:
-        spc.close()
     stored = sum(line.stored for line in status.lines.values())
     typer.echo(f"stopped: {stored} samples stored, {status.buffer_depth} still buffered", err=True)

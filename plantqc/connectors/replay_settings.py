@@ -1,0 +1,36 @@
+"""Settings of the replay input: which recorded file, and how fast it is played.
+
+Pydantic only.  ``plantqc replay FILE --speed N|max`` makes them from its options; the sample
+is ``plantqc/connectors/samples/replay.yaml``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from plantqc.schema import SettingsModel
+
+
+class Replay(SettingsModel):
+    """A recorded file played through the daemon as if its lines were live.
+
+    ``speed`` is a factor of real time (2: a recorded hour in 30 minutes) or ``max``: as fast
+    as the buffer, store and engine take it.  ``batch_rows`` readings at most are handed on
+    together; at ``max`` the input waits while the daemon's durable buffer holds more than
+    ``max_backlog`` samples, so a long file never fills the buffer to its bound.
+    """
+
+    file: Path
+    speed: float | Literal["max"] = "max"
+    batch_rows: int = Field(2_000, ge=1, le=1_000_000)
+    max_backlog: int = Field(50_000, ge=1)
+
+    @field_validator("speed")
+    @classmethod
+    def _positive(cls, value: float | str) -> float | str:
+        if value != "max" and not float(value) > 0:
+            raise ValueError(f"speed must be a positive factor of real time or 'max', not {value}")
+        return value
