@@ -333,7 +333,7 @@ def _control(line: Line, ds: model.DataSourceRef) -> list[cogbuilder.Builder[mod
             .span(12)
         )
     if control.cd is not None:
-        panels += _loop_panels(f"{line.name}.cd", "mean die-bolt setpoint", "%", ds)
+        panels += _loop_panels(f"{line.name}.cd", "largest |die-bolt setpoint|", "%", ds)
     two_sigma = (
         timeseries.Panel()
         .title("Thickness 2σ: MD and CD")

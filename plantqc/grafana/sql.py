@@ -417,18 +417,19 @@ FROM {SCHEMA}.control_loops WHERE loop = {sql_string(loop)}"""
 
 
 def _setpoint_value(column: str) -> str:
-    """A move's setpoint as one number: the value of an MD loop, the mean of the die bolts of a
-    CD loop (a JSON list)."""
+    """A move's setpoint as one number: the value of an MD loop; of a CD loop (a JSON list) the
+    largest die bolt away from zero, how hard the loop works the die (their mean says nothing:
+    a pre-metered die only redistributes flow)."""
     return f"""CASE jsonb_typeof({column})
   WHEN 'number' THEN ({column} #>> '{{}}')::float8
-  WHEN 'array' THEN (SELECT avg(e::float8) FROM jsonb_array_elements_text({column}) AS e)
+  WHEN 'array' THEN (SELECT max(abs(e::float8)) FROM jsonb_array_elements_text({column}) AS e)
   END"""
 
 
 def loop_setpoint(loop: str) -> str:
     """The loop's setpoint over the range, as its applied moves left it (a step series).
 
-    Columns: ``time``, ``setpoint`` (the actuator's unit; the mean of the die bolts for a CD
+    Columns: ``time``, ``setpoint`` (the actuator's unit; the largest ``|die bolt|`` for a CD
     loop).  One row at the start of the range with the setpoint the last applied move before
     it left (NULL when none did), one per applied move inside the range, one at its end.
     """
