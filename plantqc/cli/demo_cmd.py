@@ -15,7 +15,7 @@ import json
 import logging
 import socket
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
@@ -28,6 +28,7 @@ from sqlalchemy import case, func, select
 
 from plantqc.config import load_config
 from plantqc.errors import UserError
+from plantqc.sim.scenario import CastingSim
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -40,6 +41,11 @@ DRIFT_TAG = "dry_thickness_um"
 DRIFT_SIGMA_PER_MIN = 6.0
 BAD_TAG = "dryer_zone1_temp_c"
 STUCK_TAG = "dryer_zone3_temp_c"
+STARTUP_FRACTION = 0.25
+DEMO_LINE = CastingSim(die_to_gauge_m=0.2, scan_s=1.0)
+"""``--control closed``: the physical casting line with a short web path (0.2 m at 2 m/min,
+a 6 s dead time) so that the loop acts within the demo's seconds; disturbances as the
+simulator has them, plus the demo's drift of the dry thickness."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,22 @@ class ScenarioDetection:
 
 
 @dataclass(frozen=True)
+class ControlComparison:
+    """``--control closed``: the same seeded line run twice, MD loop off, then closed.
+
+    ``md_2sigma_*_um`` is twice the standard deviation of the stored Good dry-thickness
+    samples (the gauge's traverse means) of each run after its first quarter (start-up);
+    ``moves`` counts the closed run's applied moves; ``reduction`` is ``1 - closed / open``.
+    """
+
+    md_2sigma_open_um: float | None
+    md_2sigma_closed_um: float | None
+    reduction: float | None
+    moves: int
+    open_database: str
+
+
+@dataclass(frozen=True)
 class DemoResult:
     """The demo's figures, printed as a table or JSON."""
 
@@ -103,6 +125,7 @@ class DemoResult:
     tags: list[TagSummary]
     alarms: list[AlarmSummary]
     scenarios: list[ScenarioDetection]
+    control: ControlComparison | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -128,34 +151,54 @@ def demo(
         Path | None, typer.Option("--out", help="Folder for the database (default: a temp dir).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+    control: Annotated[
+        str,
+        typer.Option(
+            "--control",
+            help="off: the demo as always; closed: the physical casting line run twice with "
+            "the same seed, MD loop off then closed, and the thickness 2-sigma of each.",
+        ),
+    ] = "off",
 ) -> None:
     """Simulate a casting line with a known thickness drift and store it end to end."""
+    if control not in ("off", "closed"):
+        raise UserError(f"--control {control!r} is not one of off, closed.")
     if not EXAMPLE.is_file():
         raise UserError(f"the demo needs {EXAMPLE}, which is missing from this installation.")
     out = folder or Path(tempfile.mkdtemp(prefix="plantqc-demo-"))
     out.mkdir(parents=True, exist_ok=True)
-    result = asyncio.run(_run(out.resolve(), seconds))
+    if control == "closed":
+        result = asyncio.run(_compare(out.resolve(), seconds))
+    else:
+        result = asyncio.run(_run(out.resolve(), seconds))
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=1))
     else:
         _print(result)
 
 
-async def _run(out: Path, seconds: float) -> DemoResult:
+async def _run(out: Path, seconds: float, md_mode: str | None = None) -> DemoResult:
+    """One demo run; with ``md_mode`` on the physical casting line (`DEMO_LINE`), its MD loop
+    in that mode."""
     from plantqc.daemon import Daemon
     from plantqc.engine_process import EngineProcess
     from plantqc.sim.server import LineSimulator
 
     logging.getLogger("asyncua").setLevel(logging.CRITICAL)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("plantqc.control.runtime").setLevel(logging.ERROR)
     port = _free_port()
     text = EXAMPLE.read_text(encoding="utf-8").replace("127.0.0.1:4840", f"127.0.0.1:{port}")
     text = text.replace("sqlite:///plantqc.db", f"sqlite:///{out / 'plantqc.db'}")
     text += f"\ndaemon:\n  metrics_port: 0\n  buffer_path: {out / 'buffer.sqlite'}\n"
+    if md_mode is not None:
+        text = _demo_loop(text, md_mode)
     config_path = out / "casting.yaml"
     config_path.write_text(text, encoding="utf-8")
     loaded = load_config(config_path)
     scenario = demo_scenario(seconds)
+    if md_mode is not None:
+        scenario = scenario.model_copy(update={"casting": DEMO_LINE})
     simulator = LineSimulator(loaded.config, scenario, seed=42, tick_s=0.1)
     await simulator.start()
     try:
@@ -169,6 +212,76 @@ async def _run(out: Path, seconds: float) -> DemoResult:
     finally:
         await simulator.stop()
     return _summarise(loaded.storage_url(), out, seconds, started_at, scenario)
+
+
+def _demo_loop(text: str, md_mode: str) -> str:
+    """The example config with its MD loop in ``md_mode`` and tuned for `DEMO_LINE`."""
+    import yaml
+
+    doc = yaml.safe_load(text)
+    loop = doc["lines"][0]["control"]["md"]
+    loop.update(mode=md_mode, period_s=DEMO_LINE.scan_s)
+    # effective dead time: transport L / U plus one traverse (Skogestad's half rule, twice)
+    speed = loop["model"]["at_speed_m_min"]
+    deadtime = DEMO_LINE.die_to_gauge_m / (speed / 60.0) + DEMO_LINE.scan_s
+    loop["model"]["deadtime_s"] = deadtime
+    # the demo's rolls last seconds: a short settling hold, or the loop would always be held
+    loop["supervisor"].update(die_to_gauge_m=DEMO_LINE.die_to_gauge_m, settling_s=2.0)
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+async def _compare(out: Path, seconds: float) -> DemoResult:
+    """The same seeded line twice, MD loop off then closed; the closed run's result with
+    both thickness 2-sigmas."""
+    (out / "open").mkdir(exist_ok=True)
+    (out / "closed").mkdir(exist_ok=True)
+    opened = await _run(out / "open", seconds, "off")
+    closed = await _run(out / "closed", seconds, "closed")
+    two_open = _two_sigma(opened.database, seconds)
+    two_closed = _two_sigma(closed.database, seconds)
+    reduction = 1.0 - two_closed / two_open if two_open and two_closed is not None else None
+    comparison = ControlComparison(two_open, two_closed, reduction, _moves(closed.database),
+                                   opened.database)  # fmt: skip
+    return replace(closed, control=comparison)
+
+
+def _two_sigma(url: str, seconds: float) -> float | None:
+    """2 sigma of the stored Good dry-thickness samples after the start-up (the first
+    `STARTUP_FRACTION` of the run, while the closed loop pulls the line onto target), um;
+    None with fewer than 2."""
+    import statistics
+
+    from plantqc.quality import GOOD_BELOW
+    from plantqc.store import open_engine
+    from plantqc.store.models import Sample, Tag
+
+    engine = open_engine(url)
+    with engine.connect() as db:
+        rows = db.execute(
+            select(Sample.ts, Sample.value)
+            .join(Tag, Tag.id == Sample.tag_id)
+            .where(Tag.name == DRIFT_TAG, Sample.status < GOOD_BELOW)
+            .order_by(Sample.ts)
+        ).all()
+    engine.dispose()
+    if not rows:
+        return None
+    since = rows[0].ts + timedelta(seconds=STARTUP_FRACTION * seconds)
+    values = [r.value for r in rows if r.ts >= since]
+    return 2.0 * statistics.stdev(values) if len(values) >= 2 else None
+
+
+def _moves(url: str) -> int:
+    from plantqc.store import open_engine
+    from plantqc.store.models import ControlMove
+
+    engine = open_engine(url)
+    with engine.connect() as db:
+        n = db.execute(
+            select(func.count()).select_from(ControlMove).where(ControlMove.kind == "applied")
+        ).scalar_one()
+    engine.dispose()
+    return int(n)
 
 
 def demo_scenario(seconds: float) -> Scenario:
@@ -356,4 +469,17 @@ def _print(result: DemoResult) -> None:
                 f"{s.kind} on {s.tag} from {s.onset}: detected by {s.rule} at {s.detected_at}, "
                 f"{s.delay_samples} samples / {s.delay_s:.1f} s after onset"
             )
+    if result.control is not None:
+        c = result.control
+
+        def um(x: float | None) -> str:
+            return "-" if x is None else f"{x:.3f} um"
+
+        console.print(
+            f"thickness 2-sigma, MD loop off: {um(c.md_2sigma_open_um)}; closed: "
+            f"{um(c.md_2sigma_closed_um)}"
+            + (f" (reduction {c.reduction:.2f})" if c.reduction is not None else "")
+            + f"; {c.moves} pump moves written through OPC UA"
+        )
+        console.print(f"open-loop run's database: {c.open_database}")
     console.print(f"database: {result.database}")
