@@ -349,6 +349,8 @@ def _read(
 def main() -> None:
     """The engine process (``sys.argv[1]``: the daemon's pid; the pipe on stdin)."""
     die_with_parent(int(sys.argv[1]))
+    # Ctrl-C reaches the whole process group: the daemon stops, then stops its engine
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     channel = Connection(sys.stdin.fileno(), writable=False)
     try:
         db_url, rtn_after, config, log_level = channel.recv()
