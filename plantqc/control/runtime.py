@@ -211,6 +211,9 @@ class LoopRuntime:
         with Session(engine) as session, session.begin():
             store.ensure_loop(session, self.name, self.line.name, self.settings.mode, at=now)
             asked = store.decisions(session, self.name)
+            accepted = (
+                (asked.accepted.id, asked.accepted_by or SYSTEM_USER) if asked.accepted else None
+            )
         if self.supervisor is None:
             if asked.mode == Mode.OFF:
                 return None
@@ -223,9 +226,7 @@ class LoopRuntime:
         if asked.mode != self.supervisor.mode:
             # audited by whoever stored it (the person, or this runtime's watchdog)
             self.supervisor.set_mode(asked.mode, time=now, user=asked.mode_by, reason="stored")
-        if asked.accepted is not None:
-            return asked.accepted.id, asked.accepted.user
-        return None
+        return accepted
 
     def _parse(self, values: list[NodeValue]) -> tuple[Measurement, np.ndarray, LineState]:
         io = self.io

@@ -222,6 +222,7 @@ class Decisions:
     mode: Mode
     mode_by: str
     accepted: ControlMove | None
+    accepted_by: str | None
 
 
 def decisions(session: Session, loop: str) -> Decisions:
@@ -233,7 +234,15 @@ def decisions(session: Session, loop: str) -> Decisions:
         .order_by(ControlMove.id.desc())
         .limit(1)
     ).first()
-    return Decisions(Mode(row.mode), row.mode_by, accepted)
+    by = None
+    if accepted is not None:  # the proposal is the supervisor's; the person is on the accept
+        by = session.scalars(
+            select(ControlMove.user)
+            .where(ControlMove.loop == loop, ControlMove.kind == "accepted")
+            .order_by(ControlMove.id.desc())
+            .limit(1)
+        ).first()
+    return Decisions(Mode(row.mode), row.mode_by, accepted, by)
 
 
 def finish_proposal(session: Session, move_id: int, status: str) -> None:

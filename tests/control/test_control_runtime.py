@@ -16,14 +16,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plantqc.config import LoadedConfig, load_config
+from plantqc.connectors.opcua_write import OpcUaControlClient
 from plantqc.control.runtime import ControlRuntime
+from plantqc.errors import UserError
+from plantqc.sim.casting_tags import PUMP_SETPOINT
 from plantqc.sim.scenario import CastingSim, Fault, Scenario
 from plantqc.sim.server import LineSimulator
 from plantqc.store import connect, upgrade
+from plantqc.store.control import decide
 from plantqc.store.models import AuditLog, ControlLoop, ControlMove
 from tests.ingest.ingest_helpers import free_port
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "casting.yaml"
+NS = "nsu=urn:plantqc:sim;s=casting-1."
 # a short web path, so that a loop settles in seconds: 0.05 m at 2 m/min is 1.5 s dead time
 FAST = CastingSim(die_to_gauge_m=0.05, scan_s=0.25, gauge_noise_um=0.0,
                   md_disturbances=False, cd_disturbances=False)  # fmt: skip
@@ -35,7 +40,7 @@ def _config(tmp_path: Path, port: int, **md: object) -> LoadedConfig:
     line = doc["lines"][0]
     line["opcua"]["endpoint"] = f"opc.tcp://127.0.0.1:{port}/plantqc/"
     loop = line["control"]["md"]
-    loop.update(mode="closed", period_s=0.25, **md)
+    loop.update({"mode": "closed", "period_s": 0.25, **md})
     loop["model"].update(deadtime_s=1.75, at_speed_m_min=2.0)  # 1.5 s transport + a traverse
     loop["supervisor"].update(die_to_gauge_m=0.05, settling_s=0.0)
     doc["storage"] = {"url": f"sqlite:///{tmp_path / 'c.db'}"}
@@ -97,3 +102,60 @@ def test_refused_writes_drop_the_loop_to_advisory_and_say_why(tmp_path: Path) ->
     assert (state.mode, state.mode_by) == ("advisory", "plantqc")
     assert len(failed) == 3 and "BadUserAccessDenied" in failed[0].reason
     assert mode.detail["reason"] == "watchdog: 3 consecutive setpoint writes failed"
+
+
+def test_an_accepted_advisory_move_is_written_by_the_runtime_under_the_person(
+    tmp_path: Path,
+) -> None:
+    loaded = _config(tmp_path, free_port(), mode="advisory", period_s=1.0)
+    engine = connect(loaded.storage_url())
+    upgrade(engine)
+    line = loaded.config.lines[0]
+
+    def accept_latest() -> int | None:
+        with Session(engine) as session:
+            pending = session.scalars(
+                select(ControlMove.id).where(ControlMove.status == "pending")
+            ).first()
+        if pending is None:
+            return None
+        try:
+            decide(engine, pending, "alice", accept=True, reason="looks right")
+        except UserError:  # superseded by the next period meanwhile: take the next one
+            return None
+        return pending
+
+    async def main() -> tuple[int, float]:
+        runtime = ControlRuntime(loaded, lambda: engine)
+        async with LineSimulator(loaded.config, Scenario(faults=[UPSET], casting=FAST)):
+            stop = asyncio.Event()
+            task = asyncio.create_task(runtime.run(stop))
+            accepted = None
+            while accepted is None:
+                await asyncio.sleep(0.2)
+                accepted = await asyncio.to_thread(accept_latest)
+            await asyncio.sleep(1.5)  # the runtime's next period writes it
+            client = OpcUaControlClient(line, tmp_path)
+            (node,) = await client.read([NS + PUMP_SETPOINT])
+            await client.close()
+            stop.set()
+            await task
+        return accepted, float(node.value)  # type: ignore[arg-type]
+
+    try:
+        move_id, on_line = asyncio.run(main())
+        with Session(engine) as session:
+            proposal = session.get(ControlMove, move_id)
+            applied = session.scalars(select(ControlMove).where(ControlMove.kind == "applied"))
+            applied_moves = [(m.user, m.new) for m in applied]
+            actions = [
+                (a.action, a.user)
+                for a in session.scalars(select(AuditLog).order_by(AuditLog.id))
+                if a.action in ("control.accepted", "control.applied")
+            ]
+    finally:
+        engine.dispose()
+    assert proposal.status == "applied"
+    assert applied_moves == [("alice", proposal.new)]
+    assert on_line == proposal.new  # the pump setpoint node holds the accepted value
+    assert actions == [("control.accepted", "alice"), ("control.applied", "alice")]
