@@ -41,6 +41,7 @@ from plantqc.connectors.opcua_settings import (
     OpcUa,
     parse_node_id,
 )
+from plantqc.connectors.replay_settings import Replay
 from plantqc.control.settings import ControlSettings
 from plantqc.errors import UserError
 from plantqc.images.settings import IMAGE_METRICS, ImageInput
@@ -70,7 +71,8 @@ class Tag(SettingsModel):
     description: str = ""
     # lot_id / roll_id tags carry the traceability strings that open a new lot or roll
     kind: Literal["scalar", "profile", "lot_id", "roll_id"] = "scalar"
-    sampling_interval_ms: int = Field(1000, gt=0)
+    # 0: sampled by exception, the server's fastest rate, every change reported
+    sampling_interval_ms: int = Field(1000, ge=0)
     deadband: Deadband | None = None
     spec: SpecLimits | None = None
     spc: SpcSettings | None = None
@@ -262,6 +264,7 @@ class PlantConfig(SettingsModel):
     lines: list[Line] = Field(min_length=1)
     images: list[ImageInput] = Field(default_factory=list)
     reports: ReportSettings = ReportSettings()
+    replay: Replay = Replay()
 
     @model_validator(mode="after")
     def _references(self) -> Self:

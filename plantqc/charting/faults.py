@@ -99,9 +99,21 @@ def quiet_fault(chart: ChartConfig, newest_status: int, quiet_s: float) -> str |
     tag's state)."""
     if newest_status >= BAD_FROM:
         return "bad-quality"
+    bound = silent_after_s(chart)
+    return "silent" if bound and quiet_s > bound else None
+
+
+def silent_after_s(chart: ChartConfig) -> float | None:
+    """Seconds without a sample after which the tag is silent; None: never judged silent.
+
+    ``faults.silent_after_s`` when configured, else ``silent_intervals`` sampling intervals; a
+    tag sampled by exception (interval 0) has no interval to count, so only the configured
+    bound applies to it.
+    """
+    if chart.faults.silent_after_s is not None:
+        return chart.faults.silent_after_s
     assert chart.sampling_interval_s is not None
-    silent_after_s = chart.faults.silent_intervals * chart.sampling_interval_s
-    return "silent" if silent_after_s and quiet_s > silent_after_s else None
+    return chart.faults.silent_intervals * chart.sampling_interval_s or None
 
 
 def silence_fault(
@@ -114,12 +126,15 @@ def silence_fault(
         return None
     assert chart.sampling_interval_s is not None
     if code == "silent":
-        return (
-            f"{chart.tag}: no sample since {newest_ts.isoformat()} (more than "
-            f"{chart.faults.silent_intervals:g} sampling intervals)"
+        bound = (
+            f"{chart.faults.silent_after_s:g} s"
+            if chart.faults.silent_after_s is not None
+            else f"{chart.faults.silent_intervals:g} sampling intervals"
         )
+        return f"{chart.tag}: no sample since {newest_ts.isoformat()} (more than {bound})"
     since = faults["bad_since"] or newest_ts.isoformat()
     bad_s = (now - datetime.fromisoformat(since)).total_seconds()
+    # sampled by exception (interval 0), a Bad report stands until the next one: due at once
     due = bool(chart.faults.bad_run) and bad_s >= chart.faults.bad_run * chart.sampling_interval_s
     return f"{chart.tag}: Bad quality since {since}" if due else None
 

@@ -69,12 +69,17 @@ class SensorFaultSettings(_Settings):
     """When a tag's samples raise a sensor-fault alarm; 0 turns a check off.
 
     ``bad_run`` consecutive Bad-quality samples, ``stuck_run`` identical consecutive Good
-    values, or no sample for more than ``silent_intervals`` sampling intervals.
+    values, or no sample for more than ``silent_intervals`` sampling intervals.  A tag
+    sampled by exception (``sampling_interval_ms: 0``: the server reports every change, so
+    a steady value sends nothing) has no interval to count: it is silent after
+    ``silent_after_s`` seconds without a sample, and never judged silent without it.
+    ``silent_after_s``, when set, is the bound on any tag.
     """
 
     bad_run: int = Field(5, ge=0)
     stuck_run: int = Field(30, ge=0)
     silent_intervals: float = Field(30.0, ge=0)
+    silent_after_s: float | None = Field(None, gt=0)
 
 
 class SpcSettings(_Settings):

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 
 from plantqc.cli.run_cmd import run_daemon
 from plantqc.config import LoadedConfig, load_config
@@ -55,19 +54,23 @@ def replay(
         str | None, typer.Option("--db", help="Database URL (default: the config's storage).")
     ] = None,
     speed: Annotated[
-        str, typer.Option("--speed", help="'max', or a factor of real time (1, 10, 100 ...).")
-    ] = "max",
+        str | None,
+        typer.Option(
+            "--speed",
+            help="'max', or a factor of real time (1, 10, 100 ...); default the config's "
+            "replay.speed, else max.",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning.")] = "error",
 ) -> None:
     """Replay a recorded file into the store: stored, charted and alarmed as if live."""
     from plantqc.connectors.replay import read_recording, replay_inputs
-    from plantqc.connectors.replay_settings import Replay
 
+    pace = None if speed is None else parse_speed(speed)
     loaded = load_config(config)
-    try:
-        settings = Replay(file=file, speed=parse_speed(speed))
-    except ValidationError as exc:
-        raise UserError(f"replay settings: {exc.errors()[0]['msg']}.") from None
+    settings = loaded.config.replay
+    if pace is not None:
+        settings = settings.model_copy(update={"speed": pace})
     scalar = {
         line.name: [tag.name for tag in line.tags if tag.kind == "scalar"]
         for line in loaded.config.lines

@@ -6,6 +6,9 @@ pydantic only) with a sample section in ``plantqc/connectors/samples/<name>.yaml
 
 - ``opcua`` (`plantqc.connectors.opcua`, settings `plantqc.connectors.opcua_settings`): a
   subscription per line on its OPC UA server.
+- ``replay`` (`plantqc.connectors.replay`, settings `plantqc.connectors.replay_settings`): a
+  recorded CSV / Parquet file played with its source times (``plantqc replay``), one input
+  per line of the file.
 
 `plantqc.connectors.registry.build_inputs` makes the inputs of a plant config; the daemon
 runs them and takes their batches into its durable buffer, knowing nothing else of them.

@@ -1,12 +1,12 @@
-"""Settings of the replay input: which recorded file, and how fast it is played.
+"""Settings of the replay input: how fast a recorded file is played, in what batches.
 
-Pydantic only.  ``plantqc replay FILE --speed N|max`` makes them from its options; the sample
-is ``plantqc/connectors/samples/replay.yaml``.
+Pydantic only.  The plant config's optional top-level ``replay:`` section; ``plantqc replay
+FILE --speed N|max`` overrides its speed.  The sample is
+``plantqc/connectors/samples/replay.yaml``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -15,7 +15,7 @@ from plantqc.schema import SettingsModel
 
 
 class Replay(SettingsModel):
-    """A recorded file played through the daemon as if its lines were live.
+    """How ``plantqc replay`` plays a recorded file through the daemon as if its lines were live.
 
     ``speed`` is a factor of real time (2: a recorded hour in 30 minutes) or ``max``: as fast
     as the buffer, store and engine take it.  ``batch_rows`` readings at most are handed on
@@ -23,7 +23,6 @@ class Replay(SettingsModel):
     ``max_backlog`` samples, so a long file never fills the buffer to its bound.
     """
 
-    file: Path
     speed: float | Literal["max"] = "max"
     batch_rows: int = Field(2_000, ge=1, le=1_000_000)
     max_backlog: int = Field(50_000, ge=1)

@@ -59,7 +59,12 @@ def _intervals(config: PlantConfig | None, line: str) -> dict[str, float]:
         return {}
     for entry in config.lines:
         if entry.name == line:
-            return {tag.name: tag.sampling_interval_ms / 1000 for tag in entry.tags}
+            # a tag sampled by exception (interval 0) sends what changes: no count to expect
+            return {
+                tag.name: tag.sampling_interval_ms / 1000
+                for tag in entry.tags
+                if tag.sampling_interval_ms > 0
+            }
     return {}
 
 
