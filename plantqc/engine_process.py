@@ -10,7 +10,8 @@ The child is a plain ``python -c`` process fed through its stdin: no multiproces
 no semaphore and no resource-tracker process beside it.  A reader thread in the child takes
 what arrives off the pipe at once (the daemon never blocks on a slow engine), and the engine
 drains whatever has queued up before it charts, so a child that falls behind charts several
-batches in one call instead of queueing work.  The engine reads the samples from the store, so
+batches in one call instead of queueing work (and what arrives within `CHART_PERIOD_S` of its
+last round waits for the next one).  The engine reads the samples from the store, so
 nothing is lost when it lags, dies or is restarted: a replacement catches up from the
 persisted state.  `close` sends a stop behind the last batch and waits for the child to chart
 everything before it.
@@ -42,11 +43,14 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plantqc.alarms import RTN_AFTER_POINTS
 from plantqc.buffer import Reading
 from plantqc.config import PlantConfig
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection as DbConnection
 
 log = logging.getLogger(__name__)
 
@@ -245,19 +249,28 @@ def engine_lock(db_url: str, stop: threading.Event) -> Iterator[bool]:
         lock: Any = _file_lock(lock_path(url.database))
     else:
         lock = _advisory_lock(db_url)
+    from sqlalchemy.exc import SQLAlchemyError
+
     with lock as (where, attempt):
-        said = False
-        while not attempt():
-            if not said:
-                log.warning(
-                    "another SPC engine is charting this database; waiting until it stops",
-                    extra={"lock": where},
-                )
-                said = True
+        said = ""
+        while True:
+            try:
+                if attempt():
+                    break
+                why = "another SPC engine is charting this database; waiting until it stops"
+            except SQLAlchemyError as exc:  # a store not up yet: the daemon buffers meanwhile
+                why = f"the store does not answer ({_reason(exc)}); the engine waits for it"
+            if why != said:
+                log.warning(why, extra={"lock": where})
+                said = why
             if stop.wait(LOCK_RETRY_S):
                 yield False
                 return
         yield True
+
+
+def _reason(exc: Exception) -> str:
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
 
 
 @contextlib.contextmanager
@@ -287,23 +300,32 @@ def _advisory_lock(db_url: str) -> Iterator[tuple[str, Callable[[], bool]]]:
     from plantqc.store import open_engine
 
     engine = open_engine(db_url)
+    connection: DbConnection | None = None
+
+    def attempt() -> bool:
+        nonlocal connection
+        try:
+            connection = connection or engine.connect()
+            query = text("SELECT pg_try_advisory_lock(:key)")
+            held = bool(connection.execute(query, {"key": LOCK_KEY}).scalar_one())
+            # a session lock outlives the transaction: no connection left idle in one
+            connection.commit()
+        except Exception:
+            if connection is not None:  # a broken connection: the next attempt opens another
+                with contextlib.suppress(Exception):
+                    connection.close()
+                connection = None
+            raise
+        return held
+
     try:
-        with engine.connect() as connection:
-
-            def attempt() -> bool:
-                query = text("SELECT pg_try_advisory_lock(:key)")
-                held = bool(connection.execute(query, {"key": LOCK_KEY}).scalar_one())
-                # a session lock outlives the transaction: no connection left idle in one
-                connection.commit()
-                return held
-
-            try:
-                yield f"pg_advisory_lock({LOCK_KEY})", attempt
-            finally:
-                with contextlib.suppress(Exception):  # a lost connection released it already
-                    connection.execute(text("SELECT pg_advisory_unlock_all()"))
-                    connection.commit()
+        yield f"pg_advisory_lock({LOCK_KEY})", attempt
     finally:
+        if connection is not None:
+            with contextlib.suppress(Exception):  # a lost connection released it already
+                connection.execute(text("SELECT pg_advisory_unlock_all()"))
+                connection.commit()
+                connection.close()
         engine.dispose()
 
 

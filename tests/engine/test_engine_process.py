@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -179,3 +180,19 @@ def test_an_engine_started_before_the_daemon_syncs_the_store_charts_its_tags(
     engine.close()
     assert _violations(store, tag) == [("i", "nelson1", times[1])]
     store.dispose()
+
+
+def test_an_engine_whose_postgresql_does_not_answer_waits_for_it_and_stops_on_close(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    engine = EngineProcess(f"postgresql+psycopg://postgres@127.0.0.1:{port}/test")
+    deadline, said = time.monotonic() + 30, ""
+    while "the engine waits for it" not in said and time.monotonic() < deadline:
+        said += capfd.readouterr().err
+        time.sleep(0.05)
+    assert (engine.alive(), engine.restarts) == (True, 0)
+    engine.close()
+    assert "the store does not answer (" in said and "Traceback" not in said
