@@ -2,7 +2,8 @@
 
 Pipeline: grey -> percentile stretch to 8 bits -> illumination correction -> denoising ->
 threshold (automatic or chosen) -> hole filling, labelling and size filter -> splitting of
-touching particles at their necks -> moments, perimeter and equivalent diameter of each particle.
+touching particles at their necks (and through the gaps they enclose) -> moments, perimeter and
+equivalent diameter of each particle.
 
 Whole-image passes run on one byte per pixel up to the mask. Work per object is kept to the
 objects that need it: every outline is traced once for the whole image and drawn filled to label
@@ -17,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import cv2
 import numpy as np
@@ -207,29 +209,111 @@ def _inner_chords(
 _NEIGHBOURS = np.ones((3, 3), np.uint8)
 
 
+def _chord_length(chord: tuple[tuple[int, int], ...]) -> float:
+    """Length of a two-point chord [px]."""
+    (ax, ay), (bx, by) = chord
+    return math.hypot(ax - bx, ay - by)
+
+
 def _cut(
-    part: np.ndarray, chord: tuple[tuple[int, int], ...], min_part_px: int
+    part: np.ndarray,
+    chord: tuple[tuple[int, int], ...],
+    min_part_px: int,
+    gap: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int] | None:
     """Labels (``uint16``, 1..n) of ``part`` cut along ``chord``, the cut's pixels given back to
-    a neighbouring piece; None when a piece would be a sliver."""
+    a neighbouring piece; None when a piece would be a sliver.
+
+    ``chord`` holds one segment (two points) or, with ``gap`` (a boolean crop of an enclosed
+    gap, left out of every piece), two segments (four points) from the outline to the gap
+    and from the gap back to the outline.
+    """
     trial = part.copy()
-    cv2.line(trial, chord[0], chord[1], 0, 1, cv2.LINE_4)
+    if gap is not None:
+        trial[gap] = 0
+    base = trial.copy()
+    segments = list(zip(chord[::2], chord[1::2], strict=True))
+    for a, b in segments:
+        cv2.line(trial, a, b, 0, 1, cv2.LINE_4)
     n, lab = cv2.connectedComponents(trial, connectivity=8, ltype=cv2.CV_16U)
     if n < 3:
         return None
     # Each piece must be at least a quarter-square of the cut (a half-disc is
     # 1.57 r^2 > (2r)^2 / 4); thinner pieces are slivers along the cut, not particles.
-    length = float(np.hypot(chord[0][0] - chord[1][0], chord[0][1] - chord[1][1]))
+    # Through a gap, the pieces' side along the cut runs from outline to outline across it.
+    length = sum(math.dist(a, b) for a, b in pairwise(chord))
     if min(np.bincount(lab.reshape(-1))[1:].tolist()) < max(min_part_px, length**2 / 4.0):
         return None
     # The pixels of the cut: in the part, in no piece.
-    orphans = part != trial
+    orphans = base != trial
     while True:
         # Each takes the largest label among its neighbours.
         lab[orphans] = cv2.dilate(lab, _NEIGHBOURS)[orphans]
         orphans &= lab == 0
         if not orphans.any():
             return lab, n - 1
+
+
+def _gap_cusps(gap: np.ndarray) -> list[tuple[int, int]]:
+    """Corners of an enclosed gap (boolean crop): the vertices of its convex hull, among which
+    are the cusps where the touching particles around it meet."""
+    contours, _ = cv2.findContours(gap.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    hull = cv2.convexHull(max(contours, key=cv2.contourArea))
+    return [tuple(p) for p in hull.reshape(-1, 2).tolist()]
+
+
+def _across(gap: np.ndarray, a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether corners ``a`` and ``b`` of a gap lie across it, not at one tip: at least 2 px
+    apart with the middle of their segment in the gap."""
+    return math.dist(a, b) >= 2.0 and bool(
+        gap[round((a[1] + b[1]) / 2.0), round((a[0] + b[0]) / 2.0)]
+    )
+
+
+def _gap_cuts(
+    part: np.ndarray,
+    points: list[tuple[int, int, float]],
+    gaps: np.ndarray,
+    min_depth_px: float,
+) -> list[tuple[float, tuple[tuple[int, int], ...], int]]:
+    """Cuts through the enclosed gaps of ``part``: from a concavity of the outline to a corner
+    of a gap and from another corner back to another concavity, at least one concavity
+    ``min_depth_px`` deep, each segment's middle in the particle material, as (length of the
+    two segments, the four points, gap label). The gap itself already separates the
+    particles around it, so only the two necks need cutting."""
+    out: list[tuple[float, tuple[tuple[int, int], ...], int]] = []
+    in_part = gaps[part > 0]
+    for g in np.unique(in_part[in_part > 0]).tolist():
+        gap = gaps == g
+        cusps = _gap_cusps(gap)
+        material = (part > 0) & ~gap
+        # The two nearest corners reachable through material from each concavity: the best
+        # cut between two concavities uses the nearest corner of each, or the second
+        # nearest of one when the nearest two are not across the gap from each other.
+        near = []
+        for ax, ay, a_depth in points:
+            legs = sorted(
+                (math.hypot(ax - cx, ay - cy), (cx, cy))
+                for cx, cy in cusps
+                if material[round((ay + cy) / 2.0), round((ax + cx) / 2.0)]
+            )[:2]
+            near.append(((ax, ay), a_depth, legs))
+        for i, (a, da, legs_a) in enumerate(near):
+            for b, db, legs_b in near[i + 1 :]:
+                if max(da, db) < min_depth_px or not legs_a or not legs_b:
+                    continue
+                best = min(
+                    (
+                        (la + lb, ca, cb)
+                        for la, ca in legs_a
+                        for lb, cb in legs_b
+                        if _across(gap, ca, cb)
+                    ),
+                    default=None,
+                )
+                if best is not None:
+                    out.append((best[0], (a, best[1], best[2], b), g))
+    return out
 
 
 def _split_clump(
@@ -241,10 +325,14 @@ def _split_clump(
     relative_depth: float = _RELATIVE_DEPTH,
     max_cuts: int = _MAX_CUTS,
     edge_sigma_px: float = 0.0,
+    gaps: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """:func:`split_touching` that also gives the outline of every piece.
 
     ``contour`` is the component's outline in the crop's coordinates when already traced.
+    ``gaps`` (``int32`` crop, 0 elsewhere) labels the resolved gaps enclosed by the component
+    (holes of the unfilled mask, filled in ``component``): a cut may run through one
+    (:func:`_gap_cuts`), which then becomes background; a gap never cut through stays filled.
     Returns the ``int32`` labels and ``outlines[j - 1]``, the external outline of piece ``j``:
     the outline each piece was last examined with, for no cut changes a piece it leaves whole.
     """
@@ -261,14 +349,25 @@ def _split_clump(
         depth = neck_depth_px(cv2.countNonZero(part), min_depth_px, relative_depth, edge_sigma_px)
         points = contour_concavities(outline, partner_depth * depth)
         chords = _inner_chords(part, points, depth) if len(points) > 1 else []
-        for chord in chords[:8]:
-            done = _cut(part, chord, min_part_px)
-            if done is not None:
-                break
+        done = None
+        if gaps is None or not points:
+            for chord in chords[:8]:
+                done = _cut(part, chord, min_part_px)
+                if done is not None:
+                    break
         else:
+            # Plain chords and cuts through a gap, shortest first.
+            plain = [(_chord_length(c), c, 0) for c in chords]
+            for _, chord, g in sorted(plain + _gap_cuts(part, points, gaps, depth))[:8]:
+                done = _cut(part, chord, min_part_px, gaps == g if g else None)
+                if done is not None:
+                    break
+        if done is None:
             outlines[k] = outline
             continue
         pieces, m = done
+        # A gap cut through is background now.
+        labels[(pieces == 0) & (part > 0)] = 0
         for j in range(2, m + 1):
             n += 1
             labels[pieces == j] = n
@@ -440,6 +539,11 @@ def segment_particles(
     labels, contour_of = label_filled(thr.mask)
     n = len(contour_of)
     sigma_x = edge_sigma(gray8, contour_of, noise)
+    # Nothing smaller than the blur's disc (radius sigma) is resolved beside a neighbour: a
+    # cut may leave no piece, and a gap counts only, of at least that area.
+    resolved_px = max(
+        min_area_px, math.ceil(math.pi * blur_sigma_px(gray8, thr.mask, contour_of) ** 2)
+    )
     del gray8
     # Only the object pixels are visited from here on: sums over them grouped by label give
     # each component's area, and later every particle's moments.
@@ -465,8 +569,9 @@ def segment_particles(
         np.flatnonzero(keep),
         split,
         split_depth_px,
-        min_area_px,
+        resolved_px,
         sigma_x,
+        thr.mask,
     )
     table = _measure_all(labels, xy, flat, boxes, keep, pieces)
     particles = tuple(
@@ -504,8 +609,17 @@ def edge_sigma(gray: np.ndarray, contours: list[np.ndarray | None], noise: float
     differences) on the outline pixels. See :func:`neck_depth_px` for the concavities it
     makes.
     """
+    if noise <= 0:
+        return 0.0
+    grad = _edge_gradient(gray, contours)
+    return noise / grad if grad > 0 else 0.0
+
+
+def _edge_gradient(gray: np.ndarray, contours: list[np.ndarray | None]) -> float:
+    """Median gradient magnitude (central differences) on the outline pixels [grey levels /
+    px]; 0 without outlines."""
     pts = [c.reshape(-1, 2) for c in contours if c is not None]
-    if noise <= 0 or not pts:
+    if not pts:
         return 0.0
     xy = np.concatenate(pts)
     h, w = gray.shape
@@ -515,8 +629,46 @@ def edge_sigma(gray: np.ndarray, contours: list[np.ndarray | None], noise: float
     yu, yd = np.maximum(y - 1, 0), np.minimum(y + 1, h - 1)
     gx = (f[y, xr].astype(np.float32) - f[y, xl]) / np.maximum(xr - xl, 1)
     gy = (f[yd, x].astype(np.float32) - f[yu, x]) / np.maximum(yd - yu, 1)
-    grad = float(np.median(np.hypot(gx, gy)))
-    return noise / grad if grad > 0 else 0.0
+    return float(np.median(np.hypot(gx, gy)))
+
+
+def blur_sigma_px(gray8: np.ndarray, mask: np.ndarray, contours: list[np.ndarray | None]) -> float:
+    """Gaussian blur sigma of the object edges [px], from their contrast and steepest slope.
+
+    Parameters
+    ----------
+    gray8 : numpy.ndarray
+        The thresholded (denoised) ``uint8`` image.
+    mask : numpy.ndarray
+        ``uint8`` 0/255 object mask of ``gray8``.
+    contours : list
+        Outlines of the objects (``None`` entries skipped).
+
+    Returns
+    -------
+    float
+        ``sigma = C / (sqrt(2 pi) g)`` [px], 0 when it cannot be measured.
+
+    Notes
+    -----
+    A step of height ``C`` blurred by a Gaussian of sigma ``s`` is steepest at its middle,
+    where the outline lies (the 50 % edge criterion), with slope ``C / (s sqrt(2 pi))``.
+    ``g`` is the median gradient on the outline pixels (:func:`edge_sigma`) and ``C`` the
+    difference of the median grey levels of object and background pixels. Blur lowers the
+    level inside small objects, so ``C`` and the sigma err low, never high.
+    """
+    grad = _edge_gradient(gray8, contours)
+    if grad <= 0:
+        return 0.0
+    inside = cv2.calcHist([gray8], [0], mask, [256], [0, 256]).ravel()
+    outside = cv2.calcHist([gray8], [0], cv2.bitwise_not(mask), [256], [0, 256]).ravel()
+    if inside.sum() == 0 or outside.sum() == 0:
+        return 0.0
+
+    def median(hist: np.ndarray) -> float:
+        return float(np.searchsorted(np.cumsum(hist), hist.sum() / 2.0))
+
+    return abs(median(inside) - median(outside)) / (math.sqrt(2.0 * math.pi) * grad)
 
 
 def _against_background(
@@ -589,6 +741,22 @@ class _Pieces:
     first_bbox: dict[int, tuple[int, int, int, int]]
 
 
+def _enclosed_gaps(comp: np.ndarray, mask: np.ndarray, min_area_px: int) -> np.ndarray | None:
+    """Labels (``int32``, with ``comp``'s 1-px margin) of the holes of the unfilled ``mask``
+    (crop without margin) inside the filled component ``comp`` (0/255) of at least
+    ``min_area_px``, or None without any: a smaller hole is no more resolved than a particle
+    of that size would be."""
+    holes = cv2.bitwise_and(comp[1:-1, 1:-1], cv2.bitwise_not(mask))
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(holes, connectivity=4)
+    resolved = np.zeros(n, np.int32)
+    big = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= min_area_px)
+    big = big[big > 0]
+    if big.size == 0:
+        return None
+    resolved[big] = np.arange(1, big.size + 1, dtype=np.int32)
+    return cv2.copyMakeBorder(resolved[lab], 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
+
+
 def _split_and_trace(
     labels: np.ndarray,
     area: np.ndarray,
@@ -599,6 +767,7 @@ def _split_and_trace(
     split_depth_px: float,
     min_area_px: int,
     edge_sigma_px: float = 0.0,
+    mask: np.ndarray | None = None,
 ) -> _Pieces:
     """Split clumps in ``labels`` in place (new pieces get ids ``n, n + 1, ...``) and trace the
     perimeter of every kept component and piece.
@@ -608,6 +777,8 @@ def _split_and_trace(
     Only a component with a concavity at least :func:`neck_depth_px` deep can be split by
     :func:`split_touching`, so that test, on the contour already traced for the whole image,
     selects the few components worth the per-object work; the others keep their traced contour.
+    ``min_area_px`` is the smallest piece a cut may leave and the smallest enclosed gap of the
+    unfilled ``mask`` a cut may run through (:func:`_enclosed_gaps`).
     """
     n = len(contour_of)
     out = _Pieces([0.0] * n, [], [], {})
@@ -625,6 +796,11 @@ def _split_and_trace(
             comp = cv2.copyMakeBorder(
                 cv2.compare(crop, i, cv2.CMP_EQ), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0
             )
+            gaps = (
+                None
+                if mask is None
+                else _enclosed_gaps(comp, mask[y : y + h, x : x + w], min_area_px)
+            )
             # The crop has a 1-px margin: its origin is (x - 1, y - 1) in the image.
             parts, outlines = _split_clump(
                 comp,
@@ -632,6 +808,7 @@ def _split_and_trace(
                 split_depth_px,
                 min_area_px,
                 edge_sigma_px=edge_sigma_px,
+                gaps=gaps,
             )
             if len(outlines) > 1:
                 ids = np.array([0, i] + [n + len(out.parent) + j for j in range(len(outlines) - 1)])

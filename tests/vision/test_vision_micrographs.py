@@ -61,7 +61,7 @@ def test_scale_bar_length_matches_the_readme(micrographs, name, length_px):
 @pytest.mark.parametrize(
     ("stem", "fraction", "tolerance"),
     [
-        ("L2_0a7efff5757e6b543ee1a0d17328c881", 0.0413, 0.025),
+        ("L2_0a7efff5757e6b543ee1a0d17328c881", 0.0413, 0.02),
         ("L2_0b3ff6d0426c2223ed121a5352b26b0f", 0.0016, 0.002),
         ("L2_0c0bbcbbfc104a68cc7fb45a8ae24201", 0.1186, 0.005),
         ("L2_0c6f769bd72e154dac9c98600435aa13", 0.0150, 0.002),
@@ -69,13 +69,30 @@ def test_scale_bar_length_matches_the_readme(micrographs, name, length_px):
 )
 def test_nffa_area_fraction_is_near_the_hand_mask(micrographs, stem, fraction, tolerance):
     # Hand-made masks (0 = particle) are a human reference, not exact truth. Achieved
-    # (absolute), with the half-way threshold between the classes' levels: 2.1, 0.09, 0.25
+    # (absolute), with the half-way threshold between the classes' levels: 1.8, 0.09, 0.25
     # and 0.02 points (Otsu's level gave 1.5, 0.09, 0.2 and 0.04); the agglomerate image's
-    # mask omits the fringes between particles. The granular film is tested in
-    # test_vision_significance.py; the large faceted particles (9 % vs 37 %, the mask covers
-    # only the large ones) are not met and are not tested.
+    # hand outline lies at 72 % of the particle contrast, ours at 50 %. The granular film is
+    # tested in test_vision_significance.py; the large faceted particles (9 % vs 37 %, the
+    # mask covers only the large ones) are not met and are not tested.
     folder = micrographs / "nffa-sem"
     mask = cv2.imread(str(folder / "masks" / f"{stem}.png"), cv2.IMREAD_GRAYSCALE)
     assert np.mean(mask == 0) == pytest.approx(fraction, abs=5e-4)
     seg = vision.segment_particles(_read(folder / f"{stem}.jpg"))
     assert seg.area_fraction == pytest.approx(fraction, abs=tolerance)
+
+
+@pytest.mark.parametrize(
+    ("stem", "count"),
+    [
+        ("L2_0a7efff5757e6b543ee1a0d17328c881", 52),
+        ("L2_0b3ff6d0426c2223ed121a5352b26b0f", 46),
+        ("L2_0c6f769bd72e154dac9c98600435aa13", 110),
+    ],
+)
+def test_nffa_particle_count_is_within_20_percent_of_the_hand_mask(micrographs, stem, count):
+    # Issue 17's target where the mask labels every particle (the granular film is tested in
+    # test_vision_significance.py). Achieved: 60 (+15 %; 63 before pieces smaller than the
+    # blur's disc were left whole), 47 and 105.
+    image = _read(micrographs / "nffa-sem" / f"{stem}.jpg")
+    n = vision.analyze_particles(image, 1.0).particles.count
+    assert abs(n - count) <= 0.2 * count
