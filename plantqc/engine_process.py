@@ -10,8 +10,7 @@ The child is a plain ``python -c`` process fed through its stdin: no multiproces
 no semaphore and no resource-tracker process beside it.  A reader thread in the child takes
 what arrives off the pipe at once (the daemon never blocks on a slow engine), and the engine
 drains whatever has queued up before it charts, so a child that falls behind charts several
-batches in one call instead of queueing work (and what arrives within `CHART_PERIOD_S` of its
-last round waits for the next one).  The engine reads the samples from the store, so
+batches in one call instead of queueing work.  The engine reads the samples from the store, so
 nothing is lost when it lags, dies or is restarted: a replacement catches up from the
 persisted state.  `close` sends a stop behind the last batch and waits for the child to chart
 everything before it.
@@ -54,11 +53,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CHART_PERIOD_S = 0.4
-"""Shortest time between two charting rounds of the engine, s.  Each round costs per tag as
-well as per sample (read its samples, write its state row), so charting two 200 ms publishes in
-one round costs far less than one each (`plantqc bench runner`, 500 I-MR tags at 10 Hz: 0.50 s
-CPU per 5k samples in 200 ms rounds, 0.31 s in 500 ms ones) for at most this much more lag."""
 STOP_TIMEOUT_S = 120.0
 """How long `EngineProcess.close` waits for the child to chart what is queued."""
 RESTART_BACKOFF_S = (0.0, 1.0, 5.0, 30.0)
@@ -402,14 +396,10 @@ def serve(
     from plantqc.charting.hook import StoreHook
 
     hook = StoreHook(db_url, rtn_after=rtn_after, config=config)
-    stop, last_round = False, -CHART_PERIOD_S
+    stop = False
     try:
         while not stop:
-            first = inbox.get()
-            # what arrives within `CHART_PERIOD_S` of the last round is charted in one
-            time.sleep(max(0.0, CHART_PERIOD_S - (time.monotonic() - last_round)))
-            last_round = time.monotonic()
-            names, tick, stop = _drain(first, inbox)
+            names, tick, stop = _drain(inbox.get(), inbox)
             # the hook's first call catches up on every charted tag (what was stored while no
             # engine ran); made on the daemon's first message, which it sends only once it has
             # migrated the store and synced the config's tags: a child that reads the tags
