@@ -4,8 +4,10 @@ Each scalar tag is an in-control normal process around its nominal value,
 ``x_k = mu + delta(t_k) + s(t_k) * sigma * z_k`` with ``z_k`` standard normal from a
 generator seeded by (seed, line, tag), so a run is reproducible tick for tick.  Faults of the
 `Scenario` change the mean ``delta`` (step, drift), the spread ``s`` (variance,
-agglomeration), freeze the value (stuck) or the status (bad, uncertain).  A profile tag is a
-cross-direction scan with a parabolic-power edge bead.  Lot and roll ids change on a fixed
+agglomeration), freeze the value (stuck) or the status (bad, uncertain).  Thermal and flow
+tags read AR(1) wander plus measurement noise instead of ``sigma * z_k``, quantised
+(`plantqc.sim.wander`).  A profile tag is a cross-direction scan with a parabolic-power edge
+bead.  Lot and roll ids change on a fixed
 rhythm.  Nothing here touches a clock or a socket: the server drives the ticks.
 """
 
@@ -20,6 +22,7 @@ from asyncua import ua
 from plantqc.config import Line, Tag
 from plantqc.sim.casting_tags import DRIVEN_TAGS, CastingTags
 from plantqc.sim.scenario import Fault, Scenario
+from plantqc.sim.wander import Ar1Wander, wander_spec
 
 PROFILE_POINTS = 24  # measurement positions across the web
 EDGE_BEAD_SIGMA = 3.0  # how much thicker the web edges are, in sigma
@@ -77,13 +80,20 @@ def _rng(seed: int, line: str, tag: str) -> np.random.Generator:
 
 
 class _TagModel:
-    def __init__(self, line: str, tag: Tag, faults: list[Fault], seed: int, every: int) -> None:
+    def __init__(
+        self, line: str, tag: Tag, faults: list[Fault], seed: int, every: int, tick_s: float
+    ) -> None:
         self.tag = tag
         self.spec = signal_spec(tag)
         self.faults = [f for f in faults if f.applies_to(line, tag.name)]
         self.rng = _rng(seed, line, tag.name)
         self.every = every
         self.held: float | list[float] | None = None
+        # thermal and flow tags wander slowly and read quantised (plantqc.sim.wander)
+        kind = wander_spec(tag.name) if tag.kind == "scalar" else None
+        self.wander = (
+            None if kind is None else Ar1Wander(kind, self.spec.sigma, every * tick_s, self.rng)
+        )
 
     def mean_and_scale(self, t_s: float) -> tuple[float, float]:
         delta, scale = 0.0, 1.0
@@ -115,8 +125,12 @@ class _TagModel:
             fresh: float | list[float] = (
                 spec.nominal + delta + bead + scale * spec.sigma * noise
             ).tolist()
-        else:
+        elif self.wander is None:
             fresh = spec.nominal + delta + scale * spec.sigma * float(self.rng.standard_normal())
+        else:
+            z = float(self.rng.standard_normal())
+            deviation = self.wander.deviation(z, self.rng)
+            fresh = self.wander.quantise(spec.nominal + delta + scale * deviation)
         stuck = any(f.kind == "stuck" and f.active(t_s) for f in self.faults)
         if not stuck or self.held is None:
             self.held = fresh
@@ -145,6 +159,7 @@ class LineModel:
                 faults,
                 seed,
                 max(1, round(tag.sampling_interval_ms / 1000 / tick_s)),
+                tick_s,
             )
             for tag in line.tags
             # a tag that names the counter node reads the counter, not a modelled value
