@@ -8,7 +8,9 @@ Each control period (``period_s``, one gauge traverse) a loop
    its status and source time), the setpoint(s) as the line holds them, the line speed and the
    roll and lot ids;
 3. writes an advisory proposal a person accepted (`plantqc control accept`), else runs the
-   `plantqc.control.loop.LoopSupervisor` period and, in closed mode, writes its setpoint;
+   `plantqc.control.loop.LoopSupervisor` period and, in closed mode, writes its setpoint (an
+   MD loop in closed mode first returns the pump, at a new roll, to the setpoint the last
+   fresh slurry batch started on: `plantqc.control.md.BatchFeedforward`);
 4. reports every write's outcome to the supervisor, whose watchdog drops the loop to advisory
    after repeated failures (a refused value and a lost connection count alike), and files
    every event, move and the loop's state in the store (`plantqc.store.control`).
@@ -37,6 +39,8 @@ from plantqc.errors import UserError
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+    from plantqc.control.md import BatchFeedforward
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +138,7 @@ class LoopRuntime:
         # built when the loop first leaves off: the controllers import python-control / cvxpy
         # (and scipy), which a daemon whose loops are all off need not load
         self.supervisor: LoopSupervisor | None = None
+        self.batch_ff: BatchFeedforward | None = None
         self.periods = 0
         self.writes = 0
         self.last_error: str | None = None
@@ -184,6 +189,15 @@ class LoopRuntime:
                 decision_write, applied_id = target, wanted[0]
             proposal = None
         else:
+            if self.batch_ff is not None:
+                wanted_ff = self.batch_ff.update(line.roll, float(setpoint))
+                if wanted_ff is not None and sup.mode == Mode.CLOSED:
+                    ff = sup.feedforward(now, setpoint, wanted_ff, "new slurry batch")
+                    if ff.write is not None:
+                        ok, detail = await self._write(ff.write)
+                        events += sup.write_done(self.clock(), ok, detail=detail)
+                        if ok:
+                            setpoint = ff.write
             decision = sup.step(now, meas, setpoint, line)
             self.hold = decision.hold
             events += decision.events
@@ -223,6 +237,10 @@ class LoopRuntime:
                 else _cd_controller(self.settings)  # type: ignore[arg-type]
             )
             self.supervisor = LoopSupervisor(self.name, self.settings.supervisor, controller)
+            if self.kind == "md":  # a roll brings a fresh slurry batch (plantqc.control.md)
+                from plantqc.control.md import BatchFeedforward
+
+                self.batch_ff = BatchFeedforward()
         if asked.mode != self.supervisor.mode:
             # audited by whoever stored it (the person, or this runtime's watchdog)
             self.supervisor.set_mode(asked.mode, time=now, user=asked.mode_by, reason="stored")

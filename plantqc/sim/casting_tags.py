@@ -90,8 +90,9 @@ def solids_wt_pct_for(phi: float, slurry: Slurry) -> float:
     return 100.0 * (phi / rho_l) / ((1.0 - phi) / rho_s + phi / rho_l)
 
 
-def line_config(line: Line, sim: CastingSim) -> CastingLineConfig:
-    """The casting line that makes ``line``'s spec targets at its nominal setpoints."""
+def line_config(line: Line, sim: CastingSim, roll_length_s: float) -> CastingLineConfig:
+    """The casting line that makes ``line``'s spec targets at its nominal setpoints; its rolls
+    (each a fresh slurry batch) as long as the scenario's at the nominal speed."""
     speed = _target(line, "web_speed_m_min", 2.0)
     flow = _target(line, "pump_rate_ml_min", 400.0)
     wet = _target(line, "wet_thickness_um", 200.0)
@@ -111,6 +112,7 @@ def line_config(line: Line, sim: CastingSim) -> CastingLineConfig:
         scan_s=sim.scan_s,
         gauge_noise_um=sim.gauge_noise_um,
         step_s=sim.scan_s / 20.0,
+        roll_length_m=roll_length_s * speed / 60.0,
     )
 
 
@@ -130,10 +132,14 @@ class CastingTags:
         the gauge's readings Bad / Uncertain.
     seed : int
         Seed of the model's disturbances.
+    roll_length_s : float
+        The scenario's roll length: the model's slurry batches change with the roll ids.
     """
 
-    def __init__(self, line: Line, sim: CastingSim, faults: list[Fault], seed: int) -> None:
-        self.config = line_config(line, sim)
+    def __init__(
+        self, line: Line, sim: CastingSim, faults: list[Fault], seed: int, roll_length_s: float
+    ) -> None:
+        self.config = line_config(line, sim, roll_length_s)
         self.model = CastingLine(
             self.config,
             seed=seed,

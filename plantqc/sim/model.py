@@ -169,7 +169,9 @@ class LineModel:
         self.casting: CastingTags | None = None
         if scenario.casting is not None and line.kind == "casting":
             on_gauge = [f for f in faults if f.applies_to(line.name, "dry_thickness_um")]
-            self.casting = CastingTags(line, scenario.casting, on_gauge, seed)
+            self.casting = CastingTags(
+                line, scenario.casting, on_gauge, seed, scenario.roll_length_s
+            )
 
     def lot_and_roll(self, t_s: float) -> tuple[str, str]:
         """Lot and roll codes at ``t_s``: a new roll every roll length, a lot every few rolls."""
