@@ -183,8 +183,9 @@ class EngineProcess:
         """Whether the current engine process is running."""
         return self._process is not None and self._process.poll() is None
 
-    def close(self) -> None:
-        """Let the child chart what is queued, then stop it."""
+    def close(self, timeout_s: float | None = STOP_TIMEOUT_S) -> None:
+        """Let the child chart what is queued, then stop it; past ``timeout_s`` (None: no
+        bound, as a replay that must return charted waits) it is killed."""
         with self._lock:
             self._closing.set()
             process, channel = self._process, self._channel
@@ -192,7 +193,7 @@ class EngineProcess:
             with contextlib.suppress(OSError):  # a dead child: nothing of it to wait for
                 channel.send(("stop", None))
         try:
-            process.wait(STOP_TIMEOUT_S)
+            process.wait(timeout_s)
         except subprocess.TimeoutExpired:
             log.error("engine process did not stop in time; killing it")
             process.kill()

@@ -110,6 +110,7 @@ def replay(
             components=[],
             clock_checks=False,
             shutdown_drain_s=FOREVER_S,
+            engine_wait_s=None,  # returns only once every replayed sample is charted
             started=daemon.append,
         )
     wall_s = time.monotonic() - began

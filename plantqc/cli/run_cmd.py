@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from plantqc.config import LoadedConfig, load_config
+from plantqc.engine_process import STOP_TIMEOUT_S
 from plantqc.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ def run_daemon(
     components: Sequence[Component] | None = None,
     clock_checks: bool = True,
     shutdown_drain_s: float = 10.0,
+    engine_wait_s: float | None = STOP_TIMEOUT_S,
     started: Callable[[Daemon], None] | None = None,
 ) -> DaemonStatus:
     """Run the daemon with its SPC engine process until it stops; the engine has charted
@@ -37,7 +39,8 @@ def run_daemon(
 
     ``inputs`` / ``components`` replace the config's (`plantqc.daemon.Daemon`).  Without
     ``clock_checks`` the engine gets no wall-clock tick (silent tags), which recorded times
-    would all fail.  ``started`` sees the daemon before it runs.
+    would all fail.  ``engine_wait_s`` bounds the wait for the engine to chart what is queued
+    once the daemon stopped (None: no bound).  ``started`` sees the daemon before it runs.
     """
     from plantqc.daemon import Daemon
     from plantqc.engine_process import EngineProcess
@@ -60,7 +63,7 @@ def run_daemon(
             started(daemon)
         return asyncio.run(daemon.run(duration))
     finally:
-        spc.close()
+        spc.close(engine_wait_s)
 
 
 def run(
