@@ -61,13 +61,16 @@ def replay(
             "replay.speed, else max.",
         ),
     ] = None,
-    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning.")] = "error",
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning.")] = (
+        "warning"
+    ),
 ) -> None:
     """Replay a recorded file into the store: stored, charted and alarmed as if live."""
     from plantqc.connectors.replay import read_recording, replay_inputs
 
     pace = None if speed is None else parse_speed(speed)
-    loaded = load_config(config)
+    # no OPC UA server is reached: only the storage's variable matters, read when it is used
+    loaded = load_config(config, check_env=False)
     settings = loaded.config.replay
     if pace is not None:
         settings = settings.model_copy(update={"speed": pace})
