@@ -316,6 +316,32 @@ def _gap_cuts(
     return out
 
 
+def _walled_in(labels: np.ndarray, part: np.ndarray, done: tuple[np.ndarray, int]) -> bool:
+    """Whether a cut of ``part`` (0/255) into ``done`` leaves a wedge: a triangle (its outline
+    within 2 px, the digitisation of a straight cut on both sides, of three straight sides)
+    with less than a third of its outline free, the rest bordering other labels of ``labels``
+    or its sibling pieces. Such a piece is the junction of three touching particles, bounded
+    by the cuts between them; a particle's necks are narrower than it, so most of its outline
+    is its own surface."""
+    pieces, m = done
+    # Outside the clump, or in the gap a cut runs through.
+    empty = cv2.bitwise_or(
+        cv2.compare(labels, 0, cv2.CMP_EQ),
+        cv2.bitwise_and(part, cv2.compare(pieces, 0, cv2.CMP_EQ)),
+    )
+    background = cv2.dilate(empty, _NEIGHBOURS)
+    for j in range(1, m + 1):
+        piece = cv2.compare(pieces, j, cv2.CMP_EQ)
+        ring = cv2.subtract(piece, cv2.erode(piece, _NEIGHBOURS))
+        free = cv2.countNonZero(cv2.bitwise_and(ring, background))
+        if (
+            3 * free < cv2.countNonZero(ring)
+            and len(cv2.approxPolyDP(_outline(piece), 2.0, closed=True)) <= 3
+        ):
+            return True
+    return False
+
+
 def _split_clump(
     component: np.ndarray,
     contour: np.ndarray | None,
@@ -353,15 +379,17 @@ def _split_clump(
         if gaps is None or not points:
             for chord in chords[:8]:
                 done = _cut(part, chord, min_part_px)
-                if done is not None:
+                if done is not None and not _walled_in(labels, part, done):
                     break
+                done = None
         else:
             # Plain chords and cuts through a gap, shortest first.
             plain = [(_chord_length(c), c, 0) for c in chords]
             for _, chord, g in sorted(plain + _gap_cuts(part, points, gaps, depth))[:8]:
                 done = _cut(part, chord, min_part_px, gaps == g if g else None)
-                if done is not None:
+                if done is not None and not _walled_in(labels, part, done):
                     break
+                done = None
         if done is None:
             outlines[k] = outline
             continue
