@@ -302,6 +302,11 @@ class Daemon:
     def _pending_extend(self, batch: Sequence[Reading]) -> None:
         self._pending.extend(batch)
 
+    @property
+    def backlog(self) -> int:
+        """Readings taken from the inputs and not yet stored: in memory or in the buffer."""
+        return self.buffer.depth + len(self._pending)
+
     def request_stop(self) -> None:
         """Ask the daemon to flush, drain and return (what SIGTERM / SIGINT do)."""
         self._stop.set()

@@ -86,7 +86,7 @@ def replay(
     daemon: list[Daemon] = []
 
     def backlog() -> int:
-        return daemon[0].buffer.depth if daemon else 0
+        return daemon[0].backlog if daemon else 0
 
     def inputs(sink: ReadingSink) -> list[Input]:
         return list(
@@ -121,6 +121,12 @@ def replay(
         raise UserError(
             f"the replay stopped with {status.buffer_depth} sample(s) not stored (interrupted, "
             "or the database went away); run it again: stored samples are not duplicated."
+        )
+    if status.buffer_refused:
+        raise UserError(
+            f"the durable buffer refused {status.buffer_refused} sample(s) at its bound of "
+            f"{status.buffer_capacity}; set replay.max_backlog below daemon.buffer_max_samples "
+            "and replay again: stored samples are not duplicated."
         )
     stored = sum(line.stored for line in status.lines.values())
     span = recording.span

@@ -254,8 +254,9 @@ class ReplayInput:
     batch_rows : int
         Readings handed on together at most.
     backlog : callable, optional
-        Samples waiting in the daemon's durable buffer; at ``max`` the input waits while it
-        exceeds ``max_backlog``.
+        Readings the daemon has taken and not yet stored (`plantqc.daemon.Daemon.backlog`);
+        at ``max`` the input waits while it exceeds ``max_backlog``, so a file longer than
+        the buffer's bound is never refused by it.
     max_backlog : int
         See ``backlog``.
     origin : datetime, optional

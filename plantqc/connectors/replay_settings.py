@@ -19,8 +19,8 @@ class Replay(SettingsModel):
 
     ``speed`` is a factor of real time (2: a recorded hour in 30 minutes) or ``max``: as fast
     as the buffer, store and engine take it.  ``batch_rows`` readings at most are handed on
-    together; at ``max`` the input waits while the daemon's durable buffer holds more than
-    ``max_backlog`` samples, so a long file never fills the buffer to its bound.
+    together; at ``max`` the input waits while the daemon holds more than ``max_backlog``
+    readings not yet stored, so a long file never fills the durable buffer to its bound.
     """
 
     speed: float | Literal["max"] = "max"

@@ -163,3 +163,24 @@ def test_sim_record_then_replay_then_export_then_replay_gives_the_same_samples(
     assert code == 0, output
     assert stored(second) == stored(first)
     assert len(stored(first)) > 300
+
+
+def test_a_file_longer_than_the_buffer_s_bound_is_stored_whole(tmp_path: Path) -> None:
+    # the input holds back while 100 readings wait, so a 300-sample buffer never refuses
+    config = tmp_path / "casting.yaml"
+    config.write_text(
+        CASTING.read_text()
+        + "daemon:\n  buffer_max_samples: 300\nreplay:\n  batch_rows: 50\n  max_backlog: 100\n"
+    )
+    recorded = tmp_path / "sim.csv"
+    code, output = invoke(
+        "sim", "record", "--config", str(config), "--hours", "0.02", "--seed", "4",
+        "--start", "2026-12-01T08:00:00Z", "--out", str(recorded),
+    )  # fmt: skip
+    assert code == 0, output
+    rows = len(recorded.read_text().splitlines()) - 1
+    assert rows > 600
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    code, output = invoke("replay", str(recorded), "--config", str(config), "--db", url)
+    assert code == 0, output
+    assert len(stored(url)) == rows
