@@ -317,12 +317,12 @@ def _gap_cuts(
 
 
 def _walled_in(labels: np.ndarray, part: np.ndarray, done: tuple[np.ndarray, int]) -> bool:
-    """Whether a cut of ``part`` (0/255) into ``done`` leaves a wedge: a triangle (its outline
-    within 2 px, the digitisation of a straight cut on both sides, of three straight sides)
-    with less than a third of its outline free, the rest bordering other labels of ``labels``
-    or its sibling pieces. Such a piece is the junction of three touching particles, bounded
-    by the cuts between them; a particle's necks are narrower than it, so most of its outline
-    is its own surface."""
+    """Whether a cut of ``part`` (0/255) into ``done`` leaves a wedge: a triangle or
+    quadrilateral (its outline within 2 px, the digitisation of a straight cut on both sides,
+    of three or four straight sides) with less than a third of its outline free, the rest
+    bordering other labels of ``labels`` or its sibling pieces. Such a piece is the junction
+    of three or four touching particles, bounded by the cuts between them; a particle's necks
+    are narrower than it, so most of its outline is its own surface."""
     pieces, m = done
     # Outside the clump, or in the gap a cut runs through.
     empty = cv2.bitwise_or(
@@ -336,7 +336,7 @@ def _walled_in(labels: np.ndarray, part: np.ndarray, done: tuple[np.ndarray, int
         free = cv2.countNonZero(cv2.bitwise_and(ring, background))
         if (
             3 * free < cv2.countNonZero(ring)
-            and len(cv2.approxPolyDP(_outline(piece), 2.0, closed=True)) <= 3
+            and len(cv2.approxPolyDP(_outline(piece), 2.0, closed=True)) <= 4
         ):
             return True
     return False
