@@ -40,12 +40,13 @@ from plantqc.errors import UserError
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from plantqc.control.md import BatchFeedforward
+    from plantqc.control.cd import CdController
+    from plantqc.control.md import BatchFeedforward, MdLoop
 
 log = logging.getLogger(__name__)
 
 
-def _md_controller(s: MdLoopSettings):  # type: ignore[no-untyped-def]
+def _md_controller(s: MdLoopSettings) -> MdLoop:
     from plantqc.control.md import MdLoop, VelocityPi, simc_pi
 
     m = s.model
@@ -54,7 +55,7 @@ def _md_controller(s: MdLoopSettings):  # type: ignore[no-untyped-def]
     return MdLoop(VelocityPi(tuning, s.period_s), s.target_um)
 
 
-def _cd_controller(s: CdLoopSettings):  # type: ignore[no-untyped-def]
+def _cd_controller(s: CdLoopSettings) -> CdController:
     from plantqc.control.cd import CdController, CdSettings
     from plantqc.control.response import response_matrix
 
@@ -139,6 +140,8 @@ class LoopRuntime:
         # (and scipy), which a daemon whose loops are all off need not load
         self.supervisor: LoopSupervisor | None = None
         self.batch_ff: BatchFeedforward | None = None
+        self._joined: tuple[str | None] | None = None  # the roll the loop started in
+        self._full_rolls = False
         self.periods = 0
         self.writes = 0
         self.last_error: str | None = None
@@ -167,8 +170,6 @@ class LoopRuntime:
         engine = self.engine()
         if engine is None:
             return
-        from plantqc.store import control as store
-
         now = self.clock()
         wanted = await asyncio.to_thread(self._adopt, engine, now)
         sup = self.supervisor
@@ -180,6 +181,7 @@ class LoopRuntime:
         meas, setpoint, line = self._parse(values)
         events: list[Event] = []
         applied_id: int | None = None
+        stale = False  # the loop's pending proposal is no longer the controller's advice
         if wanted is not None:
             target, _ = sup.accept(now, wanted[1])  # the person's event is filed
             if target is None:
@@ -187,9 +189,13 @@ class LoopRuntime:
                 decision_write = None
             else:
                 decision_write, applied_id = target, wanted[0]
-            proposal = None
         else:
-            if self.batch_ff is not None:
+            if self._joined is None:
+                self._joined = (line.roll,)
+            # the roll the loop started in was joined part-way: its setpoint then is no batch
+            # start, so the feedforward learns from the first roll it sees begin
+            self._full_rolls |= (line.roll,) != self._joined
+            if self.batch_ff is not None and self._full_rolls:
                 wanted_ff = self.batch_ff.update(line.roll, float(setpoint))
                 if wanted_ff is not None and sup.mode == Mode.CLOSED:
                     ff = sup.feedforward(now, setpoint, wanted_ff, "new slurry batch")
@@ -201,10 +207,9 @@ class LoopRuntime:
             decision = sup.step(now, meas, setpoint, line)
             self.hold = decision.hold
             events += decision.events
-            decision_write, proposal = decision.write, decision.proposal
-            if proposal is not None and not any(e.kind == "proposed" for e in decision.events):
-                # the controller wants no move now: an older proposal is no longer its advice
-                events.append(Event(now, self.name, "nothing", SYSTEM_USER, None, None, ""))
+            decision_write = decision.write
+            # the controller wants no move now: an older proposal is no longer its advice
+            stale = decision.proposal is not None and not any(e.kind == "proposed" for e in events)
         if decision_write is not None:
             ok, detail = await self._write(decision_write)
             events += sup.write_done(self.clock(), ok, detail=detail)
@@ -213,7 +218,7 @@ class LoopRuntime:
             if applied_id is not None:
                 await asyncio.to_thread(self._finish, engine, applied_id,
                                         "applied" if ok else "failed")  # fmt: skip
-        await asyncio.to_thread(self._file, engine, events, setpoint, meas, self.hold, now, store)
+        await asyncio.to_thread(self._file, engine, events, stale, setpoint, meas, now)
         self.periods += 1
 
     def _adopt(self, engine: Engine, now: datetime) -> tuple[int, str] | None:
@@ -292,14 +297,23 @@ class LoopRuntime:
         with Session(engine) as session, session.begin():
             finish_proposal(session, move_id, status)
 
-    def _file(self, engine, events, setpoint, meas, hold, now, store) -> None:  # type: ignore[no-untyped-def]
+    def _file(
+        self,
+        engine: Engine,
+        events: list[Event],
+        stale: bool,
+        setpoint: np.ndarray,
+        meas: Measurement,
+        now: datetime,
+    ) -> None:
         from sqlalchemy.orm import Session
 
+        from plantqc.store import control as store
+
         with Session(engine) as session, session.begin():
-            real = [e for e in events if e.kind != "nothing"]
-            if len(real) < len(events):
+            if stale:
                 store.supersede(session, self.name)
-            store.record_events(session, real)
+            store.record_events(session, events)
             value = meas.value
             store.save_state(
                 session,
@@ -307,7 +321,7 @@ class LoopRuntime:
                 setpoint=setpoint.tolist() if self.kind == "cd" else float(setpoint),
                 measured=(value.tolist() if isinstance(value, np.ndarray) else value)
                 if meas.good else None,
-                hold=hold,
+                hold=self.hold,
                 at=now,
             )  # fmt: skip
 
