@@ -226,7 +226,7 @@ def _parquet_rows(path: Path) -> Iterator[Mapping[str, object]]:
     try:
         table = pq.read_table(path)
     except (OSError, pa.ArrowInvalid) as exc:
-        raise UserError(f"cannot read {path} as Parquet: {exc}.") from None
+        raise UserError(f"cannot read {path} as Parquet: {str(exc).rstrip('.')}.") from None
     _missing(path, table.column_names)
     times = table.column("source_time")
     if pa.types.is_timestamp(times.type) and times.type.tz is None:
