@@ -83,6 +83,14 @@ def replay(
         typer.echo(sentence)
     if not recording.readings:
         raise UserError(f"{file} has no row to replay.")
+    from plantqc.store import connect, upgrade
+
+    # a replay has an end: a store it cannot use is one sentence now, not buffering forever
+    store = connect(db or loaded.storage_url())
+    try:
+        upgrade(store)
+    finally:
+        store.dispose()
     daemon: list[Daemon] = []
 
     def backlog() -> int:
