@@ -184,3 +184,16 @@ def test_a_file_longer_than_the_buffer_s_bound_is_stored_whole(tmp_path: Path) -
     code, output = invoke("replay", str(recorded), "--config", str(config), "--db", url)
     assert code == 0, output
     assert len(stored(url)) == rows
+
+
+def test_a_store_that_cannot_be_reached_is_one_sentence_before_anything_is_replayed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("line,tag,source_time,value\ncasting-1,dew_point_c,2026-12-01T08:00:00Z,-50\n")
+    url = "postgresql+psycopg://postgres@127.0.0.1:9/x"  # nothing listens on port 9
+    code, output = invoke("replay", str(path), "--config", str(CASTING), "--db", url)
+    assert code == 2
+    assert output.splitlines()[-1].startswith(
+        "error: cannot reach the database at postgresql+psycopg://postgres@127.0.0.1:9/x"
+    )
