@@ -219,6 +219,10 @@ class Daemon:
     on_tick : callable, optional
         Called with the time every ``alarm_check_interval_s``, after shelves expired (the SPC
         engine's silent-tag check, `plantqc.charting.hook.StoreHook.tick`).
+    on_store_open : callable, optional
+        Called once, when the store is first open, migrated and synced, before any
+        ``on_stored`` or ``on_tick`` (the SPC engine process starts there: never on a
+        store the daemon rejects).
     components : sequence of Component, optional
         Run beside the inputs; default `default_components` (the control loops).
     inputs : callable, optional
@@ -239,6 +243,7 @@ class Daemon:
         on_tick: Callable[[datetime], None] | None = None,
         components: Sequence[Component] | None = None,
         inputs: Callable[[ReadingSink], Sequence[Input]] | None = None,
+        on_store_open: Callable[[], None] | None = None,
     ) -> None:
         config = loaded.config
         settings = config.daemon
@@ -253,6 +258,7 @@ class Daemon:
         self.metrics_port = settings.metrics_port if metrics_port is None else metrics_port
         self.on_stored = on_stored
         self.on_tick = on_tick
+        self.on_store_open = on_store_open
         self.shutdown_drain_s = shutdown_drain_s
         self.inputs: list[Input] = (
             list(inputs(self._pending_extend))
@@ -538,6 +544,11 @@ class Daemon:
                 raise
 
         self._engine, self._refs = await asyncio.to_thread(open_and_sync)
+        if self.on_store_open is not None:
+            try:
+                await asyncio.to_thread(self.on_store_open)
+            except Exception:  # not the store's failure: it is open and stays so
+                log.exception("on_store_open consumer failed; the samples are stored")
         return self._engine
 
     async def _drain_loop(self) -> None:

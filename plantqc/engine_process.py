@@ -92,6 +92,10 @@ class EngineProcess:
     log_level : str, optional
         Level of the child's JSON-lines log on stderr (`plantqc.logs.configure_logging`);
         None leaves the child's logging unconfigured.
+    start : bool, optional
+        Start the child now (default); False leaves that to `start`, so that a daemon starts
+        it only once it has opened the store (``Daemon(on_store_open=...)``): a store it
+        rejects is never touched by an engine.
     """
 
     def __init__(
@@ -101,6 +105,7 @@ class EngineProcess:
         rtn_after: int = RTN_AFTER_POINTS,
         config: PlantConfig | None = None,
         log_level: str | None = None,
+        start: bool = True,
     ) -> None:
         self._setup = (db_url, rtn_after, config, log_level)
         self._lock = threading.Lock()  # one writer on the pipe at a time
@@ -111,6 +116,11 @@ class EngineProcess:
         self.restarts = 0
         self._failure: BaseException | None = None
         self._keeper = threading.Thread(target=self._keep, name="plantqc-engine", daemon=True)
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start the child (once)."""
         self._keeper.start()
         self._started.wait()
         if self._failure is not None:
@@ -185,11 +195,13 @@ class EngineProcess:
 
     def close(self, timeout_s: float | None = STOP_TIMEOUT_S) -> None:
         """Let the child chart what is queued, then stop it; past ``timeout_s`` (None: no
-        bound, as a replay that must return charted waits) it is killed."""
+        bound, as a replay that must return charted waits) it is killed.  An engine never
+        started has nothing to stop."""
         with self._lock:
             self._closing.set()
             process, channel = self._process, self._channel
-            assert process is not None and channel is not None
+            if process is None or channel is None:
+                return
             with contextlib.suppress(OSError):  # a dead child: nothing of it to wait for
                 channel.send(("stop", None))
         try:

@@ -46,13 +46,18 @@ def run_daemon(
     from plantqc.engine_process import EngineProcess
 
     configure_logging(log_level)
-    spc = EngineProcess(db or loaded.storage_url(), config=loaded.config, log_level=log_level)
+    # started once the daemon has opened the store: a store it rejects (not a database, an
+    # unknown schema) ends the run with its one sentence and no engine touches it
+    spc = EngineProcess(
+        db or loaded.storage_url(), config=loaded.config, log_level=log_level, start=False
+    )
     try:
         daemon = Daemon(
             loaded,
             db_url=db,
             buffer_path=buffer,
             metrics_port=metrics_port,
+            on_store_open=spc.start,
             on_stored=spc,
             on_tick=spc.tick if clock_checks else None,
             shutdown_drain_s=shutdown_drain_s,
