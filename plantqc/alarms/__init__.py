@@ -15,7 +15,8 @@ return of a condition and every operator note is appended to ``audit_log`` (enti
 - `plantqc.alarms.rows`: carries a transition out on an alarm row, with its audit row, on
   rows read through `locked` (row locks on PostgreSQL, the write lock on SQLite), so the
   engine and an operator changing one alarm at the same time are serialised;
-- `plantqc.alarms.conditions`: the engine's events (`apply_events`) and line conditions;
+- `plantqc.alarms.conditions`: the engine's events (`apply_tag_events`, `apply_events` for one tag)
+  and line conditions;
 - `plantqc.alarms.operator`: acknowledge, shelve, comment, list; shelves expiring.
 
 References
@@ -32,6 +33,7 @@ from plantqc.alarms.conditions import (
     SPC_KIND,
     AlarmEvent,
     apply_events,
+    apply_tag_events,
     priority_for,
     set_line_condition,
 )
@@ -58,6 +60,7 @@ __all__ = [
     "AlarmView",
     "ack",
     "apply_events",
+    "apply_tag_events",
     "audit",
     "comment",
     "expire_shelves",

@@ -9,7 +9,7 @@ ones.  What each firing, return, stop or restart of the line does is the state t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from plantqc.alarms.rows import change, locked, open_alarm
-from plantqc.alarms.states import OPEN_STATES, Event, unsuppress_event
+from plantqc.alarms.states import Event, unsuppress_event
 from plantqc.store.models import Alarm, AlarmState
 
 SPC_KIND = "spc"
@@ -58,33 +58,36 @@ class AlarmEvent:
     active: frozenset[tuple[str, str]] = frozenset()
 
 
-def _open_alarms(session: Session, tag_id: int) -> dict[tuple[str, str], Alarm]:
-    """The open alarm of each (kind, code) condition of a tag: one query for all its events.
+def _open_alarms(session: Session, tag_ids: Collection[int]) -> dict[int, list[Alarm]]:
+    """The open alarm rows of each of ``tag_ids``, oldest first: one query for all of them.
 
     Locked (`plantqc.alarms.rows.locked`) until the engine's transaction commits: an operator's
     acknowledgement waits for it, or, committed first, is what the engine reads.  Without
-    autoflush: the engine's pending state rows need not be written for this read.  A row
-    closed in this session but not yet flushed still reads as open from the database, so the
-    state is checked in memory too (a closed alarm is never reopened: the next raise inserts
-    a new row).
+    autoflush: the engine's pending state rows need not be written for this read.
     """
     with session.no_autoflush:
         query = (
             select(Alarm)
-            .where(Alarm.tag_id == tag_id, Alarm.state != AlarmState.NORMAL)
+            .where(Alarm.tag_id.in_(sorted(tag_ids)), Alarm.state != AlarmState.NORMAL)
             .order_by(Alarm.id)
         )
         rows = session.scalars(locked(session, query)).all()
-    newest = {(row.kind, row.code): row for row in rows}
-    return {key: row for key, row in newest.items() if row.state != AlarmState.NORMAL}
-
-
-def _set_suppression(session: Session, tag_id: int, event: AlarmEvent) -> None:
-    query = (
-        select(Alarm).where(Alarm.tag_id == tag_id, Alarm.state.in_(OPEN_STATES)).order_by(Alarm.id)
-    )
-    rows = session.scalars(locked(session, query)).all()
+    by_tag: dict[int, list[Alarm]] = {tag_id: [] for tag_id in tag_ids}
     for row in rows:
+        by_tag[row.tag_id].append(row)  # type: ignore[index]
+    return by_tag
+
+
+def _by_condition(rows: Sequence[Alarm]) -> dict[tuple[str, str], Alarm]:
+    # a row closed in this session is still in the tag's list: its state is checked in memory
+    # (a closed alarm is never reopened: the next raise inserts a new row)
+    return {(row.kind, row.code): row for row in rows if row.state != AlarmState.NORMAL}
+
+
+def _set_suppression(session: Session, rows: Sequence[Alarm], event: AlarmEvent) -> None:
+    for row in rows:
+        if row.state == AlarmState.NORMAL:
+            continue
         step = (
             Event.SUPPRESS
             if event.kind == "suppress"
@@ -96,60 +99,75 @@ def _set_suppression(session: Session, tag_id: int, event: AlarmEvent) -> None:
 def apply_events(
     session: Session, line_id: int, tag_id: int, events: Sequence[AlarmEvent]
 ) -> list[Alarm]:
-    """Bring the alarms of one tag up to date with ``events``, in order, in ``session``.
+    """Bring the alarms of one tag up to date with ``events`` (`apply_tag_events`); return
+    the alarms opened (inserted) by them."""
+    return apply_tag_events(session, {(line_id, tag_id): events})[(line_id, tag_id)]
+
+
+def apply_tag_events(
+    session: Session, events: Mapping[tuple[int, int], Sequence[AlarmEvent]]
+) -> dict[tuple[int, int], list[Alarm]]:
+    """Bring the alarms of each (line id, tag id) up to date with its ``events``, in order,
+    in ``session``; the open rows of all the tags with events are read in one locked query.
 
     Called by the engine inside the transaction that stores the violations and its state.
     Every state change appends an audit row; a condition that fires again on an alarm that
     stays in its state (active, shelved, suppressed) only counts up.  Returns the alarms
-    opened (inserted) by these events.
+    opened (inserted) by the events of each tag.
     """
-    opened: list[Alarm] = []
-    open_rows: dict[tuple[str, str], Alarm] | None = None
-    for event in events:
-        if event.kind in ("suppress", "unsuppress"):
-            _set_suppression(session, tag_id, event)
-            open_rows = None  # unsuppressing may have closed some
-            continue
-        if open_rows is None:
-            open_rows = _open_alarms(session, tag_id)
-        key = (event.alarm_kind, event.code)
-        row = open_rows.get(key)
-        if event.kind == "raise":
-            fired = Event.ACTIVATE_SUPPRESSED if event.suppressed else Event.ACTIVATE
-            detail = {"rule": event.code}
-            if row is None:
-                row = open_alarm(
-                    session,
-                    fired,
-                    ENGINE_USER,
-                    line_id=line_id,
-                    tag_id=tag_id,
-                    kind=event.alarm_kind,
-                    code=event.code,
-                    priority=event.priority,
-                    message=event.message,
-                    at=event.at,
-                    detail=detail,
-                )
-                opened.append(row)
-                open_rows[key] = row
-            else:
-                # a reactivation's audit row carries when the condition fired (the samples'
-                # time, which the EEMUA figures count by), as a raise's alarm row does
-                change(
-                    session,
-                    row,
-                    fired,
-                    ENGINE_USER,
-                    fired_at=event.at,
-                    message=event.message,
-                    detail={**detail, "at": str(event.at)},
-                )
-        elif row is not None:
-            detail = {"rule": event.code, "at": str(event.at)}
-            change(session, row, Event.RETURN, ENGINE_USER, detail=detail)
-            if row.state == AlarmState.NORMAL:
-                del open_rows[key]
+    opened: dict[tuple[int, int], list[Alarm]] = {key: [] for key in events}
+    busy = [key for key, tag_events in events.items() if tag_events]
+    if not busy:
+        return opened
+    rows_of = _open_alarms(session, {tag_id for _, tag_id in busy})
+    for line_id, tag_id in busy:
+        rows = rows_of[tag_id]
+        open_rows = _by_condition(rows)
+        for event in events[(line_id, tag_id)]:
+            if event.kind in ("suppress", "unsuppress"):
+                _set_suppression(session, rows, event)
+                open_rows = _by_condition(rows)  # unsuppressing may have closed some
+                continue
+            key = (event.alarm_kind, event.code)
+            row = open_rows.get(key)
+            if event.kind == "raise":
+                fired = Event.ACTIVATE_SUPPRESSED if event.suppressed else Event.ACTIVATE
+                detail = {"rule": event.code}
+                if row is None:
+                    row = open_alarm(
+                        session,
+                        fired,
+                        ENGINE_USER,
+                        line_id=line_id,
+                        tag_id=tag_id,
+                        kind=event.alarm_kind,
+                        code=event.code,
+                        priority=event.priority,
+                        message=event.message,
+                        at=event.at,
+                        detail=detail,
+                    )
+                    opened[(line_id, tag_id)].append(row)
+                    rows.append(row)
+                    open_rows[key] = row
+                else:
+                    # a reactivation's audit row carries when the condition fired (the
+                    # samples' time, which the EEMUA figures count by), as a raise's alarm
+                    # row does
+                    change(
+                        session,
+                        row,
+                        fired,
+                        ENGINE_USER,
+                        fired_at=event.at,
+                        message=event.message,
+                        detail={**detail, "at": str(event.at)},
+                    )
+            elif row is not None:
+                detail = {"rule": event.code, "at": str(event.at)}
+                change(session, row, Event.RETURN, ENGINE_USER, detail=detail)
+                if row.state == AlarmState.NORMAL:
+                    del open_rows[key]
     return opened
 
 

@@ -39,7 +39,14 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from plantqc.alarms import RTN_AFTER_POINTS, SENSOR_FAULT_KIND, SPC_KIND, AlarmEvent, apply_events
+from plantqc.alarms import (
+    RTN_AFTER_POINTS,
+    SENSOR_FAULT_KIND,
+    SPC_KIND,
+    AlarmEvent,
+    apply_events,
+    apply_tag_events,
+)
 from plantqc.charting.catalog import load_charts
 from plantqc.charting.chart import ChartConfig
 from plantqc.charting.design import RESTORE, ChartDesign, Evaluator, resized
@@ -340,15 +347,19 @@ _UPDATE_STATE = _STATE_TABLE.update().where(_STATE_TABLE.c.tag_id == bindparam("
 @dataclass
 class _Writes:
     """What one transaction of the runner stores, written in bulk at its end (one statement per
-    table, not one ORM object per row): state rows to update and to insert, violations."""
+    table, not one ORM object per row): state rows to update and to insert, violations; and
+    the alarm events of each (line id, tag id), applied with one read of the open alarms."""
 
     updates: list[dict[str, Any]] = field(default_factory=list)
     inserts: list[dict[str, Any]] = field(default_factory=list)
     violations: list[dict[str, Any]] = field(default_factory=list)
     runs: dict[int, list[_SeriesRun]] = field(default_factory=dict)
     """The charts as they stand after the transaction, by tag (kept once it commits)."""
+    events: dict[tuple[int, int], list[AlarmEvent]] = field(default_factory=dict)
 
-    def execute(self, session: Session) -> None:
+    def execute(self, session: Session) -> dict[int, int]:
+        """Store it all; return how many alarms the events opened, by tag id."""
+        opened = apply_tag_events(session, self.events)
         # Core statements on the tables, one executemany each: the ORM's bulk paths would
         # handle every row as a mapped object's changes first
         if self.updates:
@@ -361,6 +372,7 @@ class _Writes:
             session.execute(_STATE_TABLE.insert(), self.inserts)
         if self.violations:
             session.execute(Violation.__table__.insert(), self.violations)
+        return {tag_id: len(rows) for (_, tag_id), rows in opened.items()}
 
 
 @dataclass
@@ -432,6 +444,7 @@ class SpcEngine:
         """Evaluate the new samples of ``tag_ids``, chunk by chunk, each chunk of all the tags
         in one transaction (states, violations and alarms stored together)."""
         runs = [TagRun(tag_id) for tag_id in tag_ids]
+        by_tag = {run.tag_id: run for run in runs}
         pending = runs
         while pending:
             try:
@@ -447,7 +460,8 @@ class SpcEngine:
                             session, states.get(run.tag_id), run, writes, prefetched.get(run.tag_id)
                         )
                     ]
-                    writes.execute(session)
+                    for tag_id, opened in writes.execute(session).items():
+                        by_tag[tag_id].alarms_opened += opened
                 self._states.update(
                     (w["tag_id"], _Saved(w["last_ts"], w["updated_at"], w["state"]))
                     for w in (*writes.updates, *writes.inserts)
@@ -635,7 +649,7 @@ class SpcEngine:
             elif keys[at] != OUTSIDE:
                 series[0].feed(ts, value, keys[at], stopped, events)
         violations = [v for s in series for v in s.violations]
-        opened = apply_events(session, chart.line_id, chart.tag_id, events)
+        writes.events[(chart.line_id, chart.tag_id)] = events
         new_state = {
             "tag_id": chart.tag_id,
             "chart": chart.chart,
@@ -654,7 +668,6 @@ class SpcEngine:
         writes.runs[chart.tag_id] = series
         run.samples += len(rows)
         run.violations.extend(Violation(**v) for v in violations)
-        run.alarms_opened += len(opened)
         run.last_ts = rows[-1][0]
         return len(rows) < READ_CHUNK
 
