@@ -12,6 +12,7 @@ import asyncio
 import itertools
 from pathlib import Path
 
+import pytest
 import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -199,3 +200,28 @@ def test_the_closed_cd_loop_writes_every_die_bolt_through_opc_ua(tmp_path: Path)
     assert all(abs(n - o) <= 1.0 + 1e-9 for m in applied for n, o in zip(m.new, m.old, strict=True))
     # each move starts where the last one left the bolts, as read back from the server
     assert all(b.old == a.new for a, b in itertools.pairwise(applied))
+
+
+def test_the_batch_feedforward_acts_from_the_second_roll_change_on(tmp_path: Path) -> None:
+    # rolls of 2 s: the loop joins roll 1 part-way, sees roll 2 begin (nothing to go back
+    # to yet) and at roll 3 returns the pump to where roll 2 started
+    doc = yaml.safe_load(_config(tmp_path, free_port()).path.read_text(encoding="utf-8"))
+    # a short settling hold marks each roll change among the moves
+    doc["lines"][0]["control"]["md"]["supervisor"]["settling_s"] = 0.3
+    path = tmp_path / "casting.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    loaded = load_config(path)
+    scenario = Scenario(faults=[UPSET], casting=FAST, roll_length_s=2.0, rolls_per_lot=10)
+    _run(loaded, scenario, 5.0)
+    engine = connect(loaded.storage_url())
+    with Session(engine) as session:
+        moves = list(session.scalars(select(ControlMove).order_by(ControlMove.id)))
+    engine.dispose()
+    ff = [m for m in moves if m.reason.startswith("new slurry batch")]
+    assert ff, [m.reason for m in moves]
+    holds = [i for i, m in enumerate(moves) if m.kind == "held"]
+    # none at roll 2, the first at roll 3 (filed before that period's settling hold)
+    assert moves.index(ff[0]) == holds[1] - 1
+    # back to where roll 2 started: the setpoint after the last move before its hold
+    roll_2_start = [m for m in moves[: holds[0]] if m.kind == "applied"][-1].new
+    assert ff[0].new == pytest.approx(roll_2_start)
