@@ -42,7 +42,8 @@ from plantqc.quality import GOOD_BELOW
 from plantqc.store.audit import record_audit
 from plantqc.store.engine_state import EngineState
 from plantqc.store.models import ControlLimits, Profile, Sample
-from spc import PhaseOneResult, SPCInputError, imr, phase_one, profile_statistics, xbar_r, xbar_s
+from spc import PhaseOneResult, SPCInputError, imr, phase_one, xbar_r, xbar_s
+from spc.profiles import profile_statistic_arrays
 
 
 def phase_one_of(
@@ -95,12 +96,14 @@ def store_provisional(
 
 
 def scan_statistics(values: Sequence[float]) -> dict[str, float] | None:
-    """The per-scan statistics of one profile, or None when the scan is too short to judge."""
+    """The per-scan statistics of one profile (`spc.profiles.profile_statistic_arrays`), or
+    None when the scan is too short to judge; for the phase I study and the streaming engine
+    alike, neither of which loads pandas for it."""
     try:
-        table = profile_statistics(np.asarray(values, dtype=float))
+        columns = profile_statistic_arrays(values)
     except SPCInputError:
         return None
-    return {name: float(v) for name, v in table.iloc[0].items()}
+    return {name: float(column[0]) for name, column in columns.items()}
 
 
 @dataclass(frozen=True)

@@ -64,14 +64,13 @@ from plantqc.charting.limits import (
     timeline,
 )
 from plantqc.charting.names import SeriesSpec
-from plantqc.charting.phase1 import store_provisional
+from plantqc.charting.phase1 import scan_statistics, store_provisional
 from plantqc.charting.subgroups import epoch_us, group_keys, read_rolls
 from plantqc.config import PlantConfig
 from plantqc.quality import GOOD_BELOW
 from plantqc.store.engine_state import EngineState
 from plantqc.store.models import ControlLimits, Profile, Sample, Violation
-from spc import SPCInputError, XbarStream
-from spc.profiles import profile_statistic_arrays
+from spc import XbarStream
 from spc.subgroups import OUTSIDE
 
 log = logging.getLogger(__name__)
@@ -308,16 +307,6 @@ class _SeriesRun:
         for code in [c for c, at in self.fired.items() if self.points - at >= self.rtn_after]:
             del self.fired[code]
             events.append(AlarmEvent("clear", code, ts))
-
-
-def _scan_statistics(values: Sequence[float]) -> dict[str, float] | None:
-    """The per-scan statistics of one profile, None when the scan is too short to judge
-    (`spc.profiles.profile_statistic_arrays`: the engine does not load pandas for a scan)."""
-    try:
-        columns = profile_statistic_arrays(values)
-    except SPCInputError:
-        return None
-    return {name: float(column[0]) for name, column in columns.items()}
 
 
 def _state_row(session: Session, chart: ChartConfig, row: EngineState | None = None) -> EngineState:
@@ -637,7 +626,7 @@ class SpcEngine:
             if status >= GOOD_BELOW or value is None:
                 continue
             if chart.kind == "profile":
-                statistics = _scan_statistics(value)
+                statistics = scan_statistics(value)
                 for s in series if statistics is not None else ():
                     figure = statistics[s.series.statistic]  # type: ignore[index]
                     if math.isfinite(figure):

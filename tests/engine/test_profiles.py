@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from engine_helpers import feed_scans
@@ -91,3 +95,21 @@ def test_restart_mid_stream_gives_the_same_profile_violations_as_one_run(
     once, twice = _violations(store, whole), _violations(store, halves)
     assert {chart for chart, *_ in once} >= {"cd_mean.ewma", "cd_2sigma.i"}
     assert twice == once
+
+
+# a fresh interpreter: the engine and the phase I study imported, one scan's statistics taken
+_SCAN_ALONE = """
+import json, sys
+import plantqc.charting.runner
+from plantqc.charting.phase1 import scan_statistics
+scan_statistics([40.0, 45.0, 50.0, 55.0, 60.0, 52.0])
+print(json.dumps("pandas" in sys.modules))
+"""
+
+
+def test_a_scans_statistics_load_no_pandas() -> None:
+    # the one per-scan function of the engine and the phase I study takes spc's arrays
+    loaded = subprocess.run(
+        [sys.executable, "-c", _SCAN_ALONE], capture_output=True, text=True, check=True
+    )
+    assert json.loads(loaded.stdout) is False
