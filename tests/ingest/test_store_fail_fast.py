@@ -59,3 +59,21 @@ def test_a_schema_revision_this_plantqc_does_not_know_ends_the_daemon(
     engine.dispose()
     with pytest.raises(StoreUnusable, match=r"has schema revision '9999', which this plantqc"):
         asyncio.run(Daemon(loaded, db_url=url).run(duration_s=30))
+
+
+def test_the_daemon_reports_its_store_open_once_before_it_hands_on_a_batch(
+    tmp_path: Path, port: int
+) -> None:
+    # what `plantqc run` starts its engine process on: never on a store it rejects
+    loaded = counter_config(tmp_path, port)
+    calls: list[str] = []
+    daemon = Daemon(
+        loaded,
+        on_store_open=lambda: calls.append("open"),
+        on_stored=lambda batch: calls.append("stored"),
+    )
+    asyncio.run(daemon.run(duration_s=2))
+    # the daemon's own buffer-depth sample is stored at its start: one batch at least
+    assert calls[0] == "open"
+    assert calls.count("open") == 1
+    assert "stored" in calls
