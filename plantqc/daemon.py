@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 
 DB_RETRY_INITIAL_S = 0.5
 DB_RETRY_MAX_S = 15.0
-IDLE_POLL_S = 0.05
+IDLE_WAIT_S = 1.0
 BUFFER_ALARM_KIND = "buffer"
 BUFFER_ALARM_CODE = "near-full"
 BUFFER_ALARM_PRIORITY = "high"
@@ -292,6 +292,8 @@ class Daemon:
         self._pending: list[Reading] = []
         self._stop = asyncio.Event()
         self._sources_stopped = asyncio.Event()
+        # set by each flush into the buffer: an empty buffer is waited on, not polled
+        self._buffered = asyncio.Event()
         self._engine: Engine | None = None
         self._refs: dict[tuple[str, str], TagRef] = {}
         self._near_full_logged = False
@@ -406,6 +408,7 @@ class Daemon:
             sources_stop.set()
             await asyncio.gather(*source_tasks, *component_tasks, return_exceptions=True)
             self._sources_stopped.set()
+            self._buffered.set()
             await flushing  # the flush loop ends after its current flush
             await self._flush()
             try:
@@ -431,6 +434,8 @@ class Daemon:
             return
         batch, self._pending = self._pending, []
         accepted = await asyncio.to_thread(self.buffer.put, batch)
+        if accepted:
+            self._buffered.set()
         if accepted < len(batch):
             log.error(
                 "buffer full: samples refused",
@@ -561,7 +566,10 @@ class Daemon:
                     await self._sync_buffer_alarm(engine)
                     if self._sources_stopped.is_set() and not self._pending:
                         return
-                    await asyncio.sleep(IDLE_POLL_S)
+                    self._buffered.clear()
+                    if self.buffer.depth == 0:  # a flush between the peek and here is in depth
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._buffered.wait(), IDLE_WAIT_S)
                     continue
                 result = await asyncio.to_thread(
                     write_batch, engine, self._refs, self.products, batch
