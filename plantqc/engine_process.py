@@ -23,7 +23,10 @@ violations are committed together.
 One engine per database: the child holds an advisory lock for as long as it charts
 (`engine_lock`), so a second engine started on the same database (an old daemon's engine still
 catching up, a second daemon) logs that it waits and charts only once the first has stopped;
-two engines never chart the same tags at once.
+two engines never chart the same tags at once.  Before each charting round the child checks
+that it still holds the lock (a PostgreSQL lock lives as long as its connection: a server
+restart or a terminated backend releases it); one that lost it exits, and the replacement the
+keeper starts waits for the lock like any second engine.
 """
 
 from __future__ import annotations
@@ -68,6 +71,8 @@ LOCK_SUFFIX = ".engine-lock"
 """Beside a SQLite file ``plant.db``, the engine's lock file is ``plant.db.engine-lock``."""
 ORPHANED_EXIT = 3
 """Exit code of a child whose parent went away."""
+LOCK_LOST_EXIT = 4
+"""Exit code of a child whose lock connection broke: its replacement waits for the lock."""
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 _CHILD = "from plantqc.engine_process import main; main()"
@@ -235,10 +240,10 @@ def lock_path(database: str) -> Path:
 
 
 @contextlib.contextmanager
-def engine_lock(db_url: str, stop: threading.Event) -> Iterator[bool]:
-    """Hold the database's engine lock for the block: True once held; while another engine
-    holds it, say so once and try again every `LOCK_RETRY_S`, or give up (False) when
-    ``stop`` is set.
+def engine_lock(db_url: str, stop: threading.Event) -> Iterator[Callable[[], bool] | None]:
+    """Hold the database's engine lock for the block: once held, a check whether it still is;
+    while another engine holds it, say so once and try again every `LOCK_RETRY_S`, or give up
+    (None) when ``stop`` is set.
 
     PostgreSQL: the session advisory lock `LOCK_KEY` on a connection of its own, released by
     the server when the holder's connection ends (a killed engine included).  SQLite: an
@@ -251,14 +256,14 @@ def engine_lock(db_url: str, stop: threading.Event) -> Iterator[bool]:
     url = make_url(db_url)
     if url.get_backend_name() == "sqlite":
         if not url.database or url.database == ":memory:":
-            yield True
+            yield lambda: True
             return
         lock: Any = _file_lock(lock_path(url.database))
     else:
         lock = _advisory_lock(db_url)
     from sqlalchemy.exc import SQLAlchemyError
 
-    with lock as (where, attempt):
+    with lock as (where, attempt, still_held):
         said = ""
         while True:
             try:
@@ -271,9 +276,9 @@ def engine_lock(db_url: str, stop: threading.Event) -> Iterator[bool]:
                 log.warning(why, extra={"lock": where})
                 said = why
             if stop.wait(LOCK_RETRY_S):
-                yield False
+                yield None
                 return
-        yield True
+        yield still_held
 
 
 def _reason(exc: Exception) -> str:
@@ -281,7 +286,7 @@ def _reason(exc: Exception) -> str:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[tuple[str, Callable[[], bool]]]:
+def _file_lock(path: Path) -> Iterator[tuple[str, Callable[[], bool], Callable[[], bool]]]:
     import fcntl
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -294,14 +299,16 @@ def _file_lock(path: Path) -> Iterator[tuple[str, Callable[[], bool]]]:
             return False
         return True
 
-    try:
-        yield str(path), attempt
+    try:  # an flock is the process's until it closes the descriptor: never lost before
+        yield str(path), attempt, lambda: True
     finally:
         os.close(fd)  # closing the descriptor releases the lock
 
 
 @contextlib.contextmanager
-def _advisory_lock(db_url: str) -> Iterator[tuple[str, Callable[[], bool]]]:
+def _advisory_lock(
+    db_url: str,
+) -> Iterator[tuple[str, Callable[[], bool], Callable[[], bool]]]:
     from sqlalchemy import text
 
     from plantqc.store import open_engine
@@ -325,8 +332,24 @@ def _advisory_lock(db_url: str) -> Iterator[tuple[str, Callable[[], bool]]]:
             raise
         return held
 
+    def still_held() -> bool:
+        # a bigint advisory key shows in pg_locks as classid (high half) and objid (low half)
+        query = text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+            " AND pid = pg_backend_pid() AND objsubid = 1"
+            " AND classid::bigint = :high AND objid::bigint = :low"
+        )
+        key = {"high": (LOCK_KEY >> 32) & 0xFFFFFFFF, "low": LOCK_KEY & 0xFFFFFFFF}
+        try:
+            assert connection is not None
+            held = connection.execute(query, key).scalar_one() > 0
+            connection.commit()
+        except Exception:  # a broken connection took the lock with it
+            return False
+        return held
+
     try:
-        yield f"pg_advisory_lock({LOCK_KEY})", attempt
+        yield f"pg_advisory_lock({LOCK_KEY})", attempt, still_held
     finally:
         if connection is not None:
             with contextlib.suppress(Exception):  # a lost connection released it already
@@ -393,9 +416,9 @@ def main() -> None:
     stopped = threading.Event()
     threading.Thread(target=_read, args=(channel, inbox, stopped), daemon=True).start()
     # an engine stopped while another holds the lock has nothing of its own to chart
-    with engine_lock(db_url, stopped) as held:
-        if held:
-            serve(db_url, rtn_after, config, inbox)
+    with engine_lock(db_url, stopped) as still_held:
+        if still_held is not None:
+            serve(db_url, rtn_after, config, inbox, still_held)
 
 
 def serve(
@@ -403,8 +426,10 @@ def serve(
     rtn_after: int,
     config: PlantConfig | None,
     inbox: queue.SimpleQueue[tuple[str, Any]],
+    still_held: Callable[[], bool] = lambda: True,
 ) -> None:
-    """Chart what arrives in ``inbox`` until a stop; blocks between messages (no polling)."""
+    """Chart what arrives in ``inbox`` until a stop; blocks between messages (no polling).
+    Each round first checks ``still_held`` (the engine lock); without it the process exits."""
     # imported here, in the child: the daemon's process never loads the charts
     from plantqc.charting.hook import StoreHook
 
@@ -413,6 +438,13 @@ def serve(
     try:
         while not stop:
             names, tick, stop = _drain(inbox.get(), inbox)
+            if not still_held():
+                log.error(
+                    "the engine lost its database lock (its connection ended); it stops, and "
+                    "the engine started in its place waits for the lock"
+                )
+                hook.close()
+                os._exit(LOCK_LOST_EXIT)
             # the hook's first call catches up on every charted tag (what was stored while no
             # engine ran); made on the daemon's first message, which it sends only once it has
             # migrated the store and synced the config's tags: a child that reads the tags

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 from engine_helpers import feed
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from plantqc.buffer import Reading
@@ -196,3 +196,34 @@ def test_an_engine_whose_postgresql_does_not_answer_waits_for_it_and_stops_on_cl
     assert (engine.alive(), engine.restarts) == (True, 0)
     engine.close()
     assert "the store does not answer (" in said and "Traceback" not in said
+
+
+def test_an_engine_whose_lock_connection_ends_stops_and_its_replacement_charts_once(
+    store: Engine, tags: dict[str, TagRef]
+) -> None:
+    # a PostgreSQL advisory lock ends with its connection (a server restart, a terminated
+    # backend): the engine that held it must not go on charting beside a new lock holder
+    if store.dialect.name != "postgresql":
+        pytest.skip("an flock lasts as long as the process: only a PostgreSQL lock is lost")
+    tag = tags["x_imr"].tag_id
+    engine = EngineProcess(_url(store))
+    holder = text(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database ="
+        " (SELECT oid FROM pg_database WHERE datname = current_database())"
+    )
+    deadline, pids = time.monotonic() + 30, []
+    while not pids and time.monotonic() < deadline:
+        with store.connect() as connection:
+            pids = connection.execute(holder).scalars().all()
+        time.sleep(0.05)
+    assert len(pids) == 1
+    with store.connect() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pids[0]})
+    times = feed(store, tag, [10.0, 13.5, 10.0, 13.6])
+    engine(_batch(times))
+    deadline = time.monotonic() + 30
+    while engine.restarts == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    engine.close()
+    assert engine.restarts == 1
+    assert _violations(store, tag) == [("i", "nelson1", times[1]), ("i", "nelson1", times[3])]
