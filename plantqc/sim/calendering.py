@@ -60,7 +60,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import brentq
 
-from plantqc.sim.casting_line import Scan
+from plantqc.sim.gauge import GaugedLine, Scan
+from plantqc.sim.wander import ar1_step
 
 STEEL_E_PA = 210e9
 """Young's modulus of a steel roll, Pa."""
@@ -265,7 +266,7 @@ def solve_nip(cfg: CalenderConfig, incoming_um: float, gap_at_bearings_um: float
     return NipState(g, float(q), exit_thickness_um(film, incoming_um, g))
 
 
-class Calender:
+class Calender(GaugedLine):
     """The seeded calender line: write the gap setpoint, `advance` time, read gauge scans.
 
     Parameters
@@ -286,26 +287,26 @@ class Calender:
         disturbances: bool = True,
         gauge_noise: bool = True,
     ) -> None:
+        # the web's history: exit thickness across the web (um) as it left the nip
+        super().__init__(
+            source_to_gauge_m=config.nip_to_gauge_m,
+            speed_m_min=config.speed_m_min,
+            n_bins=config.n_bins,
+            scan_s=config.scan_s,
+            step_s=config.step_s,
+            channels={"exit": (config.n_bins,)},
+        )
         self.config = config
         self._rng = np.random.default_rng(seed)
         self._dist_on, self._noise_on = disturbances, gauge_noise
-        self.t_s = 0.0
-        self.speed = config.speed_m_min
         self.gap_setpoint = self.gap = config.gap_um
         self._wander = 0.0
         self._roll_step = 0.0
         self._roll_start_m = 0.0
         self._phase = config.disturbance.eccentricity_phase_rad
         self.rolls = 0
-        self._cap = 4096
-        self._t = np.zeros(self._cap)
-        self._s = np.zeros(self._cap)  # web length through the nip, m
-        self._exit = np.zeros((self._cap, config.n_bins))
-        self._n = 0
         self.nip = self._solve()
         self._record()
-        self._scan_start = 0.0
-        self._scan_dir = 1
 
     # --- setpoints (what OPC UA writes) ---------------------------------------------------------
 
@@ -314,12 +315,6 @@ class Calender:
         lo, hi = self.config.gap_limits_um
         self.gap_setpoint = float(np.clip(um, lo, hi))
         return self.gap_setpoint
-
-    def set_speed(self, m_min: float) -> None:
-        """Write the line speed (taken at once: the drive is fast next to the dead time)."""
-        if m_min <= 0:
-            raise ValueError("the model runs only with the web moving (speed > 0)")
-        self.speed = float(m_min)
 
     # --- physics ---------------------------------------------------------------------------------
 
@@ -350,26 +345,11 @@ class Calender:
         """Gap at the bearings: the hydraulic gap less thermal closure plus eccentricity, um."""
         return self.gap - self.thermal_closure_um() + self.eccentricity_um()
 
-    def deadtime_s(self) -> float:
-        """Transport time from nip to gauge at the current speed, s: ``L / U``."""
-        return self.config.nip_to_gauge_m / (self.speed / 60.0)
-
     def _solve(self) -> NipState:
         return solve_nip(self.config, self.incoming_um(), self.gap_at_bearings_um())
 
     def _record(self) -> None:
-        if self._n == self._cap:
-            self._cap *= 2
-            self._t = np.resize(self._t, self._cap)
-            self._s = np.resize(self._s, self._cap)
-            self._exit = np.resize(self._exit, (self._cap, self.config.n_bins))
-        i = self._n
-        self._t[i] = self.t_s
-        self._s[i] = (
-            0.0 if i == 0 else self._s[i - 1] + self.speed / 60.0 * (self.t_s - self._t[i - 1])
-        )
-        self._exit[i] = self.nip.exit_um
-        self._n += 1
+        self._web.record(self.t_s, self.speed, exit=self.nip.exit_um)
 
     def _step(self, dt: float) -> None:
         c, d = self.config, self.config.disturbance
@@ -379,12 +359,10 @@ class Calender:
         # the phase advances with the web, so a speed change keeps the sine continuous
         self._phase += 2.0 * np.pi * dt / self.rotation_period_s()
         if self._dist_on:
-            a = np.exp(-dt / d.incoming_tau_s)
-            self._wander = (
-                a * self._wander
-                + d.incoming_sigma_pct / 100.0 * np.sqrt(1 - a * a) * self._rng.standard_normal()
+            self._wander = ar1_step(
+                self._wander, dt, d.incoming_tau_s, d.incoming_sigma_pct / 100.0, self._rng
             )
-        web_m = self._s[self._n - 1] + self.speed / 60.0 * dt
+        web_m = self._web.length_m + self.speed / 60.0 * dt
         if web_m - self._roll_start_m >= c.roll_length_m:
             self._roll_start_m = web_m
             self.rolls += 1
@@ -396,39 +374,21 @@ class Calender:
     def at_gauge(self, t_s: NDArray[np.float64]) -> NDArray[np.float64]:
         """Exit thickness (um) of bin ``i`` of the web under the gauge at ``t_s[i]``: the nip's
         output when that web went through it (linear between model steps)."""
-        n = self._n
-        t = np.asarray(t_s, dtype=float)
-        left = np.interp(
-            np.interp(t, self._t[:n], self._s[:n]) - self.config.nip_to_gauge_m,
-            self._s[:n],
-            self._t[:n],
-        )
-        k = np.clip(np.searchsorted(self._t[:n], left, side="right") - 1, 0, max(n - 2, 0))
+        web = self._web
+        n, t, exit_um = len(web), web.t_s, web.values("exit")
+        left = web.left_source_s(t_s)
+        # each bin has its own time, so each is interpolated in its own column
+        k = np.clip(np.searchsorted(t, left, side="right") - 1, 0, max(n - 2, 0))
         k1 = np.minimum(k + 1, n - 1)
-        span = np.where(k1 > k, self._t[k1] - self._t[k], 1.0)
-        w = np.clip((left - self._t[k]) / span, 0.0, 1.0)
-        bins = np.arange(t.size)
-        return (1.0 - w) * self._exit[k, bins] + w * self._exit[k1, bins]
-
-    def advance(self, seconds: float) -> list[Scan]:
-        """Step the model ``seconds`` forward; return the gauge traverses completed meanwhile."""
-        c = self.config
-        scans: list[Scan] = []
-        end = self.t_s + seconds
-        while self.t_s < end - 1e-9:
-            self._step(min(c.step_s, end - self.t_s))
-            if self.t_s >= self._scan_start + c.scan_s - 1e-9:
-                scans.append(self._read_scan())
-        return scans
+        span = np.where(k1 > k, t[k1] - t[k], 1.0)
+        w = np.clip((left - t[k]) / span, 0.0, 1.0)
+        bins = np.arange(left.size)
+        return (1.0 - w) * exit_um[k, bins] + w * exit_um[k1, bins]
 
     def _read_scan(self) -> Scan:
         c = self.config
-        frac = (np.arange(c.n_bins) + 0.5) / c.n_bins
-        if self._scan_dir < 0:
-            frac = frac[::-1]
-        profile = self.at_gauge(self._scan_start + frac * c.scan_s)
+        profile = self.at_gauge(self._traverse.bin_times_s())
         if self._noise_on:
             profile = profile + c.gauge_noise_um * self._rng.standard_normal(c.n_bins)
-        self._scan_start = self.t_s
-        self._scan_dir = -self._scan_dir
+        self._traverse.turn(self.t_s)
         return Scan(t_s=self.t_s, profile_um=profile, md_mean_um=float(profile.mean()))

@@ -31,6 +31,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from plantqc.control.response import bin_centres, response_matrix
+from plantqc.sim.gauge import GaugedLine, Scan
+from plantqc.sim.wander import ar1_step
 
 # LiTFSI crystal density; the product recipe names the salt but not its density
 LITFSI_DENSITY_G_CM3 = 1.33
@@ -239,29 +241,7 @@ class CastingLineConfig:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-@dataclass(frozen=True)
-class Scan:
-    """One traverse of the scanning gauge.
-
-    Attributes
-    ----------
-    t_s : float
-        Time at the end of the traverse.
-    profile_um : numpy.ndarray
-        Dry thickness of each bin, um, as read (bin ``i`` at its own time in the traverse).
-    md_mean_um : float
-        Mean of the traverse, um: the MD measurement.
-    sensor_ok : bool
-        False while the gauge reports a fault (the values are then not to be used).
-    """
-
-    t_s: float
-    profile_um: NDArray[np.float64]
-    md_mean_um: float
-    sensor_ok: bool = True
-
-
-class CastingLine:
+class CastingLine(GaugedLine):
     """The seeded casting line: write setpoints, `advance` time, read gauge scans.
 
     Parameters
@@ -284,14 +264,20 @@ class CastingLine:
         gauge_noise: bool = True,
     ) -> None:
         c = config
+        # the web's history: MD dry thickness at the die (um) and die-bolt positions (%)
+        super().__init__(
+            source_to_gauge_m=c.die_to_gauge_m,
+            speed_m_min=c.speed_m_min,
+            n_bins=c.n_bins,
+            scan_s=c.scan_s,
+            step_s=c.step_s,
+            channels={"dry": (), "cdu": (c.n_zones,)},
+        )
         self.config = c
         self._rng = np.random.default_rng(seed)
         self._md_on, self._cd_on, self._noise_on = md_disturbances, cd_disturbances, gauge_noise
-        self.t_s = 0.0
         self.flow_setpoint = c.flow_ml_min
         self.flow = c.flow_ml_min
-        self.speed_setpoint = c.speed_m_min
-        self.speed = c.speed_m_min
         self.cd_setpoint = np.zeros(c.n_zones)
         self.cd = np.zeros(c.n_zones)
         self.response = response_matrix(
@@ -309,16 +295,7 @@ class CastingLine:
         self._log_visc = 0.0
         self._roll_start_m = 0.0
         self.rolls = 0
-        # history of what left the die, one row per model step
-        self._cap = 4096
-        self._t = np.zeros(self._cap)
-        self._s = np.zeros(self._cap)  # web length that has left the die, m
-        self._dry = np.zeros(self._cap)  # MD dry thickness at the die, um
-        self._cdu = np.zeros((self._cap, c.n_zones))  # die-bolt positions, %
-        self._n = 0
-        self._record(self.dry_at_die_um())
-        self._scan_start = 0.0
-        self._scan_dir = 1
+        self._record()
         # faults drawn apart, so that switching them on leaves every other disturbance as it was
         self._fault_rng = np.random.default_rng([seed, 1])
         self._fault_left = 0
@@ -331,11 +308,10 @@ class CastingLine:
         self.flow_setpoint = float(np.clip(ml_min, lo, hi))
         return self.flow_setpoint
 
-    def set_speed(self, m_min: float) -> None:
-        """Write the line speed (taken at once: the drive is fast next to the dead time)."""
-        if m_min <= 0:
-            raise ValueError("the model runs only with the web moving (speed > 0)")
-        self.speed_setpoint = self.speed = float(m_min)
+    @property
+    def speed_setpoint(self) -> float:
+        """Line speed setpoint, m/min: the speed itself (`set_speed` takes it at once)."""
+        return self.speed
 
     def set_cd(self, pct: NDArray[np.float64]) -> NDArray[np.float64]:
         """Write the die-bolt setpoints; each is clamped to +/- its range.  Returns them."""
@@ -364,24 +340,8 @@ class CastingLine:
         wet = wet_thickness_um(self.delivered_flow_ml_min(), self.config.width_m, self.speed)
         return wet * self.solids_fraction
 
-    def deadtime_s(self) -> float:
-        """Transport time from die to gauge at the current speed, s: ``L / U``."""
-        return self.config.die_to_gauge_m / (self.speed / 60.0)
-
-    def _record(self, dry: float) -> None:
-        if self._n == self._cap:
-            self._cap *= 2
-            for name in ("_t", "_s", "_dry"):
-                setattr(self, name, np.resize(getattr(self, name), self._cap))
-            self._cdu = np.resize(self._cdu, (self._cap, self.config.n_zones))
-        i = self._n
-        self._t[i] = self.t_s
-        self._s[i] = (
-            0.0 if i == 0 else self._s[i - 1] + self.speed / 60.0 * (self.t_s - self._t[i - 1])
-        )
-        self._dry[i] = dry
-        self._cdu[i] = self.cd
-        self._n += 1
+    def _record(self) -> None:
+        self._web.record(self.t_s, self.speed, dry=self.dry_at_die_um(), cdu=self.cd)
 
     def _step(self, dt: float) -> None:
         c, md = self.config, self.config.md
@@ -395,20 +355,16 @@ class CastingLine:
         )
         self.cd += np.clip(self.cd_setpoint - self.cd, -c.cd_slew_pct_s * dt, c.cd_slew_pct_s * dt)
         if self._md_on:
-            a = np.exp(-dt / md.wander_tau_s)
-            self._wander = (
-                a * self._wander
-                + md.wander_sigma_pct / 100.0 * np.sqrt(1 - a * a) * self._rng.standard_normal()
+            self._wander = ar1_step(
+                self._wander, dt, md.wander_tau_s, md.wander_sigma_pct / 100.0, self._rng
             )
-            a = np.exp(-dt / md.viscosity_tau_s)
-            self._log_visc = (
-                a * self._log_visc
-                + md.viscosity_sigma_pct / 100.0 * np.sqrt(1 - a * a) * self._rng.standard_normal()
+            self._log_visc = ar1_step(
+                self._log_visc, dt, md.viscosity_tau_s, md.viscosity_sigma_pct / 100.0, self._rng
             )
             self.solids_wt_pct += md.evaporation_pct_h * dt / 3600.0
-        self._record(self.dry_at_die_um())
-        if self._s[self._n - 1] - self._roll_start_m >= c.roll_length_m:
-            self._roll_start_m = self._s[self._n - 1]
+        self._record()
+        if self._web.length_m - self._roll_start_m >= c.roll_length_m:
+            self._roll_start_m = self._web.length_m
             self.rolls += 1
             if self._md_on:  # the new roll starts with a fresh slurry batch
                 self.solids_wt_pct = c.slurry.solids_wt_pct + md.batch_sigma_pct * float(
@@ -418,39 +374,22 @@ class CastingLine:
     def at_gauge(self, t_s: NDArray[np.float64] | float) -> tuple[NDArray, NDArray]:
         """MD dry thickness (um) and die-bolt positions (%) of the web under the gauge at
         ``t_s`` (within the recorded history): the die state when that web left the die."""
-        n = self._n
-        t = np.atleast_1d(np.asarray(t_s, dtype=float))
-        s_gauge = np.interp(t, self._t[:n], self._s[:n]) - self.config.die_to_gauge_m
-        left = np.interp(s_gauge, self._s[:n], self._t[:n])
-        dry = np.interp(left, self._t[:n], self._dry[:n])
-        idx = np.clip(np.searchsorted(self._t[:n], left), 0, n - 1)
-        return dry, self._cdu[idx]
-
-    def advance(self, seconds: float) -> list[Scan]:
-        """Step the model ``seconds`` forward; return the gauge traverses completed meanwhile."""
-        c = self.config
-        scans: list[Scan] = []
-        end = self.t_s + seconds
-        while self.t_s < end - 1e-9:
-            self._step(min(c.step_s, end - self.t_s))
-            if self.t_s >= self._scan_start + c.scan_s - 1e-9:
-                scans.append(self._read_scan())
-        return scans
+        web = self._web
+        left = web.left_source_s(t_s)
+        dry = np.interp(left, web.t_s, web.values("dry"))
+        # the bolts as recorded at the end of the step the web left the die in
+        idx = np.clip(np.searchsorted(web.t_s, left), 0, len(web) - 1)
+        return dry, web.values("cdu")[idx]
 
     def _read_scan(self) -> Scan:
         c = self.config
-        frac = (np.arange(c.n_bins) + 0.5) / c.n_bins
-        if self._scan_dir < 0:
-            frac = frac[::-1]
-        t_bins = self._scan_start + frac * c.scan_s
-        dry, cdu = self.at_gauge(t_bins)
+        dry, cdu = self.at_gauge(self._traverse.bin_times_s())
         bolt_pct = np.einsum("ij,ij->i", self.response, cdu)
         dist = c.cd.profile(self._x, c.n_zones, self.t_s) if self._cd_on else 0.0
         profile = dry * (1.0 + (bolt_pct + dist) / 100.0)
         if self._noise_on:
             profile = profile + c.gauge_noise_um * self._rng.standard_normal(c.n_bins)
-        self._scan_start = self.t_s
-        self._scan_dir = -self._scan_dir
+        self._traverse.turn(self.t_s)
         if self._fault_left == 0 and c.gauge_faults_per_h > 0:
             p_start = -np.expm1(-c.gauge_faults_per_h * c.scan_s / 3600.0)
             if self._fault_rng.random() < p_start:

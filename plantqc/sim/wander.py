@@ -46,6 +46,30 @@ def wander_spec(name: str) -> WanderSpec | None:
     return None
 
 
+def ar1_step(x: float, dt_s: float, tau_s: float, sigma: float, rng: np.random.Generator) -> float:
+    """The stationary AR(1) wander ``x`` advanced by ``dt_s`` seconds (the module formula).
+
+    Parameters
+    ----------
+    x : float
+        The wander now, in its unit.
+    dt_s, tau_s : float
+        Step and time constant of the wander [s]; the step may change from call to call.
+    sigma : float
+        Stationary standard deviation of the wander, in its unit.
+    rng : numpy.random.Generator
+        Draws the one standard normal ``e`` of the step.
+
+    Notes
+    -----
+    :math:`x' = \\phi x + \\sigma \\sqrt{1 - \\phi^2}\\, e` with
+    :math:`\\phi = e^{-\\Delta t / \\tau}`: the variance stays :math:`\\sigma^2` whatever
+    the steps, and the autocorrelation after a time :math:`t` is :math:`e^{-t / \\tau}`.
+    """
+    phi = np.exp(-dt_s / tau_s)
+    return phi * x + sigma * np.sqrt(1 - phi * phi) * rng.standard_normal()
+
+
 def resolution(sigma: float) -> float:
     """A transmitter resolution for a tag of in-control ``sigma``: the power of ten at most
     ``sigma / 5`` (0.1 C for a dryer zone of sigma 0.5-5 C)."""
