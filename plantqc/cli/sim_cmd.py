@@ -27,6 +27,21 @@ app = typer.Typer(
     invoke_without_command=True,
 )
 
+# the plan of a simulated run, the same whether it is served live or recorded (`_plan`)
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the process model.")]
+ScenarioOption = Annotated[
+    Path | None, typer.Option("--scenario", help="Scenario YAML with faults to inject.")
+]
+FaultOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fault",
+        help="Extra fault KIND:TAG@START[+DURATION][=MAGNITUDE] (repeatable), "
+        "e.g. drift:dry_thickness_um@60=1.",
+    ),
+]
+TickMsOption = Annotated[int, typer.Option("--tick-ms", min=1, help="Model step, ms.")]
+
 
 def _plan(scenario: Path | None, fault: list[str] | None) -> Scenario:
     base = load_scenario(scenario) if scenario else Scenario()
@@ -43,19 +58,10 @@ def sim(
     port: Annotated[
         int | None, typer.Option("--port", min=1, max=65535, help="Serve on this port.")
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the process model.")] = 0,
-    scenario: Annotated[
-        Path | None, typer.Option("--scenario", help="Scenario YAML with faults to inject.")
-    ] = None,
-    fault: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--fault",
-            help="Extra fault KIND:TAG@START[+DURATION][=MAGNITUDE] (repeatable), "
-            "e.g. drift:dry_thickness_um@60=1.",
-        ),
-    ] = None,
-    tick_ms: Annotated[int, typer.Option("--tick-ms", min=1, help="Model step, ms.")] = 100,
+    seed: SeedOption = 0,
+    scenario: ScenarioOption = None,
+    fault: FaultOption = None,
+    tick_ms: TickMsOption = 100,
     duration: Annotated[
         float | None, typer.Option("--duration", min=0.1, help="Stop after this many seconds.")
     ] = None,
@@ -96,19 +102,14 @@ def record(
     config: Annotated[Path, typer.Option("--config", "-c", help="Plant config YAML.")],
     hours: Annotated[float, typer.Option("--hours", min=0.001, help="Length of history, h.")],
     out: Annotated[Path, typer.Option("--out", help="Recording: .csv or .parquet.")],
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the process model.")] = 0,
-    scenario: Annotated[
-        Path | None, typer.Option("--scenario", help="Scenario YAML with faults to inject.")
-    ] = None,
-    fault: Annotated[
-        list[str] | None,
-        typer.Option("--fault", help="Extra fault KIND:TAG@START[+DURATION][=MAGNITUDE]."),
-    ] = None,
+    seed: SeedOption = 0,
+    scenario: ScenarioOption = None,
+    fault: FaultOption = None,
     start: Annotated[
         str | None,
         typer.Option("--start", help="First sample time, ISO-8601 (default: HOURS before now)."),
     ] = None,
-    tick_ms: Annotated[int, typer.Option("--tick-ms", min=1, help="Model step, ms.")] = 100,
+    tick_ms: TickMsOption = 100,
 ) -> None:
     """Write the scalar tags' simulated history (the replay format) as fast as the model steps."""
     from plantqc.export import status_text, write_recording
