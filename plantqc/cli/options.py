@@ -27,6 +27,12 @@ DbOption = Annotated[
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="Plant config YAML.", show_default=False)
 ]
+# the commands that run the plant from its config (run, replay, sim record) cannot do without
+# it, and so store into the config's storage unless told otherwise (`run_daemon`)
+PlantConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Plant config YAML.")]
+StorageDbOption = Annotated[
+    str | None, typer.Option("--db", help="Database URL (default: the config's storage).")
+]
 
 
 def resolve_db_url(db: str | None, config: Path | None = None) -> str:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from plantqc.cli.options import PlantConfigOption, StorageDbOption
 from plantqc.cli.run_cmd import run_daemon
 from plantqc.config import LoadedConfig, load_config
 from plantqc.errors import UserError
@@ -49,10 +50,8 @@ def replay_config(loaded: LoadedConfig) -> LoadedConfig:
 
 def replay(
     file: Annotated[Path, typer.Argument(help="Recording: CSV, or .parquet (long form).")],
-    config: Annotated[Path, typer.Option("--config", "-c", help="Plant config YAML.")],
-    db: Annotated[
-        str | None, typer.Option("--db", help="Database URL (default: the config's storage).")
-    ] = None,
+    config: PlantConfigOption,
+    db: StorageDbOption = None,
     speed: Annotated[
         str | None,
         typer.Option(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from plantqc.cli.options import PlantConfigOption, StorageDbOption
 from plantqc.config import LoadedConfig, load_config
 from plantqc.engine_process import STOP_TIMEOUT_S
 from plantqc.logs import configure_logging
@@ -72,10 +73,8 @@ def run_daemon(
 
 
 def run(
-    config: Annotated[Path, typer.Option("--config", "-c", help="Plant config YAML.")],
-    db: Annotated[
-        str | None, typer.Option("--db", help="Database URL (default: the config's storage).")
-    ] = None,
+    config: PlantConfigOption,
+    db: StorageDbOption = None,
     duration: Annotated[
         float | None,
         typer.Option("--duration", min=0.1, help="Stop after this many seconds (default: run)."),

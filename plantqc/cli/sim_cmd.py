@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from plantqc.cli.options import parse_time
+from plantqc.cli.options import PlantConfigOption, parse_time
 from plantqc.config import load_config
 from plantqc.errors import UserError
 from plantqc.sim.scenario import Scenario, load_scenario, parse_fault_flag
@@ -99,7 +99,7 @@ async def _serve(simulator: LineSimulator, duration: float | None) -> None:
 
 @app.command("record")
 def record(
-    config: Annotated[Path, typer.Option("--config", "-c", help="Plant config YAML.")],
+    config: PlantConfigOption,
     hours: Annotated[float, typer.Option("--hours", min=0.001, help="Length of history, h.")],
     out: Annotated[Path, typer.Option("--out", help="Recording: .csv or .parquet.")],
     seed: SeedOption = 0,
