@@ -541,6 +541,67 @@ def annotate(
     return Annotated(out, x_bar, length, y_bar, float(bar_um), label, style, corner, tuple(regions))
 
 
+def varied_section(seed: int, pixel_size_um: float) -> tuple[Section, Annotated]:
+    """Annotated cross section ``seed`` of a varied set, with its truth.
+
+    Parameters
+    ----------
+    seed : int
+        Draws the section and its annotation; seeds 0 .. n - 1 make the set.
+    pixel_size_um : float
+        Pixel size, um.
+
+    Returns
+    -------
+    tuple of (Section, Annotated)
+        The section as drawn (truth) and the image with its scale bar burned in.
+
+    Notes
+    -----
+    A 400 x 480 px section with thickness uniform in 20-45 um, tilt in +/- 3 deg, wedge in
+    +/- 4 um, waviness up to 1.5 um, 0-2 dents, a delamination gap, and vacuum instead of resin
+    above, with probability 0.3 each, on foil or glass.  The annotation cycles with the seed:
+    the style every seed (every style every 5 seeds), the corner every 5 seeds, the label above
+    or below and the unit spelling (``µm`` / ``um``) every other seed, end ticks every third,
+    the spacing of the label two seeds on, two off; the bar states 20 or 25 um.  A bare bar is
+    drawn where it contrasts: a black one over the substrate (bottom), a white one over the
+    resin (top).
+    """
+    r = np.random.default_rng(seed)
+    truth = cross_section(
+        (400, 480),
+        pixel_size_um=pixel_size_um,
+        thickness_um=float(r.uniform(20, 45)),
+        tilt_deg=float(r.uniform(-3, 3)),
+        wedge_um=float(r.uniform(-4, 4)),
+        wave_um=float(r.uniform(0, 1.5)),
+        dents=int(r.integers(0, 3)),
+        delamination=bool(r.random() < 0.3),
+        substrate=str(r.choice(["foil", "glass"])),
+        vacuum=bool(r.random() < 0.3),
+        seed=seed,
+    )
+    style = STYLES[seed % len(STYLES)]
+    corner = CORNERS[(seed // len(STYLES)) % len(CORNERS)]
+    if style == "bare_black":
+        corner = "bottom_" + corner.split("_")[1]
+    elif style == "bare_white":
+        corner = "top_" + corner.split("_")[1]
+    drawn = annotate(
+        truth.image,
+        style=style,
+        bar_um=float(r.choice([20.0, 25.0])),
+        pixel_size_um=pixel_size_um,
+        corner=corner,
+        label_above=bool(seed % 2),
+        ticks=bool(seed % 3 == 0),
+        unit=("µm", "um")[seed % 2],
+        spaced=bool(seed % 4 < 2),
+        seed=seed,
+    )
+    return truth, drawn
+
+
 # --------------------------------------------------------------------------------------------
 # Top views.
 

@@ -48,7 +48,15 @@ import cv2
 import numpy as np
 
 from vision.filler import analyze_particles
-from vision.realistic import Annotated, Section, annotate, cross_section, top_view
+from vision.realistic import (
+    LABEL_UNITS_UM,
+    Annotated,
+    Section,
+    annotate,
+    cross_section,
+    top_view,
+    varied_section,
+)
 from vision.synthetic import SyntheticParticles, match_f1, particle_image
 from vision.thickness import measure_thickness
 
@@ -333,49 +341,6 @@ NFFA_EVERY_PARTICLE = {
 NFFA_LARGE_ONLY = {"L2_0c1e5766bce8f601865a20e3956b909e": 47}
 
 
-def quality_section(
-    seed: int, pixel_size_um: float = SECTION_PIXEL_UM
-) -> tuple[Section, Annotated]:
-    """Realistic cross section ``seed`` of the sweep, with the annotation style, corner, label
-    position, end ticks and unit spelling cycling with the seed (every style every 5 seeds)."""
-    from vision.realistic import CORNERS, STYLES
-
-    r = np.random.default_rng(seed)
-    truth = cross_section(
-        (400, 480),
-        pixel_size_um=pixel_size_um,
-        thickness_um=float(r.uniform(20, 45)),
-        tilt_deg=float(r.uniform(-3, 3)),
-        wedge_um=float(r.uniform(-4, 4)),
-        wave_um=float(r.uniform(0, 1.5)),
-        dents=int(r.integers(0, 3)),
-        delamination=bool(r.random() < 0.3),
-        substrate=str(r.choice(["foil", "glass"])),
-        vacuum=bool(r.random() < 0.3),
-        seed=seed,
-    )
-    style = STYLES[seed % len(STYLES)]
-    corner = CORNERS[(seed // len(STYLES)) % len(CORNERS)]
-    # A bare bar is drawn where it contrasts: black over the substrate, white over the resin.
-    if style == "bare_black":
-        corner = "bottom_" + corner.split("_")[1]
-    elif style == "bare_white":
-        corner = "top_" + corner.split("_")[1]
-    drawn = annotate(
-        truth.image,
-        style=style,
-        bar_um=float(r.choice([20.0, 25.0])),
-        pixel_size_um=pixel_size_um,
-        corner=corner,
-        label_above=bool(seed % 2),
-        ticks=bool(seed % 3 == 0),
-        unit=("µm", "um")[seed % 2],
-        spaced=bool(seed % 4 < 2),
-        seed=seed,
-    )
-    return truth, drawn
-
-
 def _scale_bar_cases(n: int) -> list[Annotated]:
     """Annotated realistic top views whose bar labels span the units (``µm``, ``um``, ``mm``,
     ``nm``), spacing, styles and corners."""
@@ -393,7 +358,7 @@ def _scale_bar_cases(n: int) -> list[Annotated]:
             annotate(
                 tv.image,
                 style=style,
-                bar_um=value * _UNIT_UM[unit],
+                bar_um=value * LABEL_UNITS_UM[unit],
                 pixel_size_um=px_um,
                 unit=unit,
                 spaced=bool(i % 2),
@@ -404,9 +369,6 @@ def _scale_bar_cases(n: int) -> list[Annotated]:
             )
         )
     return out
-
-
-_UNIT_UM = {"µm": 1.0, "um": 1.0, "mm": 1000.0, "nm": 0.001}
 
 
 def _score_sections(
@@ -537,7 +499,7 @@ def run_vision_quality(
     from vision.synthetic import draw_scale_bar, film_image
 
     fig: dict[str, float] = {"n_images": n_images}
-    sections = [quality_section(seed) for seed in range(n_images)]
+    sections = [varied_section(seed, SECTION_PIXEL_UM) for seed in range(n_images)]
     for k, v in _score_sections(
         [(d.image, t.thickness_um, t.tilt_deg) for t, d in sections], SECTION_PIXEL_UM
     ).items():
