@@ -13,6 +13,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from plantqc.cli.options import ConfigOption, DbOption, open_store
 from plantqc.errors import UserError
 
 if TYPE_CHECKING:
@@ -184,7 +185,6 @@ UserOption = Annotated[str, typer.Option("--user", help="Who does it (recorded i
 def _store(db: str | None, plant_config: Path | None):  # type: ignore[no-untyped-def]
     """The store, with the config's loops registered (so a loop can be commanded before the
     daemon first runs it)."""
-    from plantqc.cli.options import open_store
     from plantqc.store.control import register_loops
 
     engine, loaded = open_store(db, plant_config)
@@ -203,10 +203,8 @@ def _value(v: object) -> str:
 
 @app.command("status")
 def status(
-    db: Annotated[str | None, typer.Option("--db", help="Database URL.")] = None,
-    plant_config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="Plant config YAML.")
-    ] = None,
+    db: DbOption = None,
+    plant_config: ConfigOption = None,
 ) -> None:
     """Each loop: mode, setpoint and measurement as last read, hold, pending proposal."""
     from plantqc.store.control import loop_rows
@@ -236,10 +234,8 @@ def mode(
     new_mode: Annotated[str, typer.Argument(metavar="MODE", help="off, advisory or closed.")],
     user: UserOption,
     reason: Annotated[str, typer.Option("--reason", help="Why (audit log).")] = "operator",
-    db: Annotated[str | None, typer.Option("--db", help="Database URL.")] = None,
-    plant_config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="Plant config YAML.")
-    ] = None,
+    db: DbOption = None,
+    plant_config: ConfigOption = None,
 ) -> None:
     """Switch a loop off, to advisory or to closed; the daemon adopts it at its next period."""
     from plantqc.control.loop import Mode
@@ -281,10 +277,8 @@ def accept(
     move_id: MoveArgument,
     user: UserOption,
     reason: Annotated[str, typer.Option("--reason", help="Why (audit log).")] = "accepted",
-    db: Annotated[str | None, typer.Option("--db", help="Database URL.")] = None,
-    plant_config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="Plant config YAML.")
-    ] = None,
+    db: DbOption = None,
+    plant_config: ConfigOption = None,
 ) -> None:
     """Accept a pending advisory move."""
     _decide(move_id, user, True, reason, db, plant_config)
@@ -295,10 +289,8 @@ def reject(
     move_id: MoveArgument,
     user: UserOption,
     reason: Annotated[str, typer.Option("--reason", help="Why (audit log; required).")],
-    db: Annotated[str | None, typer.Option("--db", help="Database URL.")] = None,
-    plant_config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="Plant config YAML.")
-    ] = None,
+    db: DbOption = None,
+    plant_config: ConfigOption = None,
 ) -> None:
     """Reject a pending advisory move, with the reason."""
     _decide(move_id, user, False, reason, db, plant_config)
