@@ -27,7 +27,8 @@ from plantqc.store.db import scratch_database
 
 _BASELINE_DDL = (
     "CREATE TABLE bench_baseline (tag_id integer NOT NULL, ts {ts} NOT NULL, value {real}, "
-    "status bigint NOT NULL, ts_origin smallint NOT NULL, PRIMARY KEY (tag_id, ts)){suffix}"
+    "status bigint NOT NULL, ts_origin smallint NOT NULL, backfilled boolean NOT NULL, "
+    "PRIMARY KEY (tag_id, ts)){suffix}"
 )
 
 
@@ -107,7 +108,8 @@ def _baseline(engine: Engine, rows: list[SampleRow], batch_size: int) -> int:
         suffix=" WITHOUT ROWID" if sqlite else "",
     )
     marker = "?" if sqlite else "%s"
-    insert = f"INSERT INTO bench_baseline VALUES ({', '.join([marker] * 5)})"
+    # every column of a stored sample (`SampleRow`), as the store writes them
+    insert = f"INSERT INTO bench_baseline VALUES ({', '.join([marker] * len(SampleRow._fields))})"
     with engine.begin() as connection:
         connection.exec_driver_sql(ddl)
     raw = engine.raw_connection()
@@ -117,7 +119,7 @@ def _baseline(engine: Engine, rows: list[SampleRow], batch_size: int) -> int:
             if sqlite:
                 # the driver cannot bind an aware datetime: convert as any caller must
                 params: list[tuple[Any, ...]] = [
-                    (r[0], r[1].isoformat(sep=" "), r[2], r[3], r[4]) for r in batch
+                    (r[0], r[1].isoformat(sep=" "), *r[2:]) for r in batch
                 ]
             else:
                 params = [tuple(r) for r in batch]
