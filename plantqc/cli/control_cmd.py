@@ -185,7 +185,7 @@ UserOption = Annotated[str, typer.Option("--user", help="Who does it (recorded i
 def _store(db: str | None, plant_config: Path | None):  # type: ignore[no-untyped-def]
     """The store, with the config's loops registered (so a loop can be commanded before the
     daemon first runs it)."""
-    from plantqc.store.control import register_loops
+    from plantqc.control.records import register_loops
 
     engine, loaded = open_store(db, plant_config)
     if loaded is not None:
@@ -207,7 +207,7 @@ def status(
     plant_config: ConfigOption = None,
 ) -> None:
     """Each loop: mode, setpoint and measurement as last read, hold, pending proposal."""
-    from plantqc.store.control import loop_rows
+    from plantqc.control.records import loop_rows
 
     engine = _store(db, plant_config)
     try:
@@ -239,7 +239,7 @@ def mode(
 ) -> None:
     """Switch a loop off, to advisory or to closed; the daemon adopts it at its next period."""
     from plantqc.control.loop import Mode
-    from plantqc.store.control import request_mode
+    from plantqc.control.records import request_mode
 
     try:
         wanted = Mode(new_mode)
@@ -259,7 +259,7 @@ def mode(
 def _decide(
     move_id: int, user: str, accept: bool, reason: str, db: str | None, cfg: Path | None
 ) -> None:
-    from plantqc.store.control import decide
+    from plantqc.control.records import decide
 
     engine = _store(db, cfg)
     try:

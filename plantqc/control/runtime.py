@@ -13,7 +13,7 @@ Each control period (``period_s``, one gauge traverse) a loop
    fresh slurry batch started on: `plantqc.control.md.BatchFeedforward`);
 4. reports every write's outcome to the supervisor, whose watchdog drops the loop to advisory
    after repeated failures (a refused value and a lost connection count alike), and files
-   every event, move and the loop's state in the store (`plantqc.store.control`).
+   every event, move and the loop's state in the store (`plantqc.control.records`).
 
 Nothing here decides anything the supervisor does not: the runtime is its I/O.  A line that
 cannot be read is a hold in the loop's state (no setpoint to start from), never a move.
@@ -225,7 +225,7 @@ class LoopRuntime:
         """Take the stored mode; the accepted proposal to write, as (move id, user)."""
         from sqlalchemy.orm import Session
 
-        from plantqc.store import control as store
+        from plantqc.control import records as store
 
         with Session(engine) as session, session.begin():
             store.ensure_loop(session, self.name, self.line.name, self.settings.mode, at=now)
@@ -292,7 +292,7 @@ class LoopRuntime:
     def _finish(self, engine: Engine, move_id: int, status: str) -> None:
         from sqlalchemy.orm import Session
 
-        from plantqc.store.control import finish_proposal
+        from plantqc.control.records import finish_proposal
 
         with Session(engine) as session, session.begin():
             finish_proposal(session, move_id, status)
@@ -308,7 +308,7 @@ class LoopRuntime:
     ) -> None:
         from sqlalchemy.orm import Session
 
-        from plantqc.store import control as store
+        from plantqc.control import records as store
 
         with Session(engine) as session, session.begin():
             if stale:

@@ -15,7 +15,7 @@ figures the thickness loops are judged by, as `plantqc bench control` computes t
   (TAPPI-style 2 sigma of the CD profile, `spc.profiles`, with the variance pooled rather
   than each scan's 2 sigma averaged).
 
-For each control loop of the line (``control_loops``, `plantqc.store.control`) it gives the
+For each control loop of the line (``control_loops``, `plantqc.control.records`) it gives the
 time in closed loop, the part of it the loop was held by an interlock, and its moves by kind
 (proposed, accepted, rejected, applied, failed writes) with the total travel of the applied
 ones (the sum of ``|new - old|``, over every die bolt for a CD loop, in the setpoint's unit).
@@ -41,8 +41,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from plantqc.config import PlantConfig
+from plantqc.control.records import ENTITY
 from plantqc.reports.data import LotData, TagInfo, read_profiles, read_series
-from plantqc.store.control import ENTITY
 from plantqc.store.models import AuditLog, ControlLoop, ControlMove, Lot
 
 PREVIOUS_LOTS = 5

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from plantqc.cli import app
 from plantqc.control.loop import Event
+from plantqc.control.records import record_events
 from plantqc.store import connect
-from plantqc.store.control import record_events
 from plantqc.store.models import AuditLog, ControlMove
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "casting.yaml"

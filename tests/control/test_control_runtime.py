@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 
 from plantqc.config import LoadedConfig, load_config
 from plantqc.connectors.opcua_write import OpcUaControlClient
+from plantqc.control.records import decide
 from plantqc.control.runtime import ControlRuntime
 from plantqc.errors import UserError
 from plantqc.sim.casting_tags import PUMP_SETPOINT
 from plantqc.sim.scenario import CastingSim, Fault, Scenario
 from plantqc.sim.server import LineSimulator
 from plantqc.store import connect, upgrade
-from plantqc.store.control import decide
 from plantqc.store.models import AuditLog, ControlLoop, ControlMove
 from tests.ingest.ingest_helpers import free_port
 

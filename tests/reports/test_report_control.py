@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 
 from plantqc.config import LoadedConfig, load_config
 from plantqc.control.loop import Event, Mode
+from plantqc.control.records import ensure_loop, record_events
 from plantqc.reports.control import thickness_figures
 from plantqc.reports.issue import generate_report
 from plantqc.store import SampleRow, insert_profiles, insert_samples
-from plantqc.store.control import ensure_loop, record_events
 from plantqc.store.models import Profile, Sample
 from plantqc.store.samples import ProfileRow
 

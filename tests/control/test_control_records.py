@@ -14,15 +14,15 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from plantqc.control.loop import Event, Mode
-from plantqc.errors import UserError
-from plantqc.store import connect, upgrade
-from plantqc.store.control import (
+from plantqc.control.records import (
     decide,
     decisions,
     ensure_loop,
     record_events,
     request_mode,
 )
+from plantqc.errors import UserError
+from plantqc.store import connect, upgrade
 from plantqc.store.models import AuditLog, ControlLoop, ControlMove
 
 T0 = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
