@@ -204,17 +204,13 @@ def _line_histories(
     engine: Engine, line: str | None, start: datetime | None, end: datetime | None
 ) -> list[tuple[str, list[AlarmHistory], tuple[datetime, datetime]]]:
     """Per line (all, or the one named): its name, its alarms' histories from the audit trail
-    and the period, the one given or else its samples' first and last time.
-
-    The time of a change is the condition's (the samples' time: an alarm's ``first_at`` for a
-    raise, the audit entry's ``at`` detail for the engine's other changes), else when it was
-    recorded (an operator's); so a replay of recorded history is counted in its own time.
-    """
-    from sqlalchemy import String, cast, select
+    (`plantqc.alarms.history.line_histories`) and the period, the one given or else its
+    samples' first and last time."""
+    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from plantqc.alarms.kpi import AlarmHistory, Change
-    from plantqc.store.models import Alarm, AuditLog, Line, Tag
+    from plantqc.alarms.history import line_histories
+    from plantqc.store.models import Line
 
     with Session(engine) as session:
         query = select(Line.id, Line.name).order_by(Line.site, Line.area, Line.name)
@@ -234,33 +230,9 @@ def _line_histories(
                 bounds = [start or first or end or now, end or last or start or now]
                 if bounds[1] < bounds[0]:  # the data lie outside the one bound given
                     bounds = [start, start] if start is not None else [end, end]
-            changes: dict[int, tuple[str | None, str, list[Change]]] = {}
-            rows = session.execute(
-                select(Alarm.id, Alarm.code, Alarm.first_at, Tag.name, AuditLog)
-                .join(AuditLog, AuditLog.entity_id == cast(Alarm.id, String))
-                .outerjoin(Tag, Tag.id == Alarm.tag_id)
-                .where(
-                    AuditLog.entity == "alarm",
-                    Alarm.line_id == line_id,
-                    Alarm.first_at <= bounds[1],
-                )
-                .order_by(AuditLog.id)
-            )
-            for alarm_id, code, first_at, tag, audit in rows:
-                detail = audit.detail or {}
-                if "at" in detail:
-                    at = _utc(datetime.fromisoformat(detail["at"]))
-                else:
-                    at = first_at if audit.action == "alarm-raise" else audit.at
-                entry = changes.setdefault(alarm_id, (tag, code, []))
-                entry[2].append(Change.from_audit(audit.action, detail["state"], at))
-            histories = [AlarmHistory(tag, code, c) for tag, code, c in changes.values()]
+            histories = line_histories(session, line_id, bounds[1])
             found.append((name, histories, (bounds[0], bounds[1])))
     return found
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def _sample_span(session: Session, line_id: int) -> tuple[datetime | None, datetime | None]:
