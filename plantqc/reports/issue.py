@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from plantqc import __version__
 from plantqc.config import LoadedConfig
 from plantqc.errors import UserError
+from plantqc.reports.alarm_kpi import alarm_kpi_document
 from plantqc.reports.completeness import completeness_document
 from plantqc.reports.content import build_content, document, document_hash
 from plantqc.reports.control import control_document
@@ -165,6 +166,7 @@ def generate_report(
         doc = document(content, header)
         doc["completeness"] = completeness_document(engine, data, config)
         doc["control"] = control_document(engine, data, config)
+        doc["alarm_kpi"] = alarm_kpi_document(engine, data)
         write_atomic(out_dir / REPORT_JSON, json.dumps(doc, indent=1, allow_nan=False))
         write_atomic(html_path, render_report(content, doc, out_dir))
         row.document_hash = document_hash(doc)

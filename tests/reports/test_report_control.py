@@ -97,7 +97,7 @@ def test_the_control_section_gives_the_lots_figures_beside_the_lots_before(
     assert previous["cd_2sigma"] == pytest.approx(1.0, rel=1e-12)
     html = report.html.read_text()
     assert "7. Thickness control" in html
-    assert "8. Disposition" in html
+    assert "9. Disposition" in html
 
 
 def test_the_control_section_gives_each_loops_time_in_closed_loop_holds_and_moves(
