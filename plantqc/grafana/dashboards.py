@@ -21,6 +21,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 
+from plantqc.alarms import kpi
 from plantqc.charting.names import CD_MEAN
 from plantqc.config import BUFFER_DEPTH_TAG, Line, PlantConfig, SpecLimits, Tag
 from plantqc.grafana import sql
@@ -255,6 +256,82 @@ def _data_quality(line: Line, ds: model.DataSourceRef) -> list[cogbuilder.Builde
     return [age, bad, depth, gaps]
 
 
+def _steps(*steps: tuple[float | None, str]) -> dash.ThresholdsConfig:
+    return (
+        dash.ThresholdsConfig()
+        .mode(model.ThresholdsMode.ABSOLUTE)
+        .steps([model.Threshold(value, color) for value, color in steps])
+    )
+
+
+def _alarm_system(ds: model.DataSourceRef) -> list[cogbuilder.Builder[model.Panel]]:
+    """EEMUA 191 figures of the line over the range, as `plantqc alarms kpi` computes them.
+
+    Colours from EEMUA 191 (3rd ed., Table 35) and ISA-18.2 §16.5: about one alarm per 10 min
+    (6 per hour) is likely acceptable, two (12 per hour) the most manageable; a 10-minute
+    period with more than 10 alarms is a flood, and about 1 % of the time in flood the
+    target."""
+    periods = "fixed 10-minute periods from the start of the range"
+    figures = [
+        (
+            "Alarms per hour",
+            "Alarms (raised, or raised again after returning) in the range per hour of it.",
+            sql.alarms_per_hour(),
+            _steps((None, "green"), (6, "orange"), (12, "red")),
+            "short",
+            1,
+        ),
+        (
+            "Peak alarms per 10 min",
+            f"The most alarms in one of the {periods}.",
+            sql.peak_per_10min(),
+            _steps((None, "green"), (kpi.FLOOD_ABOVE + 1, "red")),
+            "short",
+            0,
+        ),
+        (
+            "Time in flood",
+            f"Share of the {periods} with more than {kpi.FLOOD_ABOVE} alarms.",
+            sql.flood_pct(),
+            _steps((None, "green"), (1, "red")),
+            "percent",
+            1,
+        ),
+        (
+            "Chattering alarms",
+            f"Alarms (tag and rule) activated {kpi.CHATTER_COUNT} times within "
+            f"{kpi.CHATTER_WITHIN.total_seconds():g} s in the range.",
+            sql.chattering_count(),
+            _steps((None, "green"), (1, "red")),
+            "short",
+            0,
+        ),
+    ]
+    panels: list[cogbuilder.Builder[model.Panel]] = [
+        stat.Panel()
+        .title(title)
+        .description(description)
+        .with_target(_target(query, ds, "table"))
+        .thresholds(thresholds)
+        .unit(unit)
+        .decimals(decimals)
+        .color_mode(common.BigValueColorMode.BACKGROUND)
+        .graph_mode(common.BigValueGraphMode.NONE)
+        .height(5)
+        .span(4)
+        for title, description, query, thresholds, unit, decimals in figures
+    ]
+    panels.append(
+        table.Panel()
+        .title("Most frequent alarms")
+        .description(f"The {kpi.TOP} alarms (tag and rule) raised most often in the range.")
+        .with_target(_target(sql.top_alarms(), ds, "table"))
+        .height(5)
+        .span(8)
+    )
+    return panels
+
+
 LOOP_MODES = model.ValueMap(
     {
         "0": model.ValueMappingResult(text="OFF", color="text", index=0),
@@ -440,6 +517,9 @@ def line_dashboard(
             builder = builder.with_panel(panel)
     builder = builder.with_row(dash.Row("Images and alarms"))
     builder = builder.with_panel(_image_metrics(line, config, ds)).with_panel(_alarm_table(ds))
+    builder = builder.with_row(dash.Row("Alarm system (EEMUA 191)"))
+    for panel in _alarm_system(ds):
+        builder = builder.with_panel(panel)
     builder = builder.with_row(dash.Row("Data quality"))
     for panel in _data_quality(line, ds):
         builder = builder.with_panel(panel)

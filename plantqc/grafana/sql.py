@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy import column, table
 
+from plantqc.alarms import kpi
 from plantqc.charting.limits import FROZEN_BASIS, in_force_sql
 from plantqc.grafana.macros import sql_string
 
@@ -470,3 +471,81 @@ def measured_vs_target(tag: str, target: float) -> str:
     return f"""SELECT m."time", m."value" AS "measured", {float(target)!r} AS "target"
 FROM ({value_series(tag)}) AS m
 ORDER BY 1"""
+
+
+def _annunciations(line: str = LINE_VARIABLE) -> str:
+    """CTEs ``r`` (the range: ``t0``, ``t1``, ``seconds``, ``periods``) and ``n`` (the line's
+    alarm annunciations in it, ``t0 <= at <= t1``), as `plantqc.alarms.kpi.line_kpi` counts
+    them; ``periods`` is the number of fixed 10-minute periods from ``t0``, at least one."""
+    width = kpi.PERIOD.total_seconds()
+    return f"""WITH r AS (
+  SELECT $__timeFrom()::timestamptz AS t0, $__timeTo()::timestamptz AS t1,
+    extract(epoch FROM $__timeTo()::timestamptz - $__timeFrom()::timestamptz)::float8
+      AS seconds,
+    greatest(1, ceil(extract(epoch FROM $__timeTo()::timestamptz
+      - $__timeFrom()::timestamptz) / {width}))::int AS periods),
+n AS (
+  SELECT a.tag, a.rule, a.at, extract(epoch FROM a.at - r.t0)::float8 AS offset_s
+  FROM {SCHEMA}.alarm_annunciations a, r
+  WHERE a.line = {line} AND a.at >= r.t0 AND a.at <= r.t1)"""
+
+
+def _per_period() -> str:
+    """CTE ``c``: the alarms (``alarms``) of each fixed 10-minute period ``k`` that has any;
+    one at the range's end falls in the last period."""
+    width = kpi.PERIOD.total_seconds()
+    return f""",
+c AS (
+  SELECT least(floor(n.offset_s / {width})::int, r.periods - 1) AS k, count(*) AS alarms
+  FROM n, r GROUP BY 1)"""
+
+
+def alarms_per_hour() -> str:
+    """EEMUA 191 average alarm rate: the line's alarms in the range per hour of it (NULL for
+    a range of no length).  Column: ``alarms per hour``."""
+    return f"""{_annunciations()}
+SELECT (SELECT count(*) FROM n)::float8 / nullif(r.seconds / 3600.0, 0) AS "alarms per hour"
+FROM r"""
+
+
+def peak_per_10min() -> str:
+    """EEMUA 191 peak alarm rate: the most alarms in one fixed 10-minute period of the range
+    (periods from its start).  Column: ``peak per 10 min``."""
+    return f"""{_annunciations()}{_per_period()}
+SELECT coalesce(max(alarms), 0) AS "peak per 10 min" FROM c"""
+
+
+def flood_pct() -> str:
+    """EEMUA 191 time in flood: the percentage of the range's fixed 10-minute periods with
+    more than `plantqc.alarms.kpi.FLOOD_ABOVE` alarms.  Column: ``flood %``."""
+    return f"""{_annunciations()}{_per_period()}
+SELECT 100.0::float8 * (SELECT count(*) FROM c WHERE alarms > {kpi.FLOOD_ABOVE})::float8
+  / r.periods AS "flood %"
+FROM r"""
+
+
+def chattering_count() -> str:
+    """Chattering alarms (ISA-18.2 §16.6.4): alarms, one per tag and rule, activated
+    `plantqc.alarms.kpi.CHATTER_COUNT` times within `plantqc.alarms.kpi.CHATTER_WITHIN` in
+    the range.  Column: ``chattering``."""
+    ahead = kpi.CHATTER_COUNT - 1
+    within = kpi.CHATTER_WITHIN.total_seconds()
+    return f"""{_annunciations()},
+w AS (
+  SELECT tag, rule,
+    lead(offset_s, {ahead}) OVER (PARTITION BY tag, rule ORDER BY offset_s) - offset_s AS span
+  FROM n)
+SELECT count(*) AS "chattering"
+FROM (SELECT DISTINCT tag, rule FROM w WHERE span <= {within}) chattering"""
+
+
+def top_alarms() -> str:
+    """The `plantqc.alarms.kpi.TOP` most frequent alarms (tag and rule) of the range, most
+    first, then by tag (a condition of the whole line first) and rule in code point order, as
+    `plantqc alarms kpi` lists them.  Columns: ``tag``, ``rule``, ``alarms``."""
+    return f"""{_annunciations()}
+SELECT tag AS "tag", rule AS "rule", count(*) AS "alarms"
+FROM n
+GROUP BY tag, rule
+ORDER BY 3 DESC, coalesce(tag, '') COLLATE "C", rule COLLATE "C"
+LIMIT {kpi.TOP}"""

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from plantqc.alarms import AlarmEvent, apply_events
 from plantqc.config import BUFFER_DEPTH_TAG, PlantConfig, SpecLimits, load_config
 from plantqc.store import SampleRow, connect, insert_samples, sync_config, upgrade
 from plantqc.store.models import (
@@ -161,6 +162,38 @@ def _simulate(engine: Engine, config: PlantConfig) -> None:
             ]
         )
     _control(engine)
+    _alarm_histories(engine, line_id, tag_ids)
+
+
+def _alarm_histories(engine: Engine, line_id: int, tag_ids: dict[str, int]) -> None:
+    """Alarms through the engine's own path, so the audit trail holds their histories:
+    dew_point_c's Nelson 2 raised 12 times 20 s apart from 25 min before the end (a flood in
+    one 10-minute period, and chattering), web speed's WE 2 raised 50 min before the end and
+    again 5 min before it, dry thickness' Nelson 1 raised once 10 h before the end."""
+
+    def fired(kind: str, code: str, before: timedelta) -> AlarmEvent:
+        return AlarmEvent(kind, code, END - before, message=code)
+
+    flood = END - timedelta(minutes=25)
+    histories = {
+        "dew_point_c": [
+            fired(kind, "nelson-2", END - flood - timedelta(seconds=20 * i + dt))
+            for i in range(12)
+            for kind, dt in (("raise", 0), ("clear", 10))
+        ],
+        "web_speed_m_min": [
+            fired("raise", "we-2", timedelta(minutes=50)),
+            fired("clear", "we-2", timedelta(minutes=49)),
+            fired("raise", "we-2", timedelta(minutes=5)),
+        ],
+        "dry_thickness_um": [
+            fired("raise", "nelson-1", timedelta(hours=10)),
+            fired("clear", "nelson-1", timedelta(hours=10, seconds=-10)),
+        ],
+    }
+    with Session(engine) as session, session.begin():
+        for tag, events in histories.items():
+            apply_events(session, line_id, tag_ids[tag], events)
 
 
 MD_MOVES = [  # minutes before END, old, new: one before the last hour, two inside it

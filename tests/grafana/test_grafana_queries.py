@@ -14,8 +14,11 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
+from plantqc.alarms.history import line_histories
+from plantqc.alarms.kpi import line_kpi
 from plantqc.config import PlantConfig, load_config
 from plantqc.control.settings import CdLoopSettings
 from plantqc.grafana import sql
@@ -28,6 +31,7 @@ from plantqc.grafana.dashboards import (
 )
 from plantqc.grafana.macros import ALL, TimeRange, grafana_sql
 from plantqc.quality import GOOD_BELOW
+from plantqc.store.models import Line
 
 from .conftest import CD_SETPOINT, END, EXAMPLES, MD_MOVES, START
 
@@ -332,3 +336,56 @@ def test_the_moves_table_lists_the_ranges_moves_newest_first(grafana_db: Engine)
     columns, rows = _run(grafana_db, query, RANGES["last-hour"])
     kinds = [(r[columns.index("kind")], r[columns.index("new")]) for r in rows]
     assert kinds == [("held", "null"), ("applied", "20.4"), ("applied", "20.3")]
+
+
+ALARM_SYSTEM = {
+    "alarms_per_hour": sql.alarms_per_hour(),
+    "peak_per_10min": sql.peak_per_10min(),
+    "flood_pct": sql.flood_pct(),
+    "chattering": sql.chattering_count(),
+}
+
+
+@pytest.mark.parametrize("range_name", list(RANGES))
+def test_the_alarm_system_panels_show_the_figures_of_plantqc_alarms_kpi(
+    grafana_db: Engine, range_name: str
+) -> None:
+    # conftest's alarms: a flood of 12 chattering Nelson 2 alarms 25 min before the end, WE 2
+    # 50 and 5 min before it, Nelson 1 10 h before it; kpi reads the same audit trail rows
+    time_range = RANGES[range_name]
+    with Session(grafana_db) as session:
+        line_id = session.scalars(select(Line.id).where(Line.name == "casting-1")).one()
+        histories = line_histories(session, line_id, time_range.end)
+    expected = line_kpi("casting-1", histories, time_range.start, time_range.end)
+    figures = {}
+    for name, text in ALARM_SYSTEM.items():
+        query = PanelQuery("plantqc-casting-1", name, "stat", text, "table")
+        _, [(value,)] = _run(grafana_db, query, time_range)
+        figures[name] = value
+    assert figures == {
+        "alarms_per_hour": expected.alarms_per_hour,
+        "peak_per_10min": expected.peak_per_10min,
+        "flood_pct": expected.flood_pct,
+        "chattering": expected.chattering,
+    }
+    query = PanelQuery("plantqc-casting-1", "top", "table", sql.top_alarms(), "table")
+    _, rows = _run(grafana_db, query, time_range)
+    assert rows == [(t.tag, t.rule, t.count) for t in expected.top]
+
+
+def test_the_alarm_system_panels_count_the_flood_by_hand(grafana_db: Engine) -> None:
+    # the last hour: 12 + 2 alarms; the flood's 12 in the 4th of its six 10-minute periods
+    figures = {
+        name: _run(
+            grafana_db,
+            PanelQuery("plantqc-casting-1", name, "stat", text, "table"),
+            RANGES["last-hour"],
+        )
+        for name, text in ALARM_SYSTEM.items()
+    }
+    assert {name: rows[0][0] for name, (_, rows) in figures.items()} == {
+        "alarms_per_hour": 14.0,
+        "peak_per_10min": 12,
+        "flood_pct": 100.0 / 6,
+        "chattering": 1,
+    }
