@@ -50,7 +50,7 @@ from plantqc.store import (
     sync_config,
     upgrade,
 )
-from plantqc.store.db import StoreUnusable
+from plantqc.store.db import StoreUnusable, driver_reason
 from plantqc.store.gaps import GapRow, insert_gaps
 from plantqc.store.lots import record_lot, record_roll
 from plantqc.store.samples import ProfileRow, SampleRow, insert_profiles, newest_times
@@ -465,7 +465,7 @@ class Daemon:
         try:
             await asyncio.to_thread(record_buffer_alarm, engine, line_ids, active, at, message)
         except SQLAlchemyError as exc:  # tried again after the next batch
-            log.warning("buffer alarm not recorded", extra={"reason": str(exc).splitlines()[0]})
+            log.warning("buffer alarm not recorded", extra={"reason": driver_reason(exc)})
             return
         self._alarm_recorded = active
 
@@ -509,7 +509,7 @@ class Daemon:
         except (SQLAlchemyError, UserError, OSError) as exc:
             log.warning(
                 "store unreachable at start; samples stay buffered until it answers",
-                extra={"reason": _reason(exc)},
+                extra={"reason": driver_reason(exc)},
             )
         newest: dict[str, dict[str, datetime]] = {}
         if self._engine is not None:
@@ -536,7 +536,7 @@ class Daemon:
                         raise
                     raise StoreUnusable(
                         f"the database at {safe_url(self.db_url)} cannot be used as plantqc's "
-                        f"store: {_reason(exc)}."
+                        f"store: {driver_reason(exc)}."
                     ) from None
                 refs = sync_config(engine, self.loaded.config)
                 lines = {ref.line_id: ref.line for ref in refs.values()}
@@ -553,7 +553,7 @@ class Daemon:
             try:
                 await asyncio.to_thread(self.on_store_open)
             except Exception:  # not the store's failure: it is open and stays so
-                log.exception("on_store_open consumer failed; the samples are stored")
+                log.exception("on_store_open consumer failed; the store is open")
         return self._engine
 
     async def _drain_loop(self) -> None:
@@ -578,7 +578,7 @@ class Daemon:
                 self.database_ok = False
                 log.warning(
                     "store write failed; samples stay buffered",
-                    extra={"reason": _reason(exc), "retry_s": delay},
+                    extra={"reason": driver_reason(exc), "retry_s": delay},
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, DB_RETRY_MAX_S)
@@ -611,7 +611,7 @@ class Daemon:
                 if self.on_tick is not None:
                     await asyncio.to_thread(self.on_tick, now)
             except (SQLAlchemyError, OSError) as exc:  # down: the next round tries again
-                log.warning("alarm check failed; tried again", extra={"reason": _reason(exc)})
+                log.warning("alarm check failed; tried again", extra={"reason": driver_reason(exc)})
             except Exception:
                 log.exception("alarm check failed")
 
@@ -622,11 +622,3 @@ class Daemon:
         while True:
             sd_notify("WATCHDOG=1")
             await asyncio.sleep(int(usec) / 2e6)
-
-
-def _reason(exc: BaseException) -> str:
-    """The first line of what the driver said, without SQLAlchemy's statement and link."""
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        exc = exc.orig
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

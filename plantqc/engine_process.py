@@ -263,6 +263,8 @@ def engine_lock(db_url: str, stop: threading.Event) -> Iterator[Callable[[], boo
         lock = _advisory_lock(db_url)
     from sqlalchemy.exc import SQLAlchemyError
 
+    from plantqc.store.db import driver_reason
+
     with lock as (where, attempt, still_held):
         said = ""
         while True:
@@ -271,7 +273,7 @@ def engine_lock(db_url: str, stop: threading.Event) -> Iterator[Callable[[], boo
                     break
                 why = "another SPC engine is charting this database; waiting until it stops"
             except SQLAlchemyError as exc:  # a store not up yet: the daemon buffers meanwhile
-                why = f"the store does not answer ({_reason(exc)}); the engine waits for it"
+                why = f"the store does not answer ({driver_reason(exc)}); the engine waits for it"
             if why != said:
                 log.warning(why, extra={"lock": where})
                 said = why
@@ -279,10 +281,6 @@ def engine_lock(db_url: str, stop: threading.Event) -> Iterator[Callable[[], boo
                 yield None
                 return
         yield still_held
-
-
-def _reason(exc: Exception) -> str:
-    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
 
 
 @contextlib.contextmanager

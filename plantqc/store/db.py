@@ -107,6 +107,15 @@ def _unusable(exc: DBAPIError, dialect: str) -> bool:
     return "FATAL" in message and any(text in message for text in _REFUSED_AT_CONNECT)
 
 
+def driver_reason(exc: BaseException) -> str:
+    """The first line of what the database driver said, without SQLAlchemy's statement and
+    link (for one-line log entries and error sentences)."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def connect(url: str) -> Engine:
     """`open_engine`, then prove the database answers; if not, one sentence saying why.
 
@@ -119,7 +128,7 @@ def connect(url: str) -> Engine:
             pass
     except DBAPIError as exc:
         engine.dispose()
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        reason = driver_reason(exc)
         if _unusable(exc, engine.dialect.name):
             raise StoreUnusable(
                 f"the database at {safe_url(url)} cannot be used: {reason}."
