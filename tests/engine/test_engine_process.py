@@ -198,13 +198,13 @@ def test_an_engine_whose_postgresql_does_not_answer_waits_for_it_and_stops_on_cl
     assert "the store does not answer (" in said and "Traceback" not in said
 
 
+# an flock lasts as long as its process: only a PostgreSQL lock can be lost
+@pytest.mark.parametrize("store", ["postgresql"], indirect=True)
 def test_an_engine_whose_lock_connection_ends_stops_and_its_replacement_charts_once(
     store: Engine, tags: dict[str, TagRef]
 ) -> None:
     # a PostgreSQL advisory lock ends with its connection (a server restart, a terminated
     # backend): the engine that held it must not go on charting beside a new lock holder
-    if store.dialect.name != "postgresql":
-        pytest.skip("an flock lasts as long as the process: only a PostgreSQL lock is lost")
     tag = tags["x_imr"].tag_id
     engine = EngineProcess(_url(store))
     holder = text(
