@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from plantqc.alarms.settings import AlarmingSettings
 from plantqc.charting.names import image_metric_tag
 from plantqc.charting.settings import (
     PROFILE_CHARTS,
@@ -172,6 +173,7 @@ class Line(SettingsModel):
     notify: Notify | None = None
     running: RunningCondition | None = None
     control: ControlSettings | None = None
+    alarming: AlarmingSettings = AlarmingSettings()
 
     @model_validator(mode="before")
     @classmethod

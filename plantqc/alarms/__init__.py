@@ -17,7 +17,11 @@ return of a condition and every operator note is appended to ``audit_log`` (enti
   engine and an operator changing one alarm at the same time are serialised;
 - `plantqc.alarms.conditions`: the engine's events (`apply_tag_events`, `apply_events` for one tag)
   and line conditions;
-- `plantqc.alarms.operator`: acknowledge, shelve, comment, list; shelves expiring.
+- `plantqc.alarms.operator`: acknowledge, shelve, comment, list; shelves expiring;
+- `plantqc.alarms.settings`: a line's ``alarming:`` section (its false-alarm budget).
+
+The names below load their module on first use (PEP 562), so that the plant config can read
+`plantqc.alarms.settings` without the store's models.
 
 References
 ----------
@@ -25,29 +29,61 @@ References
    (alarm states), §16.5 (shelving).
 """
 
-from plantqc.alarms.conditions import (
-    ENGINE_USER,
-    HIGH_PRIORITY_CODES,
-    RTN_AFTER_POINTS,
-    SENSOR_FAULT_KIND,
-    SPC_KIND,
-    AlarmEvent,
-    apply_events,
-    apply_tag_events,
-    priority_for,
-    set_line_condition,
-)
-from plantqc.alarms.operator import (
-    AlarmView,
-    ack,
-    comment,
-    expire_shelves,
-    list_alarms,
-    require_user,
-    shelve,
-)
-from plantqc.alarms.rows import audit
-from plantqc.alarms.states import OPEN_STATES
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from plantqc.alarms.conditions import (
+        ENGINE_USER,
+        HIGH_PRIORITY_CODES,
+        RTN_AFTER_POINTS,
+        SENSOR_FAULT_KIND,
+        SPC_KIND,
+        AlarmEvent,
+        apply_events,
+        apply_tag_events,
+        priority_for,
+        set_line_condition,
+    )
+    from plantqc.alarms.operator import (
+        AlarmView,
+        ack,
+        comment,
+        expire_shelves,
+        list_alarms,
+        require_user,
+        shelve,
+    )
+    from plantqc.alarms.rows import audit
+    from plantqc.alarms.states import OPEN_STATES
+
+_HOMES = {
+    **dict.fromkeys(
+        ("ENGINE_USER", "HIGH_PRIORITY_CODES", "RTN_AFTER_POINTS", "SENSOR_FAULT_KIND",
+         "SPC_KIND", "AlarmEvent", "apply_events", "apply_tag_events", "priority_for",
+         "set_line_condition"),
+        "conditions",
+    ),
+    **dict.fromkeys(
+        ("AlarmView", "ack", "comment", "expire_shelves", "list_alarms", "require_user",
+         "shelve"),
+        "operator",
+    ),
+    "audit": "rows",
+    "OPEN_STATES": "states",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ENGINE_USER",

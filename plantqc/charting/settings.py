@@ -20,6 +20,16 @@ AlarmPriority = Literal["low", "medium", "high", "critical"]
 SENSOR_FAULT_CODES = ("bad-quality", "stuck", "silent")
 """Codes of the sensor-fault alarms (`SensorFaultSettings`)."""
 ALARM_CODES = (*(f"nelson{i}" for i in range(1, 9)), *(f"we{i}" for i in range(1, 5)))
+SPEC_CODE = "spec"
+"""Condition of a value beyond the tag's spec limits (a spec breach)."""
+DEFAULT_ALARMS = ("nelson1", "we1", SPEC_CODE)
+"""Conditions that raise an alarm unless ``spc.alarms`` says otherwise: a point beyond the
+control limits (on an EWMA or CUSUM chart, its signal: a sustained shift) and a spec breach.
+Every other rule hit is an alert: stored, charted and reported as a violation, not alarmed."""
+BASELINE_INDIVIDUALS = 100
+BASELINE_SUBGROUPS = 25
+"""Default learning baselines: individuals of an I-MR / EWMA / CUSUM chart, subgroups of an
+X-bar chart or of any chart whose points are time or roll windows."""
 PROFILE_CHARTS = ("imr", "ewma")
 """Charts of a profile's scan mean; its other per-scan statistics are on I-MR charts."""
 _PRINTED_SIZES = 25
@@ -92,6 +102,15 @@ class SpcSettings(_Settings):
     ``constants`` is the set of d2, d3 and c4 its limits and capability are estimated with
     (`spc.constants.ChartConstants`): ``exact`` (computed), ``table`` (Montgomery Appendix VI
     / ASTM E2587 digits, subgroups of 2 to 25) or ``qcc`` (R's qcc).
+
+    Alerts and alarms (ISA-18.2): every rule hit is a violation; only the conditions in
+    ``alarms`` (rule codes and ``spec``, default `DEFAULT_ALARMS`) raise an alarm that asks
+    an operator to respond; sensor faults always do.  ``limit_sigma`` is the width L of an
+    I-MR or X-bar chart's limits, in sigma of the plotted point (3: Shewhart's), chosen with
+    the line's false-alarm budget (``plantqc limits design``).  A chart without frozen
+    limits learns: it collects ``baseline`` points (default `BASELINE_INDIVIDUALS` or
+    `BASELINE_SUBGROUPS`), estimates phase I limits from them with outliers excluded and
+    proposes them; until then only spec limits and sensor faults can alarm.
     """
 
     chart: ChartType = "imr"
@@ -106,6 +125,17 @@ class SpcSettings(_Settings):
     rule_priority: dict[str, AlarmPriority] = {}
     profile_statistics: list[ProfileStatistic] = Field(["mean", "two_sigma"], min_length=1)
     faults: SensorFaultSettings = SensorFaultSettings()
+    alarms: tuple[str, ...] = DEFAULT_ALARMS
+    limit_sigma: float = Field(3.0, gt=0, le=6)
+    baseline_points: int | None = Field(None, ge=20, le=100_000)
+
+    @property
+    def baseline(self) -> int:
+        """Points the chart collects in its learning state before it proposes limits."""
+        if self.baseline_points is not None:
+            return self.baseline_points
+        windowed = self.chart in ("xbar-r", "xbar-s") or self.subgroup_by != "count"
+        return BASELINE_SUBGROUPS if windowed else BASELINE_INDIVIDUALS
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -124,10 +154,16 @@ class SpcSettings(_Settings):
                 f"{_PRINTED_SIZES} only, so chart {self.chart} needs subgroups by count of at"
                 " most that size or constants 'exact'"
             )
-        unknown = sorted(set(self.rule_priority) - {*ALARM_CODES, *SENSOR_FAULT_CODES})
+        unknown = sorted(set(self.rule_priority) - {*ALARM_CODES, *SENSOR_FAULT_CODES, SPEC_CODE})
         if unknown:
             raise ValueError(
-                f"rule_priority names {unknown[0]!r}; expected nelson1..8, we1..4 or "
-                f"{', '.join(SENSOR_FAULT_CODES)}"
+                f"rule_priority names {unknown[0]!r}; expected nelson1..8, we1..4, {SPEC_CODE}"
+                f" or {', '.join(SENSOR_FAULT_CODES)}"
+            )
+        unknown = sorted(set(self.alarms) - {*ALARM_CODES, SPEC_CODE})
+        if unknown:
+            raise ValueError(
+                f"alarms names {unknown[0]!r}; expected nelson1..8, we1..4 or {SPEC_CODE}"
+                " (sensor faults always alarm)"
             )
         return self
