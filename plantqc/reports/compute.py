@@ -796,6 +796,12 @@ def disposition(rows: list[Characteristic], data: LotData, settings: ReportSetti
             if alarm.unacknowledged:
                 what = f"{alarm.tag} {alarm.code}" if alarm.tag else alarm.code
                 reasons.append(("hold", f"alarm {alarm.id} ({what}) is not acknowledged"))
+    if settings.hold_on_alerts:
+        for row in rows:
+            hits = row.chart.violations if row.chart is not None else {}
+            if hits:
+                listed = ", ".join(f"{code} x{n}" for code, n in sorted(hits.items()))
+                reasons.append(("hold", f"{row.name}: rule violations (alerts) {listed}"))
     if settings.hold_on_low_cpk:
         for row in rows:
             cap = row.capability

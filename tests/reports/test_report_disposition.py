@@ -216,3 +216,20 @@ def test_cd_two_sigma_max_sets_the_cd_uniformity_spec(released: Engine, plant: P
     assert reasons[0][1].startswith("CD uniformity 2σ [dry_thickness_profile_um]: lot mean 0.7")
     assert reasons[1][1].startswith("CD uniformity 2σ [dry_thickness_profile_um]: 120 of 120")
     assert reasons[1][1].endswith("are outside the spec [-inf, 0.5] µm, more than the 0 % allowed")
+
+
+def test_alerts_do_not_hold_a_lot_unless_hold_on_alerts(
+    released: Engine, plant: PlantConfig
+) -> None:
+    """The released lot's charts carry rule violations that are not alarms (alerts): they are
+    listed in the report and hold it only with ``hold_on_alerts``."""
+    content = build_content(released, find_lot(released, "LOT-0001"), plant)
+    alerted = [
+        row for row in content.characteristics if row.chart is not None and row.chart.violations
+    ]
+    assert alerted, "the fixture lot has no rule violations to judge"
+    assert content.disposition.decision == "release"
+    held = _decide(released, plant, hold_on_alerts=True)
+    assert held["decision"] == "hold"
+    names = {reason.split(":")[0] for _, reason in _reasons(held)}
+    assert names == {row.name for row in alerted}
