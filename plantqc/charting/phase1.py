@@ -6,7 +6,9 @@ Individuals-based charts (I-MR, EWMA, CUSUM and every profile statistic) estimat
 :math:`\\bar{\\bar x}` and :math:`\\bar R/d_2` or :math:`\\bar s/c_4` (weighted for unequal
 sizes) with removal of subgroups beyond the X-bar or R / S limits (Montgomery §6.2.1,
 `spc.phases.phase_one`).  Points are formed as the engine forms them
-(`plantqc.charting.subgroups`).
+(`plantqc.charting.subgroups`), by one function (`points_of`) whether the samples come from
+the store (`estimate_limits`) or from a recorded in-control period in the replay format
+(`estimate_recording`).
 
 References
 ----------
@@ -17,10 +19,10 @@ References
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import Engine, select
@@ -36,7 +38,8 @@ from plantqc.charting.limits import (
     store_unfrozen,
 )
 from plantqc.charting.names import SeriesSpec
-from plantqc.charting.subgroups import chart_points, epoch_us, read_rolls
+from plantqc.charting.settings import SpecLimits
+from plantqc.charting.subgroups import Rolls, chart_points, epoch_us, read_rolls
 from plantqc.errors import UserError
 from plantqc.quality import GOOD_BELOW
 from plantqc.store.audit import record_audit
@@ -44,6 +47,10 @@ from plantqc.store.engine_state import EngineState
 from plantqc.store.models import ControlLimits, Profile, Sample
 from spc import PhaseOneResult, SPCInputError, imr, phase_one, xbar_r, xbar_s
 from spc.profiles import profile_statistic_arrays
+
+if TYPE_CHECKING:
+    from plantqc.config import PlantConfig
+    from plantqc.connectors.replay import Recording
 
 
 def phase_one_of(
@@ -130,33 +137,26 @@ class LimitsEstimate:
     params: dict[str, Any]
 
 
-def observations(
-    engine: Engine, chart: ChartConfig, series: SeriesSpec, start: datetime, end: datetime
+def points_of(
+    chart: ChartConfig,
+    series: SeriesSpec,
+    samples: Iterable[tuple[datetime, Any, int]],
+    rolls: Rolls | None = None,
 ) -> list[tuple[datetime, list[float]]]:
-    """What the chart judges in ``[start, end)``, as (point time, values) per point.
+    """What the chart judges from time-ordered samples (time, value, OPC UA status), as
+    (point time, values) per point, formed as the streaming engine forms them.
 
+    Only Good samples with a finite value count (Bad and Uncertain ones are stored, not
+    charted); a profile's value is its scan, charted through ``series``' scan statistic.
     Individuals-based charts get one value per point (a sample, a scan statistic or a time /
-    roll subgroup's mean), X-bar charts the values of each subgroup (by count, time or roll).
+    roll subgroup's mean), X-bar charts the values of each subgroup (by count, time or roll;
+    a roll subgroup needs the line's ``rolls``).
     """
-    table: Any = Profile if chart.kind == "profile" else Sample
-    reading = table.values if chart.kind == "profile" else table.value
-    with Session(engine) as session:
-        rows = session.execute(
-            select(table.ts, reading)
-            .where(
-                table.tag_id == chart.tag_id,
-                table.status < GOOD_BELOW,
-                reading.is_not(None),
-                table.ts >= start,
-                table.ts < end,
-            )
-            .order_by(table.ts)
-        ).all()
-        rolls = read_rolls(session, chart.line_id, end) if chart.subgroup_by == "roll" else None
+    good = [(ts, v) for ts, v, status in samples if status < GOOD_BELOW and v is not None]
     if chart.kind == "profile":
-        scans = [(ts, scan_statistics(v)) for ts, v in rows]
-        rows = [(ts, s[series.statistic]) for ts, s in scans if s is not None]  # type: ignore[index]
-    good = [(ts, v) for ts, v in rows if math.isfinite(v)]
+        scans = [(ts, scan_statistics(v)) for ts, v in good]
+        good = [(ts, s[series.statistic]) for ts, s in scans if s is not None]  # type: ignore[index]
+    good = [(ts, v) for ts, v in good if math.isfinite(v)]
     found = chart_points(
         chart,
         series,
@@ -172,6 +172,22 @@ def observations(
     return [(ts, vs.tolist()) for ts, vs in zip(when, members, strict=True)]
 
 
+def observations(
+    engine: Engine, chart: ChartConfig, series: SeriesSpec, start: datetime, end: datetime
+) -> list[tuple[datetime, list[float]]]:
+    """What the chart judges in ``[start, end)`` of the store (`points_of`)."""
+    table: Any = Profile if chart.kind == "profile" else Sample
+    reading = table.values if chart.kind == "profile" else table.value
+    with Session(engine) as session:
+        rows = session.execute(
+            select(table.ts, reading, table.status)
+            .where(table.tag_id == chart.tag_id, table.ts >= start, table.ts < end)
+            .order_by(table.ts)
+        ).all()
+        rolls = read_rolls(session, chart.line_id, end) if chart.subgroup_by == "roll" else None
+    return points_of(chart, series, rows, rolls)
+
+
 def estimate_limits(
     engine: Engine,
     chart: ChartConfig,
@@ -179,19 +195,32 @@ def estimate_limits(
     end: datetime,
     series: SeriesSpec | None = None,
 ) -> LimitsEstimate:
-    """Phase I limits of one of a tag's charts from its Good samples in ``[start, end)``.
-
-    Estimated as `phase_one_of` does, with the chart's constant set (recorded in ``params``);
-    subgroups are formed as the engine forms them; a trailing partial count subgroup is dropped.
-    """
+    """Phase I limits of one of a tag's charts from its Good samples in ``[start, end)`` of
+    the store (`estimate_of`)."""
     series = series or chart.series[0]
     points = observations(engine, chart, series, start, end)
+    where = f"between {start.isoformat()} and {end.isoformat()}"
+    return estimate_of(chart, series, points, (start, end), where)
+
+
+def estimate_of(
+    chart: ChartConfig,
+    series: SeriesSpec,
+    points: Sequence[tuple[datetime, list[float]]],
+    span: tuple[datetime, datetime],
+    where: str,
+) -> LimitsEstimate:
+    """Phase I limits of one of a tag's charts from its ``points`` (`points_of`), taken in
+    ``span`` (described as ``where`` in the sentence refusing too few points).
+
+    Estimated as `phase_one_of` does, with the chart's constant set (recorded in ``params``);
+    a trailing partial count subgroup is dropped.
+    """
     what = f"{chart.line}/{chart.tag} ({series.name})"
     if len(points) < PHASE_ONE_MIN_POINTS:
         raise UserError(
-            f"{what} has {len(points)} {series.unit} of Good samples between "
-            f"{start.isoformat()} and {end.isoformat()}; phase I needs at least "
-            f"{PHASE_ONE_MIN_POINTS}."
+            f"{what} has {len(points)} {series.unit} of Good samples {where}; "
+            f"phase I needs at least {PHASE_ONE_MIN_POINTS}."
         )
     result, used, total = phase_one_of(series, [vs for _, vs in points], chart.constants)
     removed = [(int(label), *points[int(label) - 1]) for label in result.removed]
@@ -212,10 +241,72 @@ def estimate_limits(
         n_used=used,
         excluded=excluded,
         iterations=result.iterations,
-        data_from=start,
-        data_to=end,
+        data_from=span[0],
+        data_to=span[1],
         params=chart.chart_params(series),
     )
+
+
+def recorded_charts(config: PlantConfig) -> list[ChartConfig]:
+    """The charts a recording (`plantqc.connectors.replay`) can feed: every scalar tag of the
+    config's lines with SPC settings, as the store would hold it, without one (ids 0)."""
+    return [
+        ChartConfig(
+            tag_id=0,
+            line_id=0,
+            line=line.name,
+            tag=tag.name,
+            kind=tag.kind,
+            settings=tag.spc,
+            spec=tag.spec or SpecLimits(),
+        )
+        for line in config.lines
+        for tag in line.tags
+        if tag.kind == "scalar" and tag.spc is not None
+    ]
+
+
+def estimate_recording(
+    recording: Recording, charts: Sequence[ChartConfig], source: str, chart_name: str | None = None
+) -> list[tuple[ChartConfig, LimitsEstimate | UserError]]:
+    """Phase I limits of each of ``charts`` found in ``recording`` (read from ``source``),
+    each chart's estimate or the sentence saying why it has none.
+
+    Points are formed from the tag's rows as from the store (`points_of`).  Every estimate
+    spans the whole recording: from its first source time to just after its last, so limits
+    frozen from it are valid from the end of the file's data (`freeze_limits`).  A chart
+    subgrouped by roll has none: a recording holds no rolls.  ``chart_name`` picks one chart
+    of a tag (`ChartConfig.series_named`).
+    """
+    if recording.span is None:
+        raise UserError(f"{source} has no readable row.")
+    span = (recording.span[0], recording.span[1] + timedelta(microseconds=1))
+    rows: dict[tuple[str, str], list[tuple[datetime, Any, int]]] = {}
+    for r in recording.readings:
+        rows.setdefault((r.line, r.tag), []).append((r.ts, r.value, r.status))
+    found: list[tuple[ChartConfig, LimitsEstimate | UserError]] = []
+    for chart in charts:
+        samples = rows.get((chart.line, chart.tag))
+        if samples is None:
+            continue
+        series = chart.series_named(chart_name)
+        if chart.subgroup_by == "roll":
+            found.append(
+                (
+                    chart,
+                    UserError(
+                        f"{chart.line}/{chart.tag} ({series.name}) is subgrouped by roll and "
+                        f"{source} holds no rolls; estimate it from the store (--from, --to)."
+                    ),
+                )
+            )
+            continue
+        points = points_of(chart, series, samples)
+        try:
+            found.append((chart, estimate_of(chart, series, points, span, f"in {source}")))
+        except UserError as exc:
+            found.append((chart, exc))
+    return found
 
 
 def freeze_limits(engine: Engine, chart: ChartConfig, estimate: LimitsEstimate, user: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -16,18 +17,41 @@ from sqlalchemy import Engine
 from plantqc.alarms import require_user
 from plantqc.charting.names import PROFILE_SERIES
 from plantqc.cli.options import ConfigOption, DbOption, open_store, parse_time
+from plantqc.config import load_config
 from plantqc.errors import UserError
 
 if TYPE_CHECKING:  # charting (numpy, scipy) is loaded by the commands that chart
     from plantqc.charting.chart import ChartConfig
     from plantqc.charting.phase1 import LimitsEstimate
+    from plantqc.config import PlantConfig
+    from plantqc.connectors.replay import Recording
 
 app = typer.Typer(help="Estimate, freeze and show control limits.", no_args_is_help=True)
 console = Console(highlight=False, soft_wrap=True)
 
 TagOption = Annotated[str, typer.Option("--tag", help="LINE/TAG, e.g. casting-1/dry_thickness_um.")]
-FromOption = Annotated[str, typer.Option("--from", help="Start of the phase I data, ISO-8601.")]
-ToOption = Annotated[str, typer.Option("--to", help="End of the phase I data (exclusive).")]
+FileTagOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tag",
+        help="LINE/TAG, e.g. casting-1/dry_thickness_um; with --from-file default every charted "
+        "tag of the config found in the file.",
+    ),
+]
+FromOption = Annotated[
+    str | None, typer.Option("--from", help="Start of the phase I data in the store, ISO-8601.")
+]
+ToOption = Annotated[str | None, typer.Option("--to", help="End of the phase I data (exclusive).")]
+FromFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--from-file",
+        help="A recorded in-control period in the replay format (CSV or Parquet: line, tag, "
+        "source_time, value, status) instead of the store's --from/--to; needs --config.",
+    ),
+]
+LISTED_EXCLUDED = 10
+"""Excluded points printed one by one; the rest are counted."""
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ChartOption = Annotated[
     str | None,
@@ -47,11 +71,20 @@ def _split(tag: str) -> tuple[str, str]:
 
 
 def _estimate(
-    db: str | None, config: Path | None, tag: str, start: str, end: str, chart_name: str | None
+    db: str | None,
+    config: Path | None,
+    tag: str | None,
+    start: str | None,
+    end: str | None,
+    chart_name: str | None,
 ) -> tuple[Engine, ChartConfig, LimitsEstimate]:
     from plantqc.charting.catalog import chart_for
     from plantqc.charting.phase1 import estimate_limits
 
+    if tag is None or start is None or end is None:
+        raise UserError(
+            "give --tag LINE/TAG --from ISO --to ISO, or --from-file FILE --config CFG."
+        )
     t0, t1 = parse_time(start, "--from"), parse_time(end, "--to")
     assert t0 is not None and t1 is not None
     if t0 >= t1:
@@ -60,6 +93,84 @@ def _estimate(
     chart = chart_for(engine, *_split(tag))
     series = chart.series_named(chart_name)
     return engine, chart, estimate_limits(engine, chart, t0, t1, series)
+
+
+def _from_file(
+    file: Path,
+    config: Path | None,
+    start: str | None,
+    end: str | None,
+    tag: str | None,
+    chart_name: str | None,
+    charts: Callable[[PlantConfig], Sequence[ChartConfig]],
+) -> tuple[Recording, list[tuple[ChartConfig, LimitsEstimate | UserError]]]:
+    """The recording at ``file`` read against ``config``'s tags (rows refused as replay
+    refuses them) and the estimate of each of ``charts`` (one, with ``tag``) found in it."""
+    from plantqc.charting.phase1 import estimate_recording
+    from plantqc.connectors.replay import read_recording
+
+    if config is None:
+        raise UserError("--from-file needs --config CFG: the lines, tags and charts of the file.")
+    if start is not None or end is not None:
+        raise UserError("--from-file takes the whole file; leave out --from and --to.")
+    if chart_name is not None and tag is None:
+        raise UserError("--chart picks one of a tag's charts; give the tag with --tag LINE/TAG.")
+    plant = load_config(config, check_env=False).config
+    recording = read_recording(file, _scalar_tags(plant))
+    wanted = list(charts(plant))
+    if tag is not None:
+        line, name = _split(tag)
+        wanted = [c for c in wanted if (c.line, c.tag) == (line, name)]
+        if not wanted:
+            raise UserError(f"{tag} is not a charted scalar tag of {config}.")
+    found = estimate_recording(recording, wanted, file.name, chart_name)
+    if not found:
+        what = tag if tag is not None else f"any charted tag of {config}"
+        raise UserError(f"{file} has no samples of {what}.")
+    if tag is not None and isinstance(found[0][1], UserError):
+        raise found[0][1]
+    if all(isinstance(e, UserError) for _, e in found):
+        raise UserError(f"no chart of {file} has enough points: " + " ".join(
+            str(e) for _, e in found))  # fmt: skip
+    return recording, found
+
+
+def _scalar_tags(plant: PlantConfig) -> dict[str, list[str]]:
+    return {line.name: [t.name for t in line.tags if t.kind == "scalar"] for line in plant.lines}
+
+
+def _print_found(
+    recording: Recording, found: list[tuple[ChartConfig, LimitsEstimate | UserError]]
+) -> None:
+    for sentence in recording.summary():
+        console.print(sentence, markup=False)
+    for chart, estimate in found:
+        if isinstance(estimate, UserError):
+            console.print(str(estimate), markup=False)
+        else:
+            _print_estimate(chart, estimate)
+
+
+def _found_dict(
+    file: Path,
+    recording: Recording,
+    found: list[tuple[ChartConfig, LimitsEstimate | UserError]],
+    versions: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    charts = []
+    for chart, estimate in found:
+        where = {"tag": f"{chart.line}/{chart.tag}"}
+        if isinstance(estimate, UserError):
+            charts.append({**where, "error": str(estimate)})
+        else:
+            frozen = {} if versions is None else {"version": versions[where["tag"]]}
+            charts.append({**where, **_estimate_dict(estimate), **frozen})
+    return {
+        "file": str(file),
+        "rows": recording.rows,
+        "rejected": [{"row": r.row, "reason": r.reason} for r in recording.rejected],
+        "charts": charts,
+    }
 
 
 def _estimate_dict(estimate: LimitsEstimate) -> dict[str, Any]:
@@ -78,21 +189,41 @@ def _print_estimate(chart: ChartConfig, estimate: LimitsEstimate) -> None:
         f"{estimate.data_from.isoformat()} and {estimate.data_to.isoformat()}; "
         f"{len(estimate.excluded)} excluded as out of control in {estimate.iterations} round(s)"
     )
-    for point in estimate.excluded:
+    for point in estimate.excluded[:LISTED_EXCLUDED]:
         console.print("  excluded " + ", ".join(f"{k} {v}" for k, v in point.items()))
+    if len(estimate.excluded) > LISTED_EXCLUDED:
+        more = len(estimate.excluded) - LISTED_EXCLUDED
+        console.print(f"  ... and {more} more (--json lists them all)")
 
 
 @app.command("estimate")
 def estimate(
-    tag: TagOption,
-    start: FromOption,
-    end: ToOption,
+    tag: FileTagOption = None,
+    start: FromOption = None,
+    end: ToOption = None,
+    from_file: FromFileOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
     chart_name: ChartOption = None,
 ) -> None:
-    """Phase I: propose limits from stored data and show what was excluded (nothing is saved)."""
+    """Phase I: propose limits from stored data or a recorded file and show what was excluded
+    (nothing is saved)."""
+    if from_file is not None:
+        from plantqc.charting.phase1 import recorded_charts
+
+        if db is not None:
+            raise UserError(
+                "estimate --from-file reads the file and --config only; leave out --db."
+            )
+        recording, found = _from_file(
+            from_file, config, start, end, tag, chart_name, recorded_charts
+        )
+        if as_json:
+            typer.echo(json.dumps(_found_dict(from_file, recording, found), indent=1))
+        else:
+            _print_found(recording, found)
+        return
     engine, chart, result = _estimate(db, config, tag, start, end, chart_name)
     engine.dispose()
     if as_json:
@@ -103,27 +234,59 @@ def estimate(
 
 @app.command("freeze")
 def freeze(
-    tag: TagOption,
-    start: FromOption,
-    end: ToOption,
     user: Annotated[str, typer.Option("--user", help="Who freezes the limits.")],
+    tag: FileTagOption = None,
+    start: FromOption = None,
+    end: ToOption = None,
+    from_file: FromFileOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
     chart_name: ChartOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    """Estimate and freeze limits as a new version (who, when, from which data); old ones stay."""
+    """Estimate and freeze limits as a new version (who, when, from which data); old ones stay.
+
+    With --from-file, every chart of the file with enough points is frozen, valid from just
+    after the file's last sample (or after the last sample the engine has charted, if later).
+    """
     from plantqc.charting.phase1 import freeze_limits
 
     user = require_user(user, "freezing limits")  # before the estimate, which takes a while
-    engine, chart, result = _estimate(db, config, tag, start, end, chart_name)
+    if from_file is None:
+        engine, chart, result = _estimate(db, config, tag, start, end, chart_name)
+        try:
+            version = freeze_limits(engine, chart, result, user)
+        finally:
+            engine.dispose()
+        _print_estimate(chart, result)
+        console.print(
+            f"frozen as version {version} of {chart.line}/{chart.tag} ({result.chart}) by {user}"
+        )
+        return
+    from plantqc.charting.catalog import load_charts
+
+    engine, _ = open_store(db, config)
     try:
-        version = freeze_limits(engine, chart, result, user)
+        stored = load_charts(engine)
+
+        def charts(plant: PlantConfig) -> list[ChartConfig]:
+            # the store's own charts of the config's scalar tags: what the engine runs
+            return [c for c in stored.values() if c.kind == "scalar"]
+
+        recording, found = _from_file(from_file, config, start, end, tag, chart_name, charts)
+        versions = {
+            f"{chart.line}/{chart.tag}": freeze_limits(engine, chart, estimate, user)
+            for chart, estimate in found
+            if not isinstance(estimate, UserError)
+        }
     finally:
         engine.dispose()
-    _print_estimate(chart, result)
-    console.print(
-        f"frozen as version {version} of {chart.line}/{chart.tag} ({result.chart}) by {user}"
-    )
+    if as_json:
+        typer.echo(json.dumps(_found_dict(from_file, recording, found, versions), indent=1))
+        return
+    _print_found(recording, found)
+    for name, version in versions.items():
+        console.print(f"frozen as version {version} of {name} by {user}", markup=False)
 
 
 def _when(value: datetime | None) -> str:
