@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -95,37 +95,46 @@ def _estimate(
     return engine, chart, estimate_limits(engine, chart, t0, t1, series)
 
 
-def _from_file(
-    file: Path,
-    config: Path | None,
-    start: str | None,
-    end: str | None,
-    tag: str | None,
-    chart_name: str | None,
-    charts: Callable[[PlantConfig], Sequence[ChartConfig]],
-) -> tuple[Recording, list[tuple[ChartConfig, LimitsEstimate | UserError]]]:
-    """The recording at ``file`` read against ``config``'s tags (rows refused as replay
-    refuses them) and the estimate of each of ``charts`` (one, with ``tag``) found in it."""
-    from plantqc.charting.phase1 import estimate_recording
-    from plantqc.connectors.replay import read_recording
+Found = list[tuple["ChartConfig", "LimitsEstimate | UserError"]]
+"""Per chart of a recording, its estimate or the sentence saying why it has none."""
 
+
+def _file_config(
+    config: Path | None, start: str | None, end: str | None, tag: str | None, chart: str | None
+) -> PlantConfig:
     if config is None:
         raise UserError("--from-file needs --config CFG: the lines, tags and charts of the file.")
     if start is not None or end is not None:
         raise UserError("--from-file takes the whole file; leave out --from and --to.")
-    if chart_name is not None and tag is None:
+    if chart is not None and tag is None:
         raise UserError("--chart picks one of a tag's charts; give the tag with --tag LINE/TAG.")
-    plant = load_config(config, check_env=False).config
-    recording = read_recording(file, _scalar_tags(plant))
-    wanted = list(charts(plant))
+    return load_config(config, check_env=False).config
+
+
+def estimate_file(
+    file: Path,
+    plant: PlantConfig,
+    charts: Sequence[ChartConfig],
+    tag: str | None = None,
+    chart_name: str | None = None,
+) -> tuple[Recording, Found]:
+    """The recording at ``file`` read against ``plant``'s tags (rows refused as replay
+    refuses them) and the estimate of each of ``charts`` (only ``tag``'s, if given) found in
+    it; a `UserError` when ``tag``'s chart, or every chart, has none."""
+    from plantqc.charting.phase1 import estimate_recording
+    from plantqc.connectors.replay import read_recording
+
+    scalar = {line.name: [t.name for t in line.tags if t.kind == "scalar"] for line in plant.lines}
+    recording = read_recording(file, scalar)
+    wanted = list(charts)
     if tag is not None:
         line, name = _split(tag)
         wanted = [c for c in wanted if (c.line, c.tag) == (line, name)]
         if not wanted:
-            raise UserError(f"{tag} is not a charted scalar tag of {config}.")
+            raise UserError(f"{tag} is not a charted scalar tag of the config.")
     found = estimate_recording(recording, wanted, file.name, chart_name)
     if not found:
-        what = tag if tag is not None else f"any charted tag of {config}"
+        what = tag if tag is not None else "any charted tag of the config"
         raise UserError(f"{file} has no samples of {what}.")
     if tag is not None and isinstance(found[0][1], UserError):
         raise found[0][1]
@@ -135,13 +144,32 @@ def _from_file(
     return recording, found
 
 
-def _scalar_tags(plant: PlantConfig) -> dict[str, list[str]]:
-    return {line.name: [t.name for t in line.tags if t.kind == "scalar"] for line in plant.lines}
+def freeze_file(
+    engine: Engine,
+    file: Path,
+    plant: PlantConfig,
+    user: str,
+    tag: str | None = None,
+    chart_name: str | None = None,
+) -> tuple[Recording, Found, dict[str, int]]:
+    """`estimate_file` on the store's charts of ``plant`` (registered in ``engine``), each
+    estimate frozen by ``user`` (`plantqc.charting.phase1.freeze_limits`); with the version
+    frozen per LINE/TAG."""
+    from plantqc.charting.catalog import load_charts
+    from plantqc.charting.phase1 import freeze_limits
+
+    # the store's own charts, what the engine runs; only scalar tags can be in a recording
+    charts = [c for c in load_charts(engine).values() if c.kind == "scalar"]
+    recording, found = estimate_file(file, plant, charts, tag, chart_name)
+    versions = {
+        f"{chart.line}/{chart.tag}": freeze_limits(engine, chart, estimate, user)
+        for chart, estimate in found
+        if not isinstance(estimate, UserError)
+    }
+    return recording, found, versions
 
 
-def _print_found(
-    recording: Recording, found: list[tuple[ChartConfig, LimitsEstimate | UserError]]
-) -> None:
+def _print_found(recording: Recording, found: Found) -> None:
     for sentence in recording.summary():
         console.print(sentence, markup=False)
     for chart, estimate in found:
@@ -154,7 +182,7 @@ def _print_found(
 def _found_dict(
     file: Path,
     recording: Recording,
-    found: list[tuple[ChartConfig, LimitsEstimate | UserError]],
+    found: Found,
     versions: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     charts = []
@@ -216,9 +244,8 @@ def estimate(
             raise UserError(
                 "estimate --from-file reads the file and --config only; leave out --db."
             )
-        recording, found = _from_file(
-            from_file, config, start, end, tag, chart_name, recorded_charts
-        )
+        plant = _file_config(config, start, end, tag, chart_name)
+        recording, found = estimate_file(from_file, plant, recorded_charts(plant), tag, chart_name)
         if as_json:
             typer.echo(json.dumps(_found_dict(from_file, recording, found), indent=1))
         else:
@@ -263,22 +290,10 @@ def freeze(
             f"frozen as version {version} of {chart.line}/{chart.tag} ({result.chart}) by {user}"
         )
         return
-    from plantqc.charting.catalog import load_charts
-
+    plant = _file_config(config, start, end, tag, chart_name)
     engine, _ = open_store(db, config)
     try:
-        stored = load_charts(engine)
-
-        def charts(plant: PlantConfig) -> list[ChartConfig]:
-            # the store's own charts of the config's scalar tags: what the engine runs
-            return [c for c in stored.values() if c.kind == "scalar"]
-
-        recording, found = _from_file(from_file, config, start, end, tag, chart_name, charts)
-        versions = {
-            f"{chart.line}/{chart.tag}": freeze_limits(engine, chart, estimate, user)
-            for chart, estimate in found
-            if not isinstance(estimate, UserError)
-        }
+        recording, found, versions = freeze_file(engine, from_file, plant, user, tag, chart_name)
     finally:
         engine.dispose()
     if as_json:
