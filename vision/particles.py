@@ -135,6 +135,66 @@ def contour_concavities(contour: np.ndarray, min_depth_px: float) -> list[tuple[
     ]
 
 
+def _junction_chords(
+    part: np.ndarray, labels: np.ndarray, k: int, outline: np.ndarray, min_depth_px: float
+) -> list[tuple[tuple[int, int], ...]]:
+    """Segments from a concavity of piece ``k`` (``part``, 0/255) at least ``min_depth_px``
+    deep, along its inward normal, to where they leave the piece onto a sibling piece of
+    ``labels`` (a cut made before), deepest concavity first.
+
+    Where three particles meet, the first cut runs through their junction and leaves the
+    other two joined by a boundary that reaches the outline at a single concavity; its other
+    end is the junction, on that cut. The boundary between two touching convex particles is
+    about normal to their common tangent, the hull edge across the concavity.
+    """
+    defects = _convexity_defects(outline)
+    if defects is None:
+        return []
+    h, w = part.shape
+    out = []
+    for s, e, f, d in sorted(defects.tolist(), key=lambda row: -row[3]):
+        if d / 256.0 < min_depth_px:
+            break
+        (sx, sy), (ex, ey), (fx, fy) = (outline[i, 0].tolist() for i in (s, e, f))
+        if _touches(labels, fx, fy, 2, lambda v: (v > 0) & (v != k)):
+            # The end of a cut made before, not a neck of the outline.
+            continue
+        tx, ty = ex - sx, ey - sy
+        norm = math.hypot(tx, ty)
+        if norm == 0:
+            continue
+        # The hull runs around the piece, so its inward normal points away from the
+        # farthest point's foot on the hull edge towards the farthest point and on.
+        t = ((fx - sx) * tx + (fy - sy) * ty) / norm**2
+        nx, ny = fx - (sx + t * tx), fy - (sy + t * ty)
+        length = math.hypot(nx, ny)
+        nx, ny = nx / length, ny / length
+        x, y = float(fx), float(fy)
+        end = None
+        for _ in range(2 * (h + w)):
+            x, y = x + nx * 0.5, y + ny * 0.5
+            ix, iy = round(x), round(y)
+            if not (0 <= ix < w and 0 <= iy < h) or not part[iy, ix]:
+                break
+            end = (ix, iy)
+        if end is None:
+            continue
+        ix, iy = round(x), round(y)
+        # On a cut, not at its end on the outline.
+        if _touches(labels, ix, iy, 1, lambda v: (v > 0) & (v != k)) and not _touches(
+            labels, ix, iy, 1, lambda v: v == 0
+        ):
+            out.append(((fx, fy), end))
+    return out
+
+
+def _touches(
+    labels: np.ndarray, x: int, y: int, r: int, test: Callable[[np.ndarray], np.ndarray]
+) -> bool:
+    """Whether a pixel of ``labels`` within ``r`` px (a square) of ``(x, y)`` passes ``test``."""
+    return bool(test(labels[max(y - r, 0) : y + r + 1, max(x - r, 0) : x + r + 1]).any())
+
+
 def _convexity_defects(contour: np.ndarray) -> np.ndarray | None:
     """(k, 4) ``cv2.convexityDefects`` rows (start, end, farthest point, depth * 256) of a
     contour, or None when it has none."""
@@ -163,6 +223,10 @@ def _outline(part: np.ndarray) -> np.ndarray:
 _PARTNER_DEPTH = 0.85
 _RELATIVE_DEPTH = 0.03
 _MAX_CUTS = 256
+# Between a neck's thickness ratio (below 1) and a cut through a particle's middle (2), with
+# half a pixel for digitisation; see _over_ridge.
+_RIDGE_RATIO = 1.75
+_RIDGE_TOL = 0.5
 
 
 def neck_depth_px(
@@ -246,12 +310,43 @@ def _cut(
         return None
     # The pixels of the cut: in the part, in no piece.
     orphans = base != trial
+    if _over_ridge(base, trial, lab, n - 1, orphans):
+        return None
     while True:
         # Each takes the largest label among its neighbours.
         lab[orphans] = cv2.dilate(lab, _NEIGHBOURS)[orphans]
         orphans &= lab == 0
         if not orphans.any():
             return lab, n - 1
+
+
+def _over_ridge(
+    base: np.ndarray, trial: np.ndarray, pieces: np.ndarray, m: int, cut: np.ndarray
+) -> bool:
+    """Whether a cut runs across the body of a particle rather than through a neck: somewhere
+    on it the uncut shape is much thicker than one of the pieces it leaves.
+
+    Notes
+    -----
+    With ``D`` the Euclidean distance to the background of the uncut shape ``base`` and
+    ``D'`` that of the cut one ``trial`` (both 0/255), a cut is refused when
+    ``max_cut D > RIDGE_RATIO max_{piece j} D' + 1/2`` [px] for some piece ``j``, half a pixel
+    for the digitisation of both. A neck between two particles is a saddle of ``D``, thinner
+    than either particle, and cutting it leaves each its inscribed radius: the ratio is
+    below 1. A cut through the middle of a convex particle of inscribed radius ``r`` crosses
+    ``D = r`` and leaves halves of inscribed radius about ``r / 2``: a ratio of 2. A disc of
+    radius ``r`` with bites ``b`` deep at both ends of a diameter gives ``2 - 2 b / r``:
+    ``RIDGE_RATIO = 1.75`` refuses the cut for bites shallower than ``r / 8``, which are
+    roughness, not necks. It costs two distance transforms of a clump's crop per trial cut.
+    """
+    dist = cv2.distanceTransform(base, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    saddle = float(dist[cut].max())
+    own = cv2.distanceTransform(trial, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    for j in range(1, m + 1):
+        _, peak, _, _ = cv2.minMaxLoc(own, cv2.compare(pieces, j, cv2.CMP_EQ))
+        if saddle > _RIDGE_RATIO * peak + _RIDGE_TOL:
+            return True
+    return False
 
 
 def _gap_cusps(gap: np.ndarray) -> list[tuple[int, int]]:
@@ -390,6 +485,14 @@ def _split_clump(
                 if done is not None and not _walled_in(labels, part, done):
                     break
                 done = None
+        if done is None and n > 1:
+            # A piece of a clump already cut: the junction of three particles may lie on
+            # that cut.
+            for chord in _junction_chords(part, labels, k, outline, depth)[:4]:
+                done = _cut(part, chord, min_part_px)
+                if done is not None and not _walled_in(labels, part, done):
+                    break
+                done = None
         if done is None:
             outlines[k] = outline
             continue
@@ -445,9 +548,14 @@ def split_touching(
     at least ``min_depth_px`` deep and the other at least ``partner_depth * min_depth_px``, whose
     joining segment lies inside it, it is cut along the shortest such segment that leaves no
     piece smaller than ``min_part_px`` or than a quarter of the cut length squared (a sliver);
-    the pixels of the cut go to a neighbouring piece. Unlike markers from distance-transform
-    maxima (the distance-transform watershed of [2]_), a neck is found whatever the size ratio
-    of the two particles, because the depth of the concavity does not depend on it.
+    the pixels of the cut go to a neighbouring piece. A piece of a clump already cut that has
+    one such concavity and no partner is cut from it along its inward normal when that
+    reaches the earlier cut: where three particles meet, the first cut runs through their
+    junction (:func:`_junction_chords`). No cut is made across the body of a particle, where
+    the shape is thicker than a piece left (:func:`_over_ridge`). Unlike markers from
+    distance-transform maxima (the distance-transform watershed of [2]_), a neck is found
+    whatever the size ratio of the two particles, because the depth of the concavity does not
+    depend on it.
 
     References
     ----------

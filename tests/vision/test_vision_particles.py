@@ -81,6 +81,24 @@ def test_two_tangent_discs_of_different_size_are_split():
     assert np.bincount(labels.ravel())[1:].min() == pytest.approx(np.pi * 9**2, rel=0.1)
 
 
+def test_three_discs_meeting_at_one_junction_are_three_particles():
+    # Centres 21 px apart, radius 12: each pair overlaps, all three meet in the middle.
+    mask = np.zeros((80, 80), np.uint8)
+    for x, y in ((28, 30), (49, 30), (38, 48)):
+        cv2.circle(mask, (x, y), 12, 1, -1)
+    assert split_touching(mask)[1] == 3
+
+
+def test_a_disc_with_two_shallow_bites_is_not_cut_across_its_middle():
+    # Bites 2 px deep at both ends of a diameter: the chord between them crosses the disc
+    # where it is 28 px from its edge, twice the 15 px inscribed radius of either half.
+    mask = np.zeros((100, 100), np.uint8)
+    cv2.circle(mask, (50, 50), 30, 1, -1)
+    cv2.circle(mask, (50 - 36, 50), 8, 0, -1)
+    cv2.circle(mask, (50 + 36, 50), 8, 0, -1)
+    assert split_touching(mask)[1] == 1
+
+
 def test_a_single_disc_is_not_split():
     mask = np.zeros((80, 80), np.uint8)
     cv2.circle(mask, (40, 40), 30, 1, -1)
