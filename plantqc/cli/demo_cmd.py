@@ -1,11 +1,20 @@
-"""`plantqc demo`: the simulator with known faults, the daemon storing it on SQLite, a summary.
+"""`plantqc demo`: limits from recorded history, then the simulator live with known faults, the
+daemon storing it on SQLite, a summary with each lot's report disposition.
 
-Runs everything in one process on loopback: the casting line of ``examples/casting.yaml``
-served by the built-in simulator (a free port), a drift of the dry thickness, a Bad-quality
-period of dryer zone 1 and a stuck dryer-zone-3 sensor, each starting at a known fraction of
-the run, and the daemon storing all of it in a SQLite file in a fresh folder while the SPC
-engine charts it.  Prints what was stored, per tag, the alarms raised, and for each injected
-fault how long after its onset it was flagged.
+Runs everything in one process on loopback.  First the demo establishes its control limits as
+a quality engineer would: it records two hours of in-control history of the casting line of
+``examples/casting.yaml`` (`plantqc sim record`, another seed than the live run's, ending just
+before the live start), and freezes phase I limits from it for every chart that has enough
+points (`plantqc limits freeze --from-file`); the other charts learn their baseline live.  The
+history is kept as a file in the demo's folder, not stored: the engine would chart two hours
+of samples before the live ones (and on learning limits, as they predate the frozen ones),
+which is what ``plantqc replay`` is for.  Then the line runs live, served by the built-in
+simulator (a free port), and the daemon stores all of it in a SQLite file in a fresh folder
+while the SPC engine charts it.  The first lot runs without a fault; in the second the dry
+thickness drifts, dryer zone 1 reads Bad for a while and the dryer-zone-3 sensor sticks, each
+from a known fraction of the run.  Prints what was stored, per tag, the alarms raised, for each
+injected fault how long after its onset it was flagged, and each lot's report disposition
+(`plantqc report --lot`) with its reasons.
 """
 
 from __future__ import annotations
@@ -15,13 +24,14 @@ import json
 import logging
 import socket
 import tempfile
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+import yaml
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import case, func, select
@@ -42,6 +52,15 @@ DRIFT_SIGMA_PER_MIN = 6.0
 BAD_TAG = "dryer_zone1_temp_c"
 STUCK_TAG = "dryer_zone3_temp_c"
 STARTUP_FRACTION = 0.25
+HISTORY_HOURS = 2.0
+"""In-control history recorded before the live run, h: phase I data for every chart."""
+HISTORY_SEED = 7
+"""Seed of the recorded history: another stretch of the same line than the live run's 42."""
+DEMO_USER = "plantqc-demo"
+"""Who the demo's limits are frozen by, in their versions and the audit trail."""
+FAULTED_LOT_FRACTION = 0.55
+"""The second lot, the faulted one, starts at 55 % of the run (two rolls a lot), so that it
+lasts to the end: a third lot would start at 110 %, after the run and its start-up."""
 DEMO_LINE = CastingSim(die_to_gauge_m=0.2, scan_s=1.0)
 """``--control closed``: the physical casting line with a short web path (0.2 m at 2 m/min,
 a 6 s dead time) so that the loop acts within the demo's seconds; disturbances as the
@@ -107,6 +126,33 @@ class ControlComparison:
 
 
 @dataclass(frozen=True)
+class EstablishedLimits:
+    """The limits the demo froze before its live run, from its recorded history.
+
+    ``frozen`` names each chart frozen (``LINE/TAG (chart)``); ``learning`` says, one sentence
+    per chart, why one was not and so learns its baseline live.
+    """
+
+    history_file: str
+    hours: float
+    seed: int
+    data_from: str
+    data_to: str
+    frozen: list[str]
+    learning: list[str]
+
+
+@dataclass(frozen=True)
+class LotDisposition:
+    """A lot's QC report as `plantqc report --lot` issues it: decision, reasons, where."""
+
+    lot: str
+    decision: str
+    reasons: list[str]
+    report: str
+
+
+@dataclass(frozen=True)
 class DemoResult:
     """The demo's figures, printed as a table or JSON."""
 
@@ -125,6 +171,8 @@ class DemoResult:
     tags: list[TagSummary]
     alarms: list[AlarmSummary]
     scenarios: list[ScenarioDetection]
+    limits: EstablishedLimits | None = None
+    dispositions: list[LotDisposition] = field(default_factory=list)
     control: ControlComparison | None = None
 
     def to_dict(self) -> dict[str, object]:
@@ -144,7 +192,8 @@ def demo(
             "--seconds",
             min=5,
             max=3600,
-            help="How long to run, s; the drift starts at 40 % and needs about 30 s to show.",
+            help="How long to run, s; the second lot, from 55 %, has the faults, and its stuck "
+            "sensor needs 30 s to show.",
         ),
     ] = 90.0,
     folder: Annotated[
@@ -191,14 +240,19 @@ async def _run(out: Path, seconds: float, md_mode: str | None = None) -> DemoRes
     text = EXAMPLE.read_text(encoding="utf-8").replace("127.0.0.1:4840", f"127.0.0.1:{port}")
     text = text.replace("sqlite:///plantqc.db", f"sqlite:///{out / 'plantqc.db'}")
     text += f"\ndaemon:\n  metrics_port: 0\n  buffer_path: {out / 'buffer.sqlite'}\n"
+    doc = yaml.safe_load(text)
+    # no camera or microscope feeds the demo: its image inputs would only hold every lot's
+    # report for image data that never comes
+    del doc["images"]
     if md_mode is not None:
-        text = _demo_loop(text, md_mode)
+        _demo_loop(doc, md_mode)
     config_path = out / "casting.yaml"
-    config_path.write_text(text, encoding="utf-8")
+    config_path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     loaded = load_config(config_path)
     scenario = demo_scenario(seconds)
     if md_mode is not None:
         scenario = scenario.model_copy(update={"casting": DEMO_LINE})
+    limits = _establish_limits(config_path, scenario, out)
     simulator = LineSimulator(loaded.config, scenario, seed=42, tick_s=0.1)
     await simulator.start()
     try:
@@ -211,14 +265,85 @@ async def _run(out: Path, seconds: float, md_mode: str | None = None) -> DemoRes
             spc.close()
     finally:
         await simulator.stop()
-    return _summarise(loaded.storage_url(), out, seconds, started_at, scenario)
+    result = _summarise(loaded.storage_url(), out, seconds, started_at, scenario)
+    return replace(result, limits=limits, dispositions=_dispositions(config_path, result.lots, out))
 
 
-def _demo_loop(text: str, md_mode: str) -> str:
-    """The example config with its MD loop in ``md_mode`` and tuned for `DEMO_LINE`."""
-    import yaml
+def _establish_limits(config_path: Path, scenario: Scenario, out: Path) -> EstablishedLimits:
+    """Record `HISTORY_HOURS` of the line in control ending now (``plantqc sim record``, the
+    live ``scenario`` without its faults) to ``history.parquet`` in ``out`` and freeze phase I
+    limits from it (``plantqc limits freeze --from-file``) for every chart with enough points;
+    the others learn live."""
+    from plantqc.charting.catalog import load_charts
+    from plantqc.cli.limits_cmd import freeze_file
+    from plantqc.cli.options import open_store
+    from plantqc.cli.sim_cmd import record
 
-    doc = yaml.safe_load(text)
+    history = out / "history.parquet"
+    plan = out / "history-scenario.yaml"
+    in_control = scenario.model_copy(update={"faults": []}).model_dump(mode="json")
+    plan.write_text(yaml.safe_dump(in_control, sort_keys=False), encoding="utf-8")
+    end = datetime.now(UTC).replace(microsecond=0)
+    start = end - timedelta(hours=HISTORY_HOURS)
+    record(
+        config=config_path,
+        hours=HISTORY_HOURS,
+        out=history,
+        seed=HISTORY_SEED,
+        scenario=plan,
+        fault=None,
+        start=start.isoformat(),
+        tick_ms=100,
+    )
+    engine, loaded = open_store(None, config_path)
+    assert loaded is not None
+    try:
+        recording, found, versions = freeze_file(engine, history, loaded.config, DEMO_USER)
+        charts = load_charts(engine).values()
+    finally:
+        engine.dispose()
+    why = {(c.line, c.tag): str(e) for c, e in found if isinstance(e, UserError)}
+    learning = [
+        why.get((c.line, c.tag))
+        or f"{c.line}/{c.tag} ({', '.join(s.name for s in c.series)}) is not in the recorded "
+        "history (a recording holds the scalar tags of the line only)"
+        for c in charts
+        if f"{c.line}/{c.tag}" not in versions
+    ]
+    frozen = [f"{c.line}/{c.tag} ({e.chart})" for c, e in found if not isinstance(e, UserError)]
+    assert recording.span is not None  # freeze_file refuses a recording without rows
+    return EstablishedLimits(
+        history_file=str(history),
+        hours=HISTORY_HOURS,
+        seed=HISTORY_SEED,
+        data_from=recording.span[0].isoformat(),
+        data_to=recording.span[1].isoformat(),
+        frozen=frozen,
+        learning=learning,
+    )
+
+
+def _dispositions(config_path: Path, lots: list[str], out: Path) -> list[LotDisposition]:
+    """Each lot's QC report, issued as ``plantqc report --lot LOT --out reports/LOT`` issues
+    it, with its decision and reasons."""
+    from plantqc.cli.options import open_store
+    from plantqc.reports.issue import REPORT_JSON, generate_report
+
+    engine, loaded = open_store(None, config_path)
+    found = []
+    try:
+        for lot in lots:
+            issued = generate_report(engine, lot, out / "reports" / lot, loaded=loaded)
+            doc = json.loads((issued.folder / REPORT_JSON).read_text(encoding="utf-8"))
+            reasons = [r["reason"] for r in doc["disposition"]["reasons"]]
+            found.append(LotDisposition(lot, issued.disposition, reasons, str(issued.html)))
+    finally:
+        engine.dispose()
+    return found
+
+
+def _demo_loop(doc: dict[str, Any], md_mode: str) -> None:
+    """Put the MD loop of the example config ``doc`` in ``md_mode``, tuned for `DEMO_LINE`."""
     loop = doc["lines"][0]["control"]["md"]
     loop.update(mode=md_mode, period_s=DEMO_LINE.scan_s)
     # effective dead time: transport L / U plus one traverse (Skogestad's half rule, twice)
@@ -227,7 +352,6 @@ def _demo_loop(text: str, md_mode: str) -> str:
     loop["model"]["deadtime_s"] = deadtime
     # the demo's rolls last seconds: a short settling hold, or the loop would always be held
     loop["supervisor"].update(die_to_gauge_m=DEMO_LINE.die_to_gauge_m, settling_s=2.0)
-    return yaml.safe_dump(doc, sort_keys=False)
 
 
 async def _compare(out: Path, seconds: float) -> DemoResult:
@@ -285,7 +409,9 @@ def _moves(url: str) -> int:
 
 
 def demo_scenario(seconds: float) -> Scenario:
-    """The demo's faults, timed as fractions of the run so that each shows within it."""
+    """The demo's faults, timed as fractions of the run: two rolls a lot, the first lot
+    without a fault, the second (from `FAULTED_LOT_FRACTION`) with all three, started soon
+    enough that each shows within it."""
     from plantqc.sim.scenario import Fault, Scenario
 
     def at(fraction: float) -> float:
@@ -293,11 +419,11 @@ def demo_scenario(seconds: float) -> Scenario:
 
     return Scenario(
         faults=[
-            Fault(kind="drift", tag=DRIFT_TAG, start_s=at(0.4), magnitude=DRIFT_SIGMA_PER_MIN),
-            Fault(kind="bad", tag=BAD_TAG, start_s=at(0.2), duration_s=at(0.2)),
-            Fault(kind="stuck", tag=STUCK_TAG, start_s=at(0.3), duration_s=at(0.6)),
+            Fault(kind="drift", tag=DRIFT_TAG, start_s=at(0.58), magnitude=DRIFT_SIGMA_PER_MIN),
+            Fault(kind="bad", tag=BAD_TAG, start_s=at(0.62), duration_s=at(0.12)),
+            Fault(kind="stuck", tag=STUCK_TAG, start_s=at(0.58)),
         ],
-        roll_length_s=max(seconds / 4, 1.0),
+        roll_length_s=max(seconds * FAULTED_LOT_FRACTION / 2, 1.0),
         rolls_per_lot=2,
     )
 
@@ -440,6 +566,16 @@ def _detection(db: Connection, fault: Fault, onset: datetime) -> ScenarioDetecti
 
 def _print(result: DemoResult) -> None:
     console = Console(highlight=False, soft_wrap=True)
+    if result.limits is not None:
+        limits = result.limits
+        console.print(
+            f"limits: {len(limits.frozen)} chart(s) frozen by {DEMO_USER} from {limits.hours:g} h "
+            f"of recorded in-control history (seed {limits.seed}, {limits.data_from} to "
+            f"{limits.data_to}, {limits.history_file}): " + ", ".join(limits.frozen),
+            markup=False,
+        )
+        for sentence in limits.learning:
+            console.print(f"learning live: {sentence.rstrip('.')}", markup=False)
     table = Table(title=f"casting-1: {result.seconds:g} s simulated and stored")
     for column in ("tag", "samples", "bad/uncertain", "mean"):
         table.add_column(column, justify="left" if column == "tag" else "right")
@@ -469,6 +605,10 @@ def _print(result: DemoResult) -> None:
                 f"{s.kind} on {s.tag} from {s.onset}: detected by {s.rule} at {s.detected_at}, "
                 f"{s.delay_samples} samples / {s.delay_s:.1f} s after onset"
             )
+    for lot in result.dispositions:
+        console.print(f"{lot.lot}: {lot.decision.upper()} ({lot.report})", markup=False)
+        for reason in lot.reasons:
+            console.print(f"  {reason}", markup=False)
     if result.control is not None:
         c = result.control
 
