@@ -170,20 +170,21 @@ def _junction_chords(
         length = math.hypot(nx, ny)
         nx, ny = nx / length, ny / length
         x, y = float(fx), float(fy)
-        end = None
+        inside = False
         for _ in range(2 * (h + w)):
             x, y = x + nx * 0.5, y + ny * 0.5
             ix, iy = round(x), round(y)
             if not (0 <= ix < w and 0 <= iy < h) or not part[iy, ix]:
                 break
-            end = (ix, iy)
-        if end is None:
-            continue
-        ix, iy = round(x), round(y)
+            inside = True
         # On a cut, not at its end on the outline.
-        if _touches(labels, ix, iy, 1, lambda v: (v > 0) & (v != k)) and not _touches(
-            labels, ix, iy, 1, lambda v: v == 0
+        if (
+            inside
+            and _touches(labels, ix, iy, 1, lambda v: (v > 0) & (v != k))
+            and not _touches(labels, ix, iy, 1, lambda v: v == 0)
         ):
+            # A pixel past the piece's edge, so that the cut leaves no diagonal link there.
+            end = (min(max(round(x + nx), 0), w - 1), min(max(round(y + ny), 0), h - 1))
             out.append(((fx, fy), end))
     return out
 
