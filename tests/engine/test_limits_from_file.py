@@ -22,7 +22,6 @@ from plantqc.store import SampleRow, TagRef, insert_samples, sync_config
 from plantqc.store.models import AuditLog, ControlLimits
 
 runner = CliRunner()
-EXAMPLE = Path(__file__).parents[2] / "examples" / "casting.yaml"
 # x_imr: 10, 11, 10, 11 ... (20 values, mean 10.5, every moving range 1) then the outlier 20
 HAND = [10.0, 11.0] * 10 + [20.0]
 
@@ -140,16 +139,16 @@ def test_limits_frozen_from_a_file_are_valid_from_just_after_its_last_sample_and
 
 
 def test_limits_from_a_sim_recording_equal_those_from_the_same_samples_in_the_store(
-    tmp_path: Path, sqlite_store: Engine
+    tmp_path: Path, config_path: Path, sqlite_store: Engine
 ) -> None:
     out = tmp_path / "history.csv"
     recorded = runner.invoke(
         app,
-        ["sim", "record", "--config", str(EXAMPLE), "--hours", "0.1", "--seed", "3",
+        ["sim", "record", "--config", str(config_path), "--hours", "0.1", "--seed", "3",
          "--start", T0.isoformat(), "--out", str(out)],
     )  # fmt: skip
     assert recorded.exit_code == 0, recorded.output
-    config = load_config(EXAMPLE, check_env=False).config
+    config = load_config(config_path).config
     scalar = {line.name: [t.name for t in line.tags if t.kind == "scalar"] for line in config.lines}
     recording = read_recording(out, scalar)
     refs = sync_config(sqlite_store, config)
@@ -162,10 +161,44 @@ def test_limits_from_a_sim_recording_equal_those_from_the_same_samples_in_the_st
     )
     stored = {(c.line, c.tag): c for c in load_charts(sqlite_store).values()}
     from_file = estimate_recording(recording, recorded_charts(config), out.name)
-    assert len(from_file) == 11
+    estimated = {(c.chart, c.subgroup_by) for c, e in from_file if not isinstance(e, Exception)}
+    assert estimated == {
+        ("imr", "count"), ("xbar-r", "count"), ("ewma", "count"), ("cusum", "count"),
+        ("xbar-s", "time"),
+    }  # fmt: skip
     for chart, estimate in from_file:
-        assert not isinstance(estimate, Exception), estimate
+        if isinstance(estimate, Exception):
+            assert chart.subgroup_by == "roll", estimate  # a recording holds no rolls
+            continue
         in_store = estimate_limits(
             sqlite_store, stored[(chart.line, chart.tag)], estimate.data_from, estimate.data_to
         )
         assert in_store == estimate
+
+
+def test_a_chart_subgrouped_by_roll_has_no_limits_from_a_file_and_says_why(
+    tmp_path: Path, config_path: Path
+) -> None:
+    # a recording holds samples, not the rolls their subgroups would be formed by
+    csv = tmp_path / "rolls.csv"
+    rows = ["line,tag,source_time,value"] + [
+        f"line-2,z_roll,{(T0 + timedelta(seconds=i)).isoformat()},{10 + i % 2}" for i in range(40)
+    ]
+    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = runner.invoke(
+        app,
+        ["limits", "estimate", "--from-file", str(csv), "--config", str(config_path),
+         "--tag", "line-2/z_roll"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "line-2/z_roll (ewma) is subgrouped by roll and rolls.csv holds no rolls;" in (
+        result.output
+    )
+
+
+def test_limits_from_a_file_without_its_config_is_one_sentence(tmp_path: Path) -> None:
+    csv = _hand_csv(tmp_path / "in-control.csv")
+    result = runner.invoke(app, ["limits", "estimate", "--from-file", str(csv)])
+    assert result.exit_code == 2
+    assert "--from-file needs --config CFG" in result.output
+    assert "Traceback" not in result.output
