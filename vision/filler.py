@@ -135,9 +135,12 @@ def analyze_particles(
     for g in groups:
         in_agg[list(g.members)] = True
     px2 = pixel_size_um**2
+    agg_px = float(sum(g.area_px for g in groups))
+    filler_px = float(sum(p.area_px for p in particles))
     agg = AgglomerateSummary(
         count=len(groups),
-        area_fraction=float(sum(g.area_px for g in groups)) / measured_px,
+        area_fraction=agg_px / measured_px,
+        filler_fraction=agg_px / filler_px if filler_px else 0.0,
         largest_area_um2=float(groups[0].area_px * px2) if groups else 0.0,
         items=groups,
         pixel_size_um=pixel_size_um,

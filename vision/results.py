@@ -41,20 +41,35 @@ class SizeSummary:
 
 @dataclass(frozen=True)
 class AgglomerateSummary:
-    """Agglomerates of one image; areas in [um^2]."""
+    """Agglomerates of one image; areas in [um^2].
+
+    Attributes
+    ----------
+    count : int
+    area_fraction : float
+        Agglomerate area over the measured image area [0-1].
+    filler_fraction : float
+        Agglomerate area over the area of all particles: the share of the filler that is
+        agglomerated [0-1] (0 without particles).
+    largest_area_um2 : float
+    items : tuple of Agglomerate
+        Each with its members, indices into the segmentation's particles.
+    """
 
     count: int
     area_fraction: float
+    filler_fraction: float
     largest_area_um2: float
     items: tuple[Agglomerate, ...] = field(repr=False)
     pixel_size_um: float = field(repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict."""
+        """JSON-ready dict; an item's ``members`` index the document's ``objects``."""
         px2 = self.pixel_size_um**2
         return {
             "count": self.count,
             "area_fraction": self.area_fraction,
+            "filler_fraction": self.filler_fraction,
             "largest_area_um2": self.largest_area_um2,
             "items": [
                 {
@@ -62,6 +77,7 @@ class AgglomerateSummary:
                     "y_px": a.y_px,
                     "area_um2": a.area_px * px2,
                     "n_particles": a.n_particles,
+                    "members": list(a.members),
                 }
                 for a in self.items
             ],

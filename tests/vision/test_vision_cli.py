@@ -68,8 +68,20 @@ def test_particles_json_matches_the_contract(particles_png, tmp_path):
         "d50_um",
         "d90_um",
     }
-    assert set(doc["agglomerates"]) == {"count", "area_fraction", "largest_area_um2", "items"}
-    assert set(doc["agglomerates"]["items"][0]) == {"x_px", "y_px", "area_um2", "n_particles"}
+    assert set(doc["agglomerates"]) == {
+        "count",
+        "area_fraction",
+        "filler_fraction",
+        "largest_area_um2",
+        "items",
+    }
+    assert set(doc["agglomerates"]["items"][0]) == {
+        "x_px",
+        "y_px",
+        "area_um2",
+        "n_particles",
+        "members",
+    }
     assert set(doc["dispersion"]) == {"morisita_index", "quadrat_vmr", "clark_evans_r"}
     assert set(doc["loading"]) == {"vol_pct", "wt_pct", "nominal_wt_pct"}
     assert set(doc["objects"][0]) == {"x_px", "y_px", "area_px", "eq_diameter_px", "in_agglomerate"}

@@ -114,6 +114,18 @@ def test_a_large_convex_particle_is_one_particle_not_an_agglomerate():
     assert (result.particles.count, result.agglomerates.count) == (7, 0)
 
 
+def test_the_agglomerated_share_of_the_filler_is_the_pairs_area_over_all_particles():
+    # Two touching pairs and two single discs, all of one size: four discs of six are in
+    # agglomerates.
+    img = np.zeros((120, 160), np.uint8)
+    for x, y in ((25, 30), (43, 30), (25, 90), (43, 90), (120, 30), (120, 90)):
+        cv2.circle(img, (x, y), 10, 255, -1)
+    a = analyze_particles(img, 1.0, annotations=None).agglomerates
+    assert a.count == 2
+    assert a.filler_fraction == pytest.approx(4 / 6, abs=0.02)
+    assert sorted(len(g.members) for g in a.items) == [2, 2]
+
+
 def test_a_large_concave_blob_left_unsplit_is_an_agglomerate():
     from vision import find_agglomerates
 
