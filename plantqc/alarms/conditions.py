@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from plantqc.alarms.rows import change, locked, open_alarm
 from plantqc.alarms.states import Event, unsuppress_event
+from plantqc.charting.settings import SPEC_CODE
 from plantqc.store.models import Alarm, AlarmState
 
 SPC_KIND = "spc"
@@ -25,9 +26,10 @@ SENSOR_FAULT_KIND = "sensor-fault"
 ENGINE_USER = "plantqc-engine"
 RTN_AFTER_POINTS = 10
 """Default number of chart points (subgroups) without the rule firing before return to normal."""
-HIGH_PRIORITY_CODES = frozenset({"nelson1", "we1", "bad-quality", "silent"})
-"""A point beyond the control limits, or a sensor that reports Bad or nothing: the strongest
-evidence of an assignable cause, or no evidence at all."""
+HIGH_PRIORITY_CODES = frozenset({"nelson1", "we1", SPEC_CODE, "bad-quality", "silent"})
+"""A point beyond the control limits, a value beyond the spec limits (product out of spec), or
+a sensor that reports Bad or nothing: the strongest evidence of an assignable cause, a
+nonconforming product, or no evidence at all."""
 
 
 def priority_for(code: str) -> str:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from plantqc.alarms import priority_for
-from plantqc.charting.names import PROFILE_SERIES, SeriesSpec
+from plantqc.charting.names import CD_MEAN, CUSUM_SIDES, PROFILE_SERIES, SeriesSpec
 from plantqc.charting.settings import (
     CusumSettings,
     EwmaSettings,
@@ -111,6 +111,14 @@ class ChartConfig:
         return self.settings.faults
 
     @property
+    def limit_sigma(self) -> float:
+        return self.settings.limit_sigma
+
+    @property
+    def baseline(self) -> int:
+        return self.settings.baseline
+
+    @property
     def lsl(self) -> float | None:
         return self.spec.lsl
 
@@ -149,7 +157,11 @@ class ChartConfig:
 
     def chart_params(self, series: SeriesSpec) -> dict[str, Any]:
         """The design parameters stored with a limits row of ``series``."""
-        params: dict[str, Any] = {"rules": self.rules, "L": 3.0, "constants": self.constants}
+        params: dict[str, Any] = {
+            "rules": self.rules,
+            "L": self.limit_sigma,
+            "constants": self.constants,
+        }
         if series.xbar:
             params["subgroup_size"] = self.subgroup_size
         elif series.chart == "ewma":
@@ -159,6 +171,25 @@ class ChartConfig:
         if self.subgroup_by != "count":
             params.update({"subgroup_by": self.subgroup_by, "window_s": self.subgroup_window_s})
         return params
+
+    def alarms_on(self, code: str) -> bool:
+        """Whether condition ``code`` raises an alarm (ISA-18.2) rather than an alert.
+
+        ``code`` is an alarm code of `SeriesSpec.code` or ``spec``.  A bare entry of
+        ``spc.alarms`` (``nelson1``) covers the rule on every location point of the tag's
+        chart: the individuals, X-bar or EWMA point, both CUSUM sides and a profile's scan
+        mean (``cd_mean:nelson1``), and ``mr:nelson1`` a profile's scan-mean MR chart as it
+        does a scalar tag's; any other chart's rule alarms when its code is listed itself
+        (``s:nelson1``, ``cusum_upper:nelson1``, ``cd_2sigma:nelson1``).
+        """
+        entries = self.settings.alarms
+        if code in entries:
+            return True
+        prefix, _, rule = code.rpartition(":")
+        if prefix in CUSUM_SIDES or prefix == CD_MEAN:
+            return rule in entries
+        point = prefix.removeprefix(f"{CD_MEAN}.")
+        return point != prefix and f"{point}:{rule}" in entries
 
     def priority(self, code: str) -> str:
         """Alarm priority of ``code``: the tag's per-rule setting, its general one, the default."""

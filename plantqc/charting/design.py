@@ -28,7 +28,8 @@ RESTORE = {"imr": IMRStream, "xbar": XbarStream, "ewma": EWMAStream, "cusum": CU
 class ChartDesign:
     """Chart ``series`` of a tag on one limits version: center and sigma in the unit of what it
     charts, the sigma estimator's name, the limits' basis, the constant set (d2, d3, c4) of its
-    R, S and MR charts and the rules that run on it."""
+    R, S and MR charts and the rules that run on it; an I or X-bar chart's width L (of its
+    MR, R and S charts too) is the tag's ``limit_sigma``."""
 
     chart: ChartConfig
     series: SeriesSpec
@@ -63,7 +64,11 @@ class ChartDesign:
 
     def _shewhart(self) -> spc.ShewhartLimits:
         return spc.ShewhartLimits(
-            self.center, self.sigma, self.sigma_method, constants=self.constants
+            self.center,
+            self.sigma,
+            self.sigma_method,
+            L=self.chart.limit_sigma,
+            constants=self.constants,
         )
 
     def _ewma(self) -> spc.EWMAParameters:

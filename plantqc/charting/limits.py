@@ -1,16 +1,17 @@
 """Control limits: which version a chart runs on at a time (a read-only query), and the
-explicit writes that add versions (spec-derived and provisional limits; phase I freezes are
-in `plantqc.charting.phase1`).
+explicit writes that add versions (learned, provisional limits; phase I freezes are in
+`plantqc.charting.phase1`).
 
 The rule, in one query (`in_force_select`), for the engine, reports, the CLI and Grafana
 (`in_force_sql`) alike: at time t a chart runs on the newest frozen phase I version valid from
-t or earlier; where none is, on its newest spec-derived limits (center = target, else the spec
-midpoint; sigma = (USL - LSL) / 6), else its newest provisional limits (estimated from the
-chart's first `PROVISIONAL_POINTS` points).  Limits rows are never updated, only added, so a
-version that judged a point stays what it was; each violation names the version it was
-judged against.  The sigma-zone rules (Nelson 5-8, Western Electric 2-3) compare points with
-1- and 2-sigma lines and only mean something with a sigma estimated from the process: they run
-on frozen phase I limits only (`rules_on`).
+t or earlier; where none is, on its newest provisional version (the limits it learned from its
+baseline, `plantqc.charting.runner`), else on none: it is learning.  Limits are estimated from
+the process, never from the spec: rows of basis ``spec`` (center = target, sigma = (USL -
+LSL) / 6), which earlier releases stored, stay readable history but are never in force.  Limits
+rows are never updated, only added, so a version that judged a point stays what it was; each
+violation names the version it was judged against.  The sigma-zone rules (Nelson 5-8, Western
+Electric 2-3) compare points with 1- and 2-sigma lines and only mean something with a sigma
+that a quality engineer accepted: they run on frozen phase I limits only (`rules_on`).
 
 References
 ----------
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, FromClause, Select, func, literal_column, or_, select
+from sqlalchemy import Engine, FromClause, Select, and_, func, literal_column, or_, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -37,15 +38,14 @@ from plantqc.store.models import ControlLimits
 from spc.rules import resolve_rules
 
 FROZEN_BASIS = "phase1"
-"""Basis of frozen phase I limits; ``spec`` and ``provisional`` are the others."""
+"""Basis of frozen phase I limits."""
+PROVISIONAL_BASIS = "provisional"
+"""Basis of the limits a chart learned from its baseline, in force until limits are frozen
+(``spec``, the spec-derived limits of earlier releases, is never in force)."""
 ZONE_RULES = frozenset({"nelson5", "nelson6", "nelson7", "nelson8", "we2", "we3"})
 """Rules that compare points with the 1- and 2-sigma lines: only on phase I limits."""
-SPEC_SIGMA_DIVISOR = 6.0
 PHASE_ONE_MIN_POINTS = 20
 """Montgomery §6.2 recommends 20-25 subgroups (or individuals) for trial limits."""
-PROVISIONAL_POINTS = PHASE_ONE_MIN_POINTS
-"""Points (X-bar: subgroups) a chart without spec limits collects before it estimates
-provisional limits."""
 _TABLE = ControlLimits.__table__
 
 
@@ -65,9 +65,9 @@ def in_force_select(table: FromClause, tag_id: Any, chart: Any, at: Any) -> Sele
             c.chart == chart,
             c.center.is_not(None),
             c.sigma > 0,
-            or_(~frozen, c.valid_from <= at),
+            or_(and_(frozen, c.valid_from <= at), c.basis == PROVISIONAL_BASIS),
         )
-        .order_by(frozen.desc(), (c.basis == "spec").desc(), c.version.desc())
+        .order_by(frozen.desc(), c.version.desc())
         .limit(1)
     )
 
@@ -154,8 +154,8 @@ def _id(row: ControlLimits | None) -> int | None:
 
 def rules_on(chart: ChartConfig, basis: str) -> tuple[str, ...]:
     """The tag's run rules that make sense on limits of ``basis``: every rule on frozen phase I
-    limits; without the sigma-zone rules (`ZONE_RULES`) on spec-derived or provisional ones,
-    whose sigma is not a process estimate."""
+    limits; without the sigma-zone rules (`ZONE_RULES`) on provisional ones, learned without a
+    quality engineer's review of the baseline."""
     rules = resolve_rules(chart.rules)
     return rules if basis == FROZEN_BASIS else tuple(r for r in rules if r not in ZONE_RULES)
 
@@ -169,31 +169,19 @@ def constants_of(row: ControlLimits) -> str:
 def limit_lines(
     chart: ChartConfig, series: SeriesSpec, center: float, sigma: float
 ) -> tuple[float, float]:
-    """The stored LCL and UCL of a limits version: 3 sigma of a point (of an X-bar chart, of a
-    subgroup of ``subgroup_size``), the EWMA's asymptotic limits, the CUSUM's decision
-    interval H, in the unit of the tag."""
+    """The stored LCL and UCL of a limits version: ``limit_sigma`` (L) sigma of a point of an
+    I chart or of an X-bar chart (of a subgroup of ``subgroup_size``), the EWMA's asymptotic
+    limits, the CUSUM's decision interval H, in the unit of the tag."""
     if series.xbar:
-        half = 3.0 * sigma / math.sqrt(chart.subgroup_size)
+        half = chart.limit_sigma * sigma / math.sqrt(chart.subgroup_size)
     elif series.chart == "ewma":
         lam = chart.ewma.lambda_
         half = chart.ewma.L * sigma * math.sqrt(lam / (2.0 - lam))
     elif series.chart == "cusum":
         half = chart.cusum.h * sigma
     else:
-        half = 3.0 * sigma
+        half = chart.limit_sigma * sigma
     return center - half, center + half
-
-
-def spec_center_sigma(chart: ChartConfig, series: SeriesSpec) -> tuple[float, float] | None:
-    """Spec-derived center and sigma, or None without both spec limits or for a spread chart.
-
-    center = target, else (LSL + USL) / 2; sigma = (USL - LSL) / 6, i.e. a process that just
-    fills the tolerance at Cp = 1.  A placeholder until phase I limits are frozen.
-    """
-    if chart.lsl is None or chart.usl is None or series.statistic not in (None, "mean"):
-        return None
-    center = chart.target if chart.target is not None else (chart.lsl + chart.usl) / 2.0
-    return center, (chart.usl - chart.lsl) / SPEC_SIGMA_DIVISOR
 
 
 def limit_versions(engine: Engine, tag_ids: Iterable[int]) -> list[ControlLimits]:
@@ -264,7 +252,8 @@ def store_unfrozen(
     note: str,
     **provenance: Any,
 ) -> ControlLimits:
-    """Insert the next limits version of a chart that is not frozen (spec or provisional)."""
+    """Insert the next version of a chart that is not frozen (``basis`` `PROVISIONAL_BASIS`:
+    limits it learned)."""
     lcl, ucl = limit_lines(chart, series, center, sigma)
     return add_version(
         session,
@@ -283,38 +272,3 @@ def store_unfrozen(
         valid_from=datetime.now(UTC),
         **provenance,
     )
-
-
-def store_spec_limits(
-    session: Session, chart: ChartConfig, series: SeriesSpec
-) -> ControlLimits | None:
-    """Make the chart's newest spec-derived version match its spec and settings: store a new
-    one when they differ (or there is none); return the one that matches, None when the
-    chart's spec does not give limits (`spec_center_sigma`)."""
-    derived = spec_center_sigma(chart, series)
-    if derived is None:
-        return None
-    center, sigma = derived
-    newest = session.scalars(
-        select(ControlLimits)
-        .where(
-            ControlLimits.tag_id == chart.tag_id,
-            ControlLimits.chart == series.name,
-            ControlLimits.basis == "spec",
-        )
-        .order_by(ControlLimits.version.desc())
-        .limit(1)
-    ).one_or_none()
-    params = chart.chart_params(series)
-    if (
-        newest is not None
-        and (newest.center, newest.sigma) == (center, sigma)
-        and {k: v for k, v in (newest.params or {}).items() if k != "note"}
-        | {"constants": constants_of(newest)}
-        == params
-    ):
-        return newest
-    return store_unfrozen(
-        session, chart, series, "spec", center, sigma, "(usl-lsl)/6",
-        "spec-derived, not a process estimate",
-    )  # fmt: skip

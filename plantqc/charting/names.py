@@ -28,6 +28,9 @@ LOCATION_POINTS = frozenset({"i", "xbar", "ewma"})
 bare rule codes (`SeriesSpec.code`)."""
 CUSUM_SIDES = frozenset({"cusum_upper", "cusum_lower"})
 """The two one-sided charts of a tabular CUSUM, both on the process location."""
+SPREAD_POINTS = frozenset({"mr", "r", "s"})
+"""Evaluator chart points that chart the process spread (moving range, range, standard
+deviation)."""
 LOCATION_CHARTS = {
     "imr": ("i",),
     "xbar-r": ("xbar",),
@@ -89,6 +92,17 @@ class SeriesSpec:
         if point not in LOCATION_POINTS:
             return f"{self.point_chart(point)}:{rule}"
         return rule if self.statistic is None else f"{self.name}:{rule}"
+
+
+ALARM_PREFIXES = frozenset(
+    {
+        *SPREAD_POINTS,
+        *CUSUM_SIDES,
+        *PROFILE_SERIES.values(),
+        *(f"{name}.{point}" for name in PROFILE_SERIES.values() for point in SPREAD_POINTS),
+    }
+)
+"""The chart names an alarm code (`SeriesSpec.code`) can carry before its rule."""
 
 
 def code_charts(code: str) -> tuple[frozenset[str], str]:

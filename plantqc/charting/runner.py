@@ -5,37 +5,73 @@ source-time order, reading them from the store after the last sample processed. 
 Uncertain samples are not charted (DESIGN.md) but feed the sensor-fault checks
 (`plantqc.charting.faults`).  Each point is judged on the limits in force at its time
 (`plantqc.charting.limits`); where another version comes into force the chart starts again on
-it.  A chart without limits collects its first `PROVISIONAL_POINTS` points, estimates
-provisional limits from them (`plantqc.charting.phase1`) and charts them on those.
+it.
 
-Rules that fire raise SPC alarms (`plantqc.alarms`), with priority from the rule and the tag's
-``alarm_priority`` / ``rule_priority`` settings.  While a line's running condition does not
-hold, its tags' alarms are suppressed by design.
+Learning.  A chart without limits (none frozen, none learned) learns: it collects a baseline
+of ``spc.baseline`` points (default 100 individuals or 25 subgroups), estimates phase I limits
+from them with out-of-control points excluded (`plantqc.charting.phase1.store_provisional`),
+stores them as the chart's provisional version and charts every later point on them, the
+sigma-zone rules off until limits are frozen (`plantqc.charting.limits.rules_on`); the baseline
+itself is phase I data and is not judged again.  Limits never come from the spec.  A baseline
+whose points are significantly autocorrelated (lag-1, `spc.autocorrelation.lag1_autocorrelation`)
+holds less information than its count says: the chart learns on until its effective size
+n (1 - r1) / (1 + r1) reaches the baseline or it has `LEARNING_CAP` times the baseline's
+points, warns once that the chart should be designed for it (``plantqc limits design``), and
+takes for sigma the larger of phase I's short-term estimate and the overall standard deviation
+of the baseline, which positive autocorrelation does not shrink (Montgomery [1]_ §10.4); the
+proposal's note says so.  While a chart learns only spec breaches and sensor faults can alarm.
 
-The evaluator states, the open subgroups, the recent points of each chart, the rule and fault
-bookkeeping and the last sample time processed are written to ``engine_state`` in the same
-transaction as the violations and alarm changes of those samples: after a restart the engine
-continues exactly as if it had not stopped, and a crash between the two cannot lose or repeat
-a violation.  A sample that arrives with a source time older than the last one processed is
-stored but not charted (the chart is a time sequence).
+Alerts and alarms (ISA-18.2).  Every rule hit is stored as a violation (an alert: charted,
+annotated, reported).  Only the conditions the tag lists in ``spc.alarms`` raise an alarm and
+later return it to normal, ``rtn_after`` chart points after they last fired; whether a
+condition is one of them is `plantqc.charting.chart.ChartConfig.alarms_on`'s decision.
+Priority comes from the rule and the tag's ``alarm_priority`` / ``rule_priority`` settings.
+While a line's running condition does not hold, its tags' alarms are suppressed by design.
+
+Spec breaches.  Every Good value charted of a tag with spec limits (a profile's: the scan
+mean) is also judged against them from the first sample on, learning or not: one beyond the
+LSL or USL is a violation of rule ``spec`` and, where ``spec`` is in the alarms (the default),
+raises alarm ``spec``, which returns to normal after ``rtn_after`` values within the spec.
+
+Sensor faults first.  While a tag has an active sensor fault (``bad-quality``, ``stuck``,
+``silent``) its Good samples are not charted and not judged against the spec: the sensor-fault
+alarm stands alone, with no consequential alarms on the same tag.  Bad quality and silence
+end with the next Good sample, which is charted; a stuck value ends when the value changes,
+and the new value is the first charted again.  A value that repeats the one before it is held
+back, not charted, until the value changes (then the held run is charted, in order) or the
+run becomes a stuck fault (then it is dropped): a frozen sensor does not first move an EWMA
+or a CUSUM, or fill a run rule, before ``stuck`` is known.
+
+The evaluator states, the open subgroups, the learning baselines, the held repeats, the recent
+points of each chart, the rule, spec and fault bookkeeping and the last sample time processed
+are written to ``engine_state`` in the same transaction as the violations and alarm changes of
+those samples: after a restart the engine continues exactly as if it had not stopped, and a
+crash between the two cannot lose or repeat a violation.  A sample that arrives with a source
+time older than the last one processed is stored but not charted (the chart is a time
+sequence).
 
 References
 ----------
 .. [1] D. C. Montgomery, *Introduction to Statistical Quality Control*, 7th ed., Wiley, 2013,
-   §6.3.2 (variable sample size), §6.4 (individuals), §9.1 (CUSUM), §9.2 (EWMA).
+   §6.3.2 (variable sample size), §6.4 (individuals), §9.1 (CUSUM), §9.2 (EWMA), §10.4
+   (SPC with autocorrelated process data).
 .. [2] L. S. Nelson, "The Shewhart control chart - tests for special causes", *J. Quality
    Technology* 16(4), 1984 (rule windows and zones).
+.. [3] ANSI/ISA-18.2-2016, *Management of Alarm Systems for the Process Industries* (alarms
+   and alerts, suppression by design).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
 
@@ -58,13 +94,14 @@ from plantqc.charting.faults import (
     silence_fault,
 )
 from plantqc.charting.limits import (
-    PROVISIONAL_POINTS,
+    PROVISIONAL_BASIS,
     LimitsTimeline,
-    store_spec_limits,
+    store_unfrozen,
     timeline,
 )
-from plantqc.charting.names import SeriesSpec
-from plantqc.charting.phase1 import scan_statistics, store_provisional
+from plantqc.charting.names import CD_MEAN, SeriesSpec
+from plantqc.charting.phase1 import phase_one_of, scan_statistics, store_provisional
+from plantqc.charting.settings import SPEC_CODE
 from plantqc.charting.subgroups import epoch_us, group_keys, read_rolls
 from plantqc.config import PlantConfig
 from plantqc.quality import GOOD_BELOW
@@ -87,6 +124,9 @@ RULE_WINDOW = {
     "nelson7": 15, "nelson8": 8, "we1": 1, "we2": 3, "we3": 5, "we4": 8,
 }  # fmt: skip
 """Points involved in a signal of each rule, the signalling point last (Nelson 1984)."""
+LEARNING_CAP = 10
+"""A chart whose baseline is autocorrelated learns until its effective size reaches the baseline
+or it has this many times the baseline's points."""
 
 
 class _SeriesRun:
@@ -109,15 +149,18 @@ class _SeriesRun:
         self.fired: dict[str, int] = saved.get("fired", {})
         self.points: int = saved.get("points", 0)
         self.open: dict[str, Any] | None = saved.get("open")
-        # the feeds kept while the chart has no limits: [iso time, value or subgroup values]
-        self.warmup: list[list[Any]] = saved.get("warmup", [])
+        # while the chart has no limits: {"since": iso time of its first feed, "feeds": the
+        # feeds so far (values, or a time / roll subgroup's values), "need": points wanted,
+        # "autocorrelated": whether the baseline was found autocorrelated}
+        self.learning: dict[str, Any] | None = saved.get("learning")
         self.skipped: int = saved.get("skipped", 0)
         self.violations: list[dict[str, Any]] = []
         self.timeline = limits
         self.limits: ControlLimits | None = None
         self.evaluator: Evaluator | None = None
         # the chart goes on on the version it ran on while that is still a version of its
-        # timeline (a subgroup left open closes on it); `_chart` moves on at its points' times
+        # timeline, or learning if it was (a subgroup left open closes on it); `_chart` moves
+        # on at its points' times
         ran_on = next(
             (r for r in limits.rows if r is not None and r.id == saved.get("limits_id")), None
         )
@@ -125,7 +168,7 @@ class _SeriesRun:
         if ran_on is not None and "evaluator" in saved:
             state = saved["evaluator"]
             self.limits, self.evaluator = ran_on, RESTORE[state["type"]].from_state(state)
-        elif in_force is not None:
+        elif in_force is not None and self.learning is None:
             self._switch(in_force)
 
     def _switch(self, limits: ControlLimits) -> None:
@@ -137,7 +180,7 @@ class _SeriesRun:
         self.evaluator = ChartDesign.of(self.chart, self.series, limits).stream()
         if isinstance(before, XbarStream) and isinstance(self.evaluator, XbarStream):
             self.evaluator.buffer = before.buffer
-        self.recent, self.warmup = {}, []
+        self.recent, self.learning = {}, None
 
     def state(self) -> dict[str, Any]:
         """What `engine_state` keeps of this chart."""
@@ -148,9 +191,10 @@ class _SeriesRun:
             "fired": self.fired,
             "points": self.points,
             "open": self.open,
-            "warmup": self.warmup,
             "skipped": self.skipped,
         }
+        if self.learning is not None:
+            state["learning"] = self.learning
         if self.evaluator is not None:
             state["evaluator"] = self.evaluator.to_state()
         return state
@@ -194,13 +238,13 @@ class _SeriesRun:
         self, ts: datetime, feed: float | list[float], stopped: bool, events: list[AlarmEvent]
     ) -> None:
         """Chart one feed (a value, or a time / roll subgroup of an X-bar chart) on the limits
-        in force at its time, or keep it towards provisional limits while the chart has none."""
-        if len(self.timeline.rows) > 1:
+        in force at its time, or keep it towards the chart's baseline while it has none."""
+        if len(self.timeline.rows) > 1 or self.evaluator is None:
             in_force = self.timeline.at(ts)
             if in_force is not None and (self.limits is None or in_force.id != self.limits.id):
                 self._switch(in_force)
         if self.evaluator is None:
-            self._warm_up(ts, feed, stopped, events)
+            self._learn(ts, feed)
         else:
             self._judge(ts, feed, stopped, events)
 
@@ -224,43 +268,76 @@ class _SeriesRun:
         by_count = self.series.xbar and self.chart.subgroup_by == "count"
         return self.chart.subgroup_size if by_count else 1
 
-    def _warmup_points(self) -> list[list[float]]:
-        """The complete chart points kept so far, each as its values."""
-        step = self._feeds_per_point
-        values = [feed if isinstance(feed, list) else [feed] for _, feed in self.warmup]
-        return [
-            [v for feed in values[i : i + step] for v in feed]
-            for i in range(0, len(values) - step + 1, step)
-        ]
-
-    def _warm_up(
-        self, ts: datetime, feed: float | list[float], stopped: bool, events: list[AlarmEvent]
-    ) -> None:
-        if not self.warmup:
-            # without it a chart with no spec limits would look dead until it has its points
+    def _learn(self, ts: datetime, feed: float | list[float]) -> None:
+        """Keep ``feed`` towards the chart's baseline; once it is complete, propose limits."""
+        learning = self.learning
+        if learning is None:
+            # without it a chart would look dead until it has its baseline
             log.info(
-                "chart has no limits yet: collecting points for provisional limits",
+                "chart has no limits yet: learning them from its baseline",
                 extra={
                     "line": self.chart.line,
                     "tag": self.chart.tag,
                     "chart": self.series.name,
-                    "needed": f"{PROVISIONAL_POINTS} {self.series.unit}",
+                    "needed": f"{self.chart.baseline} {self.series.unit}",
                 },
             )
-        self.warmup.append([ts.isoformat(), feed])
-        points = self._warmup_points()
-        if len(points) < PROVISIONAL_POINTS:
+            learning = {"since": ts.isoformat(), "feeds": [], "need": self.chart.baseline}
+            self.learning = learning
+        feeds: list[Any] = learning["feeds"]
+        feeds.append(feed)
+        step = self._feeds_per_point
+        if len(feeds) < learning["need"] * step:
             return
-        span = (datetime.fromisoformat(self.warmup[0][0]), ts)
-        limits = store_provisional(self.session, self.chart, self.series, points, span)
+        values = [f if isinstance(f, list) else [f] for f in feeds]
+        points = [
+            [v for vs in values[i : i + step] for v in vs]
+            for i in range(0, len(values) - step + 1, step)
+        ]
+        self._propose(ts, points)
+
+    def _propose(self, ts: datetime, points: list[list[float]]) -> None:
+        """Store limits learned from the baseline ``points`` and chart on them, or learn on
+        (an autocorrelated baseline too small for its correlation, or one that does not vary)."""
+        # deferred: SciPy and statsmodels load once a chart has its baseline, not at start
+        from spc.autocorrelation import lag1_autocorrelation
+
+        learning = self.learning
+        assert learning is not None
+        location = [math.fsum(p) / len(p) for p in points]
+        if max(location) == min(location):  # no sigma to chart against: without the oldest
+            del learning["feeds"][: self._feeds_per_point]
+            return
+        test = lag1_autocorrelation(location)
+        n, r1, baseline = len(points), test.r1, self.chart.baseline
+        cap = LEARNING_CAP * baseline
+        correlated = test.significant and r1 > 0
+        if correlated and n * (1.0 - r1) / (1.0 + r1) < baseline and n < cap:
+            if not learning.get("autocorrelated"):
+                log.warning(
+                    "chart's baseline is autocorrelated: learning on for an effective baseline;"
+                    " design the chart for it with `plantqc limits design`",
+                    extra={
+                        "line": self.chart.line,
+                        "tag": self.chart.tag,
+                        "chart": self.series.name,
+                        "r1": round(r1, 3),
+                    },
+                )
+            learning["autocorrelated"] = True
+            needed = math.ceil(baseline * (1.0 + r1) / (1.0 - r1)) if r1 < 1.0 else cap
+            learning["need"] = min(cap, max(n + 1, needed))
+            return
+        span = (datetime.fromisoformat(learning["since"]), ts)
+        if correlated or learning.get("autocorrelated"):
+            limits = _store_autocorrelated(self.session, self.chart, self.series, points, span, r1)
+        else:
+            limits = store_provisional(self.session, self.chart, self.series, points, span)
         if limits is None:
-            del self.warmup[: self._feeds_per_point]
+            del learning["feeds"][: self._feeds_per_point]
             return
         self.timeline = self.timeline.with_unfrozen(limits)
-        replay = self.warmup
         self._switch(limits)
-        for stamp, earlier in replay:
-            self._judge(datetime.fromisoformat(stamp), earlier, stopped, events)
 
     def _record(
         self, results: Sequence[Any], ts: datetime, stopped: bool, events: list[AlarmEvent]
@@ -294,6 +371,8 @@ class _SeriesRun:
                     }
                 )
                 code = self.series.code(point.chart, rule)
+                if not self.chart.alarms_on(code):
+                    continue  # an alert: the violation is all it is
                 self.fired[code] = self.points
                 message = (
                     f"{self.chart.tag}: rule {rule} on chart {chart_name} at value "
@@ -307,6 +386,179 @@ class _SeriesRun:
         for code in [c for c, at in self.fired.items() if self.points - at >= self.rtn_after]:
             del self.fired[code]
             events.append(AlarmEvent("clear", code, ts))
+
+
+def _store_autocorrelated(
+    session: Session,
+    chart: ChartConfig,
+    series: SeriesSpec,
+    points: list[list[float]],
+    span: tuple[datetime, datetime],
+    r1: float,
+) -> ControlLimits | None:
+    """Provisional limits from an autocorrelated baseline: phase I's center (out-of-control
+    points excluded, `plantqc.charting.phase1.phase_one_of`) and a sigma that does not
+    understate the spread.
+
+    Positive autocorrelation shrinks the moving ranges (and the ranges within a time subgroup)
+    against the spread the process shows over time, so MR-bar / d2 understates sigma and the
+    chart alarms too often (Montgomery §10.4).  Sigma is the larger of phase I's estimate and
+    the overall standard deviation of the kept points: of the individuals, or for an X-bar
+    chart of the subgroup means times the square root of the mean subgroup size (the sigma
+    whose X-bar limits hold the means' own spread).  None when the points do not vary.
+    """
+    result, used, total = phase_one_of(series, points, chart.constants)
+    estimate = result.charts.limits
+    kept = [points[i] for i in np.flatnonzero(result.reference).tolist()]
+    if series.xbar:
+        size = math.fsum(len(p) for p in kept) / len(kept)
+        overall = statistics.stdev(math.fsum(p) / len(p) for p in kept) * math.sqrt(size)
+        overall_method = "sd(xbar)*sqrt(n)"
+    else:
+        overall, overall_method = statistics.stdev(p[0] for p in kept), "sd"
+    within = float(estimate.sigma)
+    sigma, method = (
+        (within, str(estimate.sigma_method)) if within >= overall else (overall, overall_method)
+    )
+    if not sigma > 0.0:
+        return None
+    effective = len(points) * (1.0 - r1) / (1.0 + r1)
+    note = (
+        f"provisional, from the chart's first {len(points)} {series.unit}; the baseline was"
+        f" autocorrelated (lag-1 r1 = {r1:.2f}, effective size {effective:.0f}), so sigma is the"
+        f" larger of {estimate.sigma_method} ({within:.6g}) and the overall standard deviation"
+        f" ({overall:.6g}), Montgomery §10.4"
+    )
+    return store_unfrozen(
+        session,
+        chart,
+        series,
+        PROVISIONAL_BASIS,
+        float(estimate.center),
+        sigma,
+        method,
+        note,
+        data_from=span[0],
+        data_to=span[1],
+        n_used=used,
+        excluded={"n_total": total, "points": [int(i) for i in result.removed]},
+    )
+
+
+class _SpecWatch:
+    """A tag's spec-breach condition (`SPEC_CODE`) over one chunk.
+
+    Every value judged beyond the LSL or USL is a violation of rule ``spec`` on the chart of
+    its series (a profile's: ``cd_mean``), with the spec limits, kept with that chart's
+    violations (here only for a profile without a scan-mean chart); where the tag alarms on
+    ``spec`` it raises that alarm, which returns to normal after ``rtn_after`` values within
+    the spec.
+    """
+
+    def __init__(self, chart: ChartConfig, quiet: int | None, rtn_after: int) -> None:
+        self.chart, self.rtn_after = chart, rtn_after
+        self.lsl = chart.lsl if chart.lsl is not None else -math.inf
+        self.usl = chart.usl if chart.usl is not None else math.inf
+        # values within the spec since the last breach while the alarm holds, else None
+        self.quiet = quiet
+        self.alarms = chart.alarms_on(SPEC_CODE)
+        self.violations: list[dict[str, Any]] = []
+
+    def active_codes(self) -> set[tuple[str, str]]:
+        """The spec-breach condition while it holds."""
+        return {(SPC_KIND, SPEC_CODE)} if self.quiet is not None else set()
+
+    def judge(
+        self,
+        ts: datetime,
+        value: float,
+        run: _SeriesRun | None,
+        stopped: bool,
+        events: list[AlarmEvent],
+    ) -> None:
+        """Judge one Good value; ``run`` is its series' chart (None: a profile without a
+        scan-mean chart)."""
+        if self.lsl <= value <= self.usl:
+            if self.quiet is not None:
+                self.quiet += 1
+                if self.quiet >= self.rtn_after:
+                    self.quiet = None
+                    events.append(AlarmEvent("clear", SPEC_CODE, ts))
+            return
+        name, limit = ("LSL", self.lsl) if value < self.lsl else ("USL", self.usl)
+        chart = self.chart
+        limits = run.limits if run is not None else None
+        # in time order with the chart's own violations
+        (run.violations if run is not None else self.violations).append(
+            {
+                "tag_id": chart.tag_id,
+                "limits_id": limits.id if limits is not None else None,
+                "chart": run.series.name if run is not None else CD_MEAN,
+                "rule": SPEC_CODE,
+                "ts": ts,
+                "value": value,
+                "points": {
+                    "points": [{"ts": ts.isoformat(), "value": value}],
+                    "lsl": chart.lsl,
+                    "target": chart.target,
+                    "usl": chart.usl,
+                },
+            }
+        )
+        if self.alarms:
+            self.quiet = 0
+            message = f"{chart.tag}: {value:.6g} beyond the {name} {limit:g}"
+            priority = chart.priority(SPEC_CODE)
+            events.append(AlarmEvent("raise", SPEC_CODE, ts, SPC_KIND, priority, message, stopped))
+
+
+class _Chunk:
+    """What one tag's Good samples go to within a chunk: the spec check and its charts."""
+
+    def __init__(
+        self,
+        chart: ChartConfig,
+        series: list[_SeriesRun],
+        spec: _SpecWatch,
+        stopped: bool,
+        events: list[AlarmEvent],
+    ) -> None:
+        self.chart, self.series, self.spec = chart, series, spec
+        self.stopped, self.events = stopped, events
+        self.profile = chart.kind == "profile"
+        # the chart of a profile's scan mean, which the spec judges
+        self.mean_run = next((s for s in series if s.series.name == CD_MEAN), None)
+
+    def reading(self, value: Any) -> float | dict[str, float] | None:
+        """What is charted of a Good sample: a finite value, a profile's finite per-scan
+        statistics; None when nothing is (not finite, a scan too short to judge)."""
+        if self.profile:
+            figures = scan_statistics(value)
+            if figures is None:
+                return None
+            return {name: f for name, f in figures.items() if math.isfinite(f)}
+        return value if math.isfinite(value) else None
+
+    def sample(
+        self, ts: datetime, reading: float | dict[str, float] | None, key: int | None
+    ) -> None:
+        """Judge one reading against the spec and chart it."""
+        if reading is None:
+            return
+        spec, stopped, events = self.spec, self.stopped, self.events
+        if isinstance(reading, dict):
+            mean = reading.get("mean")
+            if mean is not None and (spec.quiet is not None or not spec.lsl <= mean <= spec.usl):
+                spec.judge(ts, mean, self.mean_run, stopped, events)
+            for s in self.series:
+                figure = reading.get(s.series.statistic)  # type: ignore[arg-type]
+                if figure is not None:
+                    s.feed(ts, figure, None, stopped, events)
+            return
+        run = self.series[0]
+        if spec.quiet is not None or not spec.lsl <= reading <= spec.usl:
+            spec.judge(ts, reading, run, stopped, events)
+        run.feed(ts, reading, key, stopped, events)
 
 
 def _state_row(session: Session, chart: ChartConfig, row: EngineState | None = None) -> EngineState:
@@ -408,7 +660,6 @@ class SpcEngine:
         # (the table is append-only) stays what it was when read
         self._limits: dict[tuple[int, str], LimitsTimeline] = {}
         self._limits_mark: dict[int, int | None] = {}
-        self._spec_checked: set[int] = set()
         # the state rows this engine wrote last, kept parsed: read again only when the row in
         # the store is no longer the one written (another writer, a restart)
         self._states: dict[int, _Saved] = {}
@@ -462,7 +713,6 @@ class SpcEngine:
                 self._runs.clear()
                 self._limits.clear()
                 self._limits_mark.clear()
-                self._spec_checked.clear()
                 raise
         return runs
 
@@ -505,12 +755,6 @@ class SpcEngine:
                     self._limits.pop((tag_id, series.name), None)
 
     def _timeline(self, session: Session, chart: ChartConfig, series: SeriesSpec) -> LimitsTimeline:
-        if chart.tag_id not in self._spec_checked:
-            # the spec-derived limits of the config the engine runs with are stored before the
-            # chart's first point; a changed spec is a new version
-            for one in chart.series:
-                store_spec_limits(session, chart, one)
-            self._spec_checked.add(chart.tag_id)
         key = (chart.tag_id, series.name)
         if key not in self._limits:
             self._limits[key] = timeline(session, chart.tag_id, series.name)
@@ -556,18 +800,16 @@ class SpcEngine:
         first_ts: datetime,
     ) -> list[_SeriesRun]:
         """The tag's charts for its next chunk: the live ones where ``stored`` is the row they
-        wrote and each still charts on limits of its current timeline, else rebuilt from the
-        saved state as after a restart (the two continue alike: that is what the state keeps)."""
+        wrote and each still charts on, or learns on, its current timeline, else rebuilt from
+        the saved state as after a restart (the two continue alike: that is what the state
+        keeps)."""
         timelines = [self._timeline(session, chart, s) for s in chart.series]
         live = self._runs.get(chart.tag_id)
         if (
             live is not None
             and stored is not None
             and stored is self._states.get(chart.tag_id)
-            and all(
-                run.evaluator is not None and run.timeline is timeline
-                for run, timeline in zip(live, timelines, strict=True)
-            )
+            and all(run.timeline is timeline for run, timeline in zip(live, timelines, strict=True))
         ):
             for run in live:
                 run.session, run.violations = session, []
@@ -613,11 +855,17 @@ class SpcEngine:
             keys = group_keys(chart, epoch_us([r[0] for r in rows]), rolls).tolist()
         faults = fault_book(state)
         stopped = bool(state.get("stopped", False))
+        spec = _SpecWatch(chart, state.get("spec"), self.rtn_after)
+        # Good repeats of the value before, held back until the value changes: [iso, reading, key]
+        held: list[list[Any]] = list(state.get("held", []))
+        holds = chart.faults.stuck_run > 0
         events: list[AlarmEvent] = []
+        chunk = _Chunk(chart, series, spec, stopped, events)
         for at, (ts, value, status) in enumerate(rows):
             if running is not None and running(ts) == stopped:
-                stopped = not stopped
+                stopped = chunk.stopped = not stopped
                 active = {(SENSOR_FAULT_KIND, code) for code in faults["active"]}
+                active |= spec.active_codes()
                 for s in series:
                     active |= s.active_codes()
                 kind = "suppress" if stopped else "unsuppress"
@@ -625,19 +873,22 @@ class SpcEngine:
             fault_events(chart, faults, ts, value, status, stopped, events)
             if status >= GOOD_BELOW or value is None:
                 continue
-            if chart.kind == "profile":
-                statistics = scan_statistics(value)
-                for s in series if statistics is not None else ():
-                    figure = statistics[s.series.statistic]  # type: ignore[index]
-                    if math.isfinite(figure):
-                        s.feed(ts, figure, None, stopped, events)
-            elif not math.isfinite(value):
+            key = keys[at] if keys is not None else None
+            if key == OUTSIDE:
                 continue
-            elif keys is None:
-                series[0].feed(ts, value, None, stopped, events)
-            elif keys[at] != OUTSIDE:
-                series[0].feed(ts, value, keys[at], stopped, events)
-        violations = [v for s in series for v in s.violations]
+            if faults["active"]:
+                # a sensor fault stands alone (at a Good sample only `stuck` can be active: Bad
+                # quality and silence end with it); the repeats held were the fault's too
+                held.clear()
+                continue
+            if holds and faults["same"] > 1:
+                held.append([ts.isoformat(), chunk.reading(value), key])
+                continue
+            for stamp, reading, held_key in held:
+                chunk.sample(datetime.fromisoformat(stamp), reading, held_key)
+            held.clear()
+            chunk.sample(ts, chunk.reading(value), key)
+        violations = [*spec.violations, *(v for s in series for v in s.violations)]
         writes.events[(chart.line_id, chart.tag_id)] = events
         new_state = {
             "tag_id": chart.tag_id,
@@ -647,6 +898,8 @@ class SpcEngine:
                 "series": {s.series.name: s.state() for s in series},
                 "faults": faults,
                 "stopped": stopped,
+                "spec": spec.quiet,
+                "held": held,
             },
             "last_ts": rows[-1][0],
             "points": series[0].points,

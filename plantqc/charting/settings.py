@@ -12,6 +12,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from plantqc.charting.names import ALARM_PREFIXES
+
 ChartType = Literal["imr", "xbar-r", "xbar-s", "ewma", "cusum"]
 RuleSet = Literal["nelson", "we", "none"]
 ConstantSet = Literal["exact", "table", "qcc"]
@@ -104,10 +106,15 @@ class SpcSettings(_Settings):
     / ASTM E2587 digits, subgroups of 2 to 25) or ``qcc`` (R's qcc).
 
     Alerts and alarms (ISA-18.2): every rule hit is a violation; only the conditions in
-    ``alarms`` (rule codes and ``spec``, default `DEFAULT_ALARMS`) raise an alarm that asks
-    an operator to respond; sensor faults always do.  ``limit_sigma`` is the width L of an
-    I-MR or X-bar chart's limits, in sigma of the plotted point (3: Shewhart's), chosen with
-    the line's false-alarm budget (``plantqc limits design``).  A chart without frozen
+    ``alarms`` (default `DEFAULT_ALARMS`) raise an alarm that asks an operator to respond;
+    sensor faults always do.  An entry is a rule code on the chart's location points (the
+    individuals, X-bar, EWMA, either CUSUM side, a profile's scan mean), ``spec`` (a value
+    beyond the spec limits), or a rule after the chart it watches: a spread chart
+    (``mr:nelson1``, ``r:nelson1``, ``s:nelson1``), one CUSUM side (``cusum_upper:nelson1``)
+    or another profile statistic (``cd_2sigma:nelson1``, ``cd_2sigma.mr:nelson1``).
+    ``limit_sigma`` is the width L of an I-MR or X-bar chart's limits, in sigma of the
+    plotted point (3: Shewhart's), chosen with the line's false-alarm budget (``plantqc
+    limits design``).  A chart without frozen
     limits learns: it collects ``baseline`` points (default `BASELINE_INDIVIDUALS` or
     `BASELINE_SUBGROUPS`), estimates phase I limits from them with outliers excluded and
     proposes them; until then only spec limits and sensor faults can alarm.
@@ -160,10 +167,20 @@ class SpcSettings(_Settings):
                 f"rule_priority names {unknown[0]!r}; expected nelson1..8, we1..4, {SPEC_CODE}"
                 f" or {', '.join(SENSOR_FAULT_CODES)}"
             )
-        unknown = sorted(set(self.alarms) - {*ALARM_CODES, SPEC_CODE})
+        unknown = sorted(code for code in self.alarms if not _alarm_entry(code))
         if unknown:
             raise ValueError(
-                f"alarms names {unknown[0]!r}; expected nelson1..8, we1..4 or {SPEC_CODE}"
-                " (sensor faults always alarm)"
+                f"alarms names {unknown[0]!r}; expected nelson1..8, we1..4 or {SPEC_CODE}, a"
+                " rule may follow a spread chart (mr:, r:, s:) or a profile chart (cd_2sigma:,"
+                " cd_2sigma.mr:, ...); sensor faults always alarm"
             )
         return self
+
+
+def _alarm_entry(code: str) -> bool:
+    """Whether ``code`` may be an entry of ``spc.alarms``: a rule, `SPEC_CODE`, or a rule after
+    a chart that is not the location chart (`plantqc.charting.names.ALARM_PREFIXES`)."""
+    prefix, _, rule = code.rpartition(":")
+    if not prefix:
+        return rule in ALARM_CODES or rule == SPEC_CODE
+    return prefix in ALARM_PREFIXES and rule in ALARM_CODES

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from engine_helpers import feed
+from engine_helpers import feed, freeze
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -21,9 +21,11 @@ from plantqc.alarms.states import (
     transition,
 )
 from plantqc.charting.catalog import chart_for
+from plantqc.charting.chart import ChartConfig
 from plantqc.charting.names import SeriesSpec, code_charts
 from plantqc.charting.phase1 import estimate_limits, freeze_limits
 from plantqc.charting.runner import SpcEngine
+from plantqc.charting.settings import SpcSettings
 from plantqc.errors import UserError
 from plantqc.store import TagRef
 from plantqc.store.models import Alarm, AlarmState, AuditLog
@@ -143,6 +145,19 @@ def test_a_refused_transition_raises_with_its_reason(state: str, event: str, rea
         transition(STATES[state], Event(event))
 
 
+ON_ONE_SIDE = [10.4, 10.6, 10.5, 10.7, 10.3, 10.6, 10.4, 10.5, 10.6]
+"""Nine points above the center 10 (Nelson 2), none repeating the one before (a repeat is held
+until the value moves: it may be a stuck sensor)."""
+
+
+@pytest.fixture(autouse=True)
+def frozen(sqlite_store: Engine, sqlite_tags: dict[str, TagRef]) -> None:
+    """The charts of these tests run on frozen limits 10 +/- 3 x 1 (beyond 13 is Nelson 1;
+    the spec 7 / 13 is breached there too)."""
+    for name in ("x_imr", "x_prio", "x_spread"):
+        freeze(sqlite_store, sqlite_tags[name])
+
+
 def _spc_alarms(engine: Engine) -> list[Alarm]:
     with Session(engine) as session:
         return list(session.scalars(select(Alarm).where(Alarm.kind == "spc").order_by(Alarm.id)))
@@ -185,19 +200,80 @@ def test_a_chattering_rule_updates_one_alarm_instead_of_opening_new_ones(
     )
 
 
-def test_a_rule_on_the_individuals_and_on_the_moving_range_chart_are_two_alarms(
+def test_a_rule_hit_not_listed_in_alarms_is_stored_as_a_violation_and_raises_no_alarm(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
-    # spec-derived limits, sigma 1: I chart UCL 13, MR chart UCL D4 d2 sigma = 3.686
-    # (Montgomery §6.4); 13.5 is beyond the I limit, the range 13.5 -> 9.0 = 4.5 beyond MR's
-    tag = sqlite_tags["x_imr"].tag_id
-    feed(sqlite_store, tag, [10.0, 13.5, 9.0])
+    tag = sqlite_tags["x_imr"].tag_id  # the default alarms: nelson1, we1, spec
+    feed(sqlite_store, tag, ON_ONE_SIDE)
     run = SpcEngine(sqlite_store).process(tag)
-    assert sorted((v.chart, v.rule) for v in run.violations) == [
-        ("i", "nelson1"),
-        ("mr", "nelson1"),
+    assert [(v.chart, v.rule) for v in run.violations] == [("i", "nelson2")]
+    assert _spc_alarms(sqlite_store) == []
+
+
+def test_a_point_beyond_the_limits_raises_an_alarm_by_default(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    tag = sqlite_tags["x_imr"].tag_id
+    feed(sqlite_store, tag, [10.0, 12.9, 13.2])  # 13.2 beyond the UCL 13 (and the USL 13)
+    SpcEngine(sqlite_store).process(tag)
+    assert [(a.code, a.priority) for a in _spc_alarms(sqlite_store) if a.code != "spec"] == [
+        ("nelson1", "high")
     ]
-    assert sorted(a.code for a in _spc_alarms(sqlite_store)) == ["mr:nelson1", "nelson1"]
+
+
+def test_the_moving_range_chart_alerts_unless_its_rule_is_listed_with_its_prefix(
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+) -> None:
+    # frozen sigma 1: I chart UCL 13, MR chart UCL D4 d2 sigma = 3.686 (Montgomery §6.4);
+    # 13.5 is beyond the I limit (and the USL 13), the range 13.5 -> 9.0 = 4.5 beyond MR's.
+    # x_imr alarms on the defaults, x_spread also on mr:nelson1
+    for name in ("x_imr", "x_spread"):
+        feed(sqlite_store, sqlite_tags[name].tag_id, [10.0, 13.5, 9.0])
+        run = SpcEngine(sqlite_store).process(sqlite_tags[name].tag_id)
+        assert sorted((v.chart, v.rule) for v in run.violations) == [
+            ("i", "nelson1"),
+            ("imr", "spec"),
+            ("mr", "nelson1"),
+        ]
+    with Session(sqlite_store) as session:
+        codes = session.execute(select(Alarm.tag_id, Alarm.code)).all()
+    assert sorted(code for tag_id, code in codes if tag_id == sqlite_tags["x_imr"].tag_id) == [
+        "nelson1",
+        "spec",
+    ]
+    assert sorted(code for tag_id, code in codes if tag_id == sqlite_tags["x_spread"].tag_id) == [
+        "mr:nelson1",
+        "nelson1",
+        "spec",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("alarms", "code", "alarmed"),
+    [
+        (["nelson1"], "nelson1", True),
+        (["nelson1"], "cusum_upper:nelson1", True),  # either CUSUM side is the location
+        (["nelson1"], "cusum_lower:nelson1", True),
+        (["nelson1"], "cd_mean:nelson1", True),  # a profile's scan mean is its location
+        (["nelson1"], "mr:nelson1", False),
+        (["nelson1"], "cd_2sigma:nelson1", False),
+        (["mr:nelson1"], "mr:nelson1", True),
+        (["mr:nelson1"], "nelson1", False),
+        (["mr:nelson1"], "cd_mean.mr:nelson1", True),  # the scan mean's MR chart
+        (["mr:nelson1"], "cd_2sigma.mr:nelson1", False),
+        (["s:we1"], "s:we1", True),
+        (["cusum_upper:nelson1"], "cusum_lower:nelson1", False),
+        (["cd_2sigma:nelson1"], "cd_2sigma:nelson1", True),
+        (["spec"], "spec", True),
+        (["nelson1"], "spec", False),
+    ],
+)
+def test_an_alarms_entry_covers_its_rule_on_the_chart_it_names(
+    alarms: list[str], code: str, alarmed: bool
+) -> None:
+    settings = SpcSettings.model_validate({"alarms": alarms})
+    chart = ChartConfig(1, 1, "line-1", "t", "scalar", settings)
+    assert chart.alarms_on(code) is alarmed
 
 
 def test_the_moving_range_alarm_takes_the_priority_of_its_rule(
@@ -239,8 +315,8 @@ def test_an_alarm_code_names_the_chart_and_rule_that_raise_it(
 def test_a_run_rule_alarm_has_medium_priority(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
-    tag = sqlite_tags["x_imr"].tag_id
-    feed(sqlite_store, tag, [10.5] * 9)  # Nelson 2: nine on one side
+    tag = sqlite_tags["x_spread"].tag_id  # alarms on nelson2 too
+    feed(sqlite_store, tag, ON_ONE_SIDE)
     SpcEngine(sqlite_store).process(tag)
     assert {(a.code, a.priority) for a in _spc_alarms(sqlite_store)} >= {("nelson2", "medium")}
 
@@ -282,7 +358,7 @@ def test_a_shelved_alarm_stays_shelved_while_the_rule_fires_until_it_expires(
     tag = sqlite_tags["x_imr"].tag_id
     engine = SpcEngine(sqlite_store)
     alarm_id, until = _shelved_nelson1(sqlite_store, engine, tag)
-    feed(sqlite_store, tag, [13.5], start=2)
+    feed(sqlite_store, tag, [13.6], start=2)  # fires again (a repeat of 13.5 would be held)
     engine.process(tag)
     [shelved] = [a for a in _spc_alarms(sqlite_store) if a.code == "nelson1"]
     assert (shelved.state, shelved.count) == (AlarmState.SHELVED, 2)
@@ -357,7 +433,7 @@ def test_alarm_priority_follows_the_tags_rule_and_general_settings(
 ) -> None:
     # x_prio: alarm_priority low, rule_priority {nelson1: critical}
     tag = sqlite_tags["x_prio"].tag_id
-    feed(sqlite_store, tag, [10.0, 13.5] + [10.5] * 9)  # Nelson 1, then Nelson 2
+    feed(sqlite_store, tag, [10.0, 13.5, *ON_ONE_SIDE])  # Nelson 1, then Nelson 2
     SpcEngine(sqlite_store).process(tag)
     with Session(sqlite_store) as session:
         rows = session.execute(select(Alarm.code, Alarm.priority).where(Alarm.tag_id == tag))
@@ -404,18 +480,20 @@ def test_acknowledging_a_normal_alarm_is_refused_in_one_sentence(
         alarms.ack(sqlite_store, alarm.id, "operator.a")
 
 
-def test_an_alarm_raised_before_limits_are_frozen_still_returns_to_normal_after(
+def test_an_alarm_raised_on_learned_limits_still_returns_to_normal_after_a_freeze(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
-    tag = sqlite_tags["x_imr"].tag_id
+    tag = sqlite_tags["x_small"].tag_id  # learns from 20 points
     engine = SpcEngine(sqlite_store, rtn_after=10)
-    times = feed(sqlite_store, tag, list(10.0 + np.random.default_rng(4).standard_normal(30)))
-    feed(sqlite_store, tag, [13.5], start=30)
+    times = feed(sqlite_store, tag, list(10.0 + np.random.default_rng(4).standard_normal(20)))
+    feed(sqlite_store, tag, [20.0], start=20)  # beyond the learned limits
     engine.process(tag)
-    chart = chart_for(sqlite_store, "line-1", "x_imr")
+    assert [a.code for a in _spc_alarms(sqlite_store)] == ["nelson1"]
+    chart = chart_for(sqlite_store, "line-1", "x_small")
     estimate = estimate_limits(sqlite_store, chart, times[0], times[-1] + timedelta(seconds=1))
     freeze_limits(sqlite_store, chart, estimate, "q.eng")
-    feed(sqlite_store, tag, [estimate.center] * 10, start=31)  # a fresh chart on the new limits
+    quiet = [estimate.center + 0.1 * estimate.sigma * (-1) ** i for i in range(10)]
+    feed(sqlite_store, tag, quiet, start=21)  # a fresh chart on the new limits
     engine.process(tag)
     assert [a.state for a in _spc_alarms(sqlite_store) if a.code == "nelson1"] == [
         AlarmState.RTN_UNACKED

@@ -11,7 +11,6 @@ Appendix VI prints D3(5) = 0 and D4(5) = 2.114 for the R chart.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,10 +24,9 @@ from typer.testing import CliRunner
 import spc
 from plantqc.charting.catalog import chart_for
 from plantqc.charting.design import ChartDesign
-from plantqc.charting.limits import constants_of, store_spec_limits
+from plantqc.charting.limits import constants_of
 from plantqc.charting.phase1 import LimitsEstimate, estimate_limits, freeze_limits
 from plantqc.charting.runner import SpcEngine
-from plantqc.charting.settings import SpecLimits
 from plantqc.cli import app
 from plantqc.config import load_config
 from plantqc.errors import UserError
@@ -200,18 +198,3 @@ def test_printed_constants_refuse_subgroups_the_tables_do_not_cover(
 def test_a_version_stored_before_the_choice_existed_ran_on_exact_constants() -> None:
     assert constants_of(ControlLimits(params={"rules": "we"})) == "exact"
     assert constants_of(ControlLimits(params={"constants": "table"})) == "table"
-
-
-def test_a_spec_version_stored_before_the_choice_existed_still_matches_an_exact_chart(
-    sqlite_store: Engine, tags: dict[str, TagRef]
-) -> None:
-    chart = chart_for(sqlite_store, "line-1", "rings_exact")
-    chart = replace(chart, spec=SpecLimits(lsl=73.95, usl=74.05))
-    with Session(sqlite_store) as session, session.begin():
-        first = store_spec_limits(session, chart, chart.series[0])
-        assert first is not None
-        first.params = {k: v for k, v in first.params.items() if k != "constants"}
-        first_id = first.id
-    with Session(sqlite_store) as session, session.begin():
-        again = store_spec_limits(session, chart, chart.series[0])
-        assert again is not None and again.id == first_id

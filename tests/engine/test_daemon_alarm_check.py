@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from engine_helpers import CONFIG, feed
+from engine_helpers import CONFIG, feed, freeze
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -14,7 +14,7 @@ from plantqc import alarms
 from plantqc.charting.hook import SpcEngine, StoreHook
 from plantqc.config import LoadedConfig, load_config
 from plantqc.daemon import Daemon
-from plantqc.store import connect, sync_config, upgrade
+from plantqc.store import TagRef, connect, sync_config, upgrade
 from plantqc.store.models import Alarm, AlarmState
 
 RUN_S = 2.0
@@ -48,6 +48,7 @@ def _run(loaded: LoadedConfig) -> None:
 
 def test_the_daemon_returns_an_alarm_whose_shelf_expired(tmp_path: Path) -> None:
     loaded, engine, tags = _plant(tmp_path)
+    freeze(engine, TagRef(1, tags["x_imr"], "line-1", "x_imr"))
     feed(engine, tags["x_imr"], [10.0, 14.0])
     SpcEngine(engine).process(tags["x_imr"])
     with Session(engine) as session:

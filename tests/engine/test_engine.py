@@ -7,11 +7,12 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-from engine_helpers import T0, feed, shifted_series
+from engine_helpers import T0, feed, freeze, shifted_series
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 import plantqc.charting.runner as runner_module
+import spc
 from plantqc.buffer import Reading
 from plantqc.charting.catalog import chart_for
 from plantqc.charting.hook import StoreHook
@@ -39,9 +40,9 @@ def test_cusum_signals_at_period_29_of_montgomery_example_9_1(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef], spc_data
 ) -> None:
     # Montgomery, Introduction to SQC 7th ed., Example 9.1 / Table 9.2 (mu0 = 10, sigma = 1,
-    # K = 0.5, H = 5): C+ first exceeds H at period 29, C+_29 = 5.28.  The spec 7 / 13 gives
-    # the engine exactly mu0 = 10 and sigma = 1.
+    # K = 0.5, H = 5): C+ first exceeds H at period 29, C+_29 = 5.28
     x = spc_data("montgomery_table9_1").value.to_numpy()
+    freeze(sqlite_store, sqlite_tags["x_cusum"])
     tag = sqlite_tags["x_cusum"].tag_id
     times = feed(sqlite_store, tag, x)
     SpcEngine(sqlite_store).process(tag)
@@ -57,6 +58,7 @@ def test_cusum_signals_at_period_29_of_montgomery_example_9_1(
 def test_bad_and_uncertain_samples_are_not_charted(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
+    freeze(sqlite_store, sqlite_tags["x_imr"])
     tag = sqlite_tags["x_imr"].tag_id
     values = [10.0, 10.2, 99.0, -50.0, 9.9, 10.1]
     feed(sqlite_store, tag, values, status=[0, 0, BAD, UNCERTAIN, 0, 0])
@@ -67,75 +69,82 @@ def test_bad_and_uncertain_samples_are_not_charted(
         assert state is not None and state.points == 4
 
 
-def test_spec_derived_limits_are_stored_marked_and_named_by_violations(
+def test_a_chart_without_frozen_limits_learns_instead_of_charting_on_the_spec(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
+    # x_imr has a spec (7 / 10 / 13) but no limits: 12.9 would be beyond 10 + 3 sigma of a
+    # spec-derived sigma of (13 - 7) / 6 = 1 only after 2.9 sigma, here it is simply learned
     tag = sqlite_tags["x_imr"].tag_id
-    feed(sqlite_store, tag, [10.0, 10.1, 14.5])
-    SpcEngine(sqlite_store).process(tag)
+    feed(sqlite_store, tag, [10.0, 10.1, 12.9, 12.95])
+    run = SpcEngine(sqlite_store).process(tag)
+    assert run.violations == []
     with Session(sqlite_store) as session:
-        limits = session.scalars(select(ControlLimits).where(ControlLimits.tag_id == tag)).one()
-    assert (limits.basis, limits.frozen_at) == ("spec", None)
-    assert (limits.center, limits.sigma) == (10.0, 1.0)
-    assert (limits.lcl, limits.ucl) == (7.0, 13.0)
-    assert "spec-derived" in limits.params["note"]
-    # the jump also breaks the MR chart's limit; the individuals chart's violation is checked
-    [(chart, rule, _, value, points, limits_id)] = [
-        v for v in _violations(sqlite_store, tag) if v[0] == "i"
-    ]
-    assert (chart, rule, value, limits_id) == ("i", "nelson1", 14.5, limits.id)
-    assert [p["value"] for p in points["points"]] == [14.5]
+        assert session.scalars(select(ControlLimits).where(ControlLimits.tag_id == tag)).all() == []
+        state = session.get(EngineState, tag)
+        assert state is not None
+        assert len(state.state["series"]["imr"]["learning"]["feeds"]) == 4
 
 
-def test_a_tag_without_spec_limits_runs_on_provisional_limits_from_its_first_20_points(
+def test_a_chart_learns_limits_from_its_first_100_points_without_the_out_of_control_ones(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
     tag = sqlite_tags["no_spec"].tag_id
-    first = 5.0 + 0.5 * np.random.default_rng(8).standard_normal(20)
-    feed(sqlite_store, tag, first[:19])
+    first = 5.0 + 0.5 * np.random.default_rng(8).standard_normal(100)
+    first[40] = 5.0 + 12 * 0.5  # an outlier in the baseline
+    feed(sqlite_store, tag, first[:99])
     engine = SpcEngine(sqlite_store)
     engine.process(tag)
-    with Session(sqlite_store) as session:  # 19 points: nothing to judge against yet
+    with Session(sqlite_store) as session:  # 99 points: still learning
         assert session.scalars(select(ControlLimits).where(ControlLimits.tag_id == tag)).all() == []
-    feed(sqlite_store, tag, [first[19], 5.0 + 10 * 0.5], start=19)
+    feed(sqlite_store, tag, [first[99], 5.0 + 10 * 0.5], start=99)
     engine.process(tag)
     with Session(sqlite_store) as session:
         limits = session.scalars(select(ControlLimits).where(ControlLimits.tag_id == tag)).one()
-    # individuals estimate (Montgomery §6.4): mean, and sigma = mean moving range / d2(2),
-    # d2(2) = 1.128 (Montgomery Appendix VI), of the 20 points (none beyond the trial limits)
-    assert (limits.basis, limits.n_used, limits.frozen_at) == ("provisional", 20, None)
-    assert limits.center == pytest.approx(first.mean(), rel=1e-12)
-    assert limits.sigma == pytest.approx(np.abs(np.diff(first)).mean() / 1.128, rel=1e-3)
+    # phase I of individuals (Montgomery §6.4, §6.2.1): the outlier and, through its moving
+    # ranges, its neighbour are beyond the trial limits and dropped; mean and MR-bar / d2(2),
+    # d2(2) = 1.128 (Montgomery Appendix VI), of the rest
+    kept = spc.phase_one(spc.imr, first, rules="none")
+    assert 40 + 1 in kept.removed  # phase I labels points from 1
+    assert (limits.basis, limits.n_used, limits.frozen_at) == (
+        "provisional",
+        kept.reference.sum(),
+        None,
+    )
+    assert limits.excluded["points"] == list(kept.removed)
+    assert limits.center == pytest.approx(first[kept.reference].mean(), rel=1e-12)
+    assert limits.sigma == pytest.approx(float(kept.charts.limits.sigma), rel=1e-12)
+    # the baseline is not judged again; the next point is, on the learned limits
     assert [(v[0], v[1], v[5]) for v in _violations(sqlite_store, tag) if v[0] == "i"] == [
         ("i", "nelson1", limits.id)
     ]
 
 
-def test_an_xbar_tag_without_spec_limits_runs_on_provisional_limits_from_its_first_20_subgroups(
+def test_an_xbar_chart_learns_limits_from_its_first_25_subgroups(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
     tag = sqlite_tags["no_spec_xbar"].tag_id  # X-bar R, subgroups of 5
-    first = 5.0 + 0.5 * np.random.default_rng(9).standard_normal((20, 5))
-    feed(sqlite_store, tag, first.ravel()[:99])
+    first = 5.0 + 0.5 * np.random.default_rng(9).standard_normal((25, 5))
+    feed(sqlite_store, tag, first.ravel()[:124])
     engine = SpcEngine(sqlite_store)
     engine.process(tag)
-    with Session(sqlite_store) as session:  # 19 subgroups and 4 samples: nothing to judge on yet
+    with Session(sqlite_store) as session:  # 24 subgroups and 4 samples: still learning
         assert session.scalars(select(ControlLimits).where(ControlLimits.tag_id == tag)).all() == []
-    times = feed(sqlite_store, tag, [first[19, 4]] + [8.0] * 5, start=99)  # then a subgroup at 8
+    shifted = [8.0, 8.1, 7.9, 8.05, 7.95]  # then a subgroup at 8
+    times = feed(sqlite_store, tag, [first[24, 4], *shifted], start=124)
     engine.process(tag)
     with Session(sqlite_store) as session:
         limits = session.scalars(select(ControlLimits).where(ControlLimits.tag_id == tag)).one()
     # X-bar R estimate (Montgomery §6.2): grand mean, and sigma = mean range / d2(5), d2(5) =
-    # 2.326 (Montgomery Appendix VI), of the 20 subgroups (none beyond the trial limits)
+    # 2.326 (Montgomery Appendix VI), of the 25 subgroups (none beyond the trial limits)
     ranges = first.max(axis=1) - first.min(axis=1)
-    assert (limits.basis, limits.n_used, limits.frozen_at) == ("provisional", 100, None)
+    assert (limits.basis, limits.n_used, limits.frozen_at) == ("provisional", 125, None)
     assert limits.center == pytest.approx(first.mean(), rel=1e-12)
     assert limits.sigma == pytest.approx(ranges.mean() / 2.326, rel=1e-3)
     beyond = [(v[0], v[2], v[5]) for v in _violations(sqlite_store, tag) if v[1] == "nelson1"]
     assert ("xbar", times[-1], limits.id) in beyond
 
 
-def test_a_chart_collecting_points_for_provisional_limits_logs_it_once(
+def test_a_learning_chart_logs_it_once(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef], caplog: pytest.LogCaptureFixture
 ) -> None:
     tag = sqlite_tags["no_spec_xbar"].tag_id
@@ -143,27 +152,31 @@ def test_a_chart_collecting_points_for_provisional_limits_logs_it_once(
     feed(sqlite_store, tag, [5.0, 5.2, 4.9])
     SpcEngine(sqlite_store).process(tag)
     feed(sqlite_store, tag, [5.1, 4.8], start=3)
-    SpcEngine(sqlite_store).process(tag)  # a restart: the collection goes on, unannounced
-    [record] = [r for r in caplog.records if "provisional limits" in r.getMessage()]
+    SpcEngine(sqlite_store).process(tag)  # a restart: the learning goes on, unannounced
+    [record] = [r for r in caplog.records if "learning them from its baseline" in r.getMessage()]
     assert (record.tag, record.chart, record.needed) == (  # type: ignore[attr-defined]
         "no_spec_xbar",
         "xbar-r",
-        "20 subgroups",
+        "25 subgroups",
     )
 
 
-def test_sigma_zone_rules_stay_off_on_spec_derived_limits(
+def test_sigma_zone_rules_stay_off_on_learned_limits(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
-    # an in-control process with sigma 0.2 inside a spec whose derived sigma is 1: on the spec
-    # sigma nearly every 15 points lie within "1 sigma" (Nelson 7), which says nothing about
-    # the process; the batch chart on the same limits shows how often it would fire
+    # Nelson 5 to 8 and WE 2, 3 judge 1- and 2-sigma zones of a sigma nobody reviewed yet; on
+    # the same limits the batch chart shows how often the in-control data would signal them
     x = 10.0 + 0.2 * np.random.default_rng(12).standard_normal(2000)
-    on_spec = imr(x, limits=ShewhartLimits(10.0, 1.0, "(usl-lsl)/6"), rules="nelson")
-    assert on_spec["i"].signals["nelson7"].size > 1000
     tag = sqlite_tags["x_imr"].tag_id
     feed(sqlite_store, tag, x)
     SpcEngine(sqlite_store).process(tag)
+    with Session(sqlite_store) as session:
+        learned = session.scalars(select(ControlLimits).where(ControlLimits.tag_id == tag)).one()
+    assert learned.basis == "provisional"
+    batch = imr(
+        x[100:], limits=ShewhartLimits(learned.center, learned.sigma, "mr/d2"), rules="nelson"
+    )
+    assert any(batch["i"].signals[rule].size for rule in ZONE_RULES & set(batch["i"].signals))
     assert {v[1] for v in _violations(sqlite_store, tag)} & ZONE_RULES == set()
 
 
@@ -186,6 +199,7 @@ def test_a_run_rule_violation_lists_every_point_of_its_window(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
     # Nelson rule 2: nine points in a row on one side of the center line
+    freeze(sqlite_store, sqlite_tags["x_imr"])
     tag = sqlite_tags["x_imr"].tag_id
     times = feed(sqlite_store, tag, [9.0, 10.5, 10.4, 10.6, 10.3, 10.5, 10.4, 10.6, 10.2, 10.5])
     SpcEngine(sqlite_store).process(tag)
@@ -193,18 +207,18 @@ def test_a_run_rule_violation_lists_every_point_of_its_window(
     assert [p["ts"] for p in rule2[0][4]["points"]] == [t.isoformat() for t in times[1:]]
 
 
-def test_frozen_limits_replace_spec_limits_and_keep_the_old_version(
+def test_frozen_limits_replace_learned_limits_and_keep_the_old_version(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
     tag = sqlite_tags["x_imr"].tag_id
     rng = np.random.default_rng(3)
-    feed(sqlite_store, tag, 10.0 + 0.1 * rng.standard_normal(50))
+    feed(sqlite_store, tag, 10.0 + 0.1 * rng.standard_normal(150))
     engine = SpcEngine(sqlite_store)
-    engine.process(tag)
+    engine.process(tag)  # learns version 1 from the first 100
     chart = chart_for(sqlite_store, "line-1", "x_imr")
-    estimate = estimate_limits(sqlite_store, chart, T0, T0 + pd.Timedelta(seconds=50))
+    estimate = estimate_limits(sqlite_store, chart, T0, T0 + pd.Timedelta(seconds=150))
     assert freeze_limits(sqlite_store, chart, estimate, "q.engineer") == 2
-    feed(sqlite_store, tag, [10.0, 11.0], start=50)  # 11 is 10 frozen sigmas out, not 1 spec one
+    feed(sqlite_store, tag, [10.0, 11.0], start=150)  # 11 is 10 frozen sigmas out
     engine.process(tag)
     with Session(sqlite_store) as session:
         versions = session.execute(
@@ -215,8 +229,7 @@ def test_frozen_limits_replace_spec_limits_and_keep_the_old_version(
         frozen_id = session.scalars(
             select(ControlLimits.id).where(ControlLimits.version == 2)
         ).one()
-    assert [tuple(v) for v in versions] == [(1, "spec", None), (2, "phase1", "q.engineer")]
-    # (on the spec sigma of 1 the tight data hugged the center: Nelson 7, judged on version 1)
+    assert [tuple(v) for v in versions] == [(1, "provisional", None), (2, "phase1", "q.engineer")]
     after = [(v[1], v[3]) for v in _violations(sqlite_store, tag) if v[5] == frozen_id]
     assert ("nelson1", 11.0) in after
 
@@ -239,6 +252,7 @@ def test_phase_one_estimate_excludes_the_out_of_control_points(
     ("first", "second", "split"),
     [
         ("x_imr", "x_imr_b", 203),
+        ("x_imr", "x_imr_b", 50),  # while the chart learns
         ("x_xbar", "x_xbar_b", 203),
         ("x_ewma", "x_ewma_b", 203),
         ("x_cusum", "x_cusum_b", 203),
@@ -326,6 +340,7 @@ def test_ewma_state_after_example_9_2_matches_table_9_12(
 ) -> None:
     # Montgomery, Introduction to SQC 7th ed., Example 9.2 (lambda = 0.1, L = 2.7, mu0 = 10,
     # sigma = 1) on the data of Table 9.1: Table 9.12 prints z_30 = 10.6341.
+    freeze(sqlite_store, sqlite_tags["x_ewma"])
     tag = sqlite_tags["x_ewma"].tag_id
     feed(sqlite_store, tag, spc_data("montgomery_table9_1").value.to_numpy())
     SpcEngine(sqlite_store).process(tag)
@@ -338,14 +353,16 @@ def test_ewma_state_after_example_9_2_matches_table_9_12(
 def test_the_store_hook_catches_up_then_follows_stored_batches(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
+    # limits 10 +/- 3 x 0.5 inside the spec 7 / 13: beyond 11.5 is a rule hit, not a breach
+    freeze(sqlite_store, sqlite_tags["x_imr"], sigma=0.5)
     tag = sqlite_tags["x_imr"].tag_id
-    times = feed(sqlite_store, tag, [10.0, 13.5])  # stored before the daemon's engine started
+    times = feed(sqlite_store, tag, [10.0, 11.6])  # stored before the daemon's engine started
     hook = StoreHook(sqlite_store.url.render_as_string(hide_password=False))
     hook([])
     assert hook.violations == 1
-    later = feed(sqlite_store, tag, [13.6], start=2)
-    hook([Reading("line-1", "x_imr", "scalar", later[0], 0, 0, 13.6)])
+    later = feed(sqlite_store, tag, [11.7], start=2)
+    hook([Reading("line-1", "x_imr", "scalar", later[0], 0, 0, 11.7)])
     hook.close()
     stored = [v[2] for v in _violations(sqlite_store, tag)]
-    assert stored[0] == times[1] and set(stored[1:]) == {later[0]}  # Nelson 1 and 5 at 13.6
+    assert stored[0] == times[1] and set(stored[1:]) == {later[0]}  # Nelson 1 and 5 at 11.7
     assert hook.violations == len(stored)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from engine_helpers import T0, feed, feed_scans
+from engine_helpers import T0, feed, feed_scans, freeze
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -24,11 +24,11 @@ def _db(engine: Engine) -> list[str]:
     return ["--db", engine.url.render_as_string(hide_password=False)]
 
 
-def _phase_one_data(engine: Engine, tag_id: int) -> list[str]:
+def _phase_one_data(engine: Engine, tag_id: int, tag: str = "x_imr") -> list[str]:
     values = 50.0 + np.random.default_rng(5).standard_normal(60)
     values[40] = 65.0
     feed(engine, tag_id, values)
-    return ["--tag", "line-1/x_imr", "--from", T0.isoformat(), "--to", "2026-11-23T00:00:00Z"]
+    return ["--tag", f"line-1/{tag}", "--from", T0.isoformat(), "--to", "2026-11-23T00:00:00Z"]
 
 
 def test_limits_estimate_shows_the_proposal_and_the_excluded_point(
@@ -47,16 +47,17 @@ def test_limits_estimate_shows_the_proposal_and_the_excluded_point(
 def test_limits_freeze_records_who_and_keeps_earlier_versions(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
-    args = _phase_one_data(sqlite_store, sqlite_tags["x_imr"].tag_id)
-    SpcEngine(sqlite_store).process(sqlite_tags["x_imr"].tag_id)  # writes the spec version 1
+    tag = sqlite_tags["x_small"].tag_id  # learns from its first 20 points
+    args = _phase_one_data(sqlite_store, tag, "x_small")
+    SpcEngine(sqlite_store).process(tag)  # writes the learned version 1
     frozen = runner.invoke(app, ["limits", "freeze", *args, "--user", "q.eng", *_db(sqlite_store)])
     assert frozen.exit_code == 0, frozen.output
     shown = runner.invoke(
-        app, ["limits", "show", "--tag", "line-1/x_imr", *_db(sqlite_store), "--json"]
+        app, ["limits", "show", "--tag", "line-1/x_small", *_db(sqlite_store), "--json"]
     )
     versions = json.loads(shown.output)["versions"]
     assert [(v["version"], v["basis"], v["frozen_by"], v["in_force"]) for v in versions] == [
-        (1, "spec", None, False),
+        (1, "provisional", None, False),
         (2, "phase1", "q.eng", True),
     ]
 
@@ -110,6 +111,7 @@ def test_limits_of_an_unknown_tag_is_one_sentence(
 def test_alarms_ack_shelve_and_comment_from_the_command_line_are_audited(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
+    freeze(sqlite_store, sqlite_tags["x_imr"])
     tag = sqlite_tags["x_imr"].tag_id
     feed(sqlite_store, tag, [10.0, 13.5])
     SpcEngine(sqlite_store).process(tag)
@@ -154,6 +156,7 @@ def test_alarms_ack_on_a_database_never_migrated_is_one_sentence(tmp_path: Path)
 def test_a_blank_user_is_refused_by_the_alarm_commands_and_nothing_is_audited(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef], command: list[str], user: str
 ) -> None:
+    freeze(sqlite_store, sqlite_tags["x_imr"])
     tag = sqlite_tags["x_imr"].tag_id
     feed(sqlite_store, tag, [10.0, 13.5])
     SpcEngine(sqlite_store).process(tag)

@@ -1,6 +1,6 @@
 """The limits in force (`plantqc.charting.limits`): one read-only rule for the engine, reports,
-the CLI and Grafana: the newest frozen version valid at a time, else the newest spec-derived,
-else the newest provisional limits."""
+the CLI and Grafana: the newest frozen version valid at a time, else the newest provisional
+(learned) limits; spec-derived rows of earlier releases are never in force."""
 
 from __future__ import annotations
 
@@ -34,32 +34,34 @@ def _limits(session: Session, tag_id: int, version: int, basis: str, valid_s: fl
 
 
 def _versions(store: Engine, tag_id: int) -> None:
-    """v1 provisional and v2 spec-derived (stored late, when the engine ran), v3 frozen from
-    100 s, v4 frozen from 50 s: v4 is newer, so from 100 s too it is v4 that is in force."""
+    """v1 and v2 provisional, v3 spec-derived (stored late, when the engine ran), v4 frozen
+    from 100 s, v5 frozen from 50 s: v5 is newer, so from 100 s too it is v5 that is in
+    force; before 50 s the newest provisional one, v2, not the newer spec-derived v3."""
     with Session(store) as session, session.begin():
         _limits(session, tag_id, 1, "provisional", 1000)
-        _limits(session, tag_id, 2, "spec", 1000)
-        _limits(session, tag_id, 3, "phase1", 100)
-        _limits(session, tag_id, 4, "phase1", 50)
+        _limits(session, tag_id, 2, "provisional", 1000)
+        _limits(session, tag_id, 3, "spec", 1000)
+        _limits(session, tag_id, 4, "phase1", 100)
+        _limits(session, tag_id, 5, "phase1", 50)
 
 
-def test_the_newest_frozen_version_valid_at_a_time_else_the_spec_derived_one(
+def test_the_newest_frozen_version_valid_at_a_time_else_the_newest_learned_one(
     store: Engine, tags: dict[str, TagRef]
 ) -> None:
     tag = tags["no_spec"].tag_id
     _versions(store, tag)
     with Session(store) as session:
         at = {s: limits_in_force(session, tag, "imr", T0 + timedelta(seconds=s)) for s in (0, 60)}
-        assert {s: row.version for s, row in at.items() if row} == {0: 2, 60: 4}
+        assert {s: row.version for s, row in at.items() if row} == {0: 2, 60: 5}
         line = timeline(session, tag, "imr")
-        assert [row.version for row in line.rows if row] == [2, 4]
-        assert line.at(T0 + timedelta(seconds=120)).version == 4  # type: ignore[union-attr]
+        assert [row.version for row in line.rows if row] == [2, 5]
+        assert line.at(T0 + timedelta(seconds=120)).version == 5  # type: ignore[union-attr]
 
 
 def test_reading_the_limits_in_force_writes_nothing(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
-    # x_imr has spec limits but the engine has not run: no spec-derived row appears on reading
+    # x_imr has spec limits but no limits: nothing is derived from the spec on reading
     tag = sqlite_tags["x_imr"].tag_id
     with Session(sqlite_store) as session:
         assert limits_in_force(session, tag, "imr") is None

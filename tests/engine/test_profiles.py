@@ -38,56 +38,60 @@ def _limits(engine: Engine, tag_id: int) -> dict[str, ControlLimits]:
         return {row.chart: row for row in rows}
 
 
-def test_each_profile_statistic_has_its_own_named_limits(
+def test_each_profile_statistic_learns_its_own_named_limits(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
     tag = sqlite_tags["cd"].tag_id
-    scans = _scans(1, 20)
+    scans = _scans(1, 100)
     feed_scans(sqlite_store, tag, scans)
     SpcEngine(sqlite_store).process(tag)
     limits = _limits(sqlite_store, tag)
+    # the thickness spec 47 / 50 / 53 is not a limit: each chart learns from its first 100
     assert {name: row.basis for name, row in limits.items()} == {
-        "cd_mean": "spec",  # the thickness spec 47 / 50 / 53: center 50, sigma 1
-        "cd_2sigma": "provisional",  # no spec for the spread: from the first 20 scans
+        "cd_mean": "provisional",
+        "cd_2sigma": "provisional",
         "cd_range": "provisional",
     }
-    assert (limits["cd_mean"].center, limits["cd_mean"].sigma) == (50.0, 1.0)
-    # TAPPI 2-sigma of a scan: twice its sample standard deviation; the provisional center is
-    # the mean of the first 20 (none beyond the trial limits: n_used 20)
+    # TAPPI 2-sigma of a scan: twice its sample standard deviation; the learned center is the
+    # mean of the baseline's points that phase I kept
     two_sigma = 2.0 * scans.std(axis=1, ddof=1)
-    assert limits["cd_2sigma"].n_used == 20
-    assert limits["cd_2sigma"].center == pytest.approx(two_sigma.mean(), rel=1e-12)
+    kept = limits["cd_2sigma"].n_used
+    assert kept >= 98
+    if kept == 100:
+        assert limits["cd_2sigma"].center == pytest.approx(two_sigma.mean(), rel=1e-12)
+    assert limits["cd_mean"].center == pytest.approx(scans.mean(), abs=0.01)
 
 
 def test_a_scan_with_a_wide_spread_signals_on_the_uniformity_charts(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
-    tag = sqlite_tags["cd"].tag_id
-    scans = _scans(2, 25)
-    scans[22] = 50.0 + 5.0 * (scans[22] - 50.0)  # five times the lane-to-lane spread
+    tag = sqlite_tags["cd"].tag_id  # alarms: nelson1, spec, cd_2sigma:nelson1
+    scans = _scans(2, 110)
+    # five times the lane-to-lane spread about the same scan mean
+    scans[105] = scans[105].mean() + 5.0 * (scans[105] - scans[105].mean())
     times = feed_scans(sqlite_store, tag, scans)
     SpcEngine(sqlite_store).process(tag)
     beyond = {
         (c, ts): v for c, rule, ts, v, _ in _violations(sqlite_store, tag) if rule == "nelson1"
     }
-    assert beyond[("cd_2sigma.i", times[22])] == pytest.approx(2.0 * scans[22].std(ddof=1))
-    assert beyond[("cd_range.i", times[22])] == pytest.approx(np.ptp(scans[22]))
+    assert beyond[("cd_2sigma.i", times[105])] == pytest.approx(2.0 * scans[105].std(ddof=1))
+    assert beyond[("cd_range.i", times[105])] == pytest.approx(np.ptp(scans[105]))
     assert not any(chart.startswith("cd_mean") for chart, _ in beyond)  # the mean held
     with Session(sqlite_store) as session:
         codes = set(session.scalars(select(Alarm.code).where(Alarm.tag_id == tag)))
-    assert {"cd_2sigma:nelson1", "cd_range:nelson1"} <= codes
+    assert codes == {"cd_2sigma:nelson1"}  # the range chart's signal is an alert
 
 
 def test_restart_mid_stream_gives_the_same_profile_violations_as_one_run(
     store: Engine, tags: dict[str, TagRef]
 ) -> None:
-    scans = _scans(3, 60)
-    scans[30:] += 1.5  # the mean shifts
-    scans[45:] = 51.5 + 3.0 * (scans[45:] - 51.5)  # and the spread widens
+    scans = _scans(3, 200)
+    scans[130:] += 1.5  # the mean shifts
+    scans[160:] = 51.5 + 3.0 * (scans[160:] - 51.5)  # and the spread widens
     whole, halves = tags["cd"].tag_id, tags["cd_b"].tag_id
     feed_scans(store, whole, scans)
     SpcEngine(store).process(whole)
-    split = 13  # before the provisional limits exist: the first points are state too
+    split = 53  # while the charts learn: the baseline so far is state too
     feed_scans(store, halves, scans[:split])
     SpcEngine(store).process(halves)
     feed_scans(store, halves, scans[split:], start=5 * split)

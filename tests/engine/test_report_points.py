@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-from engine_helpers import T0, feed
+from engine_helpers import T0, feed, freeze
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,7 @@ def test_the_runner_charts_the_points_that_reports_and_phase_one_form(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef], name: str
 ) -> None:
     ref = sqlite_tags[name]
+    freeze(sqlite_store, ref)
     record_lot(sqlite_store, ref.line_id, "LOT-1", T0, None)
     for i, start in enumerate(ROLL_STARTS_S):
         record_roll(sqlite_store, ref.line_id, f"R{i}", T0 + timedelta(seconds=start))

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
-from engine_helpers import T0, feed, shifted_series
+from engine_helpers import T0, feed, freeze, shifted_series
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -35,14 +35,18 @@ def test_time_window_subgroups_are_judged_on_the_limits_of_their_size(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
     # X-bar limits with variable subgroup size n_i: 10 +/- 3 sigma / sqrt(n_i) (Montgomery
-    # §6.3.2); spec 7 / 13 gives sigma 1.  Both windows average 11.8: beyond the UCL of a
+    # §6.3.2) on limits frozen at sigma 1.  Both windows average 11.8: beyond the UCL of a
     # subgroup of 4 (11.5), inside that of a subgroup of 2 (12.12)
+    freeze(sqlite_store, sqlite_tags["z_time"])
     tag = sqlite_tags["z_time"].tag_id
     first = feed(sqlite_store, tag, [11.6, 12.0, 11.7, 11.9])  # 10 s window from T0
     feed(sqlite_store, tag, [11.3, 12.3], start=10)  # the next window
     feed(sqlite_store, tag, [10.0], start=20)  # opens a third window, closing the second
     SpcEngine(sqlite_store).process(tag)
-    [(chart, rule, ts, value, points)] = _violations(sqlite_store, tag)
+    # (the second window is the second of Nelson 5's two beyond 2 sigma)
+    [(chart, rule, ts, value, points)] = [
+        v for v in _violations(sqlite_store, tag) if v[1] == "nelson1"
+    ]
     assert (chart, rule, ts) == ("xbar", "nelson1", first[-1])
     assert value == pytest.approx(11.8)
     assert points["ucl"] == pytest.approx(10.0 + 3.0 / 2.0)
@@ -51,8 +55,9 @@ def test_time_window_subgroups_are_judged_on_the_limits_of_their_size(
 def test_a_time_window_is_charted_once_a_later_window_begins(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
+    freeze(sqlite_store, sqlite_tags["z_time"])
     tag = sqlite_tags["z_time"].tag_id
-    feed(sqlite_store, tag, [12.0, 12.0, 12.0])
+    feed(sqlite_store, tag, [12.0, 12.1, 11.9])
     engine = SpcEngine(sqlite_store)
     engine.process(tag)
     assert _violations(sqlite_store, tag) == []  # the window is still open
@@ -61,22 +66,22 @@ def test_a_time_window_is_charted_once_a_later_window_begins(
     assert [v[:2] for v in _violations(sqlite_store, tag)] == [("xbar", "nelson1")]
 
 
-def test_time_window_subgroups_without_spec_limits_are_charted_on_provisional_limits(
+def test_time_window_subgroups_are_charted_on_limits_learned_from_the_first_25(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
-    # 20 windows of 3 samples estimate X-bar S limits (Montgomery §6.3): the grand mean, and
-    # sigma = mean s / c4(3), c4(3) = 0.8862 (Montgomery Appendix VI); a 21st window at 8 is
-    # charted on them once the 22nd begins
+    # 25 windows of 3 samples estimate X-bar S limits (Montgomery §6.3): the grand mean, and
+    # sigma = mean s / c4(3), c4(3) = 0.8862 (Montgomery Appendix VI); a 26th window at 8 is
+    # charted on them once the 27th begins
     tag = sqlite_tags["z_time_no_spec"].tag_id
-    first = 5.0 + 0.5 * np.random.default_rng(10).standard_normal((20, 3))
+    first = 5.0 + 0.5 * np.random.default_rng(10).standard_normal((25, 3))
     for window, values in enumerate(first):
         feed(sqlite_store, tag, values, start=10 * window)
-    shifted = feed(sqlite_store, tag, [8.0, 8.1, 7.9], start=200)
-    feed(sqlite_store, tag, [5.0], start=210)
+    shifted = feed(sqlite_store, tag, [8.0, 8.1, 7.9], start=250)
+    feed(sqlite_store, tag, [5.0], start=260)
     SpcEngine(sqlite_store).process(tag)
     with Session(sqlite_store) as session:
         limits = session.scalars(select(ControlLimits).where(ControlLimits.tag_id == tag)).one()
-    assert (limits.basis, limits.n_used) == ("provisional", 60)
+    assert (limits.basis, limits.n_used) == ("provisional", 75)
     assert limits.center == pytest.approx(first.mean(), rel=1e-12)
     assert limits.sigma == pytest.approx(first.std(axis=1, ddof=1).mean() / 0.8862, rel=1e-3)
     beyond = [(v[0], v[2]) for v in _violations(sqlite_store, tag) if v[1] == "nelson1"]
@@ -86,28 +91,30 @@ def test_time_window_subgroups_without_spec_limits_are_charted_on_provisional_li
 def test_a_roll_subgroup_charts_the_roll_mean_when_the_next_roll_starts(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
-    # EWMA of roll means, lambda 0.2, L 2.86, mu0 10, sigma 1 (Montgomery §9.2): the first
-    # roll's mean 13.5 gives z1 = 0.2 * 13.5 + 0.8 * 10 = 10.7, beyond the exact first limit
-    # 10 + 2.86 * sqrt(0.2 / 1.8 * (1 - 0.8 ** 2)) = 10.572
+    # EWMA of roll means, lambda 0.2, L 2.86, mu0 10, sigma 0.5 (Montgomery §9.2): the first
+    # roll's mean 11.75 gives z1 = 0.2 * 11.75 + 0.8 * 10 = 10.35, beyond the exact first
+    # limit 10 + 2.86 * 0.5 * sqrt(0.2 / 1.8 * (1 - 0.8 ** 2)) = 10.286
     tag = sqlite_tags["z_roll"]
+    freeze(sqlite_store, tag, sigma=0.5)
     _rolls(sqlite_store, tag.line_id, every_s=10, count=2)
-    first = feed(sqlite_store, tag.tag_id, [13.0, 14.0, 13.5])
+    first = feed(sqlite_store, tag.tag_id, [11.5, 12.0, 11.75])
     feed(sqlite_store, tag.tag_id, [10.0], start=10)
     SpcEngine(sqlite_store).process(tag.tag_id)
     [(chart, rule, ts, value, points)] = _violations(sqlite_store, tag.tag_id)
     assert (chart, rule, ts) == ("ewma", "nelson1", first[-1])
-    assert value == pytest.approx(10.7)
-    assert points["ucl"] == pytest.approx(10.0 + 2.86 * (0.2 / 1.8 * (1 - 0.8**2)) ** 0.5)
+    assert value == pytest.approx(10.35)
+    assert points["ucl"] == pytest.approx(10.0 + 2.86 * 0.5 * (0.2 / 1.8 * (1 - 0.8**2)) ** 0.5)
 
 
 def test_samples_outside_every_roll_are_not_charted(
     sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
 ) -> None:
     tag = sqlite_tags["z_roll"]
-    feed(sqlite_store, tag.tag_id, [30.0, 30.0], start=-5)  # before the first roll
+    freeze(sqlite_store, tag)
+    feed(sqlite_store, tag.tag_id, [30.0, 31.0], start=-5)  # before the first roll
     _rolls(sqlite_store, tag.line_id, every_s=10, count=2)
-    feed(sqlite_store, tag.tag_id, [10.0, 10.0])
-    feed(sqlite_store, tag.tag_id, [10.0], start=10)
+    feed(sqlite_store, tag.tag_id, [10.0, 10.1])
+    feed(sqlite_store, tag.tag_id, [9.9], start=10)
     SpcEngine(sqlite_store).process(tag.tag_id)
     assert _violations(sqlite_store, tag.tag_id) == []
 
@@ -118,6 +125,8 @@ def test_restart_mid_subgroup_gives_the_same_violations_as_one_run(
 ) -> None:
     x = shifted_series(21)
     _rolls(store, tags[first].line_id, every_s=10, count=len(x) // 10)
+    for name in (first, second):
+        freeze(store, tags[name])
     whole, halves = tags[first].tag_id, tags[second].tag_id
     feed(store, whole, x)
     SpcEngine(store).process(whole)

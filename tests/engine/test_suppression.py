@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine_helpers import feed
+from engine_helpers import feed, freeze
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -51,6 +51,7 @@ def _stop_and_run_again(
     feed(store, tags["speed"].tag_id, [1.0] * 10 + [0.0] * 10 + [1.0] * 15)
     z = [10.0] * 35
     z[2], z[12] = 14.0, 6.0
+    freeze(store, tags["z"])  # 10 +/- 3
     tag = tags["z"].tag_id
     feed(store, tag, z)
     _engine(store, config_path).process(tag)
@@ -85,6 +86,7 @@ def test_an_alarm_raised_and_gone_while_the_line_is_stopped_closes_unannounced(
     feed(sqlite_store, sqlite_tags["speed"].tag_id, [0.0] * 30)
     z = [10.0] * 30
     z[2] = 14.0
+    freeze(sqlite_store, sqlite_tags["z"])
     tag = sqlite_tags["z"].tag_id
     feed(sqlite_store, tag, z)
     _engine(sqlite_store, config_path).process(tag)
