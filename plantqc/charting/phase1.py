@@ -211,7 +211,8 @@ def estimate_of(
     where: str,
 ) -> LimitsEstimate:
     """Phase I limits of one of a tag's charts from its ``points`` (`points_of`), taken in
-    ``span`` (described as ``where`` in the sentence refusing too few points).
+    ``span`` (described as ``where`` in the sentences refusing too few points or points that
+    do not vary).
 
     Estimated as `phase_one_of` does, with the chart's constant set (recorded in ``params``);
     a trailing partial count subgroup is dropped.
@@ -222,13 +223,19 @@ def estimate_of(
             f"{what} has {len(points)} {series.unit} of Good samples {where}; "
             f"phase I needs at least {PHASE_ONE_MIN_POINTS}."
         )
-    result, used, total = phase_one_of(series, [vs for _, vs in points], chart.constants)
+    with np.errstate(divide="ignore", invalid="ignore"):  # points that do not vary: below
+        result, used, total = phase_one_of(series, [vs for _, vs in points], chart.constants)
+    limits = result.charts.limits
+    if not float(limits.sigma) > 0.0:
+        raise UserError(
+            f"{what}: its {len(points)} {series.unit} {where} do not vary (sigma 0), so they "
+            "give no limits to chart against."
+        )
     removed = [(int(label), *points[int(label) - 1]) for label in result.removed]
     if series.xbar:
         excluded = [{"subgroup": label, "ts": ts.isoformat()} for label, ts, _ in removed]
     else:
         excluded = [{"ts": ts.isoformat(), "value": float(vs[0])} for _, ts, vs in removed]
-    limits = result.charts.limits
     lcl, ucl = limit_lines(chart, series, float(limits.center), float(limits.sigma))
     return LimitsEstimate(
         chart=series.name,

@@ -5,7 +5,8 @@ Runs everything in one process on loopback.  First the demo establishes its cont
 a quality engineer would: it records two hours of in-control history of the casting line of
 ``examples/casting.yaml`` (`plantqc sim record`, another seed than the live run's, ending just
 before the live start), and freezes phase I limits from it for every chart that has enough
-points (`plantqc limits freeze --from-file`); the other charts learn their baseline live.  The
+points (`plantqc limits freeze --from-file`); the other charts learn their baseline live
+(all of them with ``--control closed``, which compares the MD loop's thickness 2-sigma).  The
 history is kept as a file in the demo's folder, not stored: the engine would chart two hours
 of samples before the live ones (and on learning limits, as they predate the frozen ones),
 which is what ``plantqc replay`` is for.  Then the line runs live, served by the built-in
@@ -252,7 +253,8 @@ async def _run(out: Path, seconds: float, md_mode: str | None = None) -> DemoRes
     scenario = demo_scenario(seconds)
     if md_mode is not None:
         scenario = scenario.model_copy(update={"casting": DEMO_LINE})
-    limits = _establish_limits(config_path, scenario, out)
+    # the MD-loop comparison is about thickness 2-sigma, not alarms: its charts learn live
+    limits = _establish_limits(config_path, scenario, out) if md_mode is None else None
     simulator = LineSimulator(loaded.config, scenario, seed=42, tick_s=0.1)
     await simulator.start()
     try:

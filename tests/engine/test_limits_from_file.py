@@ -202,3 +202,24 @@ def test_limits_from_a_file_without_its_config_is_one_sentence(tmp_path: Path) -
     assert result.exit_code == 2
     assert "--from-file needs --config CFG" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_chart_whose_recorded_points_do_not_vary_has_no_limits_and_says_why(
+    tmp_path: Path, config_path: Path
+) -> None:
+    # a line model's constant speed: sigma 0 would put every later point beyond its limits
+    csv = tmp_path / "constant.csv"
+    rows = ["line,tag,source_time,value"] + [
+        f"line-1,x_imr,{(T0 + timedelta(seconds=i)).isoformat()},2.0" for i in range(30)
+    ]
+    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = runner.invoke(
+        app,
+        ["limits", "estimate", "--from-file", str(csv), "--config", str(config_path),
+         "--tag", "line-1/x_imr"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert result.output.endswith(
+        "line-1/x_imr (imr): its 30 points in constant.csv do not vary (sigma 0), so they give "
+        "no limits to chart against.\n"
+    )
