@@ -28,6 +28,13 @@ References
    §6.2.6 (the OC curve and ARL of the X-bar chart, eq. 6.19) and §6.4 (individuals chart).
 .. [7] C. W. Champ and W. H. Woodall, "Exact results for Shewhart control charts with
    supplementary runs rules", *Technometrics* 29(4), 1987, pp. 393-399.
+.. [8] L. A. Jones, C. W. Champ and S. E. Rigdon, "The performance of exponentially weighted
+   moving average charts with estimated parameters", *Technometrics* 43(2), 2001,
+   pp. 156-167; W. A. Jensen, L. A. Jones-Farmer, C. W. Champ and W. H. Woodall, "Effects
+   of parameter estimation on control chart properties: a literature review", *J. Quality
+   Technology* 38(4), 2006, pp. 349-364.
+.. [9] J. D. Cryer and T. P. Ryan, "The estimation of sigma for an X chart: MR/d2 or S/c4?",
+   *J. Quality Technology* 22(3), 1990, pp. 187-192.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, sparse, special
 from scipy.sparse import linalg as sparse_linalg
+from scipy.special import roots_hermitenorm
 
 from spc.errors import SPCInputError
 from spc.rules import resolve_rules, rule_signals
@@ -313,6 +321,99 @@ def design_shewhart(
         tuple(float(s) for s in shifts),
         tuple(shewhart_arl(width, s, n) for s in shifts),
     )
+
+
+def sigma_estimate_dof(points: int, n: int = 1, dispersion: str = "mr") -> float:
+    r"""Degrees of freedom :math:`\nu` of a phase I sigma estimate from ``points`` points.
+
+    Parameters
+    ----------
+    points : int
+        Phase I points m: individuals (``mr``) or subgroups of ``n`` (``s``, ``r``).
+    n : int
+        Subgroup size (``s``, ``r``).
+    dispersion : str
+        ``mr`` (MR-bar / d2 of individuals), ``s`` (S-bar / c4) or ``r`` (R-bar / d2).
+
+    Notes
+    -----
+    :math:`\hat\sigma^2 / \sigma^2` is taken as :math:`\chi^2_\nu / \nu`, so
+    :math:`\nu = 1 / (2 \operatorname{Var}(\hat\sigma / \sigma))`:
+    :math:`\nu = m c_4^2 / (2(1 - c_4^2))` for S-bar, :math:`m d_2^2 / (2 d_3^2)` for R-bar.
+    Adjacent moving ranges share a point: the two differences have correlation -1/2, so
+    :math:`\operatorname{Cov}(MR_i, MR_{i+1}) = \sigma^2 (4/\pi)(\sqrt3/2 + \pi/12 - 1)
+    = 0.1628\sigma^2` and
+    :math:`\operatorname{Var}(\overline{MR}) = \sigma^2 [d_3^2 (m-1) + 2(m-2)\,0.1628]
+    / (m-1)^2`, which gives :math:`\nu \approx 0.60(m-1)` (Cryer & Ryan [9]_: 0.62(m-1)).
+    """
+    from spc.constants import c4, d2, d3
+
+    if dispersion == "mr":
+        if points < 3:
+            raise SPCInputError(f"An MR-bar estimate needs 3 points at least, got {points}.")
+        adjacent = 4.0 / np.pi * (np.sqrt(3.0) / 2.0 + np.pi / 12.0 - 1.0)
+        variance = (d3(2) ** 2 * (points - 1) + 2 * (points - 2) * adjacent) / (points - 1) ** 2
+        return float(d2(2) ** 2 / (2.0 * variance))
+    if n < 2:
+        raise SPCInputError(f"Subgroups of at least 2 are needed, got {n}.")
+    if dispersion == "s":
+        return float(points * c4(n) ** 2 / (2.0 * (1.0 - c4(n) ** 2)))
+    if dispersion == "r":
+        return float(points * d2(n) ** 2 / (2.0 * d3(n) ** 2))
+    raise SPCInputError(f"dispersion must be mr, s or r, got {dispersion!r}.")
+
+
+def estimated_limits_rate(
+    rate: Callable[[float, float], float],
+    points: int,
+    dof: float,
+    sigma_nodes: int = 24,
+    mean_nodes: int = 3,
+) -> float:
+    r"""Average of a chart's signal rate over the phase I estimates its limits are set from.
+
+    Parameters
+    ----------
+    rate : callable
+        ``rate(u, e)``: signals per point of the chart whose sigma is estimated as ``u`` times
+        the true one and whose center is off by ``e`` sigma of a point (symmetric in e).
+    points : int
+        Phase I points m: the center's error is :math:`N(0, 1/m)` in sigma of a point.
+    dof : float
+        Degrees of freedom of the sigma estimate (:func:`sigma_estimate_dof`).
+    sigma_nodes, mean_nodes : int
+        Quadrature nodes over the sigma estimate and over one side of the center's error.
+
+    Notes
+    -----
+    A chart whose limits come from m phase I points is, in control, a chart with sigma
+    :math:`u\sigma` and center :math:`\mu + e\sigma`; averaged over the estimates its
+    false-alarm rate is (Jones, Champ & Rigdon [8]_)
+
+    .. math:: \bar p = E_{u, e}[\,1 / ARL_0(u, e)\,], \qquad
+              u^2 \sim \chi^2_\nu/\nu, \; e \sim N(0, 1/m),
+
+    larger than :math:`1/ARL_0(1, 0)` because a rate grows faster as u falls than it shrinks
+    as u grows (at L = 4.35 and m = 100 individuals about 4 times).  The expectation is
+    taken by Gauss-Hermite quadrature over e and over the normal deviate of the
+    Wilson-Hilferty approximation of :math:`\\chi^2_\\nu`, whose tail matters.
+    """
+    if points < 2 or not dof > 0:
+        raise SPCInputError(f"points must be at least 2 and dof positive, got {points}, {dof}.")
+    z, wz = roots_hermitenorm(sigma_nodes)
+    # Wilson-Hilferty: chi2_nu / nu = (1 - 2/(9 nu) + z sqrt(2/(9 nu)))^3 with z standard normal
+    base = 1.0 - 2.0 / (9.0 * dof) + z * np.sqrt(2.0 / (9.0 * dof))
+    keep = base > 0.0
+    u = np.sqrt(base[keep] ** 3)
+    wu = wz[keep] / wz.sum()
+    # the rate is symmetric in e: the nodes of one side, with their mirror's weight
+    t, wt = roots_hermitenorm(2 * mean_nodes)
+    e = t[t > 0] / np.sqrt(points)
+    wt = wt[t > 0] / wt[t > 0].sum()
+    pairs = [
+        (ui, a, ei, b) for ui, a in zip(u, wu, strict=True) for ei, b in zip(e, wt, strict=True)
+    ]
+    return float(sum(a * b * rate(float(ui), float(ei)) for ui, a, ei, b in pairs))
 
 
 @dataclass(frozen=True)

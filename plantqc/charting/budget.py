@@ -40,16 +40,17 @@ References
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import special
+from scipy import optimize, special
 
 from plantqc.charting.chart import ChartConfig
-from plantqc.charting.names import SeriesSpec, image_metric_tag
+from plantqc.charting.names import CD_MEAN, SeriesSpec, image_metric_tag
 from plantqc.charting.settings import (
     SPEC_CODE,
     CusumSettings,
@@ -59,7 +60,16 @@ from plantqc.charting.settings import (
 )
 from plantqc.config import Line, PlantConfig
 from plantqc.errors import UserError
-from spc.arl import cusum_arl, design_cusum, design_ewma, ewma_arl, rules_arl, shewhart_arl
+from spc.arl import (
+    cusum_arl,
+    design_cusum,
+    design_ewma,
+    estimated_limits_rate,
+    ewma_arl,
+    rules_arl,
+    shewhart_arl,
+    sigma_estimate_dof,
+)
 from spc.batchmeans import (
     TARGET_LAG1,
     batch_means_lag1,
@@ -79,12 +89,17 @@ IMAGE_INTERVAL_S = 60.0
 """Assumed interval of an image metric without data: one image a minute."""
 ROLL_INTERVAL_S = 3600.0
 """Assumed length of a roll, for a chart subgrouped by roll."""
+FAST_BASELINE = 1000
+"""Learning baseline proposed for a chart with at least twice as many points an hour."""
 MIN_POINTS = 30
 """Points of a chart in the data below which its sigma ratio and autocorrelation are not
 read from them."""
 FLOOR_ARL0 = 370.4
 """Shortest in-control ARL proposed, in points: that of Shewhart's 3-sigma limits, so a chart
 with few points an hour is never given limits narrower than the textbook designs."""
+_NODES = 60
+"""Quadrature nodes of the ARL integral equations in the design's searches (as exact as 120
+to the printed digits of the ARL tables)."""
 _CERTAIN_SHIFT = 8.0
 """A shift, in sigma of a point, beyond which a chart signals at the first point."""
 
@@ -243,14 +258,23 @@ def _chart(charted: _Charted, line: str, settings: SpcSettings) -> ChartConfig:
 
 
 def alarm_codes(settings: SpcSettings, series: SeriesSpec) -> tuple[str, ...]:
-    """The location conditions of ``series`` that raise an alarm: the rules it runs that
-    ``settings.alarms`` lists (an EWMA or CUSUM chart runs its limit rule only)."""
+    """The rules of ``series``' location points that raise an alarm: those it runs that
+    ``settings.alarms`` lists (`alarm_entry`); an EWMA or CUSUM chart runs its limit rule
+    only.  Spread charts (MR, R, S) and single CUSUM sides listed there are not designed."""
     if series.chart in ("ewma", "cusum"):
         code = limit_rule_code(settings.rules)
         run: tuple[str, ...] = (code,) if code else ()
     else:
         run = resolve_rules(settings.rules)
-    return tuple(c for c in run if c in settings.alarms)
+    return tuple(c for c in run if alarm_entry(series, c) in settings.alarms)
+
+
+def alarm_entry(series: SeriesSpec, rule: str) -> str:
+    """The ``spc.alarms`` entry of ``rule`` on ``series``' location points: the bare rule on a
+    tag's own chart and a profile's scan mean, ``cd_2sigma:nelson1`` on another profile
+    statistic."""
+    own = series.statistic is None or series.name == CD_MEAN
+    return rule if own else f"{series.name}:{rule}"
 
 
 # --- points and their sigma from data -------------------------------------------------------------
@@ -348,68 +372,132 @@ def _config_points(settings: SpcSettings, series: SeriesSpec, interval_s: float)
 # --- ARLs of a design -----------------------------------------------------------------------------
 
 
+def _estimate_of(settings: SpcSettings, series: SeriesSpec) -> tuple[int, float]:
+    """Phase I points of the chart's learning baseline and the degrees of freedom of its
+    sigma estimate (MR-bar of individuals and of window means, S-bar or R-bar of subgroups)."""
+    points = settings.baseline
+    if series.xbar and settings.subgroup_by == "count":
+        dispersion = "s" if series.chart == "xbar-s" else "r"
+        return points, sigma_estimate_dof(points, settings.subgroup_size, dispersion)
+    return points, sigma_estimate_dof(points)
+
+
+def _width_of(settings: SpcSettings, series: SeriesSpec) -> tuple[str, float]:
+    if series.chart == "ewma":
+        return "L", (settings.ewma or EwmaSettings()).L
+    if series.chart == "cusum":
+        return "h", (settings.cusum or CusumSettings()).h
+    return "limit_sigma", settings.limit_sigma
+
+
+def _rate(settings: SpcSettings, series: SeriesSpec, f: float) -> Callable[..., float]:
+    """``rate(width, u, e)``: in-control signals per point of the chart at ``width`` (L or h)
+    with sigma estimated as u times the true one and the center off by e sigma of a point;
+    the limits narrowed by the ratio ``f`` of the chart's sigma to the points' own."""
+    if series.chart == "ewma":
+        lam = (settings.ewma or EwmaSettings()).lambda_
+        return lambda w, u, e: 1.0 / ewma_arl(lam, w * f * u, e, nodes=_NODES)
+    if series.chart == "cusum":
+        cusum = settings.cusum or CusumSettings()
+
+        def cusum_rate(w: float, u: float, e: float) -> float:
+            return 1.0 / cusum_arl(cusum.k * f * u, w * f * u, e, nodes=_NODES)
+
+        if not cusum.fir:
+            return cusum_rate
+
+        @functools.lru_cache(maxsize=64)
+        def headstart_factor(w: float) -> float:
+            return cusum_arl(cusum.k * f, w * f) / cusum_arl(cusum.k * f, w * f, 0.0, w * f / 2)
+
+        def with_headstart(w: float, u: float, e: float) -> float:
+            # the head start h/2 shortens the in-control ARL by about the same factor at
+            # every estimate (the pair-of-sums chain is too slow to run at each)
+            return cusum_rate(w, u, e) * headstart_factor(w)
+
+        return with_headstart
+    return lambda w, u, e: float(special.ndtr(-(e + w * f * u)) + special.ndtr(e - w * f * u))
+
+
+def _arl1(settings: SpcSettings, series: SeriesSpec, width: float, f: float, shift: float) -> float:
+    if series.chart == "ewma":
+        return ewma_arl((settings.ewma or EwmaSettings()).lambda_, width * f, shift)
+    if series.chart == "cusum":
+        cusum = settings.cusum or CusumSettings()
+        start = width * f / 2.0 if cusum.fir else 0.0
+        return cusum_arl(cusum.k * f, width * f, shift, start)
+    return shewhart_arl(width * f, shift)
+
+
 def _evaluate(
     settings: SpcSettings, series: SeriesSpec, codes: tuple[str, ...], points: _Points
 ) -> Design:
-    """The design ``settings`` of ``series`` with its ARLs, its limits narrowed by
-    ``points.ratio`` (the chart's sigma over the points' own)."""
+    """The design ``settings`` of ``series`` with its ARLs: the in-control ARL averaged over
+    the limits its learning baseline may give (`spc.arl.estimated_limits_rate`), the ARL of a
+    1-sigma shift at the limits it should give; its limits narrowed by ``points.ratio``."""
     # in sigma of the points: the limits sit at L * ratio, a 1-sigma shift of the values
-    # moves a point by points.shift
-    f, shift = points.ratio, points.shift
-    if shift > _CERTAIN_SHIFT:
-        # a shift of so many sigma of a point signals at the first point (and would make the
-        # integral equations singular)
-        shift = _CERTAIN_SHIFT
-    kind = series.chart
-    if kind == "ewma":
-        ewma = settings.ewma or EwmaSettings()
-        params: dict[str, Any] = {"lambda": ewma.lambda_, "L": ewma.L}
-        arl0 = ewma_arl(ewma.lambda_, ewma.L * f) if codes else math.inf
-        arl1 = ewma_arl(ewma.lambda_, ewma.L * f, shift) if codes else math.inf
-        method = "integral equation"
-    elif kind == "cusum":
+    # moves a point by points.shift (capped: a shift of many sigma of a point signals at the
+    # first point, and would make the integral equations singular)
+    f, shift = points.ratio, min(points.shift, _CERTAIN_SHIFT)
+    name, width = _width_of(settings, series)
+    params: dict[str, Any] = {name: width}
+    if series.chart == "ewma":
+        params = {"lambda": (settings.ewma or EwmaSettings()).lambda_, "L": width}
+    elif series.chart == "cusum":
         cusum = settings.cusum or CusumSettings()
-        params = {"k": cusum.k, "h": cusum.h, "fir": cusum.fir}
-        start = cusum.h * f / 2.0 if cusum.fir else 0.0
-        arl0 = cusum_arl(cusum.k * f, cusum.h * f, 0.0, start) if codes else math.inf
-        arl1 = cusum_arl(cusum.k * f, cusum.h * f, shift, start) if codes else math.inf
-        method = "Markov chain"
+        params = {"k": cusum.k, "h": width, "fir": cusum.fir}
+    m, dof = _estimate_of(settings, series)
+    zone = [c for c in codes if c not in ("nelson1", "we1")]
+    if not codes:
+        arl0 = arl1 = math.inf
+        method = "no alarm"
+    elif zone:
+        estimate = rules_arl(codes, width * f, runs=4_000)
+        arl0, arl1 = estimate.arl, rules_arl(codes, width * f, shift, runs=4_000).arl
+        method = f"simulation of the rules, 4000 runs, s.e. {estimate.standard_error:.3g}"
     else:
-        L = settings.limit_sigma
-        params = {"limit_sigma": L}
-        zone = [c for c in codes if c not in ("nelson1", "we1")]
-        if not codes:
-            arl0 = arl1 = math.inf
-            method = "no alarm"
-        elif zone:
-            estimate = rules_arl(codes, L * f, runs=4_000)
-            arl0 = estimate.arl
-            arl1 = rules_arl(codes, L * f, shift, runs=4_000).arl
-            method = f"simulation, 4000 runs, s.e. {estimate.standard_error:.3g}"
-        else:
-            arl0, arl1 = shewhart_arl(L * f), shewhart_arl(L * f, shift)
-            method = "closed form"
+        rate = _rate(settings, series, f)
+        arl0 = 1.0 / estimated_limits_rate(lambda u, e: rate(width, u, e), m, dof)
+        arl1 = _arl1(settings, series, width, f, shift)
+        method = f"averaged over limits learnt from {m} points"
     if settings.subgroup_by == "time":
         params["subgroup_window_s"] = settings.subgroup_window_s
+    if settings.baseline_points is not None:
+        params["baseline_points"] = settings.baseline_points
     return Design(settings.chart, params, (*codes, SPEC_CODE), points.per_hour, arl0, arl1, method)
 
 
 def _solve(
     settings: SpcSettings, series: SeriesSpec, target: float, ratio: float
 ) -> dict[str, Any]:
-    """The settings changes that give ``series`` an in-control ARL of ``target`` points with
-    its limits narrowed by ``ratio``."""
+    """The settings changes that give ``series`` an in-control ARL of ``target`` points,
+    averaged over the limits its baseline may give, with its limits narrowed by ``ratio``."""
+    rate = _rate(settings, series, ratio)
+    m, dof = _estimate_of(settings, series)
+
+    def gap(width: float) -> float:
+        average = estimated_limits_rate(lambda u, e: rate(width, u, e), m, dof)
+        return math.log(average) + math.log(target)
+
+    # from the width of known limits, widened until the average rate keeps to the target
+    if series.chart == "ewma":
+        low = design_ewma((settings.ewma or EwmaSettings()).lambda_, target, shifts=()).limit
+    elif series.chart == "cusum":
+        low = design_cusum((settings.cusum or CusumSettings()).k * ratio, target, ()).limit
+    else:
+        low = -float(special.ndtri(0.5 / target))
+    low /= ratio
+    high = low * 1.1
+    while gap(high) > 0:
+        low, high = high, high * 1.1
+    width = optimize.brentq(gap, low, high, xtol=1e-4) if gap(low) > 0 else low
     if series.chart == "ewma":
         ewma = settings.ewma or EwmaSettings()
-        width = design_ewma(ewma.lambda_, target, shifts=()).limit / ratio
-        return {"ewma": {"lambda": ewma.lambda_, "L": round(width + 5e-4, 3)}}
+        return {"ewma": {"lambda": ewma.lambda_, "L": math.ceil(width * 1000) / 1000}}
     if series.chart == "cusum":
         cusum = settings.cusum or CusumSettings()
-        headstart = math.inf if cusum.fir else 0.0
-        h = design_cusum(cusum.k * ratio, target, (), headstart).limit / ratio
-        return {"cusum": {"k": cusum.k, "h": round(h + 5e-3, 2), "fir": cusum.fir}}
-    L = -float(special.ndtri(0.5 / target)) / ratio
-    return {"limit_sigma": min(round(L + 5e-3, 2), 6.0)}
+        return {"cusum": {"k": cusum.k, "h": math.ceil(width * 100) / 100, "fir": cusum.fir}}
+    return {"limit_sigma": min(math.ceil(width * 100) / 100, 6.0)}
 
 
 def _with(settings: SpcSettings, changes: Mapping[str, Any]) -> SpcSettings:
@@ -544,10 +632,17 @@ def _redesign(
         codes = alarm_codes(settings, series)
     if series.chart in ("imr", "xbar-r", "xbar-s"):
         limit = limit_rule_code(settings.rules) or "nelson1"
+        dropped = {alarm_entry(series, c) for c in codes if c != limit}
+        alarms = [c for c in settings.alarms if c not in dropped]
         codes = (limit,)
-        kept = [c for c in settings.alarms if c in ("nelson1", "we1", SPEC_CODE)]
-        alarms = tuple(dict.fromkeys([*kept, limit]))
+        alarms = tuple(dict.fromkeys([*alarms, alarm_entry(series, limit)]))
         settings = _with(settings, {"alarms": alarms})
+    if points.per_hour >= 2 * FAST_BASELINE and settings.baseline < FAST_BASELINE:
+        # limits learnt from 100 points of a fast tag vary so much that their average
+        # false-alarm rate is about 4 times the nominal one; half an hour of points at most
+        # brings that to about 1.2
+        settings = _with(settings, {"baseline_points": FAST_BASELINE})
+        notes.append(f"learns its limits from {FAST_BASELINE} points (was {item.spc.baseline})")
     target = max(points.per_hour / share, FLOOR_ARL0)
     settings = _with(settings, _solve(settings, series, target, points.ratio))
     return settings, points, codes, notes
@@ -569,6 +664,11 @@ def proposed_settings(budget: LineBudget) -> dict[str, SpcSettings]:
         tag = merged.setdefault(chart.tag, dict(was))
         if "limit_sigma" in changes and tag["limit_sigma"] != was["limit_sigma"]:
             changes["limit_sigma"] = max(changes["limit_sigma"], tag["limit_sigma"])
+        if "alarms" in changes:  # each chart drops or adds its own entries
+            dropped = set(was["alarms"]) - set(now["alarms"])
+            added = [c for c in now["alarms"] if c not in was["alarms"]]
+            kept = [c for c in tag["alarms"] if c not in dropped]
+            changes["alarms"] = tuple(dict.fromkeys([*kept, *added]))
         tag.update(changes)
     return {tag: SpcSettings.model_validate(values) for tag, values in merged.items()}
 

@@ -1,9 +1,17 @@
 """Shewhart ARLs in closed form, and run-rule ARLs by simulation, against published figures."""
 
+import numpy as np
 import pytest
+from scipy import special
 
 from spc import SPCInputError
-from spc.arl import design_shewhart, rules_arl, shewhart_arl
+from spc.arl import (
+    design_shewhart,
+    estimated_limits_rate,
+    rules_arl,
+    shewhart_arl,
+    sigma_estimate_dof,
+)
 
 
 def test_in_control_arl_of_three_sigma_limits_is_370() -> None:
@@ -65,3 +73,40 @@ def test_rules_arl_is_reproducible_from_its_seed() -> None:
 def test_rules_arl_refuses_a_chart_without_rules() -> None:
     with pytest.raises(SPCInputError):
         rules_arl("none")
+
+
+def test_mr_bar_sigma_has_about_cryer_and_ryans_degrees_of_freedom() -> None:
+    # Cryer & Ryan (1990), J. Quality Technology 22(3): MR-bar / d2 of m individuals has
+    # about 0.62 (m - 1) degrees of freedom
+    assert sigma_estimate_dof(100) == pytest.approx(0.62 * 99, rel=0.03)
+
+
+def test_s_bar_sigma_degrees_of_freedom_follow_from_c4() -> None:
+    # Var(S-bar / c4) = sigma^2 (1 - c4^2) / (m c4^2), c4(5) = 0.9400 (Montgomery App. VI)
+    assert sigma_estimate_dof(25, 5, "s") == pytest.approx(
+        25 * 0.94**2 / (2 * (1 - 0.94**2)), rel=1e-3
+    )
+
+
+def _shewhart_rate(L: float):
+    return lambda u, e: special.ndtr(-(e + L * u)) + special.ndtr(e - L * u)
+
+
+def test_limits_learnt_from_a_baseline_raise_more_false_alarms_on_average() -> None:
+    # Monte Carlo of the same average: 20 000 baselines of 100 individuals, limits at
+    # mean +- 4.35 MR-bar / d2
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((20_000, 100))
+    u = np.abs(np.diff(x, axis=1)).mean(axis=1) / (2 / np.sqrt(np.pi))
+    e = x.mean(axis=1)
+    simulated = float(np.mean(_shewhart_rate(4.35)(u, e)))
+    computed = estimated_limits_rate(_shewhart_rate(4.35), 100, sigma_estimate_dof(100))
+    known = 2 * special.ndtr(-4.35)
+    assert computed > 3 * known
+    # the chi-square law of the MR-bar estimate is a little heavier in its low tail
+    assert computed == pytest.approx(simulated, rel=0.15)
+
+
+def test_a_long_baseline_brings_the_average_rate_near_the_nominal_one() -> None:
+    rate = estimated_limits_rate(_shewhart_rate(3.0), 10_000, sigma_estimate_dof(10_000))
+    assert rate == pytest.approx(1 / 370.4, rel=0.02)
