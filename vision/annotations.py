@@ -19,6 +19,8 @@ from vision.preprocess import grey_channel, to_gray
 #: Grey levels (of 255) an annotation pixel may differ from the image's extreme: lossless files
 #: hold the exact value; JPEG ringing and rounding stay within a few levels inside flat areas.
 EXTREME_TOLERANCE = 3
+#: Share of a data band's row at an extreme (its colour or its text's), see :func:`_edge_bands`.
+BAND_ROW_FRACTION = 0.7
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,43 @@ def _boxes(ext: np.ndarray, marks: np.ndarray, h: int, w: int) -> list[Annotatio
     return found
 
 
+def _edge_bands(
+    masks: list[tuple[bool, np.ndarray]], h: int, w: int, taken: np.ndarray
+) -> list[AnnotationRegion]:
+    """Data bands drawn across the image's bottom or top edge, found row by row: the rows
+    from the edge inwards whose pixels are mostly at an extreme from one side of the image
+    to the other, as many as a quarter of the height at most and 8 at least, while the other
+    rows are on average less than half as much at an extreme.
+
+    A band split into cells by separator lines of the other extreme, or touched by dark
+    content of its own extreme (voids, pores), is no single filled rectangle for
+    :func:`_boxes`; its rows still are: in JPEG files ringing leaves about 80 % of a text
+    row's pixels at an extreme, where content rows reach a third.
+    """
+    either = masks[0][1] | masks[1][1]
+    fraction = either.mean(axis=1)
+    found = []
+    for rows in (range(h - 1, -1, -1), range(h)):
+        n = 0
+        for r in rows:
+            xs = np.flatnonzero(either[r])
+            if (
+                fraction[r] < BAND_ROW_FRACTION
+                or xs[0] > 0.05 * w
+                or xs[-1] < 0.95 * w
+                or taken[r].any()
+            ):
+                break
+            n += 1
+        y = h - n if rows.start == h - 1 else 0
+        # The rest of the image must not be at that extreme as well: a flat background at
+        # the image's minimum is content.
+        rest = np.delete(fraction, np.s_[y : y + n]).mean() if n < h else 1.0
+        if 8 <= n <= h // 4 and rest < BAND_ROW_FRACTION / 2:
+            found.append(AnnotationRegion(0, y, w, n, "band"))
+    return found
+
+
 def _straight(part: np.ndarray) -> bool:
     """Whether a thin component (0/1 crop) is a drawn rectangle: the same top and bottom row
     in at least 95 % of its columns (a thin bright layer of the content is ragged)."""
@@ -238,6 +277,9 @@ def find_annotations(
     taken = np.zeros((h, w), np.uint8)
     for r in regions:
         taken[r.y_px : r.y_px + r.height_px, r.x_px : r.x_px + r.width_px] = 1
+    for r in _edge_bands(masks, h, w, taken):
+        regions.append(r)
+        taken[r.y_px : r.y_px + r.height_px, :] = 1
     for k, (_, ext) in enumerate(masks):
         if present[k]:
             regions += _bare_bars(ext, taken, min_len, max_thickness_px)

@@ -115,6 +115,23 @@ def test_real_micrographs_without_annotations_have_none(micrographs):
         assert find_annotations(vision.decode_image(path.read_bytes())).regions == ()
 
 
+def test_a_real_data_band_split_into_cells_is_cut_off_as_rows(micrographs):
+    import vision
+
+    # The SEM data band of the sand/glass composite (README: data bar at the bottom): black
+    # from row 884 to the last, read off the image, its cells parted by white lines and a
+    # black pore of the content touching it.
+    img = vision.decode_image((micrographs / "jrminter" / "scipy_ex_MV_HFV_012.jpg").read_bytes())
+    (band,) = find_annotations(img).regions
+    assert (band.kind, band.x_px, band.y_px, band.width_px, band.height_px) == (
+        "band",
+        0,
+        884,
+        1024,
+        943 - 884,
+    )
+
+
 def test_the_fib_data_box_is_found(micrographs):
     import vision
 
