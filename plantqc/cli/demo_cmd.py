@@ -250,9 +250,7 @@ async def _run(out: Path, seconds: float, md_mode: str | None = None) -> DemoRes
     config_path = out / "casting.yaml"
     config_path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     loaded = load_config(config_path)
-    scenario = demo_scenario(seconds)
-    if md_mode is not None:
-        scenario = scenario.model_copy(update={"casting": DEMO_LINE})
+    scenario = demo_scenario(seconds) if md_mode is None else control_scenario(seconds)
     # the MD-loop comparison is about thickness 2-sigma, not alarms: its charts learn live
     limits = _establish_limits(config_path, scenario, out) if md_mode is None else None
     simulator = LineSimulator(loaded.config, scenario, seed=42, tick_s=0.1)
@@ -427,6 +425,28 @@ def demo_scenario(seconds: float) -> Scenario:
         ],
         roll_length_s=max(seconds * FAULTED_LOT_FRACTION / 2, 1.0),
         rolls_per_lot=2,
+    )
+
+
+def control_scenario(seconds: float) -> Scenario:
+    """``--control closed``: the physical casting line (`DEMO_LINE`), a new roll (a fresh
+    slurry batch) every quarter of the run, and the faults timed as when the README's figures
+    of the comparison were measured: the drift from 40 %, a lasting upset for the MD loop to
+    work against."""
+    from plantqc.sim.scenario import Fault, Scenario
+
+    def at(fraction: float) -> float:
+        return round(seconds * fraction, 1)
+
+    return Scenario(
+        faults=[
+            Fault(kind="drift", tag=DRIFT_TAG, start_s=at(0.4), magnitude=DRIFT_SIGMA_PER_MIN),
+            Fault(kind="bad", tag=BAD_TAG, start_s=at(0.2), duration_s=at(0.2)),
+            Fault(kind="stuck", tag=STUCK_TAG, start_s=at(0.3), duration_s=at(0.6)),
+        ],
+        roll_length_s=max(seconds / 4, 1.0),
+        rolls_per_lot=2,
+        casting=DEMO_LINE,
     )
 
 
