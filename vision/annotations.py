@@ -156,25 +156,25 @@ def _edge_bands(
     :func:`_boxes`; its rows still are: in JPEG files ringing leaves about 80 % of a text
     row's pixels at an extreme, where content rows reach a third.
     """
-    either = masks[0][1] | masks[1][1]
-    fraction = either.mean(axis=1)
+    either = cv2.bitwise_or(masks[0][1], masks[1][1])
+    total = cv2.countNonZero(either)
     found = []
     for rows in (range(h - 1, -1, -1), range(h)):
-        n = 0
+        n, in_run = 0, 0
         for r in rows:
             xs = np.flatnonzero(either[r])
             if (
-                fraction[r] < BAND_ROW_FRACTION
+                xs.size < BAND_ROW_FRACTION * w
                 or xs[0] > 0.05 * w
                 or xs[-1] < 0.95 * w
                 or taken[r].any()
             ):
                 break
-            n += 1
+            n, in_run = n + 1, in_run + xs.size
         y = h - n if rows.start == h - 1 else 0
         # The rest of the image must not be at that extreme as well: a flat background at
         # the image's minimum is content.
-        rest = np.delete(fraction, np.s_[y : y + n]).mean() if n < h else 1.0
+        rest = (total - in_run) / ((h - n) * w) if n < h else 1.0
         if 8 <= n <= h // 4 and rest < BAND_ROW_FRACTION / 2:
             found.append(AnnotationRegion(0, y, w, n, "band"))
     return found
