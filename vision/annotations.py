@@ -132,8 +132,10 @@ def _boxes(ext: np.ndarray, marks: np.ndarray, h: int, w: int) -> list[Annotatio
         if area + np.count_nonzero(_holes(part)) < 0.9 * bw * bh:
             continue
         inside = part > 0
-        # Marks within the box, not the rim of the other extreme that the joining added.
-        core = marks[y + 4 : y + bh - 4, x + 4 : x + bw - 4] & part[4:-4, 4:-4]
+        # Marks enclosed by the box, not the rim of the other extreme that the joining added
+        # (around a bright blob on a black background, that rim fills the box's corners).
+        enclosed = _holes(solid[y : y + bh, x : x + bw] & part)
+        core = (marks[y : y + bh, x : x + bw] & enclosed)[4:-4, 4:-4]
         n_solid = np.count_nonzero(solid[y : y + bh, x : x + bw][inside])
         if np.count_nonzero(core) < 0.002 * bw * bh or n_solid < 0.5 * area:
             continue

@@ -108,6 +108,15 @@ def test_a_binary_image_is_content_not_an_annotation():
     assert find_annotations(img).regions == ()
 
 
+def test_small_white_discs_on_black_are_content_not_boxes():
+    # A disc of radius 10 px and the black rim around it fill 90 % of their bounding box, as a
+    # box does; no black mark lies inside the disc, as text lies inside a box.
+    img = np.zeros((120, 160), np.uint8)
+    for x, y in ((25, 30), (43, 30), (25, 90), (120, 30)):
+        cv2.circle(img, (x, y), 10, 255, -1)
+    assert find_annotations(img).regions == ()
+
+
 def test_real_micrographs_without_annotations_have_none(micrographs):
     import vision
 
