@@ -339,6 +339,13 @@ def _over_ridge(
     radius ``r`` with bites ``b`` deep at both ends of a diameter gives ``2 - 2 b / r``:
     ``RIDGE_RATIO = 1.75`` refuses the cut for bites shallower than ``r / 8``, which are
     roughness, not necks. It costs two distance transforms of a clump's crop per trial cut.
+    The saddle of the distance transform between two of its peaks is where the
+    distance-transform watershed [1]_ parts two touching convex particles.
+
+    References
+    ----------
+    .. [1] S. Beucher, F. Meyer, "The morphological approach to segmentation: the watershed
+       transformation", in Mathematical Morphology in Image Processing, Dekker (1993), 433-481.
     """
     dist = cv2.distanceTransform(base, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     saddle = float(dist[cut].max())
