@@ -90,7 +90,9 @@ IMAGE_INTERVAL_S = 60.0
 ROLL_INTERVAL_S = 3600.0
 """Assumed length of a roll, for a chart subgrouped by roll."""
 FAST_BASELINE = 1000
-"""Learning baseline proposed for a chart with at least twice as many points an hour."""
+BASELINE_HOURS = 0.5
+"""A chart is proposed a learning baseline of up to `FAST_BASELINE` points, as many as it
+charts in `BASELINE_HOURS`, when that is more than its own."""
 MIN_POINTS = 30
 """Points of a chart in the data below which its sigma ratio and autocorrelation are not
 read from them."""
@@ -332,6 +334,15 @@ def _data_points(settings: SpcSettings, series: SeriesSpec, data: Series) -> _Po
         return _Points(per_hour, 1.0, None, _nominal_shift(settings, series, data))
     spread = float(np.std(means, ddof=1))
     ratio = min(chart_sigma / spread, 1.0) if spread > 0 else 1.0
+    # both sigmas are estimates: a ratio within two standard errors of 1 is sampling noise,
+    # not autocorrelation, and a design tuned to it would miss on the next history
+    if series.xbar and settings.subgroup_by == "count":
+        dof = sigma_estimate_dof(count, settings.subgroup_size, "s")
+    else:
+        dof = sigma_estimate_dof(max(count, 3))
+    error = math.sqrt(1.0 / (2.0 * dof) + 1.0 / (2.0 * (count - 1)))
+    if ratio > 1.0 - 2.0 * error:
+        ratio = 1.0
     return _Points(per_hour, ratio, _lag1(means), sd / spread if spread > 0 else 1.0)
 
 
@@ -637,12 +648,12 @@ def _redesign(
         codes = (limit,)
         alarms = tuple(dict.fromkeys([*alarms, alarm_entry(series, limit)]))
         settings = _with(settings, {"alarms": alarms})
-    if points.per_hour >= 2 * FAST_BASELINE and settings.baseline < FAST_BASELINE:
-        # limits learnt from 100 points of a fast tag vary so much that their average
-        # false-alarm rate is about 4 times the nominal one; half an hour of points at most
-        # brings that to about 1.2
-        settings = _with(settings, {"baseline_points": FAST_BASELINE})
-        notes.append(f"learns its limits from {FAST_BASELINE} points (was {item.spc.baseline})")
+    baseline = int(min(FAST_BASELINE, points.per_hour * BASELINE_HOURS))
+    if baseline > settings.baseline:
+        # limits learnt from 100 points vary so much that their average false-alarm rate at
+        # 4.35 sigma is about 4 times the nominal one (1.2 from 1000 points)
+        settings = _with(settings, {"baseline_points": baseline})
+        notes.append(f"learns its limits from {baseline} points (was {item.spc.baseline})")
     target = max(points.per_hour / share, FLOOR_ARL0)
     settings = _with(settings, _solve(settings, series, target, points.ratio))
     return settings, points, codes, notes
