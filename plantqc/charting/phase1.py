@@ -219,8 +219,9 @@ def estimate_of(
     """
     what = f"{chart.line}/{chart.tag} ({series.name})"
     if len(points) < PHASE_ONE_MIN_POINTS:
+        unit = series.unit.removesuffix("s") if len(points) == 1 else series.unit
         raise UserError(
-            f"{what} has {len(points)} {series.unit} of Good samples {where}; "
+            f"{what} has {len(points)} {unit} of Good samples {where}; "
             f"phase I needs at least {PHASE_ONE_MIN_POINTS}."
         )
     with np.errstate(divide="ignore", invalid="ignore"):  # points that do not vary: below
