@@ -511,8 +511,8 @@ def _summarise(
     )
 
 
-# rules that signal a shift of the mean; Nelson 7 (stratification: too little variation, the
-# usual verdict while the limits are still the spec-derived ones) and 4 (alternation) do not
+# rules that signal a shift of the mean; Nelson 7 (stratification: too little variation for
+# the limits) and 4 (alternation) do not
 _SHIFT_RULES = (
     "nelson1", "nelson2", "nelson3", "nelson5", "nelson6", "nelson8",
     "we1", "we2", "we3", "we4",

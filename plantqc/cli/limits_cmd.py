@@ -358,7 +358,9 @@ def show(
         typer.echo(json.dumps({"tag": tag, "chart": chart.chart, "versions": records}, indent=1))
         return
     if not records:
-        console.print(f"{tag}: no limits yet (the engine writes spec-derived ones when it runs)")
+        console.print(
+            f"{tag}: no limits yet (the chart learns them from its baseline, or freeze them)"
+        )
         return
     table = Table(title=f"{tag} ({chart.chart}) control limits")
     columns = ("chart", "version", "basis", "center", "sigma", "lcl", "ucl", "n_used", "frozen_by")
@@ -373,6 +375,7 @@ def show(
         table.add_row(*cells, r["frozen_at"], f"{r['data_from']} .. {r['data_to']}")
     console.print(table)
     console.print(
-        "* in force; basis 'spec' = derived from the spec, 'provisional' = from the chart's "
-        "first points: not phase I limits, sigma-zone rules off"
+        "* in force; basis 'provisional' = learned from the chart's baseline: not frozen, "
+        "sigma-zone rules off; 'spec' = derived from the spec by an earlier release, never in "
+        "force"
     )
