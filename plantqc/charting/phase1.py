@@ -115,11 +115,16 @@ def scan_statistics(values: Sequence[float]) -> dict[str, float] | None:
 
 @dataclass(frozen=True)
 class LimitsEstimate:
-    """Proposed limits from a phase I study of stored data (Montgomery §6.2.1).
+    """Proposed limits from a phase I study of stored or recorded data (Montgomery §6.2.1).
 
     ``chart`` is the chart's name in ``control_limits.chart``; ``center`` and ``sigma`` are in
     the unit of what it charts; ``excluded`` lists the points (or subgroups, by their last
-    sample time) removed as out of control.
+    sample time) removed as out of control.  ``lag1`` is the lag-1 autocorrelation of the
+    points' locations in time order (as the engine tests its baseline) and ``autocorrelated``
+    whether it is significantly positive (`spc.autocorrelation.lag1_autocorrelation`): then the
+    short-term sigma understates the spread over time and the limits alarm more often than
+    designed (Montgomery §10.4), the condition under which the engine's learning widens its
+    sigma.  None and False for limits given rather than estimated.
     """
 
     chart: str
@@ -135,6 +140,8 @@ class LimitsEstimate:
     data_from: datetime
     data_to: datetime
     params: dict[str, Any]
+    lag1: float | None = None
+    autocorrelated: bool = False
 
 
 def points_of(
@@ -238,6 +245,10 @@ def estimate_of(
     else:
         excluded = [{"ts": ts.isoformat(), "value": float(vs[0])} for _, ts, vs in removed]
     lcl, ucl = limit_lines(chart, series, float(limits.center), float(limits.sigma))
+    # deferred: SciPy and statsmodels load with a phase I study, not with the engine
+    from spc.autocorrelation import lag1_autocorrelation
+
+    test = lag1_autocorrelation([math.fsum(vs) / len(vs) for _, vs in points])
     return LimitsEstimate(
         chart=series.name,
         center=float(limits.center),
@@ -252,6 +263,8 @@ def estimate_of(
         data_from=span[0],
         data_to=span[1],
         params=chart.chart_params(series),
+        lag1=float(test.r1),
+        autocorrelated=bool(test.significant and test.r1 > 0),
     )
 
 

@@ -217,6 +217,13 @@ def _print_estimate(chart: ChartConfig, estimate: LimitsEstimate) -> None:
         f"{estimate.data_from.isoformat()} and {estimate.data_to.isoformat()}; "
         f"{len(estimate.excluded)} excluded as out of control in {estimate.iterations} round(s)"
     )
+    if estimate.autocorrelated:
+        console.print(
+            f"  its points are autocorrelated (lag-1 {estimate.lag1:.2f}): the short-term sigma "
+            "understates their spread over time and these limits would alarm more often than "
+            "designed; chart batch means over a time window (plantqc limits design)",
+            markup=False,
+        )
     for point in estimate.excluded[:LISTED_EXCLUDED]:
         console.print("  excluded " + ", ".join(f"{k} {v}" for k, v in point.items()))
     if len(estimate.excluded) > LISTED_EXCLUDED:

@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from engine_helpers import T0
 from sqlalchemy import Engine, select
@@ -223,3 +224,35 @@ def test_a_chart_whose_recorded_points_do_not_vary_has_no_limits_and_says_why(
         "line-1/x_imr (imr): its 30 points in constant.csv do not vary (sigma 0), so they give "
         "no limits to chart against.\n"
     )
+
+
+def test_limits_from_autocorrelated_points_come_with_a_warning(
+    tmp_path: Path, config_path: Path
+) -> None:
+    # AR(1) with phi 0.9: MR-bar / d2 sees about sqrt(1 - phi) of the spread over time
+    # (Montgomery §10.4), so limits on it alarm far more often than designed
+    rng = np.random.default_rng(1)
+    x = np.zeros(300)
+    for i in range(1, x.size):
+        x[i] = 0.9 * x[i - 1] + rng.standard_normal()
+    csv = tmp_path / "wander.csv"
+    rows = ["line,tag,source_time,value"] + [
+        f"line-1,x_imr,{(T0 + timedelta(seconds=i)).isoformat()},{10 + v}" for i, v in enumerate(x)
+    ]
+    csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    args = ["limits", "estimate", "--from-file", str(csv), "--config", str(config_path)]
+    figures = _hand_estimate(runner.invoke(app, [*args, "--json"]).output)
+    # r1 as Box & Jenkins define it, on the values as written (the file's every point)
+    d = (10 + x) - (10 + x).mean()
+    assert figures["lag1"] == pytest.approx(np.sum(d[1:] * d[:-1]) / np.sum(d * d), rel=1e-9)
+    assert figures["autocorrelated"] is True
+    assert "its points are autocorrelated (lag-1 0." in runner.invoke(app, args).output
+
+
+def test_limits_from_independent_points_come_without_the_warning(
+    tmp_path: Path, config_path: Path
+) -> None:
+    csv = _hand_csv(tmp_path / "in-control.csv")  # alternating: lag-1 negative
+    args = ["limits", "estimate", "--from-file", str(csv), "--config", str(config_path)]
+    assert _hand_estimate(runner.invoke(app, [*args, "--json"]).output)["autocorrelated"] is False
+    assert "autocorrelated" not in runner.invoke(app, args).output
