@@ -112,8 +112,9 @@ def _both_sides_outside_one_sigma(z: np.ndarray, length: int) -> np.ndarray:
     return _run(np.abs(z) > 1.0, length) & above & below
 
 
+_LIMIT_RULES = frozenset({"nelson1", "we1"})
+"""The beyond-limits tests: at the chart's own width L (3 on a Shewhart chart)."""
 _DETECTORS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "nelson1": lambda z, x: np.abs(z) > 3.0,
     "nelson2": lambda z, x: _same_side(z, 9),
     "nelson3": lambda z, x: _trend(x, 6),
     "nelson4": lambda z, x: _alternating(x, 14),
@@ -121,7 +122,6 @@ _DETECTORS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "nelson6": lambda z, x: _k_of_m(z, 1.0, 4, 5),
     "nelson7": lambda z, x: _run(np.abs(z) < 1.0, 15),
     "nelson8": lambda z, x: _both_sides_outside_one_sigma(z, 8),
-    "we1": lambda z, x: np.abs(z) > 3.0,
     "we2": lambda z, x: _k_of_m(z, 2.0, 2, 3),
     "we3": lambda z, x: _k_of_m(z, 1.0, 4, 5),
     "we4": lambda z, x: _same_side(z, 8),
@@ -133,6 +133,7 @@ def rule_signals(
     center: np.ndarray | float,
     sigma: np.ndarray | float,
     rules: str | Iterable[str] | None = "nelson",
+    limit: float = 3.0,
 ) -> dict[str, np.ndarray]:
     """Boolean mask, per rule code, of the points at which each rule signals.
 
@@ -146,6 +147,9 @@ def rule_signals(
         Standard deviation of the plotted statistic (per point or constant), same unit.
     rules : str or iterable of str
         ``"nelson"``, ``"we"``, ``"none"`` or a list of rule codes.
+    limit : float, default 3
+        Width L of the chart's limits in sigma of the statistic: Nelson's test 1 and Western
+        Electric's rule 1 signal beyond it; the zone rules keep their 1- and 2-sigma lines.
 
     Returns
     -------
@@ -154,7 +158,10 @@ def rule_signals(
     """
     values = np.asarray(values, dtype=float)
     z = (values - center) / sigma
-    return {code: _DETECTORS[code](z, values) for code in resolve_rules(rules)}
+    return {
+        code: np.abs(z) > limit if code in _LIMIT_RULES else _DETECTORS[code](z, values)
+        for code in resolve_rules(rules)
+    }
 
 
 def signal_indices(
@@ -162,11 +169,12 @@ def signal_indices(
     center: np.ndarray | float,
     sigma: np.ndarray | float,
     rules: str | Iterable[str] | None = "nelson",
+    limit: float = 3.0,
 ) -> dict[str, np.ndarray]:
     """0-based positions where each selected rule signals; see :func:`rule_signals`."""
     return {
         code: np.flatnonzero(mask)
-        for code, mask in rule_signals(values, center, sigma, rules).items()
+        for code, mask in rule_signals(values, center, sigma, rules, limit).items()
     }
 
 
@@ -181,9 +189,13 @@ def find_violations(
     return apply_rules(chart, rules).violations
 
 
-def apply_rules(chart: ControlChart, rules: str | Iterable[str] | None = "nelson") -> ControlChart:
-    """``chart`` with its ``signals`` (and so ``violations``) set by the selected run rules."""
-    return replace(chart, signals=signal_indices(chart.values, chart.center, chart.sigma, rules))
+def apply_rules(
+    chart: ControlChart, rules: str | Iterable[str] | None = "nelson", limit: float = 3.0
+) -> ControlChart:
+    """``chart`` with its ``signals`` (and so ``violations``) set by the selected run rules,
+    its beyond-limits test at width ``limit`` (the L of its limits)."""
+    signals = signal_indices(chart.values, chart.center, chart.sigma, rules, limit)
+    return replace(chart, signals=signals)
 
 
 def limit_violations(chart: ControlChart, code: str = "nelson1") -> ControlChart:

@@ -76,8 +76,11 @@ class RuleEvaluator:
         "since_hi1", "since_lo1",
     )  # fmt: skip
 
-    def __init__(self, rules: str | Iterable[str] | None = "nelson") -> None:
+    def __init__(self, rules: str | Iterable[str] | None = "nelson", limit: float = 3.0) -> None:
         self.rules = resolve_rules(rules)
+        # the beyond-limits test (Nelson 1, WE 1) at the chart's own width L; the zones of
+        # the other rules stay at 1 and 2 sigma
+        self.limit = float(limit)
         self._selected = frozenset(self.rules)
         self.above = self.below = self.up = self.down = self.flips = 0
         self.last_sign = 0
@@ -115,7 +118,7 @@ class RuleEvaluator:
         self.since_lo1 = 0 if lo1 else min(self.since_lo1 + 1, cap)
         if not self._selected:
             return ()
-        out = abs(z) > 3.0
+        out = abs(z) > self.limit
         two_of_three = (hi2 and _BITS[self.beyond2_hi] >= 2) or (
             lo2 and _BITS[self.beyond2_lo] >= 2
         )
@@ -153,12 +156,16 @@ class RuleEvaluator:
 
     def to_state(self) -> dict[str, Any]:
         """Plain-dict state."""
-        return {"rules": list(self.rules), **{name: getattr(self, name) for name in self._FIELDS}}
+        return {
+            "rules": list(self.rules),
+            "limit": self.limit,
+            **{name: getattr(self, name) for name in self._FIELDS},
+        }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> RuleEvaluator:
         """Rebuild from :meth:`to_state` output."""
-        evaluator = cls(state["rules"])
+        evaluator = cls(state["rules"], state.get("limit", 3.0))  # older states: 3 sigma
         for name in cls._FIELDS:
             # States saved before Nelson's test 8 tracked both sides lack the two ages.
             setattr(
@@ -208,7 +215,7 @@ class IMRStream:
     ) -> None:
         self.limits = limits
         self.rule_set = resolve_rules(rules)
-        self.rules = RuleEvaluator(self.rule_set)
+        self.rules = RuleEvaluator(self.rule_set, limits.L)
         self.count = 0
         self.previous: float | None = None
         sigma = limits.sigma
@@ -300,7 +307,7 @@ class XbarStream:
         self.size = int(subgroup_size)
         self.dispersion = dispersion
         self.rule_set = resolve_rules(rules)
-        self.rules = RuleEvaluator(self.rule_set)
+        self.rules = RuleEvaluator(self.rule_set, limits.L)
         self.buffer: list[float] = []
         self.count = 0
         n, sigma = self.size, limits.sigma

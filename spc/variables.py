@@ -297,7 +297,7 @@ def _xbar_chart_set(
         sigma=limits.sigma,
         sigma_method=limits.sigma_method,
         charts={
-            "xbar": apply_rules(_xbar_chart(groups, limits), rules),
+            "xbar": apply_rules(_xbar_chart(groups, limits), rules, limits.L),
             dispersion: apply_limit_rule(spread, rules),
         },
         limits=limits,
@@ -512,7 +512,7 @@ def imr(
         chart="imr",
         sigma=limits.sigma,
         sigma_method=limits.sigma_method,
-        charts={"i": apply_rules(individuals, rules), "mr": apply_limit_rule(mr, rules)},
+        charts={"i": apply_rules(individuals, rules, limits.L), "mr": apply_limit_rule(mr, rules)},
         limits=limits,
         extra={"constants": limits.constants},
     )
