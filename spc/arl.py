@@ -369,6 +369,7 @@ def estimated_limits_rate(
     dof: float,
     sigma_nodes: int = 24,
     mean_nodes: int = 3,
+    bias: float = 1.0,
 ) -> float:
     r"""Average of a chart's signal rate over the phase I estimates its limits are set from.
 
@@ -383,6 +384,9 @@ def estimated_limits_rate(
         Degrees of freedom of the sigma estimate (:func:`sigma_estimate_dof`).
     sigma_nodes, mean_nodes : int
         Quadrature nodes over the sigma estimate and over one side of the center's error.
+    bias : float
+        Mean of u: below 1 for a phase I that drops the points beyond its trial limits and
+        re-estimates (the drops are the largest deviations and moving ranges), 1 otherwise.
 
     Notes
     -----
@@ -391,7 +395,7 @@ def estimated_limits_rate(
     false-alarm rate is (Jones, Champ & Rigdon [8]_)
 
     .. math:: \bar p = E_{u, e}[\,1 / ARL_0(u, e)\,], \qquad
-              u^2 \sim \chi^2_\nu/\nu, \; e \sim N(0, 1/m),
+              (u / b)^2 \sim \chi^2_\nu/\nu, \; e \sim N(0, 1/m),
 
     larger than :math:`1/ARL_0(1, 0)` because a rate grows faster as u falls than it shrinks
     as u grows (at L = 4.35 and m = 100 individuals about 4 times).  The expectation is
@@ -404,7 +408,7 @@ def estimated_limits_rate(
     # Wilson-Hilferty: chi2_nu / nu = (1 - 2/(9 nu) + z sqrt(2/(9 nu)))^3 with z standard normal
     base = 1.0 - 2.0 / (9.0 * dof) + z * np.sqrt(2.0 / (9.0 * dof))
     keep = base > 0.0
-    u = np.sqrt(base[keep] ** 3)
+    u = bias * np.sqrt(base[keep] ** 3)
     wu = wz[keep] / wz.sum()
     # the rate is symmetric in e: the nodes of one side, with their mirror's weight
     t, wt = roots_hermitenorm(2 * mean_nodes)
