@@ -25,8 +25,14 @@ from vision.loading import (
     weight_fraction,
 )
 from vision.overlay import defects_overlay, encode_png, particles_overlay, thickness_overlay
-from vision.particles import Particle, Segmentation, segment_particles, split_touching
-from vision.results import AgglomerateSummary, ParticleAnalysis, SizeSummary
+from vision.particles import (
+    Particle,
+    Segmentation,
+    debris_of,
+    segment_particles,
+    split_touching,
+)
+from vision.results import AgglomerateSummary, DebrisSummary, ParticleAnalysis, SizeSummary
 from vision.scale_bar import ScaleBar, find_scale_bar
 from vision.thickness import FilmDefect, ThicknessResult, measure_thickness
 
@@ -36,6 +42,7 @@ __all__ = [
     "AgglomerateSummary",
     "AnnotationRegion",
     "Annotations",
+    "DebrisSummary",
     "Dispersion",
     "FilmDefect",
     "ImageError",
@@ -50,6 +57,7 @@ __all__ = [
     "ThicknessResult",
     "analyze_particles",
     "clark_evans_ratio",
+    "debris_of",
     "decode_image",
     "defects_overlay",
     "delesse_volume_fraction",

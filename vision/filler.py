@@ -11,7 +11,7 @@ from vision.dispersion import dispersion_indices
 from vision.errors import ImageError
 from vision.loading import filler_loading
 from vision.particles import Segmentation, segment_particles
-from vision.results import AgglomerateSummary, ParticleAnalysis, SizeSummary
+from vision.results import AgglomerateSummary, DebrisSummary, ParticleAnalysis, SizeSummary
 
 
 def size_summary(eq_diameters_um: np.ndarray, area_fraction: float) -> SizeSummary:
@@ -48,9 +48,10 @@ def _without_annotations(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def drop_masked(seg: Segmentation, mask: np.ndarray) -> Segmentation:
-    """``seg`` without the particles that touch ``mask`` (a particle cut by an annotation's
-    edge is not measured whole), relabelled consecutively."""
-    if not mask.any() or not seg.particles:
+    """``seg`` without the particles and debris that touch ``mask`` (a particle cut by an
+    annotation's edge is not measured whole), relabelled consecutively; a debris object (not
+    in the labels) is dropped when its bounding box touches it."""
+    if not mask.any() or not (seg.particles or seg.debris):
         return seg
     grown = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
     touched = np.zeros(len(seg.particles) + 1, bool)
@@ -59,7 +60,14 @@ def drop_masked(seg: Segmentation, mask: np.ndarray) -> Segmentation:
     lut = np.zeros(len(seg.particles) + 1, np.int32)
     lut[1:][keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
     particles = tuple(p for p, k in zip(seg.particles, keep.tolist(), strict=True) if k)
-    return Segmentation(lut[seg.labels], particles, seg.threshold, seg.illumination_corrected)
+    debris = tuple(
+        d
+        for d in seg.debris
+        if not grown[d.bbox[1] : d.bbox[1] + d.bbox[3], d.bbox[0] : d.bbox[0] + d.bbox[2]].any()
+    )
+    return Segmentation(
+        lut[seg.labels], particles, seg.threshold, seg.illumination_corrected, debris
+    )
 
 
 def analyze_particles(
@@ -164,4 +172,7 @@ def analyze_particles(
         in_agglomerate=in_agg,
         masked_fraction=0.0 if annotations is None else annotations.masked_fraction,
         annotations=() if annotations is None else annotations.regions,
+        debris=DebrisSummary(
+            len(seg.debris), float(sum(d.area_px for d in seg.debris)) / measured_px
+        ),
     )

@@ -18,6 +18,7 @@ AGGLOMERATE = (230, 159, 0)
 BOUNDARY = (86, 180, 233)
 INTERFACE = (0, 114, 178)
 MASKED = (240, 228, 66)
+DEBRIS = (213, 94, 0)
 DEFECT = {
     "pinhole": (213, 94, 0),
     "bubble": (204, 121, 167),
@@ -57,8 +58,8 @@ def draw_legend(rgb: np.ndarray, entries: list[tuple[str, tuple[int, int, int]]]
 
 
 def particles_overlay(image: np.ndarray, result: ParticleAnalysis) -> np.ndarray:
-    """Particles outlined, agglomerates boxed and numbered (1 = largest), the annotations left
-    out hatched, with a legend."""
+    """Particles outlined, agglomerates boxed and numbered (1 = largest), debris boxed thinly,
+    the annotations left out hatched, with a legend."""
     rgb = display_rgb(image)
     labels = result.segmentation.labels
     edges = (
@@ -73,6 +74,9 @@ def particles_overlay(image: np.ndarray, result: ParticleAnalysis) -> np.ndarray
     rgb[edges] = PARTICLE
     draw_masked(rgb, result.annotations)
     font, thick = _scale(rgb)
+    for d in result.segmentation.debris:
+        x, y, w, h = d.bbox
+        cv2.rectangle(rgb, (x - 1, y - 1), (x + w, y + h), DEBRIS, 1)
     for number, agg in enumerate(result.agglomerates.items, start=1):
         x, y, w, h = agg.bbox
         cv2.rectangle(rgb, (x - 2, y - 2), (x + w + 1, y + h + 1), AGGLOMERATE, thick)
@@ -84,6 +88,7 @@ def particles_overlay(image: np.ndarray, result: ParticleAnalysis) -> np.ndarray
         [
             (f"particles: {result.particles.count}", PARTICLE),
             (f"agglomerates: {result.agglomerates.count}", AGGLOMERATE),
+            (f"debris, not counted: {result.debris.count}", DEBRIS),
             (f"masked annotations, {100 * result.masked_fraction:.1f} %", MASKED),
         ],
     )

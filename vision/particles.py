@@ -86,11 +86,76 @@ class Segmentation:
     particles: tuple[Particle, ...]
     threshold: Threshold = field(repr=False)
     illumination_corrected: bool
+    #: Objects too small to be filler beside this image's particles (:func:`debris_of`),
+    #: measured but left out of ``particles`` and of ``labels``.
+    debris: tuple[Particle, ...] = ()
 
     @property
     def area_fraction(self) -> float:
         """Fraction of the image covered by particles [0-1]."""
         return float(sum(p.area_px for p in self.particles)) / self.labels.size
+
+
+#: Debris is smaller than this fraction of the area-weighted median area (a tenth of its
+#: diameter, a decade below the size the filler area sits in) ...
+DEBRIS_SIZE = 0.01
+#: ... and all of it together holds at most this share of the detected area.
+DEBRIS_SHARE = 0.02
+
+
+def debris_of(
+    area_px: np.ndarray, size: float = DEBRIS_SIZE, share: float = DEBRIS_SHARE
+) -> np.ndarray:
+    """Which objects are debris beside the image's own particle population.
+
+    Parameters
+    ----------
+    area_px : numpy.ndarray
+        (n,) object areas [px^2].
+    size : float, default 0.01
+        Debris is smaller than ``size`` times the area-weighted median area.
+    share : float, default 0.02
+        All debris together holds at most this fraction of the total area.
+
+    Returns
+    -------
+    numpy.ndarray
+        (n,) bool.
+
+    Notes
+    -----
+    With the areas sorted ``a_1 <= ... <= a_n``, the area-weighted median is the smallest
+    ``a_m`` with ``sum_{i <= m} a_i >= (1/2) sum_i a_i``: half the detected area lies in objects
+    at least that large (the median of the area-weighted distribution, ISO 9276-1 type ``Q2``,
+    the image's analogue of the volume-weighted one [1]_). The debris are the ``k`` smallest
+    objects for the largest ``k`` with ``a_k < size * a_m``, ``sum_{i <= k} a_i <= share *
+    sum_i a_i`` and ``a_k < a_{k+1}``: one minimum size ``a_{k+1}``, as a person sets it in
+    ImageJ's Analyze Particles [2]_, below the particles that carry the filler and dropping a
+    negligible part of it. A number-weighted median follows the many small objects and would
+    call nothing small beside them; the area-weighted one is the size of the filler. For
+    lognormal primaries (``ln a`` of standard deviation ``s``, ``s = 2 ln sigma_g`` for a
+    geometric standard deviation ``sigma_g`` of the diameter) a fraction
+    ``Phi(s + ln(size) / s)`` of them lies below the minimum size: less than 1e-6 for
+    ``sigma_g = 1.5`` and 0.4 % for the very broad ``sigma_g = 1.8``.
+
+    References
+    ----------
+    .. [1] T. Allen, Particle Size Measurement, 5th ed., Vol. 1, Chapman & Hall (1997),
+       ch. 4 (number- and volume-weighted distributions, their medians).
+    .. [2] W. S. Rasband, ImageJ User Guide, "Analyze Particles": Size (minimum - maximum).
+    """
+    a = np.asarray(area_px, np.float64)
+    out = np.zeros(a.size, bool)
+    if a.size < 2:
+        return out
+    order = np.argsort(a, kind="stable")
+    sa = a[order]
+    cum = np.cumsum(sa)
+    median = sa[np.searchsorted(cum, cum[-1] / 2.0)]
+    ok = (sa < size * median) & (cum <= share * cum[-1]) & (sa < np.append(sa[1:], np.inf))
+    if ok.any():
+        out[order[: int(np.flatnonzero(ok)[-1]) + 1]] = True
+    return out
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -617,6 +682,7 @@ def segment_particles(
     split: bool = True,
     split_depth_px: float = 1.0,
     texture_is_background: bool = True,
+    separate_debris: bool = True,
 ) -> Segmentation:
     """Segment and measure filler particles in a top-view micrograph.
 
@@ -645,6 +711,9 @@ def segment_particles(
         spread (:func:`vision.significance.edge_level`) and objects that are significant at
         their own scale (:func:`vision.significance.significant_labels`), so that a granular
         or textured matrix is not counted as particles.
+    separate_debris : bool, default True
+        Report objects far smaller than the particles that carry the filler area, and
+        negligible in area together, as ``debris`` rather than particles (:func:`debris_of`).
 
     Returns
     -------
@@ -718,11 +787,20 @@ def segment_particles(
         thr.mask,
     )
     table = _measure_all(labels, xy, flat, boxes, keep, pieces)
-    particles = tuple(
+    objects = [
         Particle(x, y, a, d, c, r, (bx, by, bw, bh))
         for x, y, a, d, c, r, bx, by, bw, bh in zip(*(col.tolist() for col in table), strict=True)
-    )
-    return Segmentation(labels, particles, thr, corrected)
+    ]
+    small = debris_of(table[2]) if separate_debris else np.zeros(len(objects), bool)
+    if small.any():
+        # Debris leaves the labels; the particles keep consecutive ids (object pixels only).
+        lut = np.zeros(len(objects) + 1, np.int32)
+        lut[1:][~small] = np.arange(1, len(objects) - int(small.sum()) + 1, dtype=np.int32)
+        pixels = labels.reshape(-1)
+        pixels[flat] = lut[pixels[flat]]
+    particles = tuple(p for p, d in zip(objects, small.tolist(), strict=True) if not d)
+    debris = tuple(p for p, d in zip(objects, small.tolist(), strict=True) if d)
+    return Segmentation(labels, particles, thr, corrected, debris)
 
 
 def _noise_sample(gray8: np.ndarray) -> float:

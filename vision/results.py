@@ -40,6 +40,26 @@ class SizeSummary:
 
 
 @dataclass(frozen=True)
+class DebrisSummary:
+    """Objects far smaller than the image's particles, reported apart from them
+    (:func:`vision.particles.debris_of`).
+
+    Attributes
+    ----------
+    count : int
+    area_fraction : float
+        Their area over the measured image area [0-1].
+    """
+
+    count: int
+    area_fraction: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {"count": self.count, "area_fraction": self.area_fraction}
+
+
+@dataclass(frozen=True)
 class AgglomerateSummary:
     """Agglomerates of one image; areas in [um^2].
 
@@ -103,6 +123,9 @@ class ParticleAnalysis:
     #: Fraction of the image left out as burned-in annotations [0-1], and those regions.
     masked_fraction: float = 0.0
     annotations: tuple[AnnotationRegion, ...] = ()
+    #: Debris found beside the particles; not in ``particles``, ``objects`` or the area
+    #: fraction.
+    debris: DebrisSummary = DebrisSummary(0, 0.0)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``plantqc vision particles --json`` document."""
@@ -115,6 +138,7 @@ class ParticleAnalysis:
             "masked_fraction": self.masked_fraction,
             "annotations": [r.to_dict() for r in self.annotations],
             "particles": self.particles.to_dict(),
+            "debris": self.debris.to_dict(),
             "agglomerates": self.agglomerates.to_dict(),
             "dispersion": self.dispersion.to_dict(),
             "loading": None if self.loading is None else self.loading.to_dict(),

@@ -438,7 +438,8 @@ SYNTHETIC_TOP_KINDS: dict[str, dict[str, float]] = {
 
 
 def _nffa_scores(folder: Path) -> dict[str, float]:
-    """Particle count and area fraction of each NFFA image against its hand mask."""
+    """Particle count and area fraction of each NFFA image against its hand mask, and the
+    number of debris objects reported beside the particles."""
     out: dict[str, float] = {}
     for stem, n_mask in {**NFFA_EVERY_PARTICLE, **NFFA_LARGE_ONLY}.items():
         image = cv2.imread(str(folder / f"{stem}.jpg"), cv2.IMREAD_GRAYSCALE)
@@ -447,6 +448,7 @@ def _nffa_scores(folder: Path) -> dict[str, float]:
         key = f"nffa_{stem[3:8]}"
         out[f"{key}_count"] = r.particles.count
         out[f"{key}_count_ratio"] = r.particles.count / n_mask
+        out[f"{key}_debris"] = r.debris.count
         out[f"{key}_af_err"] = r.particles.area_fraction - float(mask.mean())
     return out
 

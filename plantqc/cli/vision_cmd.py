@@ -147,6 +147,8 @@ def _particles_summary(r: vision.ParticleAnalysis) -> str:
         f"particles: {p.count}, area fraction {100 * p.area_fraction:.2f} %, "
         f"mean ECD {p.mean_eq_diameter_um:.3g} um, d10/d50/d90 "
         f"{p.d10_um:.3g}/{p.d50_um:.3g}/{p.d90_um:.3g} um",
+        f"debris (far smaller than the particles, not counted): {r.debris.count}, "
+        f"area fraction {100 * r.debris.area_fraction:.2f} %",
         f"agglomerates: {a.count}, area fraction {100 * a.area_fraction:.2f} %, "
         f"{100 * a.filler_fraction:.1f} % of the filler area, largest {a.largest_area_um2:.4g} um2",
         f"dispersion: Morisita {d.morisita_index:.3f}, VMR {d.quadrat_vmr:.3f}, "

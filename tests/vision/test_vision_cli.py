@@ -55,6 +55,7 @@ def test_particles_json_matches_the_contract(particles_png, tmp_path):
         "masked_fraction",
         "annotations",
         "particles",
+        "debris",
         "agglomerates",
         "dispersion",
         "loading",
@@ -68,6 +69,7 @@ def test_particles_json_matches_the_contract(particles_png, tmp_path):
         "d50_um",
         "d90_um",
     }
+    assert set(doc["debris"]) == {"count", "area_fraction"}
     assert set(doc["agglomerates"]) == {
         "count",
         "area_fraction",

@@ -63,14 +63,15 @@ def test_scale_bar_length_matches_the_readme(micrographs, name, length_px):
     [
         ("L2_0a7efff5757e6b543ee1a0d17328c881", 0.0413, 0.02),
         ("L2_0b3ff6d0426c2223ed121a5352b26b0f", 0.0016, 0.002),
-        ("L2_0c0bbcbbfc104a68cc7fb45a8ae24201", 0.1186, 0.005),
+        ("L2_0c0bbcbbfc104a68cc7fb45a8ae24201", 0.1186, 0.001),
         ("L2_0c6f769bd72e154dac9c98600435aa13", 0.0150, 0.002),
     ],
 )
 def test_nffa_area_fraction_is_near_the_hand_mask(micrographs, stem, fraction, tolerance):
     # Hand-made masks (0 = particle) are a human reference, not exact truth. Achieved
-    # (absolute), with the half-way threshold between the classes' levels: 1.8, 0.09, 0.25
-    # and 0.02 points (Otsu's level gave 1.5, 0.09, 0.2 and 0.04); the agglomerate image's
+    # (absolute), with the half-way threshold between the classes' levels: 1.8, 0.09, 0.05
+    # (0.25 before the ring's debris flakes were told apart from it) and 0.02 points (Otsu's
+    # level gave 1.5, 0.09, 0.2 and 0.04); the agglomerate image's
     # hand outline lies at 72 % of the particle contrast, ours at 50 %. The granular film is
     # tested in test_vision_significance.py; the large faceted particles (9 % vs 37 %, the
     # mask covers only the large ones) are not met and are not tested.
@@ -86,6 +87,7 @@ def test_nffa_area_fraction_is_near_the_hand_mask(micrographs, stem, fraction, t
     [
         ("L2_0a7efff5757e6b543ee1a0d17328c881", 52),
         ("L2_0b3ff6d0426c2223ed121a5352b26b0f", 46),
+        ("L2_0c0bbcbbfc104a68cc7fb45a8ae24201", 1),
         ("L2_0c6f769bd72e154dac9c98600435aa13", 110),
     ],
 )
@@ -93,7 +95,26 @@ def test_nffa_particle_count_is_within_20_percent_of_the_hand_mask(micrographs, 
     # Issue 17's target where the mask labels every particle (the granular film is tested in
     # test_vision_significance.py). Achieved: 45 (-13 %; 54 before cuts across a particle's
     # body were refused, the hand mask's particles lie in a haze that the threshold takes in
-    # whole), 47 and 105.
+    # whole), 47, 1 (the ring; 19 before its bright flakes of 16-224 px, under 0.3 % of its
+    # area each, were reported as debris) and 105.
     image = _read(micrographs / "nffa-sem" / f"{stem}.jpg")
     n = vision.analyze_particles(image, 1.0).particles.count
     assert abs(n - count) <= 0.2 * count
+
+
+def test_nffa_ring_flakes_are_reported_as_debris(micrographs):
+    # The hand mask of L2_0c0bb... is the ring alone; the flakes beside it are what it leaves
+    # out. Achieved: 18 debris objects holding 0.20 % of the image.
+    image = _read(micrographs / "nffa-sem" / "L2_0c0bbcbbfc104a68cc7fb45a8ae24201.jpg")
+    debris = vision.analyze_particles(image, 1.0).debris
+    assert debris.count >= 10 and debris.area_fraction < 0.005
+
+
+def test_nffa_large_faceted_particles_count_is_within_a_factor_of_1_5(micrographs):
+    # README: the hand mask of L2_0c1e5... covers the large faceted particles (47); count
+    # agreement there is a sanity check within a factor of 1.5. Achieved: 52 (100 before
+    # short pieces of bright rim and specks of 33-147 px, beside particles whose
+    # area-weighted median is 139363 px, were reported as debris).
+    image = _read(micrographs / "nffa-sem" / "L2_0c1e5766bce8f601865a20e3956b909e.jpg")
+    n = vision.analyze_particles(image, 1.0).particles.count
+    assert 47 / 1.5 <= n <= 47 * 1.5
