@@ -280,8 +280,7 @@ def freeze(
 ) -> None:
     """Estimate and freeze limits as a new version (who, when, from which data); old ones stay.
 
-    With --from-file, every chart of the file with enough points is frozen, valid from just
-    after the file's last sample (or after the last sample the engine has charted, if later).
+    With --from-file every chart with enough points, valid from just after the file's data.
     """
     from plantqc.charting.phase1 import freeze_limits
 
