@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from plantqc.alarms import require_user
 from plantqc.charting.names import PROFILE_SERIES
+from plantqc.cli.limits_design_cmd import design
 from plantqc.cli.options import ConfigOption, DbOption, open_store, parse_time
 from plantqc.config import load_config
 from plantqc.errors import UserError
@@ -26,7 +27,11 @@ if TYPE_CHECKING:  # charting (numpy, scipy) is loaded by the commands that char
     from plantqc.config import PlantConfig
     from plantqc.connectors.replay import Recording
 
-app = typer.Typer(help="Estimate, freeze and show control limits.", no_args_is_help=True)
+app = typer.Typer(
+    help="Estimate, freeze and show control limits; design them for the line's alarm budget.",
+    no_args_is_help=True,
+)
+app.command("design")(design)
 console = Console(highlight=False, soft_wrap=True)
 
 TagOption = Annotated[str, typer.Option("--tag", help="LINE/TAG, e.g. casting-1/dry_thickness_um.")]
