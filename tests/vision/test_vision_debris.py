@@ -10,10 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from vision import analyze_particles, debris_of, segment_particles
+from vision import analyze_particles, debris_of, particles_overlay, segment_particles
+from vision.overlay import DEBRIS
 
 BACKGROUND, PARTICLE = 60, 200
-FLAKES = [(40, 40), (360, 50), (60, 330), (340, 350), (200, 370)]
+FLAKES = [(40, 200), (360, 50), (60, 330), (340, 350), (200, 370)]
 
 
 def _big_particle_and_flakes() -> np.ndarray:
@@ -95,3 +96,13 @@ def test_a_cut_does_not_split_objects_of_equal_size():
     # at 1 %, the minimum size would fall among equal objects, so none is debris.
     areas = np.array([10000] + [10] * 11)
     assert not debris_of(areas, share=0.01).any()
+
+
+def test_overlay_boxes_each_debris_object():
+    image = _big_particle_and_flakes()
+    rgb = particles_overlay(image, analyze_particles(image, 1.0, annotations=None))
+    for x, y in FLAKES:
+        # The box runs a pixel outside the flake's bounding box (7 x 7 px drawn): within
+        # 6 px of its centre.
+        window = rgb[y - 6 : y + 7, x - 6 : x + 7].reshape(-1, 3)
+        assert (window == DEBRIS).all(axis=1).any()
