@@ -134,15 +134,15 @@ class Design:
 
     @property
     def arl0_hours(self) -> float:
-        return self.arl0 / self.points_per_hour
+        return float(self.arl0 / self.points_per_hour)
 
     @property
     def alarms_per_hour(self) -> float:
-        return self.points_per_hour / self.arl0
+        return float(self.points_per_hour / self.arl0)
 
     @property
     def arl1_s(self) -> float:
-        return self.arl1 * 3600.0 / self.points_per_hour
+        return float(self.arl1 * 3600.0 / self.points_per_hour)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -178,7 +178,7 @@ class ChartBudget:
 
     @property
     def meets(self) -> bool:
-        return self.current.alarms_per_hour <= self.share_per_hour * (1.0 + 1e-6)
+        return bool(self.current.alarms_per_hour <= self.share_per_hour * (1.0 + 1e-6))
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -51,7 +51,10 @@ def _history(
     t0, t1 = parse_time(start, "--from"), parse_time(end, "--to")
     if t0 is None or t1 is None or t0 >= t1:
         raise UserError("--db needs --from and --to, with --from before --to.")
+    from sqlalchemy.exc import SQLAlchemyError
+
     from plantqc.store import connect, find_tag, read_samples
+    from plantqc.store.db import driver_reason
 
     engine = connect(db)
     found = {}
@@ -59,12 +62,16 @@ def _history(
         for tag in config.line(line).tags:
             if tag.kind != "scalar" or tag.spc is None:
                 continue
-            frame = read_samples(engine, find_tag(engine, line, tag.name).tag_id, t0, t1,
-                                 good_only=True)  # fmt: skip
+            ref = find_tag(engine, line, tag.name)
+            frame = read_samples(engine, ref.tag_id, t0, t1, good_only=True)
             frame = frame[frame["value"].notna()]
             if len(frame):
                 times = frame["time"].map(lambda t: t.timestamp()).to_numpy(float)
                 found[tag.name] = Series(times, frame["value"].to_numpy(float))
+    except SQLAlchemyError as exc:
+        raise UserError(
+            f"cannot read the samples of {line} from --db: {driver_reason(exc)}."
+        ) from None
     finally:
         engine.dispose()
     return found

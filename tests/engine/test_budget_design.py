@@ -196,3 +196,42 @@ def test_a_missing_history_file_is_one_sentence(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "is not a file" in result.output
     assert "Traceback" not in result.output
+
+
+def test_design_reads_an_in_control_history_from_the_store(tmp_path: Path) -> None:
+    from plantqc.cli.app import app as plantqc_app
+
+    config = str(Path(__file__).resolve().parents[2] / "examples" / "calendering.yaml")
+    history, db = tmp_path / "h.parquet", f"sqlite:///{tmp_path / 'h.db'}"
+    start = "2026-12-01T00:00:00+00:00"
+    runner = CliRunner(env={"PLANTQC_OPCUA_USER": "u", "PLANTQC_OPCUA_PASSWORD": "p"})
+    recorded = runner.invoke(
+        plantqc_app,
+        ["sim", "record", "--config", config, "--hours", "1", "--seed", "4", "--start", start,
+         "--out", str(history)],
+    )  # fmt: skip
+    assert recorded.exit_code == 0, recorded.output
+    replayed = runner.invoke(
+        plantqc_app, ["replay", str(history), "--config", config, "--db", db, "--speed", "max"]
+    )
+    assert replayed.exit_code == 0, replayed.output
+    result = runner.invoke(
+        _app(),
+        ["design", "--config", config, "--db", db, "--from", start,
+         "--to", "2026-12-01T01:00:00+00:00", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    charts = json.loads(result.output)["lines"][0]["charts"]
+    gap = next(c for c in charts if c["tag"] == "roll_gap_um")
+    assert gap["notes"][0].startswith("from data: 36")  # 3600 samples in the hour
+
+
+def test_an_unreadable_store_is_one_sentence(tmp_path: Path) -> None:
+    config = _write(tmp_path, [FAST])
+    result = CliRunner().invoke(
+        _app(),
+        ["design", "--config", str(config), "--db", f"sqlite:///{tmp_path / 'empty.db'}",
+         "--from", "2026-12-01T00:00:00Z", "--to", "2026-12-01T01:00:00Z"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "cannot read the samples of l1 from --db" in result.output
