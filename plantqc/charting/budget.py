@@ -5,7 +5,9 @@ A line in control should raise at most ``alarming.budget_per_hour`` alarms an ho
 (``spc.alarms``: a point beyond the limits, an EWMA or CUSUM signal, or another run rule
 listed there); the spread charts (MR, R, S) and the other rule hits are alerts.  A spec
 breach is an alarm too, but a capable process in control breaches its spec about never
-(Cpk 1.33: 63 ppm of points), so it takes no share.  Sensor faults are not process alarms.
+(Cpk 1.67: 0.6 ppm of samples, 0.002 an hour at one sample a second), so it takes no share;
+from data, a tag whose normal fit says otherwise is named with its expected breaches per hour
+(`spec_breaches_per_hour`).  Sensor faults are not process alarms.
 
 The budget is shared equally among the charts with an alarmable condition: each may raise
 ``budget / charts`` alarms an hour, so its in-control ARL must be at least its points per
@@ -15,18 +17,26 @@ behind a deadband reports at most that often, which is taken; a tag sampled by e
 an image metric, whose rate the config does not state, take `EXCEPTION_INTERVAL_S` and
 `IMAGE_INTERVAL_S`), then from its subgrouping (an X-bar subgroup of n, one time window).
 
-From data, a chart's points are formed as the engine forms them and their limits estimated as
-phase I estimates them (MR-bar / d2 for individuals, S-bar / c4 or R-bar / d2 within X-bar
-subgroups): where autocorrelation makes that sigma smaller than the points' own standard
+A chart learns its limits from its first ``baseline`` points by phase I, so its false-alarm
+rate is averaged over the limits that baseline may give (`spc.arl.estimated_limits_rate`):
+the learnt sigma varies, and the revision of the trial limits makes it about 5 % low
+(`learnt_sigma_law`), which together raise the rate at 4 sigma several times over that of
+known limits.
+
+From data, a chart's points are formed as the engine forms them and their sigma estimated as
+phase I estimates it (MR-bar / d2 for individuals, S-bar / c4 within X-bar subgroups):
+where autocorrelation makes that sigma clearly smaller than the points' own standard
 deviation, the limits sit nearer than their nominal width, by the ratio of the two.  Where
 the points' lag-1 autocorrelation exceeds 0.1, the design charts batch means instead
 (Runger & Willemain; `spc.batchmeans`): a time window of the smallest batch whose means are
 nearly independent.  Without data the points are assumed independent, and said so.
 
-A chart that meets its share is left as it is; one that misses it gets the width that meets
-it (never an in-control ARL below `FLOOR_ARL0` points): ``limit_sigma`` of an I-MR or
-X-bar chart with only the beyond-limits
-rule as an alarm, the EWMA L for its lambda, the CUSUM h for its k.
+A chart that meets its share is left as it is.  One that misses it learns from up to half an
+hour of points (at most `FAST_BASELINE`) and gets the width that meets it, never narrower
+than an in-control ARL of `FLOOR_ARL0` points: ``limit_sigma`` of an I-MR or X-bar chart
+with only the beyond-limits rule as an alarm, the EWMA L for its lambda, the CUSUM h for its
+k.  Each design reports the ARL of a 1-sigma shift of the individual values, in points and
+seconds, at the limits its baseline should give.
 
 References
 ----------
@@ -36,6 +46,9 @@ References
    data", *IIE Transactions* 28(6), 1996, pp. 483-487.
 .. [3] D. C. Montgomery, *Introduction to Statistical Quality Control*, 8th ed., Wiley, 2019,
    §6.2.6, §9.1, §9.2, §10.3.
+.. [4] W. A. Jensen, L. A. Jones-Farmer, C. W. Champ and W. H. Woodall, "Effects of
+   parameter estimation on control chart properties: a literature review", *J. Quality
+   Technology* 38(4), 2006, pp. 349-364.
 """
 
 from __future__ import annotations
@@ -620,6 +633,13 @@ def _design_chart(
     else:
         points = measured
         notes.append(f"from data: {points.per_hour:.4g} points/h, sigma ratio {points.ratio:.3f}")
+    if data is not None and series.statistic is None and SPEC_CODE in item.spc.alarms:
+        breaches = spec_breaches_per_hour(item.spec, data)
+        if breaches > share / 100.0:
+            notes.append(
+                f"spec breaches expected at {breaches:.3g}/h (normal fit of the data): not a "
+                "capable process; breaches are not counted in the budget"
+            )
     current = _evaluate(item.spc, series, codes, points)
     settings, proposed = item.spc, current
     if current.alarms_per_hour > share:
@@ -713,6 +733,23 @@ def proposed_settings(budget: LineBudget) -> dict[str, SpcSettings]:
             changes["alarms"] = tuple(dict.fromkeys([*kept, *added]))
         tag.update(changes)
     return {tag: SpcSettings.model_validate(values) for tag, values in merged.items()}
+
+
+def spec_breaches_per_hour(spec: SpecLimits | None, data: Series) -> float:
+    """Samples beyond ``spec`` an hour that a normal fit of ``data`` expects (mean and standard
+    deviation of the samples, their rate over the data's span)."""
+    if spec is None or data.values.size < 2 or data.times_s[-1] <= data.times_s[0]:
+        return 0.0
+    mean, sd = float(np.mean(data.values)), float(np.std(data.values, ddof=1))
+    if not sd > 0:
+        return 0.0
+    beyond = 0.0
+    if spec.lsl is not None:
+        beyond += float(special.ndtr((spec.lsl - mean) / sd))
+    if spec.usl is not None:
+        beyond += float(special.ndtr((mean - spec.usl) / sd))
+    per_hour = data.values.size / ((data.times_s[-1] - data.times_s[0]) / 3600.0)
+    return beyond * per_hour
 
 
 def series_from_readings(readings: Any, line: str) -> dict[str, Series]:

@@ -235,3 +235,12 @@ def test_an_unreadable_store_is_one_sentence(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.exit_code == 2
     assert "cannot read the samples of l1 from --db" in result.output
+
+
+def test_a_tag_that_breaches_its_spec_in_control_is_named() -> None:
+    # values N(0, 1) against a spec of +-3: 0.27 % of 3600 samples an hour, 9.7 breaches/h
+    rng = np.random.default_rng(5)
+    data = Series(np.arange(7200, dtype=float), rng.standard_normal(7200))
+    tag = {**FAST, "spec": {"lsl": -3, "usl": 3}}
+    chart = design_line(_plant([tag]), "l1", {"gap_um": data}).charts[0]
+    assert any(note.startswith("spec breaches expected at 9.") for note in chart.notes)
