@@ -133,16 +133,21 @@ def debris_of(
     ImageJ's Analyze Particles [2]_, below the particles that carry the filler and dropping a
     negligible part of it. A number-weighted median follows the many small objects and would
     call nothing small beside them; the area-weighted one is the size of the filler. For
-    lognormal primaries (``ln a`` of standard deviation ``s``, ``s = 2 ln sigma_g`` for a
-    geometric standard deviation ``sigma_g`` of the diameter) a fraction
-    ``Phi(s + ln(size) / s)`` of them lies below the minimum size: less than 1e-6 for
-    ``sigma_g = 1.5`` and 0.4 % for the very broad ``sigma_g = 1.8``.
+    lognormal primaries, ``ln a`` normal with mean ``mu`` and standard deviation ``s``
+    (``s = 2 ln sigma_g`` for a geometric standard deviation ``sigma_g`` of the diameter),
+    the area-weighted ``ln a`` is normal with mean ``mu + s^2`` [3]_, so
+    ``a_m = exp(mu + s^2)`` and a fraction ``Phi(s + ln(size) / s)`` of the primaries lies
+    below the minimum size: less than 1e-6 for ``sigma_g = 1.5`` and 0.3 % for the very
+    broad ``sigma_g = 1.8``.
 
     References
     ----------
-    .. [1] T. Allen, Particle Size Measurement, 5th ed., Vol. 1, Chapman & Hall (1997),
-       ch. 4 (number- and volume-weighted distributions, their medians).
-    .. [2] W. S. Rasband, ImageJ User Guide, "Analyze Particles": Size (minimum - maximum).
+    .. [1] T. Allen, Particle Size Measurement, 5th ed., Vol. 1, Chapman & Hall (1997)
+       (number- and volume-weighted distributions and their medians).
+    .. [2] T. Ferreira, W. Rasband, ImageJ User Guide, IJ 1.46r (2012), Analyze Particles:
+       Size (minimum - maximum).
+    .. [3] T. Hatch, S. P. Choate, "Statistical description of the size properties of
+       non-uniform particulate substances", J. Franklin Inst. 207(3), 369-387 (1929).
     """
     a = np.asarray(area_px, np.float64)
     out = np.zeros(a.size, bool)

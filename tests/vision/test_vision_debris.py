@@ -62,7 +62,7 @@ def test_analysis_reports_debris_count_and_area():
 
 def test_lognormal_primaries_have_no_debris():
     # Phi(s + ln 0.01 / s), s = 2 ln 1.5: under 1e-6 of such primaries is below the minimum
-    # size, though the smallest here is 1/24 of the area-weighted median.
+    # size, though the smallest here (25 px) is 1/15 of the area-weighted median (373 px).
     image, n = _lognormal_primaries()
     seg = segment_particles(image)
     assert (len(seg.particles), len(seg.debris)) == (n, 0)
