@@ -21,7 +21,7 @@ PROFILE_SERIES = {
 }  # fmt: skip
 """Chart name (``control_limits.chart``) of each per-scan statistic of a profile tag."""
 CD_MEAN = PROFILE_SERIES["mean"]
-"""The chart of a profile's scan mean, the one that carries the spec-derived limits."""
+"""The chart of a profile's scan mean: the profile's location, judged against its spec."""
 
 LOCATION_POINTS = frozenset({"i", "xbar", "ewma"})
 """Evaluator chart points that chart the process location; their rules' alarm codes are the

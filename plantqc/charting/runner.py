@@ -152,6 +152,10 @@ class _SeriesRun:
         self.fired: dict[str, int] = saved.get("fired", {})
         self.points: int = saved.get("points", 0)
         self.open: dict[str, Any] | None = saved.get("open")
+        if self.open is not None and not series.xbar and "values" in self.open:
+            # a window of a mean chart as earlier releases kept it: its values
+            values = self.open.pop("values")
+            self.open.update(sum=math.fsum(values), n=len(values))
         # while the chart has no limits: {"since": iso time of its first feed, "feeds": the
         # feeds so far (values, or a time / roll subgroup's values), "need": points wanted,
         # "autocorrelated": whether the baseline was found autocorrelated}
@@ -226,18 +230,28 @@ class _SeriesRun:
         if self.open is not None and self.open["key"] != key:
             self._close(stopped, events)
         if self.open is None:
-            self.open = {"key": key, "values": [], "last": None}
-        self.open["values"].append(value)
+            # an X-bar chart judges the subgroup's values; the others chart its mean, for
+            # which the sum and count are all the state needs (a window may last hours)
+            first: dict[str, Any] = {"values": []} if self.series.xbar else {"sum": 0.0, "n": 0}
+            self.open = {"key": key, **first, "last": None}
+        if self.series.xbar:
+            self.open["values"].append(value)
+        else:
+            self.open["sum"] += value
+            self.open["n"] += 1
         self.open["last"] = ts.isoformat()
 
     def _close(self, stopped: bool, events: list[AlarmEvent]) -> None:
         assert self.open is not None
-        values: list[float] = self.open["values"]
         ts = datetime.fromisoformat(self.open["last"])
-        self.open = None
         if not self.series.xbar:
-            self._chart(ts, math.fsum(values) / len(values), stopped, events)
-        elif len(values) < 2:  # a range or standard deviation needs two values
+            mean = self.open["sum"] / self.open["n"]
+            self.open = None
+            self._chart(ts, mean, stopped, events)
+            return
+        values: list[float] = self.open["values"]
+        self.open = None
+        if len(values) < 2:  # a range or standard deviation needs two values
             self.skipped += 1
         else:
             self._chart(ts, values, stopped, events)
