@@ -177,6 +177,12 @@ def particles(
     filler_density: float | None = typer.Option(None, "--filler-density", help="Density, g/cm³."),
     polymer_density: float | None = typer.Option(None, "--polymer-density", help="Density, g/cm³."),
     nominal_wt_pct: float | None = typer.Option(None, "--nominal-wt-pct", help="Recipe wt%."),
+    count_debris: bool = typer.Option(
+        False,
+        "--count-debris",
+        help="Count objects far smaller than the image's particles as particles "
+        "(default: reported apart as debris).",
+    ),
     overlay: Path | None = _OVERLAY,
     as_json: bool = _JSON,
     max_pixels: int = _MAX_PIXELS,
@@ -197,6 +203,7 @@ def particles(
             filler_density=filler_density,
             polymer_density=polymer_density,
             nominal_wt_pct=nominal_wt_pct,
+            separate_debris=not count_debris,
         )
         return dataclasses.replace(result, pixel_size_source=scale[1])
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import plantqc.cli
-from tests.vision.conftest import encode
+from tests.vision.conftest import FLAKES, big_particle_and_flakes, encode
 from vision.synthetic import SyntheticDefect, draw_scale_bar, film_image, particle_image, web_image
 
 runner = CliRunner()
@@ -93,6 +93,17 @@ def test_particles_json_matches_the_contract(particles_png, tmp_path):
 def test_particles_without_densities_has_null_loading(particles_png):
     result = invoke("particles", str(particles_png), "--pixel-size-um", "1", "--json")
     assert json.loads(result.output)["loading"] is None
+
+
+def test_count_debris_counts_the_flakes_beside_a_large_particle_as_particles(tmp_path):
+    path = tmp_path / "flakes.png"
+    path.write_bytes(encode(big_particle_and_flakes()))
+    apart = json.loads(invoke("particles", str(path), "--pixel-size-um", "1", "--json").output)
+    counted = json.loads(
+        invoke("particles", str(path), "--pixel-size-um", "1", "--count-debris", "--json").output
+    )
+    assert (apart["particles"]["count"], apart["debris"]["count"]) == (1, len(FLAKES))
+    assert (counted["particles"]["count"], counted["debris"]["count"]) == (1 + len(FLAKES), 0)
 
 
 def test_particles_summary_is_readable(particles_png):

@@ -10,20 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.vision.conftest import FLAKES, big_particle_and_flakes
 from vision import analyze_particles, debris_of, particles_overlay, segment_particles
 from vision.overlay import DEBRIS
 
 BACKGROUND, PARTICLE = 60, 200
-FLAKES = [(40, 200), (360, 50), (60, 330), (340, 350), (200, 370)]
-
-
-def _big_particle_and_flakes() -> np.ndarray:
-    """One disc of radius 80 px and five flakes of radius 3 px (29 px drawn) [400 x 400]."""
-    image = np.full((400, 400), BACKGROUND, np.uint8)
-    cv2.circle(image, (200, 200), 80, PARTICLE, -1)
-    for centre in FLAKES:
-        cv2.circle(image, centre, 3, PARTICLE, -1)
-    return image
 
 
 def _lognormal_primaries() -> tuple[np.ndarray, int]:
@@ -40,19 +31,19 @@ def _lognormal_primaries() -> tuple[np.ndarray, int]:
 def test_flakes_beside_one_large_particle_are_debris():
     # 29-px flakes beside a 20106-px disc: each under 1 % of the area-weighted median (the
     # disc), together 0.7 % of the area.
-    seg = segment_particles(_big_particle_and_flakes())
+    seg = segment_particles(big_particle_and_flakes())
     assert (len(seg.particles), len(seg.debris)) == (1, len(FLAKES))
 
 
 def test_debris_is_out_of_the_labels_and_the_area_fraction():
-    seg = segment_particles(_big_particle_and_flakes())
+    seg = segment_particles(big_particle_and_flakes())
     assert seg.labels.max() == 1
     # The disc alone: pi 80^2 = 20106 px drawn, 20081 counted by cv2.circle.
     assert seg.area_fraction == pytest.approx(20081 / 400**2, abs=2e-4)
 
 
 def test_analysis_reports_debris_count_and_area():
-    result = analyze_particles(_big_particle_and_flakes(), 1.0, annotations=None)
+    result = analyze_particles(big_particle_and_flakes(), 1.0, annotations=None)
     assert result.particles.count == 1
     assert result.debris.count == len(FLAKES)
     area = sum(d.area_px for d in result.segmentation.debris)
@@ -69,7 +60,7 @@ def test_lognormal_primaries_have_no_debris():
 
 
 def test_debris_can_be_turned_off():
-    seg = segment_particles(_big_particle_and_flakes(), separate_debris=False)
+    seg = segment_particles(big_particle_and_flakes(), separate_debris=False)
     assert (len(seg.particles), len(seg.debris)) == (1 + len(FLAKES), 0)
 
 
@@ -99,7 +90,7 @@ def test_a_cut_does_not_split_objects_of_equal_size():
 
 
 def test_overlay_boxes_each_debris_object():
-    image = _big_particle_and_flakes()
+    image = big_particle_and_flakes()
     rgb = particles_overlay(image, analyze_particles(image, 1.0, annotations=None))
     for x, y in FLAKES:
         # The box runs a pixel outside the flake's bounding box (7 x 7 px drawn): within
