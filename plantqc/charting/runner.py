@@ -8,8 +8,8 @@ Uncertain samples are not charted (DESIGN.md) but feed the sensor-fault checks
 it.
 
 Learning.  A chart without limits (none frozen, none learned) learns: it collects a baseline
-of ``spc.baseline`` points (default 100 individuals or 25 subgroups), estimates phase I limits
-from them with out-of-control points excluded (`plantqc.charting.phase1.store_provisional`),
+of ``spc.baseline_points`` points (default 100 individuals or 25 subgroups), estimates phase I
+limits from them with out-of-control points excluded (`plantqc.charting.phase1.store_provisional`),
 stores them as the chart's provisional version and charts every later point on them, the
 sigma-zone rules off until limits are frozen (`plantqc.charting.limits.rules_on`); the baseline
 itself is phase I data and is not judged again.  Limits never come from the spec.  A baseline
@@ -26,7 +26,8 @@ annotated, reported).  Only the conditions the tag lists in ``spc.alarms`` raise
 later return it to normal, ``rtn_after`` chart points after they last fired; whether a
 condition is one of them is `plantqc.charting.chart.ChartConfig.alarms_on`'s decision.
 Priority comes from the rule and the tag's ``alarm_priority`` / ``rule_priority`` settings.
-While a line's running condition does not hold, its tags' alarms are suppressed by design.
+While a line's running condition does not hold, its tags' alarms are suppressed by design.  An
+I or X-bar point is beyond its limits at ``spc.limit_sigma`` sigma of the point.
 
 Spec breaches.  Every Good value charted of a tag with spec limits (a profile's: the scan
 mean) is also judged against them from the first sample on, learning or not: one beyond the
