@@ -4,9 +4,11 @@ Sensor faults are alarms of kind ``sensor-fault``: ``bad-quality`` (a run of Bad
 Bad for that many sampling intervals), ``stuck`` (identical consecutive Good values) and
 ``silent`` (no sample for too long); each returns to normal when good data resumes.  An OPC
 UA subscription reports changes, not repetitions, so the last two also show as samples not
-arriving: `quiet_fault` and `silence_fault` judge those from the tag's newest sample.  While
-a line's running condition does not hold, its tags' alarms are suppressed by design
-(ISA-18.2); `running_lookup` says when it holds.
+arriving: `quiet_fault` and `silence_fault` judge those from the tag's newest sample.  While a
+fault stands the runner charts none of the tag's samples and judges none against the spec: the
+fault alarm stands alone (`plantqc.charting.runner`).  While a line's running condition does
+not hold, its tags' alarms are suppressed by design (ISA-18.2); `running_lookup` says when it
+holds.
 
 References
 ----------
