@@ -112,6 +112,10 @@ read from them."""
 FLOOR_ARL0 = 370.4
 """Shortest in-control ARL proposed, in points: that of Shewhart's 3-sigma limits, so a chart
 with few points an hour is never given limits narrower than the textbook designs."""
+SLOW_DETECTION = 100.0
+"""ARL of a 1-sigma shift, in points, beyond which an I-MR chart's notes give the detection an
+EWMA of lambda `ALTERNATIVE_LAMBDA` would have within the same share."""
+ALTERNATIVE_LAMBDA = 0.1
 _NODES = 60
 """Quadrature nodes of the ARL integral equations in the design's searches (as exact as 120
 to the printed digits of the ARL tables)."""
@@ -646,8 +650,25 @@ def _design_chart(
         settings, points, codes, extra = _redesign(item, series, codes, share, points, data)
         notes += extra
         proposed = _evaluate(settings, _series_of(settings, series), codes, points)
+    if proposed.chart == "imr" and proposed.arl1 > SLOW_DETECTION and codes:
+        notes.append(_ewma_alternative(settings, points, share))
     return ChartBudget(
         item.name, series.name, share, current, proposed, settings, item.spc, tuple(notes)
+    )
+
+
+def _ewma_alternative(settings: SpcSettings, points: _Points, share: float) -> str:
+    """What an EWMA of the same points and share would detect: wide Shewhart limits on a
+    fast tag miss small shifts that an EWMA catches (Montgomery §9.2)."""
+    ewma = _with(settings, {"chart": "ewma", "ewma": {"lambda": ALTERNATIVE_LAMBDA}})
+    series = SeriesSpec("ewma", "ewma")
+    target = max(points.per_hour / share, FLOOR_ARL0)
+    ewma = _with(ewma, _solve(ewma, series, target, points.ratio))
+    design = _evaluate(ewma, series, ("nelson1",), points)
+    return (
+        f"an EWMA (lambda {ALTERNATIVE_LAMBDA:g}, L {design.parameters['L']:g}) within the "
+        f"same share would detect a 1-sigma shift in {design.arl1:.3g} points "
+        f"({design.arl1_s:.3g} s)"
     )
 
 

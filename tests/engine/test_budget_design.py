@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import typer
 import yaml
+from scipy import special
 from scipy.signal import lfilter
 from typer.testing import CliRunner
 
@@ -245,3 +246,13 @@ def test_a_tag_that_breaches_its_spec_in_control_is_named() -> None:
     chart = design_line(_plant([tag]), "l1", {"gap_um": data}).charts[0]
     note = next(n for n in chart.notes if n.startswith("spec breaches expected at "))
     assert 8.0 < float(note.split()[4].removesuffix("/h")) < 12.0
+
+
+def test_a_slow_individuals_chart_is_told_what_an_ewma_would_detect() -> None:
+    # 3600 points/h at 1 alarm/h: 3.86-sigma individuals limits take about 470 points to
+    # see a 1-sigma shift (1 / (Phi(-4.86) + 1 - Phi(2.86))), an EWMA of lambda 0.1 within
+    # the same share under 20
+    chart = design_line(_plant([FAST]), "l1").charts[0]
+    assert chart.proposed.arl1 == pytest.approx(1 / (special.ndtr(-4.86) + special.ndtr(-2.86)))
+    note = next(n for n in chart.notes if n.startswith("an EWMA (lambda 0.1"))
+    assert float(note.split(" in ")[1].split()[0]) < 20
