@@ -884,7 +884,8 @@ class SpcEngine:
         faults = fault_book(state)
         stopped = bool(state.get("stopped", False))
         spec = _SpecWatch(chart, state.get("spec"), self.rtn_after)
-        # Good repeats of the value before, held back until the value changes: [iso, reading, key]
+        # Good repeats of the value before, held back until the value changes:
+        # [iso time, reading, key, whether the line was stopped then]
         held: list[list[Any]] = list(state.get("held", []))
         holds = chart.faults.stuck_run > 0
         events: list[AlarmEvent] = []
@@ -910,11 +911,13 @@ class SpcEngine:
                 held.clear()
                 continue
             if holds and faults["same"] > 1:
-                held.append([ts.isoformat(), chunk.reading(value), key])
+                held.append([ts.isoformat(), chunk.reading(value), key, stopped])
                 continue
-            for stamp, reading, held_key in held:
+            for stamp, reading, held_key, held_stopped in held:  # as when they arrived
+                chunk.stopped = held_stopped
                 chunk.sample(datetime.fromisoformat(stamp), reading, held_key)
             held.clear()
+            chunk.stopped = stopped
             chunk.sample(ts, chunk.reading(value), key)
         violations = [*spec.violations, *(v for s in series for v in s.violations)]
         writes.events[(chart.line_id, chart.tag_id)] = events
