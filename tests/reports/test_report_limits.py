@@ -1,6 +1,6 @@
 """Control charts of a report show what the engine stored when the line ran: the limits in
-force at each point's time (the newest frozen version valid from then, else the spec-derived
-limits) and the signals judged against each; a lot that spans two versions shows both, and a
+force at each point's time (the newest frozen version valid from then, else the limits the
+chart learned from its baseline) and the signals judged against each; a lot that spans two versions shows both, and a
 version frozen after the lot never charts it."""
 
 from __future__ import annotations
@@ -110,25 +110,31 @@ def test_a_lot_spanning_two_frozen_versions_is_charted_on_each_in_its_time(
     assert header and "limits version 1 then version 2)" in header[0]
 
 
-def test_a_version_frozen_mid_lot_follows_the_spec_derived_limits_before_it(
+def test_a_version_frozen_mid_lot_follows_the_learned_limits_before_it(
     sqlite_store: Engine, config: LoadedConfig, speed: tuple[int, np.ndarray], tmp_path: Path
 ) -> None:
-    # nothing frozen at the lot's start: spec-derived limits (center = target 2.0, sigma
-    # (USL - LSL) / 6, sigma-zone rules off), stored by the engine as v2 when it first charted
-    # the tag, then v1 from the 300th second
+    # nothing frozen at the lot's start: the chart learns from its first 100 points, proposes
+    # phase I limits from them (stored by the engine as v2, sigma-zone rules off) and judges
+    # the later points on them until v1, frozen from the 300th second; the report draws the
+    # baseline on the limits it gave, with the signals the engine stored (none before them)
     tag_id, values = speed
     _freeze(sqlite_store, tag_id, 1, 2.01, T0 + timedelta(seconds=300))
     chart, header = _speed_chart(sqlite_store, config, tmp_path / "out")
-    spec, frozen = chart["limits"]
-    assert (spec["version"], spec["basis"], spec["frozen"], spec["points"]) == (
+    learned, frozen = chart["limits"]
+    assert (learned["version"], learned["basis"], learned["frozen"], learned["points"]) == (
         2,
-        "spec",
+        "provisional",
         False,
         300,
     )
-    assert spec["sigma"] == pytest.approx((2.2 - 1.8) / 6, rel=1e-12)
-    assert spec["rules"] == "we1, we4"
-    assert spec["violations"] == _violations(values[:300], 2.0, ("we1", "we4"), (2.2 - 1.8) / 6)
+    # Montgomery §6.2.1: the baseline's phase I (MR-bar / d2, points beyond the trial limits
+    # removed) is what the learned version carries
+    phase_one = spc.phase_one(spc.imr, values[:100], rules="none").charts.limits
+    assert learned["sigma"] == pytest.approx(phase_one.sigma, rel=1e-12)
+    assert learned["rules"] == "we1, we4"
+    center = phase_one.center
+    expected = _violations(values[100:300], center, ("we1", "we4"), phase_one.sigma)
+    assert learned["violations"] == expected
     assert (frozen["version"], frozen["points"], frozen["rules"]) == (1, 300, "we1, we2, we3, we4")
     assert frozen["violations"] == _violations(values[300:], 2.01, resolve_rules("we"))
     assert "limits version 2 then version 1)" in header[0]

@@ -96,24 +96,32 @@ def test_xbar_s_capability_uses_the_xbar_s_charts_sigma(issued) -> None:
     assert study["sigma_within"] == pytest.approx(chart.sigma, rel=1e-12)
 
 
-def test_charts_run_on_spec_derived_limits_with_the_engines_rules(issued) -> None:
-    # Until phase I limits are frozen: center = target, sigma = (USL - LSL) / 6 (engine docs),
-    # X-bar limits center +/- 3 sigma / sqrt(n) (Montgomery eq. 6.4), individuals +/- 3 sigma,
-    # and no sigma-zone rules (their sigma is not a process estimate).
+def test_charts_run_on_the_limits_they_learned_with_the_engines_rules(issued) -> None:
+    # Until phase I limits are frozen a chart learns them from its baseline (25 subgroups of
+    # an X-bar chart, 100 individuals): phase I of those points (Montgomery §6.2.1; X-bar
+    # limits center +/- 3 sigma / sqrt(n), eq. 6.4), then no sigma-zone rules on them (their
+    # sigma is not yet an approved process estimate).
     engine, doc, tags = issued
     thickness = _rows(doc)["tag:dry_thickness_um"]["chart"]
     (limits,) = thickness["limits"]
-    assert (limits["basis"], limits["frozen"], limits["valid_from"]) == ("spec", False, None)
-    assert limits["center"] == 50.0
-    assert limits["ucl"] == pytest.approx(50 + 3 * 1.0 / math.sqrt(5), rel=1e-12)
+    assert (limits["basis"], limits["frozen"]) == ("provisional", False)
+    values = _good_values(engine, doc, tags["dry_thickness_um"])
+    first = spc.phase_one(spc.xbar_s, values[:125].reshape(25, 5), rules="none").charts.limits
+    assert limits["center"] == pytest.approx(first.center, rel=1e-12)
+    assert limits["ucl"] == pytest.approx(first.center + 3 * first.sigma / math.sqrt(5))
     assert thickness["points"] == limits["points"] == 120
     (zone,) = _rows(doc)["tag:dryer_zone1_temp_c"]["chart"]["limits"]
-    sigma = (52 - 48) / 6
-    assert (zone["lcl"], zone["ucl"]) == pytest.approx((50 - 3 * sigma, 50 + 3 * sigma))
     values = _good_values(engine, doc, tags["dryer_zone1_temp_c"])
+    learned = spc.phase_one(spc.imr, values[:100], rules="none").charts.limits
+    sigma = learned.sigma
+    assert (zone["lcl"], zone["ucl"]) == pytest.approx(
+        (learned.center - 3 * sigma, learned.center + 3 * sigma), rel=1e-12
+    )
     rules = [r for r in resolve_rules("nelson") if r not in ZONE_RULES]
-    charts = spc.imr(values, limits=spc.ShewhartLimits(50.0, sigma, "given"), rules=rules)
-    # signals of the I and the MR chart together, per rule
+    after = values[100:]
+    charts = spc.imr(after, limits=spc.ShewhartLimits(learned.center, sigma, "given"), rules=rules)
+    # signals of the I and the MR chart together, per rule, from the first point after the
+    # baseline (the engine does not judge the baseline on the limits it gave)
     expected = Counter(v.code for chart in charts.charts.values() for v in chart.violations)
     assert zone["violations"] == _rows(doc)["tag:dryer_zone1_temp_c"]["chart"]["violations"]
     assert zone["violations"] == expected
@@ -170,13 +178,14 @@ def test_cd_uniformity_is_the_mean_two_sigma_of_spc_profile_statistics(issued) -
     assert row["n"] == len(scans) == 120
     assert row["mean"] == pytest.approx(statistics["two_sigma"].mean(), rel=1e-12)
     assert row["usl"] == (53 - 47) / 2  # default: half the spec width
-    # the scan means on the profile's EWMA chart (spec-derived: center 50, sigma 1), one point
-    # per scan; the 2-sigma chart, without a spec, on the provisional limits the engine
-    # estimated from its first 20 points (phase I of an I-MR chart, Montgomery §6.4)
+    # the scan means on the profile's EWMA chart, one point per scan, and the 2-sigma chart,
+    # each on the limits the engine learned from its first 100 scans (phase I of an I-MR
+    # chart, Montgomery §6.4)
     mean_chart = _rows(doc)["profile:dry_thickness_profile_um.mean"]["chart"]
     assert (mean_chart["chart"], mean_chart["points"]) == ("ewma", 120)
-    assert mean_chart["limits"][0]["center"] == 50
-    first = spc.phase_one(spc.imr, statistics["two_sigma"].to_numpy()[:20], rules="none")
+    means = spc.phase_one(spc.imr, statistics["mean"].to_numpy()[:100], rules="none")
+    assert mean_chart["limits"][0]["center"] == pytest.approx(means.charts.limits.center)
+    first = spc.phase_one(spc.imr, statistics["two_sigma"].to_numpy()[:100], rules="none")
     (provisional,) = row["chart"]["limits"]
     assert (provisional["basis"], provisional["points"]) == ("provisional", 120)
     assert provisional["center"] == pytest.approx(first.charts.limits.center, rel=1e-12)
