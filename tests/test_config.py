@@ -174,10 +174,11 @@ def test_a_deadband_tag_checks_neither_stuck_nor_silent_values(tmp_path: Path) -
 
 def test_a_stuck_check_on_a_deadband_tag_is_rejected(tmp_path: Path) -> None:
     text = CASTING.replace(
-        "        spc: {chart: imr, rules: we}\n",
-        "        spc: {chart: imr, rules: we, faults: {stuck_run: 10}}\n",
+        "        spc: {chart: imr, rules: we, ",
+        "        spc: {chart: imr, rules: we, faults: {stuck_run: 10}, ",
         1,
     )
+    assert text != CASTING
     message = error_of(write(tmp_path, text))
     assert "lines[0].tags[0]" in message
     assert "spc.faults.stuck_run cannot be checked on a tag with a deadband" in message

@@ -109,7 +109,6 @@ from plantqc.quality import GOOD_BELOW
 from plantqc.store.engine_state import EngineState
 from plantqc.store.models import ControlLimits, Profile, Sample, Violation
 from spc import XbarStream
-from spc.rules import limit_rule_code
 from spc.subgroups import OUTSIDE
 
 log = logging.getLogger(__name__)
@@ -126,8 +125,6 @@ RULE_WINDOW = {
     "nelson7": 15, "nelson8": 8, "we1": 1, "we2": 3, "we3": 5, "we4": 8,
 }  # fmt: skip
 """Points involved in a signal of each rule, the signalling point last (Nelson 1984)."""
-SHEWHART_LOCATION = {"imr": "i", "xbar-r": "xbar", "xbar-s": "xbar"}
-"""The location point of each Shewhart chart, whose width is the tag's ``limit_sigma``."""
 LEARNING_CAP = 10
 """A chart whose baseline is autocorrelated learns until its effective size reaches the baseline
 or it has this many times the baseline's points."""
@@ -163,11 +160,6 @@ class _SeriesRun:
         self.learning: dict[str, Any] | None = saved.get("learning")
         self.skipped: int = saved.get("skipped", 0)
         self.violations: list[dict[str, Any]] = []
-        # spc's rule evaluator calls a location point beyond the limits at 3 sigma; an I or
-        # X-bar chart of another width L (``limit_sigma``) is judged on the point's own
-        # limits, which carry L (its MR, R and S charts already are)
-        shewhart = series.chart in SHEWHART_LOCATION and chart.limit_sigma != 3.0
-        self.limit_code = limit_rule_code(chart.rules) if shewhart else None
         self.timeline = limits
         self.limits: ControlLimits | None = None
         self.evaluator: Evaluator | None = None
@@ -374,12 +366,7 @@ class _SeriesRun:
             history = self.recent.setdefault(point.chart, [])
             history.append([point.index, stamp, point.value])
             del history[:-RECENT_POINTS]
-            rules = point.violations
-            if self.limit_code is not None and point.chart in SHEWHART_LOCATION.values():
-                beyond = not point.lcl <= point.value <= point.ucl
-                others = tuple(r for r in rules if r != self.limit_code)
-                rules = (self.limit_code, *others) if beyond else others
-            for rule in rules:
+            for rule in point.violations:
                 window = history[-RULE_WINDOW.get(rule, 1) :]
                 chart_name = self.series.point_chart(point.chart)
                 self.violations.append(
