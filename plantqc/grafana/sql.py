@@ -66,10 +66,20 @@ def limit_series(tag: str, chart: str) -> str:
     range, one per frozen limits version that came into force inside it and one at the end;
     each row carries the version in force at that time, by the engine's own query
     (`plantqc.charting.limits.in_force_sql`; ``chart`` names the location chart whose limits
-    are stored).  The control limits drawn are those of individual values, CL +/- 3 sigma,
-    where the version records sigma, else its stored LCL / UCL.
+    are stored).  The control limits drawn are those of individual values: an I-MR chart's
+    stored LCL / UCL (CL +/- ``limit_sigma`` sigma), on the other charts, whose stored limits
+    are those of subgroup means or of a smoothed statistic, CL +/- 3 sigma (the natural limits
+    of the values) where the version records sigma, else their stored LCL / UCL.
     """
     tid = tag_id(tag)
+    lcl, ucl = (
+        ("cl.lcl", "cl.ucl")
+        if chart == "imr"
+        else (
+            "coalesce(cl.center - 3 * cl.sigma, cl.lcl)",
+            "coalesce(cl.center + 3 * cl.sigma, cl.ucl)",
+        )
+    )
     in_force = in_force_sql(LIMITS_VIEW, "t.id", chart, "e.time")
     return f"""WITH t AS (SELECT id, lsl, usl FROM {SCHEMA}.tags WHERE id = {tid}),
 edges AS (
@@ -79,8 +89,8 @@ edges AS (
     AND $__timeFilter(valid_from)
   UNION SELECT $__timeTo()::timestamptz)
 SELECT e.time, cl.center AS "CL",
-  coalesce(cl.center - 3 * cl.sigma, cl.lcl) AS "LCL",
-  coalesce(cl.center + 3 * cl.sigma, cl.ucl) AS "UCL",
+  {lcl} AS "LCL",
+  {ucl} AS "UCL",
   t.lsl AS "LSL", t.usl AS "USL"
 FROM edges e CROSS JOIN t
 LEFT JOIN LATERAL ({in_force}) cl ON true

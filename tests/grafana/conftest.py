@@ -115,8 +115,8 @@ def _simulate(engine: Engine, config: PlantConfig) -> None:
                     version=2,
                     basis="phase1",
                     center=2.01,
-                    lcl=1.86,
-                    ucl=2.16,
+                    lcl=1.81,  # limit_sigma 4
+                    ucl=2.21,
                     sigma=0.05,
                     valid_from=START + timedelta(hours=12),
                 ),

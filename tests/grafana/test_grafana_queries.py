@@ -389,3 +389,13 @@ def test_the_alarm_system_panels_count_the_flood_by_hand(grafana_db: Engine) -> 
         "flood_pct": 100.0 / 6,
         "chattering": 1,
     }
+
+
+def test_limit_lines_of_an_imr_chart_are_its_stored_limits(grafana_db: Engine) -> None:
+    """The web speed's versions: v1 at 3 sigma (2.0 +/- 0.15), v2 from noon at limit_sigma 4
+    (2.01 +/- 0.2): each drawn as stored, not as CL +/- 3 sigma."""
+    query = PanelQuery("", "", "timeseries", sql.limit_series("web_speed_m_min", "imr"), "")
+    columns, rows = _run(grafana_db, query, RANGES["whole-day"])
+    named = [dict(zip(columns, row, strict=True)) for row in rows]
+    drawn = {(float(r["CL"]), float(r["LCL"]), float(r["UCL"])) for r in named}
+    assert drawn == {(2.0, 1.85, 2.15), (2.01, 1.81, 2.21)}
