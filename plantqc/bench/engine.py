@@ -11,7 +11,7 @@ every ``BACKLOG_EVERY_S``) mean the load is sustained without a backlog.
 
 The window opens once the engine has charted every tag once and its backlog is below
 `STEADY_BACKLOG_S` (`until_charting`), so the figures are those of the steady state, not of
-the engine's first round (which also stores every tag's spec-derived limits).
+the engine's first round.
 
 Evaluation lag is ``violations.created_at - violations.ts`` (sample source time on loopback to
 the violation committed); image latency is ``image_results.created_at`` minus the moment the
@@ -179,8 +179,8 @@ def _engine_backlog_s(line: BenchLine) -> float | None:
 
 async def until_charting(line: BenchLine, timeout_s: float = ENGINE_READY_S) -> None:
     """Wait until the engine has charted every tag once and its backlog is below
-    `STEADY_BACKLOG_S` (its first round, which also stores each tag's spec-derived limits, is
-    over), or ``timeout_s`` passed: the window then measures the steady state, not the start."""
+    `STEADY_BACKLOG_S` (its first round is over), or ``timeout_s`` passed: the window then
+    measures the steady state, not the start."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         progress = await asyncio.to_thread(_progress, line)

@@ -1,13 +1,14 @@
 """Runner benchmark: the streaming charts' CPU cost per sample, in one process, no daemon.
 
-``tags`` I-MR tags (Nelson rules, spec-derived limits; every tenth at 4x its in-control sigma
-so that rules keep firing) sampled every ``interval_ms``, stored in batches of one OPC UA
-publish (``batch_ms``) in a temporary SQLite store, and charted by
+``tags`` I-MR tags (Nelson rules, limits learned from each chart's first 100 points; every
+tenth at 4x its in-control sigma so that rules keep firing) sampled every ``interval_ms``,
+stored in batches of one OPC UA publish (``batch_ms``) in a temporary SQLite store, and
+charted by
 `plantqc.charting.runner.SpcEngine.process_names` after each batch, as the engine process does.
 ``runner_cpu_s_per_5k_samples`` is the process CPU time of the charting calls per 5,000 samples;
 the baseline measured in the same run is the CPU time of storing the same batches
 (``store_cpu_s_per_5k_samples``, `plantqc.store.insert_samples`), and ``runner_vs_store`` is
-their ratio.  The first `WARMUP_BATCHES` batches (first states, spec limits) are not counted.
+their ratio.  The first `WARMUP_BATCHES` batches (first states) are not counted.
 """
 
 from __future__ import annotations

@@ -7,10 +7,11 @@ One module per responsibility:
 - `names`: series names in the store, in alarm codes and of image-metric tags.
 - `subgroups`: how a chart's points are formed (`spc.subgroups` on the chart's settings).
 - `limits`: which limits version is in force at a time (one read-only query), and the
-  explicit writes of spec-derived and provisional versions.
+  explicit writes of learned (provisional) versions.
 - `design`: a chart on one limits version, as a streaming evaluator or over a whole series.
 - `faults`: sensor-fault detection and the line's running condition.
-- `phase1`: estimating limits from stored data and freezing them.
-- `runner`: the streaming runner (stored samples -> violations, alarms, persisted state);
+- `phase1`: estimating limits from stored or recorded data and freezing them.
+- `runner`: the streaming runner (stored samples -> violations, alarms, persisted state;
+  charts learn their limits from a baseline until frozen ones exist);
   `hook`: the daemon's hook that drives it.
 """

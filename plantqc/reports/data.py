@@ -94,8 +94,8 @@ class ProfileSeries:
 class LimitsInForce:
     """One stored version of the control limits a tag's chart runs on.
 
-    ``valid_from`` is when frozen limits came into force (None for spec-derived or
-    provisional ones, which apply wherever no frozen version does); ``id`` is the row that
+    ``valid_from`` is when frozen limits came into force (None for the learned, provisional
+    ones, which apply wherever no frozen version does); ``id`` is the row that
     the chart's stored signals name; ``constants`` the set of d2, d3 and c4 it was estimated
     and is drawn with (`plantqc.charting.limits.constants_of`).
     """
@@ -134,7 +134,7 @@ class LimitsSchedule:
     (`plantqc.charting.limits.LimitsTimeline`), and the signals stored against them.
 
     At a time t the newest frozen version with ``valid_from <= t`` is in force, else the
-    spec-derived or provisional limits (first in ``versions`` when some part of the range
+    limits the chart learned (first in ``versions`` when some part of the range
     has no frozen version), as the engine charted the lot when its data arrived.
     """
 

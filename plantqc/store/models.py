@@ -233,7 +233,9 @@ class ImageResult(Base):
 
 
 class ControlLimits(Base):
-    """One version of a chart's limits: provisional, spec-derived, or frozen from phase I data."""
+    """One version of a chart's limits: learned from its baseline (``provisional``), frozen
+    from phase I data (``phase1``), or spec-derived (``spec``, written by earlier releases and
+    never in force now)."""
 
     __tablename__ = "control_limits"
     __table_args__ = (UniqueConstraint("tag_id", "chart", "version"),)

@@ -1,7 +1,7 @@
 """Control charts of a report show what the engine stored when the line ran: the limits in
 force at each point's time (the newest frozen version valid from then, else the limits the
-chart learned from its baseline) and the signals judged against each; a lot that spans two versions shows both, and a
-version frozen after the lot never charts it."""
+chart learned from its baseline) and the signals judged against each; a lot that spans two
+versions shows both, and a version frozen after the lot never charts it."""
 
 from __future__ import annotations
 
