@@ -174,8 +174,8 @@ def test_a_deadband_tag_checks_neither_stuck_nor_silent_values(tmp_path: Path) -
 
 def test_a_stuck_check_on_a_deadband_tag_is_rejected(tmp_path: Path) -> None:
     text = CASTING.replace(
-        "        spc: {chart: imr, rules: we, ",
-        "        spc: {chart: imr, rules: we, faults: {stuck_run: 10}, ",
+        "        spc: {chart: ewma, rules: we, ",
+        "        spc: {chart: ewma, rules: we, faults: {stuck_run: 10}, ",
         1,
     )
     assert text != CASTING

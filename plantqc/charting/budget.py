@@ -113,8 +113,9 @@ FLOOR_ARL0 = 370.4
 """Shortest in-control ARL proposed, in points: that of Shewhart's 3-sigma limits, so a chart
 with few points an hour is never given limits narrower than the textbook designs."""
 SLOW_DETECTION = 100.0
-"""ARL of a 1-sigma shift, in points, beyond which an I-MR chart's notes give the detection an
-EWMA of lambda `ALTERNATIVE_LAMBDA` would have within the same share."""
+"""ARL of a 1-sigma shift, in points, beyond which an I-MR chart is proposed an EWMA of lambda
+`ALTERNATIVE_LAMBDA` in the same share when that detects the shift sooner: wide Shewhart limits
+on a fast tag miss the small sustained shifts an EWMA is made for (Montgomery §9.2)."""
 ALTERNATIVE_LAMBDA = 0.1
 _NODES = 60
 """Quadrature nodes of the ARL integral equations in the design's searches (as exact as 120
@@ -651,25 +652,31 @@ def _design_chart(
         notes += extra
         proposed = _evaluate(settings, _series_of(settings, series), codes, points)
     if proposed.chart == "imr" and proposed.arl1 > SLOW_DETECTION and codes:
-        notes.append(_ewma_alternative(settings, points, share))
+        ewma, design = _ewma_design(settings, points, share)
+        if design.arl1 < proposed.arl1 and design.alarms_per_hour <= share * (1.0 + 1e-6):
+            notes.append(
+                f"an EWMA (lambda {ALTERNATIVE_LAMBDA:g}, L {design.parameters['L']:.4g}) "
+                f"detects a 1-sigma shift in {design.arl1:.3g} points ({design.arl1_s:.3g} s)"
+                f" where I-MR at L {proposed.parameters['limit_sigma']:.4g} takes "
+                f"{proposed.arl1:.3g} ({proposed.arl1_s:.3g} s), within the same share"
+            )
+            settings, proposed = ewma, design
     return ChartBudget(
         item.name, series.name, share, current, proposed, settings, item.spc, tuple(notes)
     )
 
 
-def _ewma_alternative(settings: SpcSettings, points: _Points, share: float) -> str:
-    """What an EWMA of the same points and share would detect: wide Shewhart limits on a
-    fast tag miss small shifts that an EWMA catches (Montgomery §9.2)."""
-    ewma = _with(settings, {"chart": "ewma", "ewma": {"lambda": ALTERNATIVE_LAMBDA}})
+def _ewma_design(
+    settings: SpcSettings, points: _Points, share: float
+) -> tuple[SpcSettings, Design]:
+    """An EWMA of lambda `ALTERNATIVE_LAMBDA` on the same points, its L solved for the share
+    (the I-MR chart's width, ``limit_sigma``, back at its default: an EWMA has its own)."""
+    changes = {"chart": "ewma", "ewma": {"lambda": ALTERNATIVE_LAMBDA}, "limit_sigma": 3.0}
+    ewma = _with(settings, changes)
     series = SeriesSpec("ewma", "ewma")
     target = max(points.per_hour / share, FLOOR_ARL0)
     ewma = _with(ewma, _solve(ewma, series, target, points.ratio))
-    design = _evaluate(ewma, series, ("nelson1",), points)
-    return (
-        f"an EWMA (lambda {ALTERNATIVE_LAMBDA:g}, L {design.parameters['L']:g}) within the "
-        f"same share would detect a 1-sigma shift in {design.arl1:.3g} points "
-        f"({design.arl1_s:.3g} s)"
-    )
+    return ewma, _evaluate(ewma, series, ("nelson1",), points)
 
 
 def _series_of(settings: SpcSettings, series: SeriesSpec) -> SeriesSpec:

@@ -14,7 +14,13 @@ from scipy import special
 from scipy.signal import lfilter
 from typer.testing import CliRunner
 
-from plantqc.charting.budget import EXCEPTION_INTERVAL_S, Series, design_line, learnt_sigma_law
+from plantqc.charting.budget import (
+    EXCEPTION_INTERVAL_S,
+    ChartBudget,
+    Series,
+    design_line,
+    learnt_sigma_law,
+)
 from plantqc.cli.app import _RootGroup
 from plantqc.cli.limits_design_cmd import design
 from plantqc.config import PlantConfig
@@ -72,12 +78,18 @@ def test_the_proposed_limit_sigma_just_meets_the_share() -> None:
     assert 0.95 * chart.share_per_hour < chart.proposed.alarms_per_hour <= chart.share_per_hour
 
 
+def _imr_width(chart: ChartBudget) -> float:
+    """The I-MR width L that an EWMA proposal's note compares it with."""
+    note = next(n for n in chart.notes if n.startswith("an EWMA (lambda 0.1"))
+    return float(note.split(" where I-MR at L ")[1].split()[0])
+
+
 def test_a_fast_chart_learns_its_limits_from_a_longer_baseline() -> None:
     chart = design_line(_plant([FAST]), "l1").charts[0]
     assert chart.settings.baseline_points == 1000
     # with known limits L = 3.64 gives 1 alarm/h at 3600 points/h; learnt from 1000 points
     # (sigma about 5 % low) wider
-    assert 3.75 < chart.settings.limit_sigma < 3.95
+    assert 3.75 < _imr_width(chart) < 3.95
 
 
 def test_phase_one_learns_a_sigma_about_five_percent_low() -> None:
@@ -136,12 +148,12 @@ def test_autocorrelated_data_get_batch_means_over_a_time_window() -> None:
     assert chart.proposed.alarms_per_hour <= chart.share_per_hour
 
 
-def test_independent_data_keep_the_chart_and_only_widen_it() -> None:
+def test_independent_data_are_not_batched() -> None:
     rng = np.random.default_rng(3)
     data = Series(np.arange(7200, dtype=float), rng.standard_normal(7200))
     chart = design_line(_plant([FAST]), "l1", {"gap_um": data}).charts[0]
     assert chart.settings.subgroup_by == "count"
-    assert chart.settings.limit_sigma > 3.64
+    assert chart.proposed.alarms_per_hour <= chart.share_per_hour * (1 + 1e-6)
 
 
 # --- the command -------------------------------------------------------------------------------
@@ -173,10 +185,9 @@ def test_check_fails_with_one_sentence_per_chart_that_misses_its_share(tmp_path:
 
 def test_check_passes_once_the_proposal_is_applied(tmp_path: Path) -> None:
     config = _write(tmp_path, [FAST])
-    proposed = json.loads(
-        CliRunner().invoke(_app(), ["design", "--config", str(config), "--json"]).output
-    )["lines"][0]["charts"][0]["proposed"]["parameters"]
-    tuned = _write(tmp_path, [{**FAST, "spc": {"chart": "imr", **proposed}}])
+    output = CliRunner().invoke(_app(), ["design", "--config", str(config)]).output
+    snippet = yaml.safe_load(output[output.index("tags:") :])
+    tuned = _write(tmp_path, [{**FAST, "spc": snippet["tags"][0]["spc"]}])
     assert CliRunner().invoke(_app(), ["design", "--config", str(tuned), "--check"]).exit_code == 0
 
 
@@ -186,7 +197,7 @@ def test_design_prints_both_designs_and_a_yaml_snippet(tmp_path: Path) -> None:
     assert "proposed" in result.output and "current" in result.output
     snippet = yaml.safe_load(result.output[result.output.index("tags:") :])
     assert snippet["tags"][0]["name"] == "gap_um"
-    assert set(snippet["tags"][0]["spc"]) == {"limit_sigma", "baseline_points"}
+    assert set(snippet["tags"][0]["spc"]) == {"chart", "ewma", "baseline_points"}
 
 
 def test_a_missing_history_file_is_one_sentence(tmp_path: Path) -> None:
@@ -248,11 +259,15 @@ def test_a_tag_that_breaches_its_spec_in_control_is_named() -> None:
     assert 8.0 < float(note.split()[4].removesuffix("/h")) < 12.0
 
 
-def test_a_slow_individuals_chart_is_told_what_an_ewma_would_detect() -> None:
+def test_a_slow_individuals_chart_is_proposed_an_ewma_that_detects_sooner() -> None:
     # 3600 points/h at 1 alarm/h: 3.86-sigma individuals limits take about 470 points to
     # see a 1-sigma shift (1 / (Phi(-4.86) + 1 - Phi(2.86))), an EWMA of lambda 0.1 within
-    # the same share under 20
+    # the same share under 20 (Montgomery §9.2): the EWMA is proposed
     chart = design_line(_plant([FAST]), "l1").charts[0]
-    assert chart.proposed.arl1 == pytest.approx(1 / (special.ndtr(-4.86) + special.ndtr(-2.86)))
+    assert _imr_width(chart) == pytest.approx(3.86)
     note = next(n for n in chart.notes if n.startswith("an EWMA (lambda 0.1"))
-    assert float(note.split(" in ")[1].split()[0]) < 20
+    slow = float(note.split(" takes ")[1].split()[0])
+    assert slow == pytest.approx(1 / (special.ndtr(-4.86) + special.ndtr(-2.86)), rel=1e-3)
+    assert chart.proposed.chart == "ewma" and chart.settings.chart == "ewma"
+    assert chart.proposed.arl1 < 20
+    assert chart.proposed.alarms_per_hour <= chart.share_per_hour * (1 + 1e-6)
