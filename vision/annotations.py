@@ -21,6 +21,9 @@ from vision.preprocess import grey_channel, to_gray
 EXTREME_TOLERANCE = 3
 #: Share of a data band's row at an extreme (its colour or its text's), see :func:`_edge_bands`.
 BAND_ROW_FRACTION = 0.7
+BAND_MARKS_FRACTION = 0.002
+"""Least share of a data band's pixels at each extreme: its own, and its marks' (the same
+floor as the marks enclosed by a scale-bar box)."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,8 @@ def _edge_bands(
     """Data bands drawn across the image's bottom or top edge, found row by row: the rows
     from the edge inwards whose pixels are mostly at an extreme from one side of the image
     to the other, as many as a quarter of the height at most and 8 at least, while the other
-    rows are on average less than half as much at an extreme.
+    rows are on average less than half as much at an extreme, and the rows hold at least
+    `BAND_MARKS_FRACTION` of their pixels at each extreme (the band's own and its marks').
 
     A band split into cells by separator lines of the other extreme, or touched by dark
     content of its own extreme (voids, pores), is no single filled rectangle for
@@ -177,7 +181,12 @@ def _edge_bands(
         # The rest of the image must not be at that extreme as well: a flat background at
         # the image's minimum is content.
         rest = (total - in_run) / ((h - n) * w) if n < h else 1.0
-        if 8 <= n <= h // 4 and rest < BAND_ROW_FRACTION / 2:
+        if not (8 <= n <= h // 4 and rest < BAND_ROW_FRACTION / 2):
+            continue
+        # A band carries marks (text, a bar, separator lines) of the other extreme; rows
+        # flat at one extreme are content: a synthetic film's uniform backing or background.
+        bright, dark = (cv2.countNonZero(mask[y : y + n]) for _, mask in masks)
+        if min(bright, dark) >= BAND_MARKS_FRACTION * n * w:
             found.append(AnnotationRegion(0, y, w, n, "band"))
     return found
 

@@ -13,6 +13,7 @@ import pytest
 from vision import find_scale_bar
 from vision.annotations import find_annotations
 from vision.realistic import CORNERS, STYLES, annotate, cross_section, top_view
+from vision.synthetic import film_image
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +149,10 @@ def test_the_fib_data_box_is_found(micrographs):
     (box,) = find_annotations(img).regions
     # The black strip with white text and the "2 um" bar, read off the image.
     assert (box.kind, box.x_px, box.y_px, box.width_px, box.height_px) == ("box", 43, 423, 576, 40)
+
+
+def test_rows_flat_at_one_extreme_are_content_not_a_data_band() -> None:
+    # a drawn cross section: uniform background above the film and uniform backing below,
+    # each at an extreme of the image, neither carrying a mark of the other extreme
+    film = film_image((300, 400), thickness_px=200.0, top_px=50.0).image
+    assert find_annotations(film).regions == ()
