@@ -1,5 +1,6 @@
 """Phase I: estimating limits from a chart's points, and the writes that store them (frozen
-by a quality engineer, or provisional for a chart without spec limits).
+by a quality engineer, or provisional: learned by a chart from its baseline, with a sigma that
+does not understate the spread when the baseline is autocorrelated, `store_autocorrelated`).
 
 Individuals-based charts (I-MR, EWMA, CUSUM and every profile statistic) estimate the mean and
 :math:`\\overline{MR}/d_2` with removal of points beyond the I-MR limits; X-bar charts
@@ -19,6 +20,7 @@ References
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +35,7 @@ from plantqc.charting.chart import ChartConfig
 from plantqc.charting.limits import (
     FROZEN_BASIS,
     PHASE_ONE_MIN_POINTS,
+    PROVISIONAL_BASIS,
     add_version,
     limit_lines,
     store_unfrozen,
@@ -90,11 +93,68 @@ def store_provisional(
         session,
         chart,
         series,
-        "provisional",
+        PROVISIONAL_BASIS,
         center,
         sigma,
         str(limits.sigma_method),
         f"provisional, from the chart's first {len(groups)} {series.unit}",
+        data_from=span[0],
+        data_to=span[1],
+        n_used=used,
+        excluded={"n_total": total, "points": [int(i) for i in result.removed]},
+    )
+
+
+def store_autocorrelated(
+    session: Session,
+    chart: ChartConfig,
+    series: SeriesSpec,
+    points: list[list[float]],
+    span: tuple[datetime, datetime],
+    r1: float,
+) -> ControlLimits | None:
+    """Provisional limits from an autocorrelated baseline: phase I's center (out-of-control
+    points excluded, `phase_one_of`) and a sigma that does not
+    understate the spread.
+
+    Positive autocorrelation shrinks the moving ranges (and the ranges within a time subgroup)
+    against the spread the process shows over time, so MR-bar / d2 understates sigma and the
+    chart alarms too often (Montgomery §10.4).  Sigma is the larger of phase I's estimate and
+    the overall standard deviation of the kept points: of the individuals, or for an X-bar
+    chart of the subgroup means times the square root of the mean subgroup size (the sigma
+    whose X-bar limits hold the means' own spread).  None when the points do not vary.
+    """
+    result, used, total = phase_one_of(series, points, chart.constants)
+    estimate = result.charts.limits
+    kept = [points[i] for i in np.flatnonzero(result.reference).tolist()]
+    if series.xbar:
+        size = math.fsum(len(p) for p in kept) / len(kept)
+        overall = statistics.stdev(math.fsum(p) / len(p) for p in kept) * math.sqrt(size)
+        overall_method = "sd(xbar)*sqrt(n)"
+    else:
+        overall, overall_method = statistics.stdev(p[0] for p in kept), "sd"
+    within = float(estimate.sigma)
+    sigma, method = (
+        (within, str(estimate.sigma_method)) if within >= overall else (overall, overall_method)
+    )
+    if not sigma > 0.0:
+        return None
+    effective = len(points) * (1.0 - r1) / (1.0 + r1)
+    note = (
+        f"provisional, from the chart's first {len(points)} {series.unit}; the baseline was"
+        f" autocorrelated (lag-1 r1 = {r1:.2f}, effective size {effective:.0f}), so sigma is the"
+        f" larger of {estimate.sigma_method} ({within:.6g}) and the overall standard deviation"
+        f" ({overall:.6g}), Montgomery §10.4"
+    )
+    return store_unfrozen(
+        session,
+        chart,
+        series,
+        PROVISIONAL_BASIS,
+        float(estimate.center),
+        sigma,
+        method,
+        note,
         data_from=span[0],
         data_to=span[1],
         n_used=used,

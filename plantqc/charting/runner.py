@@ -66,13 +66,11 @@ from __future__ import annotations
 
 import logging
 import math
-import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.orm import Session
 
@@ -95,13 +93,11 @@ from plantqc.charting.faults import (
     silence_fault,
 )
 from plantqc.charting.limits import (
-    PROVISIONAL_BASIS,
     LimitsTimeline,
-    store_unfrozen,
     timeline,
 )
 from plantqc.charting.names import CD_MEAN, SeriesSpec
-from plantqc.charting.phase1 import phase_one_of, scan_statistics, store_provisional
+from plantqc.charting.phase1 import scan_statistics, store_autocorrelated, store_provisional
 from plantqc.charting.settings import SPEC_CODE
 from plantqc.charting.subgroups import epoch_us, group_keys, read_rolls
 from plantqc.config import PlantConfig
@@ -345,7 +341,7 @@ class _SeriesRun:
             return
         span = (datetime.fromisoformat(learning["since"]), ts)
         if correlated or learning.get("autocorrelated"):
-            limits = _store_autocorrelated(self.session, self.chart, self.series, points, span, r1)
+            limits = store_autocorrelated(self.session, self.chart, self.series, points, span, r1)
         else:
             limits = store_provisional(self.session, self.chart, self.series, points, span)
         if limits is None:
@@ -401,63 +397,6 @@ class _SeriesRun:
         for code in [c for c, at in self.fired.items() if self.points - at >= self.rtn_after]:
             del self.fired[code]
             events.append(AlarmEvent("clear", code, ts))
-
-
-def _store_autocorrelated(
-    session: Session,
-    chart: ChartConfig,
-    series: SeriesSpec,
-    points: list[list[float]],
-    span: tuple[datetime, datetime],
-    r1: float,
-) -> ControlLimits | None:
-    """Provisional limits from an autocorrelated baseline: phase I's center (out-of-control
-    points excluded, `plantqc.charting.phase1.phase_one_of`) and a sigma that does not
-    understate the spread.
-
-    Positive autocorrelation shrinks the moving ranges (and the ranges within a time subgroup)
-    against the spread the process shows over time, so MR-bar / d2 understates sigma and the
-    chart alarms too often (Montgomery §10.4).  Sigma is the larger of phase I's estimate and
-    the overall standard deviation of the kept points: of the individuals, or for an X-bar
-    chart of the subgroup means times the square root of the mean subgroup size (the sigma
-    whose X-bar limits hold the means' own spread).  None when the points do not vary.
-    """
-    result, used, total = phase_one_of(series, points, chart.constants)
-    estimate = result.charts.limits
-    kept = [points[i] for i in np.flatnonzero(result.reference).tolist()]
-    if series.xbar:
-        size = math.fsum(len(p) for p in kept) / len(kept)
-        overall = statistics.stdev(math.fsum(p) / len(p) for p in kept) * math.sqrt(size)
-        overall_method = "sd(xbar)*sqrt(n)"
-    else:
-        overall, overall_method = statistics.stdev(p[0] for p in kept), "sd"
-    within = float(estimate.sigma)
-    sigma, method = (
-        (within, str(estimate.sigma_method)) if within >= overall else (overall, overall_method)
-    )
-    if not sigma > 0.0:
-        return None
-    effective = len(points) * (1.0 - r1) / (1.0 + r1)
-    note = (
-        f"provisional, from the chart's first {len(points)} {series.unit}; the baseline was"
-        f" autocorrelated (lag-1 r1 = {r1:.2f}, effective size {effective:.0f}), so sigma is the"
-        f" larger of {estimate.sigma_method} ({within:.6g}) and the overall standard deviation"
-        f" ({overall:.6g}), Montgomery §10.4"
-    )
-    return store_unfrozen(
-        session,
-        chart,
-        series,
-        PROVISIONAL_BASIS,
-        float(estimate.center),
-        sigma,
-        method,
-        note,
-        data_from=span[0],
-        data_to=span[1],
-        n_used=used,
-        excluded={"n_total": total, "points": [int(i) for i in result.removed]},
-    )
 
 
 class _SpecWatch:
