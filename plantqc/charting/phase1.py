@@ -1,6 +1,6 @@
 """Phase I: estimating limits from a chart's points, and the writes that store them (frozen
 by a quality engineer, or provisional: learned by a chart from its baseline, with a sigma that
-does not understate the spread when the baseline is autocorrelated, `store_autocorrelated`).
+does not understate the spread when the baseline is autocorrelated, `store_provisional`).
 
 Individuals-based charts (I-MR, EWMA, CUSUM and every profile statistic) estimate the mean and
 :math:`\\overline{MR}/d_2` with removal of points beyond the I-MR limits; X-bar charts
@@ -81,77 +81,48 @@ def store_provisional(
     series: SeriesSpec,
     groups: Sequence[Sequence[float]],
     span: tuple[datetime, datetime],
+    r1: float | None = None,
 ) -> ControlLimits | None:
-    """Store provisional limits from a chart's first points ``groups`` (see `phase_one_of`),
-    taken in ``span``; None when they do not vary (no sigma to chart against)."""
-    result, used, total = phase_one_of(series, groups, chart.constants)
-    limits = result.charts.limits
-    center, sigma = float(limits.center), float(limits.sigma)
-    if not sigma > 0.0:
-        return None
-    return store_unfrozen(
-        session,
-        chart,
-        series,
-        PROVISIONAL_BASIS,
-        center,
-        sigma,
-        str(limits.sigma_method),
-        f"provisional, from the chart's first {len(groups)} {series.unit}",
-        data_from=span[0],
-        data_to=span[1],
-        n_used=used,
-        excluded={"n_total": total, "points": [int(i) for i in result.removed]},
-    )
+    """Store the limits a chart learned from its first points ``groups`` (see `phase_one_of`),
+    taken in ``span``; None when they do not vary (no sigma to chart against).
 
-
-def store_autocorrelated(
-    session: Session,
-    chart: ChartConfig,
-    series: SeriesSpec,
-    points: list[list[float]],
-    span: tuple[datetime, datetime],
-    r1: float,
-) -> ControlLimits | None:
-    """Provisional limits from an autocorrelated baseline: phase I's center (out-of-control
-    points excluded, `phase_one_of`) and a sigma that does not
-    understate the spread.
-
-    Positive autocorrelation shrinks the moving ranges (and the ranges within a time subgroup)
-    against the spread the process shows over time, so MR-bar / d2 understates sigma and the
-    chart alarms too often (Montgomery §10.4).  Sigma is the larger of phase I's estimate and
+    ``r1`` is the lag-1 autocorrelation of an autocorrelated baseline: positive
+    autocorrelation shrinks the moving ranges (and the ranges within a time subgroup) against
+    the spread the process shows over time, so MR-bar / d2 understates sigma and the chart
+    alarms too often (Montgomery §10.4).  Sigma is then the larger of phase I's estimate and
     the overall standard deviation of the kept points: of the individuals, or for an X-bar
     chart of the subgroup means times the square root of the mean subgroup size (the sigma
-    whose X-bar limits hold the means' own spread).  None when the points do not vary.
+    whose X-bar limits hold the means' own spread).
     """
-    result, used, total = phase_one_of(series, points, chart.constants)
-    estimate = result.charts.limits
-    kept = [points[i] for i in np.flatnonzero(result.reference).tolist()]
-    if series.xbar:
-        size = math.fsum(len(p) for p in kept) / len(kept)
-        overall = statistics.stdev(math.fsum(p) / len(p) for p in kept) * math.sqrt(size)
-        overall_method = "sd(xbar)*sqrt(n)"
-    else:
-        overall, overall_method = statistics.stdev(p[0] for p in kept), "sd"
-    within = float(estimate.sigma)
-    sigma, method = (
-        (within, str(estimate.sigma_method)) if within >= overall else (overall, overall_method)
-    )
+    result, used, total = phase_one_of(series, groups, chart.constants)
+    limits = result.charts.limits
+    within, method = float(limits.sigma), str(limits.sigma_method)
+    sigma = within
+    note = f"provisional, from the chart's first {len(groups)} {series.unit}"
+    if r1 is not None:
+        kept = [groups[i] for i in np.flatnonzero(result.reference).tolist()]
+        if series.xbar:
+            size = math.fsum(len(p) for p in kept) / len(kept)
+            overall = statistics.stdev(math.fsum(p) / len(p) for p in kept) * math.sqrt(size)
+            overall_method = "sd(xbar)*sqrt(n)"
+        else:
+            overall, overall_method = statistics.stdev(p[0] for p in kept), "sd"
+        if overall > within:
+            sigma, method = overall, overall_method
+        effective = len(groups) * (1.0 - r1) / (1.0 + r1)
+        note += (
+            f"; the baseline was autocorrelated (lag-1 r1 = {r1:.2f}, effective size "
+            f"{effective:.0f}), so sigma is the larger of {limits.sigma_method} ({within:.6g}) "
+            f"and the overall standard deviation ({overall:.6g}), Montgomery §10.4"
+        )
     if not sigma > 0.0:
         return None
-    effective = len(points) * (1.0 - r1) / (1.0 + r1)
-    note = (
-        f"provisional, from the chart's first {len(points)} {series.unit}; the baseline was"
-        f" autocorrelated (lag-1 r1 = {r1:.2f}, effective size {effective:.0f}), so sigma is the"
-        f" larger of {estimate.sigma_method} ({within:.6g}) and the overall standard deviation"
-        f" ({overall:.6g}), Montgomery §10.4"
-    )
     return store_unfrozen(
         session,
         chart,
         series,
         PROVISIONAL_BASIS,
-        float(estimate.center),
+        float(limits.center),
         sigma,
         method,
         note,

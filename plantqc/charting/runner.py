@@ -97,7 +97,7 @@ from plantqc.charting.limits import (
     timeline,
 )
 from plantqc.charting.names import CD_MEAN, SeriesSpec
-from plantqc.charting.phase1 import scan_statistics, store_autocorrelated, store_provisional
+from plantqc.charting.phase1 import scan_statistics, store_provisional
 from plantqc.charting.settings import SPEC_CODE
 from plantqc.charting.subgroups import epoch_us, group_keys, read_rolls
 from plantqc.config import PlantConfig
@@ -340,10 +340,10 @@ class _SeriesRun:
             learning["need"] = min(cap, max(n + 1, needed))
             return
         span = (datetime.fromisoformat(learning["since"]), ts)
-        if correlated or learning.get("autocorrelated"):
-            limits = store_autocorrelated(self.session, self.chart, self.series, points, span, r1)
-        else:
-            limits = store_provisional(self.session, self.chart, self.series, points, span)
+        autocorrelated = correlated or learning.get("autocorrelated")
+        limits = store_provisional(
+            self.session, self.chart, self.series, points, span, r1 if autocorrelated else None
+        )
         if limits is None:
             del learning["feeds"][: self._feeds_per_point]
             return

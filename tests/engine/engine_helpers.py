@@ -6,12 +6,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from plantqc.charting.catalog import chart_for
 from plantqc.charting.limits import limit_lines
 from plantqc.charting.phase1 import LimitsEstimate, freeze_limits
 from plantqc.store import SampleRow, TagRef, insert_profiles, insert_samples
+from plantqc.store.models import Violation
 from plantqc.store.samples import ProfileRow
 
 T0 = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
@@ -157,3 +159,12 @@ def freeze(
         params=config.chart_params(series),
     )
     freeze_limits(engine, config, estimate, "q.eng")
+
+
+def stored_violations(engine: Engine, tag_id: int) -> list[tuple[object, ...]]:
+    """The tag's stored violations, oldest first: chart, rule, time, value, points, limits id."""
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(Violation).where(Violation.tag_id == tag_id).order_by(Violation.id)
+        ).all()
+        return [(v.chart, v.rule, v.ts, v.value, v.points, v.limits_id) for v in rows]

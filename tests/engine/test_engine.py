@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pandas as pd
 import pytest
-from engine_helpers import T0, feed, freeze, shifted_series
+from engine_helpers import T0, feed, freeze, shifted_series, stored_violations
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -21,19 +21,11 @@ from plantqc.charting.phase1 import estimate_limits, freeze_limits
 from plantqc.charting.runner import SpcEngine
 from plantqc.store import TagRef
 from plantqc.store.engine_state import EngineState
-from plantqc.store.models import ControlLimits, Violation
+from plantqc.store.models import ControlLimits
 from spc import ShewhartLimits, imr
 
 BAD = 0x80000000
 UNCERTAIN = 0x40000000
-
-
-def _violations(engine: Engine, tag_id: int) -> list[tuple[object, ...]]:
-    with Session(engine) as session:
-        rows = session.scalars(
-            select(Violation).where(Violation.tag_id == tag_id).order_by(Violation.id)
-        ).all()
-        return [(v.chart, v.rule, v.ts, v.value, v.points, v.limits_id) for v in rows]
 
 
 def test_cusum_signals_at_period_29_of_montgomery_example_9_1(
@@ -46,7 +38,7 @@ def test_cusum_signals_at_period_29_of_montgomery_example_9_1(
     tag = sqlite_tags["x_cusum"].tag_id
     times = feed(sqlite_store, tag, x)
     SpcEngine(sqlite_store).process(tag)
-    found = _violations(sqlite_store, tag)
+    found = stored_violations(sqlite_store, tag)
     assert next((chart, rule, ts) for chart, rule, ts, *_ in found) == (
         "cusum_upper",
         "nelson1",
@@ -114,7 +106,7 @@ def test_a_chart_learns_limits_from_its_first_100_points_without_the_out_of_cont
     assert limits.center == pytest.approx(first[kept.reference].mean(), rel=1e-12)
     assert limits.sigma == pytest.approx(float(kept.charts.limits.sigma), rel=1e-12)
     # the baseline is not judged again; the next point is, on the learned limits
-    assert [(v[0], v[1], v[5]) for v in _violations(sqlite_store, tag) if v[0] == "i"] == [
+    assert [(v[0], v[1], v[5]) for v in stored_violations(sqlite_store, tag) if v[0] == "i"] == [
         ("i", "nelson1", limits.id)
     ]
 
@@ -140,7 +132,7 @@ def test_an_xbar_chart_learns_limits_from_its_first_25_subgroups(
     assert (limits.basis, limits.n_used, limits.frozen_at) == ("provisional", 125, None)
     assert limits.center == pytest.approx(first.mean(), rel=1e-12)
     assert limits.sigma == pytest.approx(ranges.mean() / 2.326, rel=1e-3)
-    beyond = [(v[0], v[2], v[5]) for v in _violations(sqlite_store, tag) if v[1] == "nelson1"]
+    beyond = [(v[0], v[2], v[5]) for v in stored_violations(sqlite_store, tag) if v[1] == "nelson1"]
     assert ("xbar", times[-1], limits.id) in beyond
 
 
@@ -177,7 +169,7 @@ def test_sigma_zone_rules_stay_off_on_learned_limits(
         x[100:], limits=ShewhartLimits(learned.center, learned.sigma, "mr/d2"), rules="nelson"
     )
     assert any(batch["i"].signals[rule].size for rule in ZONE_RULES & set(batch["i"].signals))
-    assert {v[1] for v in _violations(sqlite_store, tag)} & ZONE_RULES == set()
+    assert {v[1] for v in stored_violations(sqlite_store, tag)} & ZONE_RULES == set()
 
 
 def test_sigma_zone_rules_run_on_frozen_phase_one_limits(
@@ -192,7 +184,7 @@ def test_sigma_zone_rules_run_on_frozen_phase_one_limits(
     center, sigma = estimate.center, estimate.sigma
     times = feed(sqlite_store, tag, [center + 2.5 * sigma, center, center + 2.5 * sigma], start=100)
     SpcEngine(sqlite_store).process(tag)
-    assert ("nelson5", times[2]) in [(v[1], v[2]) for v in _violations(sqlite_store, tag)]
+    assert ("nelson5", times[2]) in [(v[1], v[2]) for v in stored_violations(sqlite_store, tag)]
 
 
 def test_a_run_rule_violation_lists_every_point_of_its_window(
@@ -203,7 +195,7 @@ def test_a_run_rule_violation_lists_every_point_of_its_window(
     tag = sqlite_tags["x_imr"].tag_id
     times = feed(sqlite_store, tag, [9.0, 10.5, 10.4, 10.6, 10.3, 10.5, 10.4, 10.6, 10.2, 10.5])
     SpcEngine(sqlite_store).process(tag)
-    rule2 = [v for v in _violations(sqlite_store, tag) if v[1] == "nelson2"]
+    rule2 = [v for v in stored_violations(sqlite_store, tag) if v[1] == "nelson2"]
     assert [p["ts"] for p in rule2[0][4]["points"]] == [t.isoformat() for t in times[1:]]
 
 
@@ -230,7 +222,7 @@ def test_frozen_limits_replace_learned_limits_and_keep_the_old_version(
             select(ControlLimits.id).where(ControlLimits.version == 2)
         ).one()
     assert [tuple(v) for v in versions] == [(1, "provisional", None), (2, "phase1", "q.engineer")]
-    after = [(v[1], v[3]) for v in _violations(sqlite_store, tag) if v[5] == frozen_id]
+    after = [(v[1], v[3]) for v in stored_violations(sqlite_store, tag) if v[5] == frozen_id]
     assert ("nelson1", 11.0) in after
 
 
@@ -269,7 +261,7 @@ def test_restart_mid_stream_gives_the_same_violations_as_one_run(
     SpcEngine(store).process(halves)
     feed(store, halves, x[split:], start=split)
     SpcEngine(store).process(halves)  # a fresh engine: only the stored state carries over
-    once, twice = _violations(store, whole), _violations(store, halves)
+    once, twice = stored_violations(store, whole), stored_violations(store, halves)
     assert len(once) > 5
     assert [v[:5] for v in twice] == [v[:5] for v in once]
 
@@ -291,7 +283,7 @@ def test_an_engine_that_another_one_overtook_continues_from_the_stored_state(
     ):
         feed(sqlite_store, parts, x[start:end], start=start)
         engine.process(parts)
-    once, thrice = _violations(sqlite_store, whole), _violations(sqlite_store, parts)
+    once, thrice = stored_violations(sqlite_store, whole), stored_violations(sqlite_store, parts)
     assert len(once) > 5
     assert [v[:5] for v in thrice] == [v[:5] for v in once]
 
@@ -317,9 +309,10 @@ def test_tags_charted_together_give_the_violations_of_each_charted_alone(
         SpcEngine(store).process(tags[name].tag_id)
     _in_steps_together(store, tags, x, 37)
     for alone, together in (("x_imr", "x_imr_b"), ("x_ewma", "x_ewma_b")):
-        once = _violations(store, tags[alone].tag_id)
+        once = stored_violations(store, tags[alone].tag_id)
         assert len(once) > 5
-        assert [v[:5] for v in _violations(store, tags[together].tag_id)] == [v[:5] for v in once]
+        together_rows = stored_violations(store, tags[together].tag_id)
+        assert [v[:5] for v in together_rows] == [v[:5] for v in once]
 
 
 def test_tags_with_more_new_samples_than_one_read_holds_are_read_tag_by_tag(
@@ -331,8 +324,9 @@ def test_tags_with_more_new_samples_than_one_read_holds_are_read_tag_by_tag(
     feed(store, tags["x_imr"].tag_id, x)
     SpcEngine(store).process(tags["x_imr"].tag_id)
     _in_steps_together(store, tags, x, 37)
-    once = _violations(store, tags["x_imr"].tag_id)
-    assert [v[:5] for v in _violations(store, tags["x_imr_b"].tag_id)] == [v[:5] for v in once]
+    once = stored_violations(store, tags["x_imr"].tag_id)
+    other = stored_violations(store, tags["x_imr_b"].tag_id)
+    assert [v[:5] for v in other] == [v[:5] for v in once]
 
 
 def test_ewma_state_after_example_9_2_matches_table_9_12(
@@ -363,6 +357,6 @@ def test_the_store_hook_catches_up_then_follows_stored_batches(
     later = feed(sqlite_store, tag, [11.7], start=2)
     hook([Reading("line-1", "x_imr", "scalar", later[0], 0, 0, 11.7)])
     hook.close()
-    stored = [v[2] for v in _violations(sqlite_store, tag)]
+    stored = [v[2] for v in stored_violations(sqlite_store, tag)]
     assert stored[0] == times[1] and set(stored[1:]) == {later[0]}  # Nelson 1 and 5 at 11.7
     assert hook.violations == len(stored)

@@ -5,21 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from engine_helpers import feed, feed_scans
+from engine_helpers import feed, feed_scans, stored_violations
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from plantqc.charting.runner import SpcEngine
 from plantqc.store import TagRef
-from plantqc.store.models import Alarm, AlarmState, ControlLimits, Violation
-
-
-def _violations(engine: Engine, tag_id: int) -> list[tuple[object, ...]]:
-    with Session(engine) as session:
-        rows = session.scalars(
-            select(Violation).where(Violation.tag_id == tag_id).order_by(Violation.id)
-        ).all()
-        return [(v.chart, v.rule, v.ts, v.value, v.points, v.limits_id) for v in rows]
+from plantqc.store.models import Alarm, AlarmState, ControlLimits
 
 
 def _alarms(engine: Engine, tag_id: int) -> list[Alarm]:
@@ -33,7 +25,7 @@ def test_a_value_beyond_the_usl_is_a_spec_violation_while_the_chart_learns(
     tag = sqlite_tags["x_imr"].tag_id  # spec 7 / 10 / 13, no limits yet
     times = feed(sqlite_store, tag, [10.0, 13.4, 10.1])
     SpcEngine(sqlite_store).process(tag)
-    assert _violations(sqlite_store, tag) == [
+    assert stored_violations(sqlite_store, tag) == [
         (
             "imr",
             "spec",
@@ -87,7 +79,7 @@ def test_a_tag_that_does_not_alarm_on_spec_stores_the_breach_as_a_violation_only
     tag = sqlite_tags["x_prio"].tag_id  # alarms: nelson1, nelson2, mr:nelson1
     feed(sqlite_store, tag, [10.0, 13.5])
     SpcEngine(sqlite_store).process(tag)
-    assert [(v[0], v[1]) for v in _violations(sqlite_store, tag)] == [("imr", "spec")]
+    assert [(v[0], v[1]) for v in stored_violations(sqlite_store, tag)] == [("imr", "spec")]
     assert _alarms(sqlite_store, tag) == []
 
 
@@ -97,7 +89,7 @@ def test_each_sample_of_a_time_subgroup_is_judged_against_the_spec_as_it_arrives
     tag = sqlite_tags["z_time"].tag_id  # X-bar S of 10 s windows; its window stays open
     times = feed(sqlite_store, tag, [10.0, 13.2, 10.1])
     SpcEngine(sqlite_store).process(tag)
-    assert [(v[0], v[1], v[2]) for v in _violations(sqlite_store, tag)] == [
+    assert [(v[0], v[1], v[2]) for v in stored_violations(sqlite_store, tag)] == [
         ("xbar-s", "spec", times[1])
     ]
 
@@ -110,7 +102,7 @@ def test_a_profile_is_judged_against_the_spec_by_its_scan_mean(
     scans = np.vstack([50.0 + 0.3 * lanes[0], 53.4 + 0.3 * lanes[1]])
     times = feed_scans(sqlite_store, tag, scans)
     SpcEngine(sqlite_store).process(tag)
-    [(chart, rule, ts, value, _, _)] = _violations(sqlite_store, tag)
+    [(chart, rule, ts, value, _, _)] = stored_violations(sqlite_store, tag)
     assert (chart, rule, ts) == ("cd_mean", "spec", times[1])
     assert value == pytest.approx(scans[1].mean(), rel=1e-12)
     assert [a.code for a in _alarms(sqlite_store, tag)] == ["spec"]
