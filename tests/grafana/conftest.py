@@ -92,6 +92,7 @@ def _simulate(engine: Engine, config: PlantConfig) -> None:
         ],
     )
     web = tag_ids["web_speed_m_min"]
+    web_chart = line.tag("web_speed_m_min").spc.chart  # type: ignore[union-attr]
     with Session(engine) as session, session.begin():
         lot = Lot(line_id=line_id, code="LOT-0001", product=line.product, started_at=START)
         session.add(lot)
@@ -100,7 +101,7 @@ def _simulate(engine: Engine, config: PlantConfig) -> None:
             [
                 ControlLimits(
                     tag_id=web,
-                    chart="imr",
+                    chart=web_chart,
                     version=1,
                     basis="phase1",
                     center=2.0,
@@ -111,12 +112,12 @@ def _simulate(engine: Engine, config: PlantConfig) -> None:
                 ),
                 ControlLimits(
                     tag_id=web,
-                    chart="imr",
+                    chart=web_chart,
                     version=2,
                     basis="phase1",
                     center=2.01,
-                    lcl=1.81,  # limit_sigma 4
-                    ucl=2.21,
+                    lcl=1.86,
+                    ucl=2.16,
                     sigma=0.05,
                     valid_from=START + timedelta(hours=12),
                 ),

@@ -31,7 +31,7 @@ from plantqc.grafana.dashboards import (
 )
 from plantqc.grafana.macros import ALL, TimeRange, grafana_sql
 from plantqc.quality import GOOD_BELOW
-from plantqc.store.models import Line
+from plantqc.store.models import ControlLimits, Line, Tag
 
 from .conftest import CD_SETPOINT, END, EXAMPLES, MD_MOVES, START
 
@@ -392,10 +392,31 @@ def test_the_alarm_system_panels_count_the_flood_by_hand(grafana_db: Engine) -> 
 
 
 def test_limit_lines_of_an_imr_chart_are_its_stored_limits(grafana_db: Engine) -> None:
-    """The web speed's versions: v1 at 3 sigma (2.0 +/- 0.15), v2 from noon at limit_sigma 4
-    (2.01 +/- 0.2): each drawn as stored, not as CL +/- 3 sigma."""
-    query = PanelQuery("", "", "timeseries", sql.limit_series("web_speed_m_min", "imr"), "")
-    columns, rows = _run(grafana_db, query, RANGES["whole-day"])
-    named = [dict(zip(columns, row, strict=True)) for row in rows]
-    drawn = {(float(r["CL"]), float(r["LCL"]), float(r["UCL"])) for r in named}
-    assert drawn == {(2.0, 1.85, 2.15), (2.01, 1.81, 2.21)}
+    """Two I-MR versions of the web speed: v1 at 3 sigma (2.0 +/- 0.15), v2 from noon at
+    limit_sigma 4 (2.01 +/- 0.2): each drawn as stored, not as CL +/- 3 sigma."""
+    with Session(grafana_db) as session, session.begin():
+        tag = session.scalars(select(Tag).where(Tag.name == "web_speed_m_min")).one()
+        rows = [
+            ControlLimits(
+                tag_id=tag.id, chart="imr", version=version, basis="phase1", center=center,
+                lcl=center - width * 0.05, ucl=center + width * 0.05, sigma=0.05,
+                valid_from=since,
+            )
+            for version, center, width, since in (
+                (1, 2.0, 3.0, START - timedelta(days=1)),
+                (2, 2.01, 4.0, START + timedelta(hours=12)),
+            )
+        ]  # fmt: skip
+        session.add_all(rows)
+        session.flush()
+        ids = [row.id for row in rows]
+    try:
+        query = PanelQuery("", "", "timeseries", sql.limit_series("web_speed_m_min", "imr"), "")
+        columns, found = _run(grafana_db, query, RANGES["whole-day"])
+    finally:
+        with Session(grafana_db) as session, session.begin():
+            for row_id in ids:
+                session.delete(session.get(ControlLimits, row_id))
+    named = [dict(zip(columns, row, strict=True)) for row in found]
+    drawn = sorted({(float(r["CL"]), float(r["LCL"]), float(r["UCL"])) for r in named})
+    assert drawn == [pytest.approx(v) for v in ((2.0, 1.85, 2.15), (2.01, 1.81, 2.21))]
