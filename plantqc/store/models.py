@@ -381,3 +381,24 @@ class Report(Base):
     disposition: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))  # issued | reviewed | approved
     signatures: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+
+
+class User(Base):
+    """An account of the console and the CLI: its role, its Argon2id password hash (a PHC
+    string) and its lockout state (`plantqc.users.accounts`).
+
+    ``name`` is stored in lower case, so that its unique constraint ignores case.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))  # operator | quality | admin
+    password_hash: Mapped[str] = mapped_column(String(256))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    password_changed_at: Mapped[datetime]
