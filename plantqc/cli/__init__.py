@@ -20,6 +20,7 @@ LAZY_COMMANDS.update(
         "alarms": ("plantqc.cli.alarms_cmd", "app"),
         "report": ("plantqc.cli.report_cmd", "app"),
         "control": ("plantqc.cli.control_cmd", "app"),
+        "users": ("plantqc.cli.users_cmd", "app"),
     }
 )
 
