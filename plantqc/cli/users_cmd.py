@@ -5,7 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 from rich.console import Console
@@ -40,11 +40,12 @@ def _by(user: str | None) -> str:
     return user or getpass.getuser()
 
 
-def _read_password(from_stdin: bool) -> str:
+def _read_password(from_stdin: bool, stdin: TextIO | None = None) -> str:
     """The new password: the first line of standard input, or typed twice at a terminal."""
+    stdin = stdin or sys.stdin
     if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    if not sys.stdin.isatty():
+        return stdin.readline().rstrip("\r\n")
+    if not stdin.isatty():
         raise UserError(
             "standard input is not a terminal: give the password there with --password-stdin."
         )

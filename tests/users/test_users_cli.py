@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from plantqc.cli import app
+from plantqc.cli.users_cmd import _read_password
+from plantqc.errors import UserError
 from plantqc.store import connect
 from plantqc.users import AuthenticationError, authenticate
 
@@ -103,3 +107,17 @@ def test_a_disabled_user_cannot_log_in(db: str) -> None:
 def test_disabling_an_unknown_user_is_one_sentence_and_exit_2(db: str) -> None:
     code, output = run("users", "disable", "nobody", "--user", "root", "--db", db)
     assert (code, output.strip()) == (2, "error: no user 'nobody' (see `plantqc users list`).")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_at_a_terminal_the_password_is_typed_twice_and_must_match(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    typed = iter([PASSWORD, PASSWORD + "!"])
+    monkeypatch.setattr(getpass, "getpass", lambda prompt: next(typed))
+    with pytest.raises(UserError, match=r"^the two passwords differ\.$"):
+        _read_password(False, _Terminal())
