@@ -21,6 +21,7 @@ LAZY_COMMANDS.update(
         "report": ("plantqc.cli.report_cmd", "app"),
         "control": ("plantqc.cli.control_cmd", "app"),
         "users": ("plantqc.cli.users_cmd", "app"),
+        "web": ("plantqc.cli.web_cmd", "web"),
     }
 )
 
