@@ -102,10 +102,10 @@ def create_app(
         return session
 
     @app.get("/login", response_class=HTMLResponse)
-    def login_page(request: Request) -> HTMLResponse:
+    def login_page(request: Request) -> Response:
         session = sessions.get(request.cookies.get(COOKIE)) or sessions.new()
         if session.user is not None:
-            return RedirectResponse("/", status_code=303)  # type: ignore[return-value]
+            return RedirectResponse("/", status_code=303)
         return render(request, "login.html.j2", session)
 
     @app.post("/login", response_class=HTMLResponse)
