@@ -211,6 +211,15 @@ def authenticate(
         return _info(user)
 
 
+def current_role(engine: Engine, name: str) -> str | None:
+    """The role of account ``name`` now, None when it is unknown or disabled: what a console
+    session asks at every request, so that disabling an account or changing its role takes
+    effect at once, not at the next login.  Reads only."""
+    with Session(engine) as session:
+        user = _find(session, normalize_name(name))
+        return None if user is None or user.disabled else str(user.role)
+
+
 def _find(session: Session, key: str, *, for_update: bool = False) -> User | None:
     query = select(User).where(User.name == key)
     return session.scalars(query.with_for_update() if for_update else query).first()

@@ -24,7 +24,7 @@ from plantqc import alarms
 from plantqc.errors import UserError
 from plantqc.store.audit import record_audit
 from plantqc.store.models import AuditLog
-from plantqc.users import AuthenticationError, authenticate, may
+from plantqc.users import AuthenticationError, authenticate, current_role, may
 from plantqc.users.roles import Action
 from plantqc.web.security import COOKIE, CSRF_FIELD, SessionStore, WebSession
 
@@ -87,11 +87,16 @@ def create_app(
         return response
 
     def logged_in(request: Request) -> WebSession:
-        """The request's logged-in session; else a GET is sent to the login page and any
+        """The request's logged-in session, with its account's role now (a disabled or
+        deleted account's session ends here); else a GET is sent to the login page and any
         other method refused with 401."""
         session = sessions.get(request.cookies.get(COOKIE))
         if session is not None and session.user is not None:
-            return session
+            role = current_role(engine, session.user)
+            if role is not None:
+                session.role = role
+                return session
+            sessions.drop(session.id)
         if request.method == "GET":
             raise _Refusal(RedirectResponse("/login", status_code=303))
         raise _Refusal(Response("log in first\n", status_code=401, media_type="text/plain"))

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plantqc.store.models import AuditLog
+from plantqc.users import disable_user
 from plantqc.web.app import create_app
 
 
@@ -88,3 +89,10 @@ def test_a_session_ends_after_the_inactivity_timeout(console: Console) -> None:
         log_in(client, OPERATOR)
         time.sleep(0.3)
         assert client.get("/").status_code == 303
+
+
+def test_disabling_an_account_ends_its_open_session(client: TestClient, console: Console) -> None:
+    log_in(client, OPERATOR)
+    assert client.get("/").status_code == 200
+    disable_user(console.engine, OPERATOR, by="test")
+    assert client.get("/").status_code == 303
