@@ -1,43 +1,29 @@
-"""Stores holding a realistic lot, and the real programs the rendering tests drive.
-
-Chromium and pdftotext tests skip with the reason when the program is missing, except under
-CI (``CI=true``), where a missing program fails the test: CI never skips them silently.
-"""
+"""Stores holding a realistic lot, and the real programs the rendering tests drive
+(`programs.require_program`: skipped with the reason when missing, failed under CI=true)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
+from programs import require_program
 from report_helpers import casting_config, store_lot
 from sqlalchemy import Engine
 
 from plantqc.config import LoadedConfig
 
 
-def _require(program: str, package: str) -> str:
-    found = shutil.which(program)
-    if found is None:
-        reason = f"{program} is not installed (apt-get install {package}; scripts/system-deps.sh)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}, and CI=true does not allow skipping it")
-        pytest.skip(reason)
-    return found
-
-
 @pytest.fixture
 def chromium() -> str:
     """Headless Chromium (Debian package ``chromium``)."""
-    return _require("chromium", "chromium")
+    return require_program("chromium", "chromium")
 
 
 @pytest.fixture
 def pdftotext() -> str:
     """pdftotext and pdfinfo (Debian package ``poppler-utils``)."""
-    _require("pdfinfo", "poppler-utils")
-    return _require("pdftotext", "poppler-utils")
+    require_program("pdfinfo", "poppler-utils")
+    return require_program("pdftotext", "poppler-utils")
 
 
 @pytest.fixture

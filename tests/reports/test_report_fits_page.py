@@ -12,8 +12,6 @@ Marked ``chromium``: skipped with the reason when a program is missing, failed u
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -21,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from programs import headless_chromium, require_program
 from report_helpers import casting_config, run_engine_and_ack_all, store_lot
 
 from plantqc.reports.issue import generate_report
@@ -49,20 +48,10 @@ return [...document.querySelectorAll('table')].map(table => {
 """
 
 
-def _require(program: str, package: str) -> str:
-    found = shutil.which(program)
-    if found is None:
-        reason = f"{program} is not installed (apt-get install {package}; scripts/system-deps.sh)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}, and CI=true does not allow skipping it")
-        pytest.skip(reason)
-    return found
-
-
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The folder of LOT-0001's report (HTML and PDF), its alarms raised and acknowledged."""
-    _require("chromium", "chromium")
+    require_program("chromium", "chromium")
     folder = tmp_path_factory.mktemp("report")
     engine = connect(f"sqlite:///{folder / 'store.db'}")
     try:
@@ -78,21 +67,9 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Chromium driven through chromedriver, without scrollbars (they would take
-    their width from the column)."""
-    driver_path = _require("chromedriver", "chromium-driver")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"):
-        options.add_argument(flag)
-    options.binary_location = _require("chromium", "chromium")
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    try:
+    """Headless Chromium without scrollbars (they would take their width from the column)."""
+    with headless_chromium("--hide-scrollbars") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _measure(browser: Any, report: Path, width: int, media: str = "screen") -> list[dict]:
@@ -138,7 +115,7 @@ def test_every_table_wraps_inside_the_a4_print_column(browser: Any, report: Path
 
 def _pdf_words(report: Path) -> tuple[set[int], list[tuple[str, float, float]]]:
     """The PDF's page widths (pt) and its words with their right edge and height (pt)."""
-    pdftotext = _require("pdftotext", "poppler-utils")
+    pdftotext = require_program("pdftotext", "poppler-utils")
     bbox = subprocess.run(
         [pdftotext, "-bbox", str(report / "report.pdf"), "-"],
         capture_output=True,

@@ -8,8 +8,6 @@ skipped with the reason when a program is missing, failed under CI=true.
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import threading
 import time
@@ -19,20 +17,11 @@ from typing import Any
 import pytest
 import uvicorn
 from conftest import MESSAGE, OPERATOR, PASSWORD, Console
+from programs import headless_chromium
 
 from plantqc.web.app import create_app
 
 pytestmark = pytest.mark.chromium
-
-
-def _require(program: str, package: str) -> str:
-    found = shutil.which(program)
-    if found is None:
-        reason = f"{program} is not installed (apt-get install {package}; scripts/system-deps.sh)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}, and CI=true does not allow skipping it")
-        pytest.skip(reason)
-    return found
 
 
 @pytest.fixture
@@ -57,20 +46,9 @@ def served(console: Console) -> Iterator[str]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    """Headless Chromium driven through chromedriver, at a tablet's width."""
-    driver_path = _require("chromedriver", "chromium-driver")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1024,768"):
-        options.add_argument(flag)
-    options.binary_location = _require("chromium", "chromium")
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    try:
+    """Headless Chromium at a tablet's width."""
+    with headless_chromium("--window-size=1024,768") as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def test_an_operator_logs_in_and_acknowledges_the_active_alarm(
