@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
+from plantqc import __version__
 from plantqc.web.console import Console, Refusal
 from plantqc.web.routes import routers
 from plantqc.web.security import SessionStore
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from plantqc.config import LoadedConfig
+
+OPENAPI_URL = "/api/v1/openapi.json"
+"""The OpenAPI document of the REST API (`plantqc.web.routes.api`); pages are not in it."""
 
 SESSION_TIMEOUT_S = 15 * 60.0
 """Inactivity after which a session ends (a shared control-room screen left logged in)."""
@@ -35,7 +39,14 @@ def create_app(
 ) -> FastAPI:
     """The console over the store ``engine`` (migrated) of ``config``; ``secure_cookies``
     when it is served over TLS (the cookie is then sent only over HTTPS)."""
-    app = FastAPI(title="plantqc console", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="plantqc",
+        summary="The plantqc console's REST API, for scripts and MES integration.",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=OPENAPI_URL,
+    )
     console = Console(engine, config, SessionStore(session_timeout_s), secure_cookies)
 
     @app.exception_handler(Refusal)

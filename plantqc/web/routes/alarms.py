@@ -23,7 +23,7 @@ PRIORITY_ORDER = ("high", "medium", "low")
 
 
 def routes(console: Console) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(include_in_schema=False)  # pages; the API documents itself
     engine = console.engine
 
     @router.get("/", response_class=HTMLResponse)

@@ -14,7 +14,7 @@ from plantqc.web.security import COOKIE
 
 
 def routes(console: Console) -> APIRouter:
-    router = APIRouter()
+    router = APIRouter(include_in_schema=False)  # pages; the API documents itself
     sessions = console.sessions
 
     @router.get("/login", response_class=HTMLResponse)
