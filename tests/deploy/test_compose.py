@@ -26,8 +26,8 @@ def _bind_mounts(service: dict[str, Any]) -> list[tuple[str, str]]:
     return [(host, container) for host, container in mounts if host.startswith(".")]
 
 
-def test_compose_runs_database_migration_daemon_simulator_and_grafana() -> None:
-    assert set(SERVICES) == {"postgres", "migrate", "daemon", "simulator", "grafana"}
+def test_compose_runs_database_migration_daemon_simulator_console_and_grafana() -> None:
+    assert set(SERVICES) == {"postgres", "migrate", "daemon", "simulator", "console", "grafana"}
 
 
 def test_every_host_path_the_compose_file_names_exists() -> None:
