@@ -17,7 +17,8 @@ return of a condition and every operator note is appended to ``audit_log`` (enti
   engine and an operator changing one alarm at the same time are serialised;
 - `plantqc.alarms.conditions`: the engine's events (`apply_tag_events`, `apply_events` for one tag)
   and line conditions;
-- `plantqc.alarms.operator`: acknowledge, shelve, comment, list; shelves expiring;
+- `plantqc.alarms.operator`: acknowledge, shelve, comment, list, look one
+  up; shelves expiring;
 - `plantqc.alarms.settings`: a line's ``alarming:`` section (its false-alarm budget).
 
 The names below load their module on first use (PEP 562), so that the plant config can read
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
         ack,
         comment,
         expire_shelves,
+        get_alarm,
         list_alarms,
         require_user,
         shelve,
@@ -67,8 +69,8 @@ _HOMES = {
         "conditions",
     ),
     **dict.fromkeys(
-        ("AlarmView", "ack", "comment", "expire_shelves", "list_alarms", "require_user",
-         "shelve"),
+        ("AlarmView", "ack", "comment", "expire_shelves", "get_alarm", "list_alarms",
+         "require_user", "shelve"),
         "operator",
     ),
     "audit": "rows",
@@ -100,6 +102,7 @@ __all__ = [
     "audit",
     "comment",
     "expire_shelves",
+    "get_alarm",
     "list_alarms",
     "priority_for",
     "require_user",

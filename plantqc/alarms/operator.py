@@ -1,4 +1,5 @@
-"""What operators do with alarms (acknowledge, shelve, comment, list) and shelves expiring.
+"""What operators do with alarms (acknowledge, shelve, comment, list, look one up) and shelves
+expiring.
 
 Each action is one transaction through the state table (`plantqc.alarms.states`) on the alarm
 row as it is, locked (`plantqc.alarms.rows.locked`) until the action commits, so an action and
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -160,35 +161,49 @@ class AlarmView:
     message: str
 
 
-def list_alarms(engine: Engine, *, include_normal: bool = False) -> list[AlarmView]:
-    """Alarms, newest activity first; normal (closed) ones only with ``include_normal``."""
-    query = (
+def _views_query() -> Select[tuple[Alarm, str, str | None]]:
+    """Alarms with their line's and tag's names, newest activity first."""
+    return (
         select(Alarm, Line.name, Tag.name)
         .join(Line, Line.id == Alarm.line_id)
         .outerjoin(Tag, Tag.id == Alarm.tag_id)
         .order_by(Alarm.last_at.desc(), Alarm.id.desc())
     )
+
+
+def _view(a: Alarm, line: str, tag: str | None) -> AlarmView:
+    return AlarmView(
+        id=a.id,
+        line=line,
+        tag=tag,
+        kind=a.kind,
+        code=a.code,
+        priority=a.priority,
+        state=a.state,
+        count=a.count,
+        first_at=a.first_at,
+        last_at=a.last_at,
+        acked_by=a.acked_by,
+        shelved_until=a.shelved_until,
+        cause=a.cause,
+        action=a.action,
+        message=a.message,
+    )
+
+
+def list_alarms(engine: Engine, *, include_normal: bool = False) -> list[AlarmView]:
+    """Alarms, newest activity first; normal (closed) ones only with ``include_normal``."""
+    query = _views_query()
     if not include_normal:
         query = query.where(Alarm.state != AlarmState.NORMAL)
     with Session(engine) as session:
         rows = session.execute(query).all()
-    return [
-        AlarmView(
-            id=a.id,
-            line=line,
-            tag=tag,
-            kind=a.kind,
-            code=a.code,
-            priority=a.priority,
-            state=a.state,
-            count=a.count,
-            first_at=a.first_at,
-            last_at=a.last_at,
-            acked_by=a.acked_by,
-            shelved_until=a.shelved_until,
-            cause=a.cause,
-            action=a.action,
-            message=a.message,
-        )
-        for a, line, tag in rows
-    ]
+    return [_view(a, line, tag) for a, line, tag in rows]
+
+
+def get_alarm(engine: Engine, alarm_id: int) -> AlarmView | None:
+    """Alarm ``alarm_id`` in any state, closed ones included; None when there is none (a
+    page or the API asks for one alarm without listing them all)."""
+    with Session(engine) as session:
+        row = session.execute(_views_query().where(Alarm.id == alarm_id)).one_or_none()
+    return None if row is None else _view(*row)
