@@ -361,7 +361,8 @@ class Report(Base):
 
     A report is never rewritten: generating again issues the next version of the same scope
     (the whole lot, ``scope = ""``, or one roll, ``scope`` = its code).  ``signatures`` lists
-    ``{"role", "user", "at"}`` in signing order.
+    the electronic signatures of this version in signing order, each
+    `plantqc.users.esign.Signature.as_dict` bound to ``document_hash``.
     """
 
     __tablename__ = "reports"
@@ -379,7 +380,8 @@ class Report(Base):
     document_hash: Mapped[str] = mapped_column(String(64))
     html_path: Mapped[str] = mapped_column(Text)
     disposition: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16))  # issued | reviewed | approved
+    # issued | authored | reviewed | approved | released | held: the last signature's meaning
+    status: Mapped[str] = mapped_column(String(16))
     signatures: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
 
 
@@ -387,7 +389,8 @@ class User(Base):
     """An account of the console and the CLI: its role, its Argon2id password hash (a PHC
     string) and its lockout state (`plantqc.users.accounts`).
 
-    ``name`` is stored in lower case, so that its unique constraint ignores case.
+    ``name`` is stored in lower case, so that its unique constraint ignores case;
+    ``full_name`` is the printed name its electronic signatures show (21 CFR 11.50(a)(1)).
     """
 
     __tablename__ = "users"
@@ -395,6 +398,7 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
+    full_name: Mapped[str] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(16))  # operator | quality | admin
     password_hash: Mapped[str] = mapped_column(String(256))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -50,6 +50,7 @@ class UserInfo:
 
     id: int
     name: str
+    full_name: str
     role: str
     disabled: bool
     failed_logins: int
@@ -81,10 +82,21 @@ def normalize_name(name: str) -> str:
 
 
 def add_user(
-    engine: Engine, name: str, role: str, password: str, *, by: str, now: datetime | None = None
+    engine: Engine,
+    name: str,
+    role: str,
+    password: str,
+    *,
+    by: str,
+    full_name: str | None = None,
+    now: datetime | None = None,
 ) -> UserInfo:
-    """Create an enabled account ``name`` with ``role`` and ``password``; ``by`` is who does it."""
+    """Create an enabled account ``name`` with ``role`` and ``password``; ``by`` is who does it.
+
+    ``full_name`` is the printed name the account's signatures show; without it, the name.
+    """
     key = normalize_name(name)
+    printed = _full_name(key if full_name is None else full_name)
     try:
         role = Role(role)
     except ValueError:
@@ -98,6 +110,7 @@ def add_user(
             raise UserError(f"user {key!r} already exists (names ignore case).")
         user = User(
             name=key,
+            full_name=printed,
             role=role.value,
             password_hash=password_hash,
             disabled=False,
@@ -106,12 +119,21 @@ def add_user(
             password_changed_at=now,
         )
         session.add(user)
-        _audit(session, by, "user-add", key, now, new={"role": role.value, "disabled": False})
+        new = {"full_name": printed, "role": role.value, "disabled": False}
+        _audit(session, by, "user-add", key, now, new=new)
         try:
             session.commit()
         except IntegrityError:  # added by someone else since _find
             raise UserError(f"user {key!r} already exists (names ignore case).") from None
         return _info(user)
+
+
+def _full_name(full_name: str) -> str:
+    """``full_name`` with its spaces tidied; refused in one sentence when empty or too long."""
+    printed = " ".join(full_name.split())
+    if not printed or len(printed) > 128:
+        raise UserError(f"full name {full_name!r} must be 1 to 128 characters.")
+    return printed
 
 
 def disable_user(engine: Engine, name: str, *, by: str, now: datetime | None = None) -> UserInfo:
@@ -157,58 +179,85 @@ def authenticate(
     """The account ``name`` if ``password`` is its password and it may log in at ``now``;
     else raise `AuthenticationError`.
 
+    The check is `check_password`'s, each failure audited ``login-failed``; a successful
+    login is audited ``login``.
+    """
+    with Session(engine) as session:
+        user, old, rehashed = check_password(
+            session, name, password, now, policy, failed_action="login-failed"
+        )
+        _audit(session, user.name, "login", user.name, now, old=old, new=_lock_state(user),
+               rehashed=rehashed)  # fmt: skip
+        session.commit()
+        return _info(user)
+
+
+def check_password(
+    session: Session,
+    name: str,
+    password: str,
+    now: datetime,
+    policy: LoginPolicy | None = None,
+    *,
+    failed_action: str,
+) -> tuple[User, dict[str, Any], bool]:
+    """Account ``name`` if ``password`` is its password and it may authenticate at ``now``:
+    the one check behind a login and an electronic signature, so that a wrong password at
+    signing counts toward the lockout exactly as a failed login does.
+
     A wrong password counts a failed login; the ``policy.max_failures``-th in a row locks the
-    account for ``policy.lock_minutes``.  A disabled or locked account is refused without
-    looking at the password (and without counting).  After the lock time the count starts
-    again from zero.  A successful login resets the count, and rehashes a password hashed
-    with older parameters.
+    account for ``policy.lock_minutes`` (audited ``user-lock``).  A disabled or locked account
+    is refused without looking at the password (and without counting).  After the lock time
+    the count starts again from zero.  Success resets the count, and rehashes a password
+    hashed with older parameters.
+
+    A failure is audited as ``failed_action``, committed (so that it counts even though the
+    caller's transaction goes no further), and raised as `AuthenticationError`.  On success
+    nothing is committed: the caller audits what the authentication was for and commits.
+    Returns the account (locked for update), its lock state before the check, and whether
+    its password was rehashed.
     """
     policy = policy or LoginPolicy()
     try:
         key = normalize_name(name)
     except UserError:
         key = None
-    with Session(engine) as session:
-        user = _find(session, key, for_update=True) if key is not None else None
-        if user is None:
-            passwords.verify_nobody(password)
-            attempted = (key or name)[:64]
-            _audit(session, attempted, "login-failed", attempted, now, reason="unknown user")
-            session.commit()
-            raise AuthenticationError("unknown user or wrong password.")
-        if user.disabled:
-            _audit(session, user.name, "login-failed", user.name, now, reason="disabled")
-            session.commit()
-            raise AuthenticationError(f"user {user.name!r} is disabled.")
-        if user.locked_until is not None and now < user.locked_until:
-            _audit(session, user.name, "login-failed", user.name, now, reason="locked")
-            session.commit()
-            until = user.locked_until.isoformat(timespec="seconds")
-            raise AuthenticationError(
-                f"user {user.name!r} is locked until {until} after {user.failed_logins} "
-                "failed logins."
-            )
-        old = _lock_state(user)
-        if user.locked_until is not None:  # the lock has run out
-            user.failed_logins, user.locked_until = 0, None
-        ok, stale = passwords.verify(user.password_hash, password)
-        if not ok:
-            user.failed_logins += 1
-            _audit(session, user.name, "login-failed", user.name, now, old=old,
-                   new=_lock_state(user), reason="wrong password")  # fmt: skip
-            if user.failed_logins >= policy.max_failures:
-                user.locked_until = now + timedelta(minutes=policy.lock_minutes)
-                _audit(session, user.name, "user-lock", user.name, now,
-                       old={"locked_until": None}, new=_lock_state(user))  # fmt: skip
-            session.commit()
-            raise AuthenticationError("unknown user or wrong password.")
-        user.failed_logins = 0
-        if stale:
-            user.password_hash = passwords.rehash(password)
-        _audit(session, user.name, "login", user.name, now, old=old, new=_lock_state(user),
-               rehashed=stale)  # fmt: skip
+    user = _find(session, key, for_update=True) if key is not None else None
+    if user is None:
+        passwords.verify_nobody(password)
+        attempted = (key or name)[:64]
+        _audit(session, attempted, failed_action, attempted, now, reason="unknown user")
         session.commit()
-        return _info(user)
+        raise AuthenticationError("unknown user or wrong password.")
+    if user.disabled:
+        _audit(session, user.name, failed_action, user.name, now, reason="disabled")
+        session.commit()
+        raise AuthenticationError(f"user {user.name!r} is disabled.")
+    if user.locked_until is not None and now < user.locked_until:
+        _audit(session, user.name, failed_action, user.name, now, reason="locked")
+        session.commit()
+        until = user.locked_until.isoformat(timespec="seconds")
+        raise AuthenticationError(
+            f"user {user.name!r} is locked until {until} after {user.failed_logins} failed logins."
+        )
+    old = _lock_state(user)
+    if user.locked_until is not None:  # the lock has run out
+        user.failed_logins, user.locked_until = 0, None
+    ok, stale = passwords.verify(user.password_hash, password)
+    if not ok:
+        user.failed_logins += 1
+        _audit(session, user.name, failed_action, user.name, now, old=old,
+               new=_lock_state(user), reason="wrong password")  # fmt: skip
+        if user.failed_logins >= policy.max_failures:
+            user.locked_until = now + timedelta(minutes=policy.lock_minutes)
+            _audit(session, user.name, "user-lock", user.name, now,
+                   old={"locked_until": None}, new=_lock_state(user))  # fmt: skip
+        session.commit()
+        raise AuthenticationError("unknown user or wrong password.")
+    user.failed_logins = 0
+    if stale:
+        user.password_hash = passwords.rehash(password)
+    return user, old, stale
 
 
 def current_role(engine: Engine, name: str) -> str | None:
@@ -260,6 +309,7 @@ def _info(user: User) -> UserInfo:
     return UserInfo(
         id=user.id,
         name=user.name,
+        full_name=user.full_name,
         role=user.role,
         disabled=user.disabled,
         failed_logins=user.failed_logins,
