@@ -79,3 +79,26 @@ def log_in(client: TestClient, name: str, password: str = PASSWORD) -> str:
     response = client.post("/login", data=data)
     assert response.status_code == 303, response.text
     return csrf_token(client.get("/").text)
+
+
+# --- the alarm actions, audit trail, KPI and live overview pages: alarms raised later ---
+
+
+def raise_alarm(
+    console: Console,
+    code: str,
+    *,
+    at: datetime | None = None,
+    priority: str = "medium",
+    message: str = "raised by the test",
+) -> int:
+    """Raise alarm ``code`` on the store's one tag as the engine does, at ``at`` (default
+    now); the id of the alarm it opens."""
+    from sqlalchemy import select
+
+    with Session(console.engine) as session, session.begin():
+        tag = session.scalars(select(Tag)).one()
+        event = AlarmEvent("raise", code, at or datetime.now(UTC), priority=priority,
+                           message=message)  # fmt: skip
+        [alarm] = apply_events(session, tag.line_id, tag.id, [event])
+        return alarm.id
