@@ -19,9 +19,11 @@ References
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -361,7 +363,37 @@ def estimate_recording(
     return found
 
 
-def freeze_limits(engine: Engine, chart: ChartConfig, estimate: LimitsEstimate, user: str) -> int:
+def estimate_hash(chart: ChartConfig, estimate: LimitsEstimate) -> str:
+    """The SHA-256 (hex) of what approving ``estimate`` freezes: its chart, line and tag, its
+    center, sigma and limit lines, the data span it was estimated over and the points used.
+
+    What an electronic signature of the approval binds (`freeze_limits`): the numbers are
+    written as JSON with sorted keys, floats in their shortest round-trip form and times as
+    UTC ISO 8601, so the same estimate always hashes the same and any other estimate does not.
+    """
+    canonical = {
+        "chart": estimate.chart,
+        "line": chart.line,
+        "tag": chart.tag,
+        "center": estimate.center,
+        "sigma": estimate.sigma,
+        "lcl": estimate.lcl,
+        "ucl": estimate.ucl,
+        "data_from": estimate.data_from.astimezone(UTC).isoformat(),
+        "data_to": estimate.data_to.astimezone(UTC).isoformat(),
+        "n_used": estimate.n_used,
+    }
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def freeze_limits(
+    engine: Engine,
+    chart: ChartConfig,
+    estimate: LimitsEstimate,
+    user: str,
+    signature: Mapping[str, Any] | None = None,
+) -> int:
     """Store ``estimate`` as its chart's new frozen limits version; return the version.
 
     Earlier versions are kept.  Records who froze them, when, and from which data, and
@@ -370,8 +402,19 @@ def freeze_limits(engine: Engine, chart: ChartConfig, estimate: LimitsEstimate, 
     stays charted on the limits it was judged against): the engine charts every later sample
     on them, restarting the evaluator with every rule of the tag, and a report of any range
     shows the same (phase II, Montgomery §5.3.7).
+
+    ``signature`` is the approver's electronic signature
+    (`plantqc.users.esign.Signature.as_dict`) of `estimate_hash`: it is stored in the
+    version's ``params`` and in the audit entry, in the same transaction as the version, so
+    there is no signed approval without its limits nor frozen limits that lose their
+    signature.  A signature of other numbers is a `ValueError`: it does not sign these.
     """
     user = require_user(user, "freezing limits")
+    signed: dict[str, Any] = {}
+    if signature is not None:
+        if signature.get("content_hash") != estimate_hash(chart, estimate):
+            raise ValueError("the signature is not of this estimate (estimate_hash differs)")
+        signed = {"signature": dict(signature)}
     now = datetime.now(UTC)
     with Session(engine) as session, session.begin():
         charted = session.scalar(
@@ -390,7 +433,7 @@ def freeze_limits(engine: Engine, chart: ChartConfig, estimate: LimitsEstimate, 
             sigma_method=estimate.sigma_method,
             lcl=estimate.lcl,
             ucl=estimate.ucl,
-            params={**estimate.params, "iterations": estimate.iterations},
+            params={**estimate.params, "iterations": estimate.iterations, **signed},
             valid_from=valid_from,
             data_from=estimate.data_from,
             data_to=estimate.data_to,
@@ -416,6 +459,7 @@ def freeze_limits(engine: Engine, chart: ChartConfig, estimate: LimitsEstimate, 
                 "data_from": estimate.data_from.isoformat(),
                 "data_to": estimate.data_to.isoformat(),
                 "valid_from": valid_from.isoformat(),
+                **signed,
             },
             at=now,
         )

@@ -8,6 +8,11 @@ is worth nothing after it (session fixation, OWASP Session Management Cheat Shee
 
 Every POST form carries the session's token in a hidden field (synchroniser token pattern,
 OWASP CSRF Prevention Cheat Sheet); the cookie is also ``SameSite=Strict``.
+
+A session is one continuous period of controlled access in the sense of 21 CFR 11.200(a)(1):
+its first electronic signature takes both components (user name and password), later ones
+the password only (`WebSession.signing_components`).  A session that timed out or logged
+out is gone, so the next login's first signature takes both again.
 """
 
 from __future__ import annotations
@@ -17,20 +22,44 @@ import threading
 import time
 from dataclasses import dataclass
 
+from plantqc.users import AuthenticationError
+from plantqc.users.esign import Credentials
+
 COOKIE = "plantqc_session"
 CSRF_FIELD = "csrf_token"
 
 
 @dataclass
 class WebSession:
-    """One browser's session: who is logged in (None before login), its CSRF token, and when
-    it was last used (monotonic seconds)."""
+    """One browser's session: who is logged in (None before login), its CSRF token, when it
+    was last used (monotonic seconds), and whether its user has signed in it yet."""
 
     id: str
     csrf_token: str
     last_seen: float
     user: str | None = None
     role: str | None = None
+    signed: bool = False
+
+    @property
+    def signing_components(self) -> int:
+        """The signature components the session's next signing asks for: 2 (user name and
+        password) at its first, 1 (the password) once it has signed (21 CFR 11.200(a)(1)(i))."""
+        return 1 if self.signed else 2
+
+    def credentials(self, username: str | None, password: str) -> Credentials:
+        """What the session's next signing signs with: at its first, the user name typed
+        (`plantqc.users.esign.sign` checks it is the session's user) and the password; later
+        the session's user and the password.  An `AuthenticationError` when the first lacks
+        the user name."""
+        if self.signed:
+            assert self.user is not None  # only a logged-in session signs
+            return Credentials(self.user, password)
+        if not (username or "").strip():
+            raise AuthenticationError(
+                "the first signature of a session takes your user name as well as your password."
+            )
+        return Credentials(str(username).strip(), password)
 
     def csrf_ok(self, token: str | None) -> bool:
         """Whether ``token`` is this session's CSRF token (compared in constant time)."""
