@@ -2,19 +2,23 @@
 
 ``plantqc report --lot LOT --out DIR [--pdf]`` issues a report, ``plantqc report --compare
 LOT_A LOT_B ... --out DIR`` compares lots, and the sub-commands ``sign`` and ``verify`` act on
-issued reports; the group's own options and its sub-commands coexist because the group runs
+issued reports (``sign`` asks the signer's user name and password: an electronic signature,
+not a typed name); the group's own options and its sub-commands coexist because the group runs
 without a sub-command (``invoke_without_command``).
 """
 
 from __future__ import annotations
 
+import getpass
+import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from plantqc.cli.app import stderr
 from plantqc.cli.options import ConfigOption, DbOption, open_store
 from plantqc.errors import UserError
 
@@ -126,32 +130,95 @@ def report(
     console.print(f"  data hash: {issued.data_hash}", markup=False)
 
 
+def _signer(user: str | None, stdin: TextIO | None = None) -> str:
+    """Who signs: ``--user``, else asked at the terminal."""
+    stdin = stdin or sys.stdin
+    if user is not None:
+        return user
+    if not stdin.isatty():
+        raise UserError(
+            "standard input is not a terminal: give who signs with --user NAME "
+            "(and the password with --password-stdin)."
+        )
+    return str(typer.prompt("User name"))
+
+
+def _signing_password(from_stdin: bool, stdin: TextIO | None = None) -> str:
+    """The signer's password: the first line of standard input, or typed hidden at a terminal."""
+    stdin = stdin or sys.stdin
+    if from_stdin:
+        return stdin.readline().rstrip("\r\n")
+    if not stdin.isatty():
+        raise UserError(
+            "standard input is not a terminal: give the password there with --password-stdin."
+        )
+    return getpass.getpass("Password: ")
+
+
 @app.command("sign")
 def sign(
     report_id: ReportOption,
-    role: Annotated[str, typer.Option("--role", help="reviewer or approver.")],
-    user: Annotated[str, typer.Option("--user", help="Who signs.")],
+    meaning: Annotated[
+        str,
+        typer.Option(
+            "--meaning",
+            help="What the signature means: authored (optional, first), reviewed, approved "
+            "(by someone other than the reviewer), then released or held.  Replaces the "
+            "former --role: reviewer is --meaning reviewed, approver --meaning approved.",
+        ),
+    ],
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user",
+            help="Who signs (default: asked); authenticated by their password all the same.",
+            show_default=False,
+        ),
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help="Read the signer's password from standard input (its first line).",
+        ),
+    ] = False,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Sign an issued report as reviewer or approver (recorded in the audit log)."""
+    """Sign an issued report electronically with your user name and password (21 CFR Part 11).
+
+    The signature shows your full name, the time and its meaning, and is bound to the report's
+    document hash.  A wrong password counts toward the account's lockout like a failed login
+    and exits 1.
+    """
     from plantqc.reports.issue import parse_report_id
     from plantqc.reports.sign import sign_report
+    from plantqc.users import AuthenticationError, Credentials
 
+    report = parse_report_id(report_id)
+    name = _signer(user)
+    credentials = Credentials(name, _signing_password(password_stdin))
     engine, _ = open_store(db, config)
     try:
-        row = sign_report(engine, parse_report_id(report_id), role, user)
+        row = sign_report(engine, report, meaning, credentials)
+    except AuthenticationError as refused:
+        stderr.print(f"[bold red]error:[/] {refused}", markup=True)
+        raise typer.Exit(code=1) from None
     finally:
         engine.dispose()
+    last = row.signatures[-1]
     console.print(
-        f"signed {report_id} version {row.version} as {role} by {user}; status {row.status}",
+        f"signed {report_id} version {row.version} as {meaning} by {last['printed_name']} "
+        f"({last['user']}); status {row.status}",
         markup=False,
     )
 
 
 @app.command("verify")
 def verify(report_id: ReportOption, db: DbOption = None, config: ConfigOption = None) -> None:
-    """Recompute a report's data hash from the store; exit 1 when the data changed."""
+    """Check a report: its data hash recomputed from the store, its report.json against the
+    document hash recorded at issue, every signature bound to that hash, and the file's
+    signatures against the store's; exit 1 when any check fails."""
     from plantqc.reports.issue import parse_report_id
     from plantqc.reports.sign import verify_report
 
@@ -160,12 +227,7 @@ def verify(report_id: ReportOption, db: DbOption = None, config: ConfigOption = 
         result = verify_report(engine, parse_report_id(report_id))
     finally:
         engine.dispose()
-    if result.matches:
-        console.print(f"{result.report_id}: data unchanged ({result.recorded})", markup=False)
-        return
-    console.print(
-        f"{result.report_id}: data changed since issue: recorded {result.recorded}, "
-        f"now {result.recomputed}",
-        markup=False,
-    )
-    raise typer.Exit(code=1)
+    for check in result.checks:
+        console.print(f"{result.report_id}: {check.sentence}", markup=False)
+    if not result.ok:
+        raise typer.Exit(code=1)

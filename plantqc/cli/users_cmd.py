@@ -10,6 +10,7 @@ from typing import Annotated, TextIO
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from plantqc.cli.options import ConfigOption, DbOption, open_store
 from plantqc.errors import UserError
@@ -59,21 +60,28 @@ def _read_password(from_stdin: bool, stdin: TextIO | None = None) -> str:
 def add(
     name: NameArgument,
     role: Annotated[str, typer.Option("--role", help="operator, quality or admin.")],
+    full_name: Annotated[
+        str,
+        typer.Option(
+            "--full-name",
+            help='The printed name their electronic signatures show, e.g. "Ada Lovelace".',
+        ),
+    ],
     password_stdin: PasswordStdinOption = False,
     user: ByDefaultOption = None,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """Add a user with a role and a password of at least 12 characters."""
+    """Add a user with a role, a full name and a password of at least 12 characters."""
     from plantqc.users import add_user
 
     password = _read_password(password_stdin)
     engine, _ = open_store(db, config)
     try:
-        added = add_user(engine, name, role, password, by=_by(user))
+        added = add_user(engine, name, role, password, by=_by(user), full_name=full_name)
     finally:
         engine.dispose()
-    console.print(f"user {added.name} added ({added.role})")
+    console.print(f"user {added.name} ({added.full_name}) added ({added.role})", markup=False)
 
 
 @app.command("disable")
@@ -132,14 +140,14 @@ def list_(
         typer.echo(json.dumps([u.as_dict() for u in users], indent=1))
         return
     table = Table(title=f"{len(users)} user(s)", title_justify="left")
-    for column in ("name", "role", "state", "failed logins", "password changed"):
+    for column in ("name", "full name", "role", "state", "failed logins", "password changed"):
         table.add_column(column)
     for u in users:
         state = "disabled" if u.disabled else "enabled"
         if u.locked_until is not None:
             state += f", locked until {u.locked_until.isoformat(timespec='seconds')}"
         table.add_row(
-            u.name, u.role, state, str(u.failed_logins),
+            u.name, Text(u.full_name), u.role, state, str(u.failed_logins),
             u.password_changed_at.isoformat(timespec="seconds"),
         )  # fmt: skip
     console.print(table)

@@ -96,11 +96,12 @@ def _refuse_signed(engine: Engine, folder: Path) -> bool:
         return False
     with Session(engine) as session:
         row = session.get(Report, doc.get("id")) if isinstance(doc.get("id"), int) else None
-        # the file and the record both hold each signature: one entry per role
+        # the file and the record both hold each signature: one entry per meaning (per role in
+        # the sign-offs by typed name from before electronic signatures)
         signed = [*(doc.get("signatures") or []), *(row.signatures if row else [])]
-        by_role = {s["role"]: s for s in signed}
-    if by_role:
-        who = ", ".join(f"{s['role']} {s['user']}" for s in by_role.values())
+        by_meaning = {s.get("meaning", s.get("role")): s for s in signed}
+    if by_meaning:
+        who = ", ".join(f"{s['user']} ({meaning})" for meaning, s in by_meaning.items())
         raise UserError(
             f"{folder} holds report {doc['report_id']} version {doc.get('version')}, signed by "
             f"{who}; a signed report is immutable, so write the new version to another --out."

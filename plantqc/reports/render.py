@@ -24,6 +24,8 @@ from plantqc.reports.compute import unit_symbol
 from plantqc.reports.content import ReportContent
 from plantqc.reports.data import ImageRecord
 from plantqc.reports.evidence import thickness_profile
+from plantqc.reports.signoff import still_to_sign
+from plantqc.users.esign import Signature
 
 SIGNATURES_START = "<!-- signatures -->"
 SIGNATURES_END = "<!-- /signatures -->"
@@ -173,9 +175,14 @@ def render_report(content: ReportContent, doc: dict[str, Any], out_dir: Path) ->
 
 
 def render_signatures(doc: dict[str, Any]) -> Markup:
-    """The reviewer / approver block of ``doc`` (names and times once signed)."""
-    by_role = {s["role"]: s for s in doc.get("signatures", [])}
-    return Markup(_ENV.get_template("signatures.html.j2").render(by_role=by_role))
+    """The signature block of ``doc`` (§11.50): per signature its meaning, printed name, user
+    name, date and time with zone and the content hash it is bound to; then what is still to
+    sign (`plantqc.reports.signoff.still_to_sign`)."""
+    signatures = [Signature.from_dict(s) for s in doc.get("signatures", [])]
+    pending = still_to_sign(doc.get("signatures", []), doc["disposition"]["decision"])
+    return Markup(
+        _ENV.get_template("signatures.html.j2").render(signatures=signatures, pending=pending)
+    )
 
 
 def replace_signatures(html: str, doc: dict[str, Any]) -> str:

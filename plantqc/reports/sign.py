@@ -1,18 +1,23 @@
-"""Signing and verifying issued reports.
+"""Signing and verifying issued reports with electronic signatures (21 CFR Part 11).
 
-A report is signed first by a reviewer, then by an approver who is someone else (four eyes).
-Each signature is appended to the report's record and to the audit log, and fills the
-signature block of the HTML (and its PDF); nothing else in the files changes, and the
-document hash recorded at issue must still match, so a report altered after issue cannot be
-signed.  Only the newest version of a lot's (roll's) report can be signed.
+A report version is signed by meaning (`plantqc.reports.signoff`): authored (optional),
+reviewed, approved by someone other than the reviewer, then released or held.  Each signer
+gives their own user name and password (`plantqc.users.esign.sign`); their role must be
+granted ``report.sign`` (and ``lot.release`` / ``lot.hold`` to release or hold).  The
+signature is bound to the document hash recorded at issue, which the files must still match,
+so a report altered after issue cannot be signed; only the newest version of a lot's (roll's)
+report can be.  Each signature goes to the report's record, to its ``report.json`` and to the
+audit log (``report-sign``), and fills the signature block of the HTML (and its PDF); nothing
+else in the files changes.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -30,87 +35,152 @@ from plantqc.reports.issue import (
 )
 from plantqc.reports.pdf import print_pdf
 from plantqc.reports.render import replace_signatures
+from plantqc.reports.signoff import refusal
 from plantqc.store.audit import record_audit
-from plantqc.store.models import Report
+from plantqc.store.models import Report, User
+from plantqc.users.esign import Credentials, Signature, sign
+from plantqc.users.roles import Action, may
 
-ROLES = ("reviewer", "approver")
-STATUS_AFTER = {"reviewer": "reviewed", "approver": "approved"}
+ENTITY = "report"
+NEEDS: dict[str, tuple[Action, ...]] = {
+    "released": (Action.REPORT_SIGN, Action.LOT_RELEASE),
+    "held": (Action.REPORT_SIGN, Action.LOT_HOLD),
+}
+"""What a signer's role must be granted to sign as a meaning; any other needs report.sign."""
 
 
-def _load(session: Session, report_id: int) -> Report:
-    row = session.get(Report, report_id)
+def _load(session: Session, report_id: int, *, for_update: bool = False) -> Report:
+    row = session.get(Report, report_id, with_for_update=for_update)
     if row is None:
         raise UserError(f"there is no report {report_code(report_id)}.")
     return row
 
 
-def sign_report(engine: Engine, report_id: int, role: str, user: str) -> Report:
-    """Sign report ``report_id`` as ``role`` (reviewer | approver) by ``user``.
+def _check_signable(session: Session, row: Report, meaning: str) -> None:
+    """Refuse (`UserError`) to sign ``row`` as ``meaning`` whoever signs: a newer version,
+    signatures by typed name from before electronic signatures, the order of the sign-off, or
+    files that no longer hold the report as issued."""
+    code = report_code(row.id)
+    newest = session.execute(
+        select(func.max(Report.version)).where(
+            Report.lot_id == row.lot_id, Report.scope == row.scope
+        )
+    ).scalar()
+    if newest is not None and newest > row.version:
+        raise UserError(
+            f"report {code} is version {row.version}, superseded by version {newest}; "
+            "sign the newest version."
+        )
+    signed = list(row.signatures or [])
+    if any("meaning" not in s for s in signed):
+        raise UserError(
+            f"report {code} carries sign-offs by typed name from before electronic "
+            "signatures; issue a new version to sign it."
+        )
+    refused = refusal(code, signed, meaning, row.disposition)
+    if refused is not None:
+        raise UserError(refused)
+    folder = Path(row.html_path).parent
+    doc = read_document(folder)
+    if doc is None or document_hash(doc) != row.document_hash:
+        raise UserError(
+            f"{folder / REPORT_JSON} no longer holds report {code} as issued "
+            "(its document hash differs); it cannot be signed."
+        )
 
-    Appends ``report-sign`` to the audit log and fills the signature block of the report's
-    files.  Raises a `UserError` when the role is signed already, the approver comes before
-    the reviewer or is the same person, a newer version exists, or the files changed.
+
+def sign_report(
+    engine: Engine,
+    report_id: int,
+    meaning: str,
+    credentials: Credentials,
+    *,
+    as_user: str | None = None,
+    components: int = 2,
+) -> Report:
+    """Sign report ``report_id`` as ``meaning`` with the signer's ``credentials``.
+
+    The report is checked before the credentials are (so that nobody types a password for a
+    signature that cannot be made) and again, locked, after: it may have been signed
+    meanwhile.  ``as_user`` and ``components`` are `plantqc.users.esign.sign`'s.  Appends
+    ``report-sign`` to the audit log with the signature, sets the report's status to the
+    meaning, and fills the signature block of its files.  Raises a `UserError` (one sentence)
+    when the credentials are refused, the signer's role may not sign, the meaning is signed
+    already or out of order, the approver is the reviewer, a newer version exists, or the
+    files changed.
     """
-    if role not in ROLES:
-        raise UserError(f"--role {role!r} is not one of: {', '.join(ROLES)}.")
-    if not user.strip():
-        raise UserError("signing needs the name of who signs (--user).")
-    code = report_code(report_id)
-    with Session(engine, expire_on_commit=False) as session, session.begin():
+    with Session(engine) as session:
         row = _load(session, report_id)
-        newest = session.execute(
-            select(func.max(Report.version)).where(
-                Report.lot_id == row.lot_id, Report.scope == row.scope
-            )
-        ).scalar()
-        if newest is not None and newest > row.version:
+        _check_signable(session, row, meaning)
+        content_hash = row.document_hash
+    signature = sign(
+        engine, credentials, meaning, content_hash, as_user=as_user, components=components
+    )
+    code = report_code(report_id)
+    with Session(engine, expire_on_commit=False) as session:
+        row = _load(session, report_id, for_update=True)
+        _refuse_unauthorised(session, row, signature)
+        _check_signable(session, row, meaning)
+        signed = list(row.signatures or [])
+        reviewer = next((s["user"] for s in signed if s["meaning"] == "reviewed"), None)
+        if meaning == "approved" and signature.user == reviewer:
             raise UserError(
-                f"report {code} is version {row.version}, superseded by version {newest}; "
-                "sign the newest version."
+                f"{signature.user} reviewed report {code}; the approver must be someone else "
+                "(four eyes)."
             )
-        signatures = list(row.signatures or [])
-        done = {s["role"]: s for s in signatures}
-        if role in done:
-            raise UserError(
-                f"report {code} is already signed as {role} by {done[role]['user']} at "
-                f"{done[role]['at']}; a signed report is immutable."
-            )
-        if role == "approver" and "reviewer" not in done:
-            raise UserError(f"report {code} has no reviewer signature yet; review comes first.")
-        if any(s["user"] == user for s in signatures):
-            raise UserError(
-                f"{user} already signed report {code}; reviewer and approver must be two people."
-            )
-        folder = Path(row.html_path).parent
-        doc = read_document(folder)
-        if doc is None or document_hash(doc) != row.document_hash:
-            raise UserError(
-                f"{folder / REPORT_JSON} no longer holds report {code} as issued "
-                "(its document hash differs); it cannot be signed."
-            )
-        now = datetime.now(UTC)
-        signatures.append({"role": role, "user": user, "at": now.isoformat()})
-        row.signatures, row.status = signatures, STATUS_AFTER[role]
+        record = signature.as_dict()
+        signed.append(record)
+        row.signatures, row.status = signed, meaning
         record_audit(
             session,
-            user,
+            signature.user,
             "report-sign",
-            "report",
+            ENTITY,
             row.id,
             {
                 "report": code,
-                "role": role,
                 "version": row.version,
                 "lot_id": row.lot_id,
                 "scope": row.scope,
                 "data_hash": row.data_hash,
                 "document_hash": row.document_hash,
+                "signature": record,
             },
-            at=now,
+            at=signature.at,
         )
-        doc["signatures"] = signatures
+        folder = Path(row.html_path).parent
+        doc = read_document(folder)
+        if doc is None:  # removed since _check_signable read it
+            raise UserError(f"the files of report {code} are no longer in {folder}.")
+        doc["signatures"] = signed
         _write_signed(folder, doc)
+        session.commit()
     return row
+
+
+def _refuse_unauthorised(session: Session, row: Report, signature: Signature) -> None:
+    """Refuse, audited ``permission-denied`` on the report, a signer whose role may not sign as
+    the signature's meaning (the refusal and its audit entry are committed)."""
+    role = session.scalars(select(User.role).where(User.name == signature.user)).one()
+    needed = NEEDS.get(signature.meaning, (Action.REPORT_SIGN,))
+    missing = [a for a in needed if not may(role, a)]
+    if not missing:
+        return
+    code = report_code(row.id)
+    record_audit(
+        session,
+        signature.user,
+        "permission-denied",
+        ENTITY,
+        row.id,
+        {"report": code, "meaning": signature.meaning, "role": role, "needs": missing},
+        at=signature.at,
+    )
+    session.commit()
+    raise UserError(
+        f"{signature.user} has role {role}, which may not sign report {code} as "
+        f"{signature.meaning} (that needs {', '.join(missing)})."
+    )
 
 
 def _write_signed(folder: Path, doc: dict[str, object]) -> None:
@@ -129,26 +199,46 @@ def _write_signed(folder: Path, doc: dict[str, object]) -> None:
 
 
 @dataclass(frozen=True)
+class Check:
+    """One check of a report: whether it passed, and the sentence that says what was found."""
+
+    passed: bool
+    sentence: str
+
+
+@dataclass(frozen=True)
 class Verification:
-    """The data hash a report recorded and the one recomputed from the store now."""
+    """A report's checks: its data hash recorded and recomputed from the store now, and the
+    checks of its files and signatures (`verify_report`)."""
 
     report_id: str
     recorded: str
     recomputed: str
+    checks: tuple[Check, ...]
 
     @property
     def matches(self) -> bool:
+        """Whether the data the report was computed from is unchanged."""
         return self.recorded == self.recomputed
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check passed."""
+        return all(c.passed for c in self.checks)
 
 
 def verify_report(engine: Engine, report_id: int) -> Verification:
-    """Recompute the data hash of report ``report_id`` from the store, over the same range."""
+    """Check report ``report_id``: its data hash recomputed from the store over the same range;
+    its ``report.json`` still hashing to the document hash recorded at issue; every signature
+    (in the store and in the file) bound to that hash; the file's signatures the store's."""
+    code = report_code(report_id)
     with Session(engine) as session:
         row = _load(session, report_id)
-        recorded, folder = row.data_hash, Path(row.html_path).parent
+        recorded, document = row.data_hash, row.document_hash
+        stored, folder = list(row.signatures or []), Path(row.html_path).parent
     doc = read_document(folder)
     if doc is None or doc.get("id") != report_id:
-        raise UserError(f"the files of report {report_code(report_id)} are not in {folder}.")
+        raise UserError(f"the files of report {code} are not in {folder}.")
     data = find_lot(
         engine,
         doc["lot"]["code"],
@@ -156,4 +246,58 @@ def verify_report(engine: Engine, report_id: int) -> Verification:
         roll=doc["roll"],
         until=datetime.fromisoformat(doc["range"]["end"]),
     )
-    return Verification(report_code(report_id), recorded, data_hash(engine, data))
+    recomputed = data_hash(engine, data)
+    checks = [
+        Check(True, f"data unchanged ({recorded}).")
+        if recomputed == recorded
+        else Check(False, f"data changed since issue: recorded {recorded}, now {recomputed}."),
+        _document_check(doc, document),
+        *_binding_checks(stored, list(doc.get("signatures") or []), document),
+        _same_signatures_check(stored, list(doc.get("signatures") or [])),
+    ]
+    return Verification(code, recorded, recomputed, tuple(checks))
+
+
+def _document_check(doc: dict[str, Any], recorded: str) -> Check:
+    now = document_hash(doc)
+    if now == recorded:
+        return Check(True, f"{REPORT_JSON} holds the report as issued (document hash {recorded}).")
+    return Check(
+        False,
+        f"{REPORT_JSON} no longer holds the report as issued: it hashes to {now}, "
+        f"the record says {recorded}.",
+    )
+
+
+def _binding_checks(
+    stored: list[dict[str, Any]], in_file: list[dict[str, Any]], recorded: str
+) -> list[Check]:
+    """One failed check per signature (the store's, then the file's that differ from them) not
+    bound to ``recorded``; else one passed check for all of them."""
+    signatures = [("the store", s) for s in stored]
+    signatures += [(REPORT_JSON, s) for s in in_file if s not in stored]
+    failed = []
+    for where, s in signatures:
+        what = f"the {s.get('meaning', s.get('role'))} signature by {s.get('user')} in {where}"
+        bound = s.get("content_hash")
+        if bound is None:
+            failed.append(Check(False, f"{what} is by typed name, bound to no content."))
+        elif bound != recorded:
+            failed.append(
+                Check(False, f"{what} is bound to {bound}, not to the document hash {recorded}.")
+            )
+    if failed:
+        return failed
+    if not signatures:
+        return [Check(True, "no signatures yet.")]
+    return [Check(True, f"{len(signatures)} signature(s) bound to the document hash.")]
+
+
+def _same_signatures_check(stored: list[dict[str, Any]], in_file: list[dict[str, Any]]) -> Check:
+    if in_file == stored:
+        return Check(True, f"{REPORT_JSON} holds the {len(stored)} signature(s) the store records.")
+    return Check(
+        False,
+        f"{REPORT_JSON} holds {len(in_file)} signature(s) that differ from the {len(stored)} "
+        "the store records.",
+    )

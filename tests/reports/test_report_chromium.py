@@ -18,8 +18,10 @@ from plantqc.config import LoadedConfig
 from plantqc.reports.issue import generate_report
 from plantqc.reports.pdf import screenshot
 from plantqc.reports.sign import sign_report
+from plantqc.users import Credentials, add_user
 
 pytestmark = pytest.mark.chromium
+PASSWORD = "correct horse battery"
 
 
 def _pdf_text(pdf: Path) -> str:
@@ -78,7 +80,8 @@ def test_signing_reprints_the_pdf_with_the_signature(
     lot: dict[str, int],
     tmp_path: Path,
 ) -> None:
+    add_user(sqlite_store, "qe.lee", "quality", PASSWORD, by="root", full_name="Lee Quinn")
     report = generate_report(sqlite_store, "LOT-0001", tmp_path / "out", loaded=config, pdf=True)
-    assert "qe.lee" not in _pdf_text(report.folder / "report.pdf")
-    sign_report(sqlite_store, report.id, "reviewer", "qe.lee")
-    assert "qe.lee" in _pdf_text(report.folder / "report.pdf")
+    assert "Lee Quinn" not in _pdf_text(report.folder / "report.pdf")
+    sign_report(sqlite_store, report.id, "reviewed", Credentials("qe.lee", PASSWORD))
+    assert "Lee Quinn" in _pdf_text(report.folder / "report.pdf")

@@ -1,8 +1,10 @@
 """`plantqc report`: issue, compare, sign and verify from the command line; errors in one
-sentence with exit status 2."""
+sentence with exit status 2 (a refused password and a failed verification: exit 1)."""
 
 from __future__ import annotations
 
+import getpass
+import io
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -14,14 +16,17 @@ from typer.testing import CliRunner
 
 import spc
 from plantqc.cli import app
-from plantqc.cli.report_cmd import expand_compare
+from plantqc.cli.report_cmd import _signing_password, expand_compare
 from plantqc.config import load_config
-from plantqc.store import find_tag
+from plantqc.store import SampleRow, find_tag, insert_samples
 from plantqc.store.lots import record_lot
+from plantqc.users import add_user, list_users
+
+PASSWORD = "correct horse battery"
 
 
-def _run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, ["report", *args])
+def _run(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["report", *args], input=stdin)
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -39,16 +44,142 @@ def test_report_writes_html_and_json_and_prints_the_decision(cli_db: list[str], 
     assert json.loads((tmp_path / "out" / "report.json").read_text())["version"] == 1
 
 
-def test_sign_and_verify_commands(cli_db: list[str], tmp_path: Path) -> None:
-    _run("--lot", "LOT-0001", "--out", str(tmp_path / "out"), *cli_db)
-    code, out, _ = _run("sign", "--report", "QC-000001", "--role", "reviewer", "--user", "qe.lee",
-                        *cli_db)  # fmt: skip
+@pytest.fixture
+def issued_cli(sqlite_store: Engine, cli_db: list[str], tmp_path: Path) -> Path:
+    """QC-000001 issued by the command to ``out/``, quality engineer qe.lee (Lee Quinn) and
+    operator op.kim in the store; returns the folder."""
+    add_user(sqlite_store, "qe.lee", "quality", PASSWORD, by="root", full_name="Lee Quinn")
+    add_user(sqlite_store, "op.kim", "operator", PASSWORD, by="root", full_name="Kim Operator")
+    assert _run("--lot", "LOT-0001", "--out", str(tmp_path / "out"), *cli_db)[0] == 0
+    return tmp_path / "out"
+
+
+def _sign(cli_db: list[str], *args: str, stdin: str | None = PASSWORD + "\n") -> tuple:
+    return _run("sign", "--report", "QC-000001", *args, *cli_db, stdin=stdin)
+
+
+def test_sign_authenticates_the_signer_and_prints_their_printed_name(
+    cli_db: list[str], issued_cli: Path
+) -> None:
+    code, out, _ = _sign(cli_db, "--meaning", "reviewed", "--user", "qe.lee", "--password-stdin")
     assert (code, out.strip()) == (
         0,
-        "signed QC-000001 version 1 as reviewer by qe.lee; status reviewed",
+        "signed QC-000001 version 1 as reviewed by Lee Quinn (qe.lee); status reviewed",
     )
+
+
+def test_sign_with_a_wrong_password_is_one_sentence_exit_1_and_counts_toward_the_lockout(
+    sqlite_store: Engine, cli_db: list[str], issued_cli: Path
+) -> None:
+    code, _, err = _sign(
+        cli_db, "--meaning", "reviewed", "--user", "qe.lee", "--password-stdin", stdin="nope\n"
+    )
+    assert (code, err.strip()) == (1, "error: unknown user or wrong password.")
+    assert [u.failed_logins for u in list_users(sqlite_store) if u.name == "qe.lee"] == [1]
+
+
+def test_sign_without_a_terminal_or_password_stdin_is_refused_in_one_sentence(
+    cli_db: list[str], issued_cli: Path
+) -> None:
+    code, _, err = _sign(cli_db, "--meaning", "reviewed", "--user", "qe.lee", stdin="")
+    assert (code, err.strip()) == (
+        2,
+        "error: standard input is not a terminal: give the password there with --password-stdin.",
+    )
+
+
+def test_sign_without_a_terminal_needs_the_user_option(cli_db: list[str], issued_cli: Path) -> None:
+    code, _, err = _sign(cli_db, "--meaning", "reviewed", "--password-stdin")
+    assert code == 2 and err.startswith("error: standard input is not a terminal: give who signs")
+
+
+def test_an_operator_may_not_sign_and_is_refused_in_one_sentence(
+    sqlite_store: Engine, cli_db: list[str], issued_cli: Path
+) -> None:
+    code, _, err = _sign(cli_db, "--meaning", "reviewed", "--user", "op.kim", "--password-stdin")
+    assert (code, err.strip()) == (
+        2,
+        "error: op.kim has role operator, which may not sign report QC-000001 as reviewed "
+        "(that needs report.sign).",
+    )
+
+
+def test_the_role_option_is_replaced_by_meaning(cli_db: list[str], issued_cli: Path) -> None:
+    code, _, err = _sign(cli_db, "--role", "reviewer", "--user", "qe.lee", "--password-stdin")
+    assert code == 2 and "No such option: --role" in err
+    code, out, _ = _run("sign", "--help")
+    assert "reviewer is --meaning reviewed" in " ".join(out.replace("│", " ").split())
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_at_a_terminal_the_password_is_asked_without_echo(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = []
+    monkeypatch.setattr(getpass, "getpass", lambda prompt: asked.append(prompt) or PASSWORD)
+    assert _signing_password(False, _Terminal()) == PASSWORD and asked == ["Password: "]
+
+
+def _verify(cli_db: list[str]) -> tuple[int, list[str]]:
     code, out, _ = _run("verify", "--report", "1", *cli_db)
-    assert code == 0 and out.startswith("QC-000001: data unchanged")
+    return code, out.splitlines()
+
+
+def test_verify_of_an_intact_signed_report_prints_one_line_per_check(
+    cli_db: list[str], issued_cli: Path
+) -> None:
+    _sign(cli_db, "--meaning", "reviewed", "--user", "qe.lee", "--password-stdin")
+    code, lines = _verify(cli_db)
+    document = json.loads((issued_cli / "report.json").read_text())["signatures"][0]
+    assert code == 0
+    assert lines[0].startswith("QC-000001: data unchanged (")
+    assert lines[1:] == [
+        "QC-000001: report.json holds the report as issued "
+        f"(document hash {document['content_hash']}).",
+        "QC-000001: 1 signature(s) bound to the document hash.",
+        "QC-000001: report.json holds the 1 signature(s) the store records.",
+    ]
+
+
+def test_verify_finds_a_number_edited_in_report_json(cli_db: list[str], issued_cli: Path) -> None:
+    path = issued_cli / "report.json"
+    doc = json.loads(path.read_text())
+    doc["characteristics"][0]["mean"] += 0.001
+    path.write_text(json.dumps(doc, indent=1))
+    code, lines = _verify(cli_db)
+    assert code == 1
+    [failed] = [line for line in lines if "no longer holds" in line]
+    assert failed.startswith("QC-000001: report.json no longer holds the report as issued: ")
+
+
+def test_verify_finds_a_signature_edited_in_report_json(
+    cli_db: list[str], issued_cli: Path
+) -> None:
+    _sign(cli_db, "--meaning", "reviewed", "--user", "qe.lee", "--password-stdin")
+    path = issued_cli / "report.json"
+    doc = json.loads(path.read_text())
+    recorded = doc["signatures"][0]["content_hash"]
+    doc["signatures"][0]["content_hash"] = "0" * 64
+    path.write_text(json.dumps(doc, indent=1))
+    code, lines = _verify(cli_db)
+    assert code == 1
+    assert lines[2:] == [
+        "QC-000001: the reviewed signature by qe.lee in report.json is bound to "
+        f"{'0' * 64}, not to the document hash {recorded}.",
+        "QC-000001: report.json holds 1 signature(s) that differ from the 1 the store records.",
+    ]
+
+
+def test_verify_finds_changed_data(
+    sqlite_store: Engine, cli_db: list[str], issued_cli: Path
+) -> None:
+    tag = find_tag(sqlite_store, LINE, "dry_thickness_um").tag_id
+    insert_samples(sqlite_store, [SampleRow(tag, T0 + timedelta(seconds=100.5), 2.0)])
+    code, lines = _verify(cli_db)
+    assert code == 1 and lines[0].startswith("QC-000001: data changed since issue: recorded ")
+    assert lines[1:] and all("data" not in line for line in lines[1:])
 
 
 def test_a_lot_without_data_is_one_sentence_and_exit_2(
