@@ -188,3 +188,10 @@ def test_without_javascript_the_overview_reloads_itself(client: TestClient) -> N
     log_in(client, OPERATOR)
     page = client.get("/").text
     assert '<noscript><meta http-equiv="refresh" content="15"></noscript>' in page
+
+
+def test_a_typed_note_is_shown_as_text_not_markup(client: TestClient, console: Console) -> None:
+    token = log_in(client, OPERATOR)
+    _post(client, console, "comment", token, cause="<script>alert(1)</script>")
+    for page in (client.get(f"/alarms/{console.alarm_id}").text, client.get("/audit").text):
+        assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
