@@ -19,6 +19,7 @@ from plantqc.users import AuthenticationError, authenticate
 
 runner = CliRunner()
 PASSWORD = "correct horse battery"
+FULL = "--full-name=Quinn Mallory"
 
 
 def run(*args: str, stdin: str | None = None) -> tuple[int, str]:
@@ -35,18 +36,39 @@ def db(tmp_path: Path) -> str:
 
 def test_add_with_password_stdin_then_list_json_shows_the_user_without_a_hash(db: str) -> None:
     code, output = run(
-        "users", "add", "Quinn", "--role", "quality", "--password-stdin", "--db", db,
+        "users", "add", "Quinn", "--role", "quality", FULL, "--password-stdin", "--db", db,
         stdin=PASSWORD + "\n",
     )  # fmt: skip
-    assert (code, output.strip()) == (0, "user quinn added (quality)")
+    assert (code, output.strip()) == (0, "user quinn (Quinn Mallory) added (quality)")
     code, output = run("users", "list", "--json", "--db", db)
     [user] = json.loads(output)
-    assert (code, user["name"], user["role"], user["disabled"]) == (0, "quinn", "quality", False)
+    assert (code, user["name"], user["full_name"], user["role"], user["disabled"]) == (
+        0,
+        "quinn",
+        "Quinn Mallory",
+        "quality",
+        False,
+    )
     assert "password_hash" not in user and "$argon2" not in output
 
 
+def test_add_needs_the_full_name_its_signatures_show(db: str) -> None:
+    code, output = run(
+        "users", "add", "quinn", "--role", "quality", "--password-stdin", "--db", db,
+        stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    assert code == 2 and "Missing option '--full-name'" in output
+
+
+def test_list_shows_the_full_name(db: str) -> None:
+    add = ("users", "add", "quinn", "--role", "quality", FULL, "--password-stdin", "--db", db)
+    assert run(*add, stdin=PASSWORD + "\n")[0] == 0
+    code, output = run("users", "list", "--db", db)
+    assert code == 0 and "full name" in output and "Quinn Mallory" in output
+
+
 def test_add_without_password_stdin_when_stdin_is_not_a_terminal_is_refused(db: str) -> None:
-    code, output = run("users", "add", "quinn", "--role", "quality", "--db", db, stdin="")
+    code, output = run("users", "add", "quinn", "--role", "quality", FULL, "--db", db, stdin="")
     assert code == 2
     assert output.strip() == (
         "error: standard input is not a terminal: give the password there with --password-stdin."
@@ -55,7 +77,7 @@ def test_add_without_password_stdin_when_stdin_is_not_a_terminal_is_refused(db: 
 
 def test_add_with_a_short_password_is_one_sentence_and_exit_2(db: str) -> None:
     code, output = run(
-        "users", "add", "quinn", "--role", "quality", "--password-stdin", "--db", db,
+        "users", "add", "quinn", "--role", "quality", FULL, "--password-stdin", "--db", db,
         stdin="too short\n",
     )  # fmt: skip
     assert (code, output.strip()) == (
@@ -66,7 +88,7 @@ def test_add_with_a_short_password_is_one_sentence_and_exit_2(db: str) -> None:
 
 def test_add_with_an_unknown_role_is_one_sentence_and_exit_2(db: str) -> None:
     code, output = run(
-        "users", "add", "quinn", "--role", "boss", "--password-stdin", "--db", db,
+        "users", "add", "quinn", "--role", "boss", FULL, "--password-stdin", "--db", db,
         stdin=PASSWORD + "\n",
     )  # fmt: skip
     assert (code, output.strip()) == (
@@ -77,7 +99,7 @@ def test_add_with_an_unknown_role_is_one_sentence_and_exit_2(db: str) -> None:
 
 def test_reset_password_from_stdin_replaces_the_password(db: str) -> None:
     new = "a brand new passphrase"
-    add = ("users", "add", "quinn", "--role", "quality", "--password-stdin", "--db", db)
+    add = ("users", "add", "quinn", "--role", "quality", FULL, "--password-stdin", "--db", db)
     assert run(*add, stdin=PASSWORD + "\n")[0] == 0
     assert (
         run("users", "reset-password", "quinn", "--password-stdin", "--db", db, stdin=new)[0] == 0
@@ -90,7 +112,7 @@ def test_reset_password_from_stdin_replaces_the_password(db: str) -> None:
 
 
 def test_a_disabled_user_cannot_log_in(db: str) -> None:
-    add = ("users", "add", "quinn", "--role", "quality", "--password-stdin", "--db", db)
+    add = ("users", "add", "quinn", "--role", "quality", FULL, "--password-stdin", "--db", db)
     assert run(*add, stdin=PASSWORD + "\n")[0] == 0
     assert run("users", "disable", "quinn", "--user", "root", "--db", db) == (
         0,
