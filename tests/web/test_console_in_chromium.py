@@ -73,3 +73,45 @@ def test_an_operator_logs_in_and_acknowledges_the_active_alarm(
     assert browser.find_element(By.ID, "acked-by").text == OPERATOR
     history = browser.find_element(By.ID, "history").text
     assert "alarm-ack" in history and "die lip cleaned" in history
+
+
+# --- shelving in the browser, and the overview keeping itself current ---
+
+
+def test_an_operator_shelves_an_alarm_and_the_overview_shows_a_new_one_without_reload(
+    served: str, browser: Any, console: Console
+) -> None:
+    from conftest import raise_alarm
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from plantqc.web.routes.alarms import LIVE_EVERY_S
+
+    browser.get(f"{served}/login")
+    browser.find_element(By.ID, "username").send_keys(OPERATOR)
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "login").click()
+    WebDriverWait(browser, 10).until(expected_conditions.url_to_be(f"{served}/"))
+
+    browser.get(f"{served}/alarms/{console.alarm_id}")
+    Select(browser.find_element(By.ID, "shelve-minutes")).select_by_value("60")
+    browser.find_element(By.ID, "shelve-reason").send_keys("gauge being recalibrated")
+    button = browser.find_element(By.ID, "shelve")
+    button.click()
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(button))
+    assert browser.find_element(By.ID, "state").text == "shelved"
+    assert browser.find_element(By.ID, "shelved-until").text.endswith("+00:00")
+    assert "gauge being recalibrated" in browser.find_element(By.ID, "history").text
+
+    browser.get(f"{served}/")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Open alarms (0)"
+    assert MESSAGE in browser.find_element(By.ID, f"alarm-{console.alarm_id}").text
+    browser.execute_script("window.sameDocument = true")  # gone if the page reloads
+    new_id = raise_alarm(console, "sensor:stuck", priority="high", message="gauge stuck")
+    row = WebDriverWait(browser, 3 * LIVE_EVERY_S).until(
+        expected_conditions.presence_of_element_located((By.ID, f"alarm-{new_id}"))
+    )
+    assert "gauge stuck" in row.text and "active-unacknowledged" in row.text
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Open alarms (1)"
+    assert browser.execute_script("return window.sameDocument === true")
