@@ -16,9 +16,21 @@ from typing import Any
 
 import pytest
 import uvicorn
-from conftest import MESSAGE, OPERATOR, PASSWORD, Console
+from conftest import (
+    MESSAGE,
+    OPERATOR,
+    PASSWORD,
+    QUALITY,
+    QUALITY_NAME,
+    SPEED,
+    Console,
+    Issued,
+    Plant,
+)
 from programs import headless_chromium
+from serving import serving
 
+from plantqc.charting.limits import limit_versions
 from plantqc.web.app import create_app
 
 pytestmark = pytest.mark.chromium
@@ -73,6 +85,74 @@ def test_an_operator_logs_in_and_acknowledges_the_active_alarm(
     assert browser.find_element(By.ID, "acked-by").text == OPERATOR
     history = browser.find_element(By.ID, "history").text
     assert "alarm-ack" in history and "die lip cleaned" in history
+
+
+# --- signing in the browser: a report signed with password re-entry; limits refused to operators
+
+
+@pytest.fixture
+def served_plant(plant: Plant, issued: Issued) -> Iterator[str]:
+    """The console over `plant` (its reports issued), served until the test ends."""
+    with serving(create_app(plant.engine, plant.loaded)) as url:
+        yield url
+
+
+def _click_through(browser: Any, element_id: str) -> None:
+    """Click ``element_id`` and wait until the page it leads to has replaced this one."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    element = browser.find_element(By.ID, element_id)
+    element.click()
+    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(element))
+
+
+def _log_in(browser: Any, url: str, name: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{url}/login")
+    browser.find_element(By.ID, "username").send_keys(name)
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    _click_through(browser, "login")
+
+
+def test_quality_signs_a_report_with_the_password_and_the_served_report_shows_it(
+    served_plant: str, browser: Any, issued: Issued
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    _log_in(browser, served_plant, QUALITY)
+    browser.get(f"{served_plant}/lots")
+    _click_through(browser, f"sign-{issued.released}")
+    Select(browser.find_element(By.ID, "meaning")).select_by_value("reviewed")
+    browser.find_element(By.ID, "sign-username").send_keys(QUALITY)
+    browser.find_element(By.ID, "sign-password").send_keys(PASSWORD)
+    _click_through(browser, "sign")
+
+    assert browser.find_element(By.ID, "status").text == "reviewed"
+    _click_through(browser, "view")
+    block = browser.find_element(By.CLASS_NAME, "signatures").text
+    assert f"Signed by: {QUALITY_NAME} (user {QUALITY})" in block
+    assert "Meaning: reviewed" in block and "UTC" in block
+
+
+def test_an_operator_is_refused_the_limits_approval(
+    served_plant: str, browser: Any, plant: Plant
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    _log_in(browser, served_plant, OPERATOR)
+    browser.get(f"{served_plant}/limits")
+    browser.find_element(By.LINK_TEXT, f"casting-1/{SPEED} · imr").click()
+    browser.find_element(By.ID, "sign-username").send_keys(OPERATOR)
+    browser.find_element(By.ID, "sign-password").send_keys(PASSWORD)
+    _click_through(browser, "approve")
+
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Not allowed"
+    assert "may not approve control limits" in browser.find_element(By.TAG_NAME, "main").text
+    assert len(limit_versions(plant.engine, [plant.tags[SPEED]])) == 2
 
 
 # --- shelving in the browser, and the overview keeping itself current ---
