@@ -6,6 +6,7 @@ estimate's numbers."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 from conftest import (
@@ -28,7 +29,11 @@ from plantqc.charting.catalog import load_charts
 from plantqc.charting.limits import limit_versions
 from plantqc.charting.phase1 import LimitsEstimate, estimate_hash, estimate_limits
 from plantqc.store.models import AuditLog, ControlLimits
-from plantqc.users import list_users
+from plantqc.users import LoginPolicy, list_users
+from plantqc.web.app import create_app
+
+FIRST_HALF = "?from=2026-01-15T08:00:00Z&to=2026-01-15T08:05:00Z"
+"""The query of an estimate over the lot's first half: a span other than the proposal's."""
 
 
 def _page(plant: Plant) -> str:
@@ -147,9 +152,8 @@ def test_a_later_signing_in_the_session_takes_the_password_only(
 ) -> None:
     log_in(plant_client, QUALITY)
     assert _approve(plant_client, plant, username=QUALITY, password=PASSWORD) == 303
-    first_half = "?from=2026-01-15T08:00:00Z&to=2026-01-15T08:05:00Z"
-    assert 'id="sign-username"' not in plant_client.get(_page(plant) + first_half).text
-    data = _approval(plant_client, plant, first_half) | {"password": PASSWORD}
+    assert 'id="sign-username"' not in plant_client.get(_page(plant) + FIRST_HALF).text
+    data = _approval(plant_client, plant, FIRST_HALF) | {"password": PASSWORD}
     assert plant_client.post(_page(plant) + "/approve", data=data).status_code == 303
     signatures = [v.params["signature"] for v in _versions(plant, SPEED)[2:]]
     assert [s["components"] for s in signatures] == [2, 1]
@@ -178,3 +182,26 @@ def test_an_approval_without_the_csrf_token_is_403(plant_client: TestClient, pla
     del data["csrf_token"]
     assert plant_client.post(_page(plant) + "/approve", data=data).status_code == 403
     assert len(_versions(plant, SPEED)) == 2
+
+
+def test_a_locked_account_can_no_longer_sign_in_its_open_session(
+    plant_client: TestClient, plant: Plant
+) -> None:
+    log_in(plant_client, QUALITY)
+    for _ in range(LoginPolicy().max_failures):
+        _approve(plant_client, plant, username=QUALITY, password="wrong horse")
+    data = _approval(plant_client, plant) | {"username": QUALITY, "password": PASSWORD}
+    response = plant_client.post(_page(plant) + "/approve", data=data)
+    assert response.status_code == 401 and "locked" in response.text
+    assert len(_versions(plant, SPEED)) == 2
+
+
+def test_a_session_that_timed_out_signs_with_both_components_again(plant: Plant) -> None:
+    app = create_app(plant.engine, plant.loaded, session_timeout_s=2.0)
+    with TestClient(app, follow_redirects=False) as client:
+        log_in(client, QUALITY)
+        assert _approve(client, plant, username=QUALITY, password=PASSWORD) == 303
+        time.sleep(2.5)
+        assert client.get(_page(plant)).status_code == 303  # to the login page
+        log_in(client, QUALITY)
+        assert 'id="sign-username"' in client.get(_page(plant) + FIRST_HALF).text
