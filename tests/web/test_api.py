@@ -377,6 +377,8 @@ def test_freeze_stores_the_estimate_of_the_span_signed_by_the_tokens_user(
     assert signature["meaning"] == "approved" and signature["components"] == 2
     assert signature["content_hash"] == estimate_hash(chart, estimate)
     assert body["signature"]["printed_name"] == QUALITY_NAME
+    [entry] = audit(store.engine, "limits-freeze")
+    assert entry.user == QUALITY and entry.detail["signature"] == signature
 
 
 def test_freeze_with_a_wrong_password_is_refused_and_counts_toward_the_lockout(
@@ -389,6 +391,7 @@ def test_freeze_with_a_wrong_password_is_refused_and_counts_toward_the_lockout(
     assert response.status_code == 403
     assert response.json()["detail"].startswith("the signature was refused: ")
     assert failed_logins(store.engine, QUALITY) == 1
+    assert [e.user for e in audit(store.engine, "signature-failed")] == [QUALITY]
     assert versions(store.engine) == []
 
 
