@@ -14,7 +14,8 @@ Every logged-in role may read (alarms, limits, the audit trail: EU GMP Annex 11 
 trail reviewable); acting needs the role's permission (`plantqc.users.may`): acknowledging
 and shelving alarms, and freezing limits, which is also an electronic signature of meaning
 ``approved`` with user name and password (21 CFR 11.200(a)(1)) of exactly the numbers frozen
-(`plantqc.charting.phase1.estimate_hash`).
+(`plantqc.charting.phase1.estimate_hash`); a refused signature is 403 (the token is still
+good) and its wrong password counts toward the lockout like a failed login.
 
 A chart is named ``<line>:<tag>:<chart>`` (e.g. ``casting-1:dry_thickness_um:imr``): config
 names are letters, digits, ``_ . -`` (`plantqc.schema.Name`) and chart names the same, so
