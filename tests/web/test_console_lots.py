@@ -184,3 +184,12 @@ def test_a_report_without_a_session_redirects_to_the_login(
 ) -> None:
     response = plant_client.get(f"/reports/{issued.released}/")
     assert (response.status_code, response.headers["location"]) == (303, "/login")
+
+
+def test_the_sign_page_offers_the_next_meaning_of_the_sign_off(
+    plant_client: TestClient, issued: Issued
+) -> None:
+    log_in(plant_client, QUALITY)
+    page = plant_client.get(f"/reports/{issued.held}/sign").text
+    assert '<option value="reviewed" selected>' in page
+    assert "Still to sign: authored, reviewed, approved, held." in page

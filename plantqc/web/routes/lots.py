@@ -25,6 +25,7 @@ from plantqc.errors import UserError
 from plantqc.reports.issue import REPORT_HTML, report_code
 from plantqc.reports.render import OVERLAY_FOLDER
 from plantqc.reports.sign import sign_report
+from plantqc.reports.signoff import still_to_sign
 from plantqc.store.models import Line, Lot, Report, Roll
 from plantqc.users import AuthenticationError
 from plantqc.users.esign import MEANINGS, Signature
@@ -173,9 +174,17 @@ def routes(console: Console) -> APIRouter:
         if found is None:
             return missing(request, session, f"report {report_code(report_id)}")
         report, lot = found
+        signed = report.row.signatures or []
+        # typed-name sign-offs from before e-signatures have no meaning: nothing signs after them
+        pending = (
+            still_to_sign(signed, report.row.disposition)
+            if all("meaning" in s for s in signed)
+            else []
+        )
+        meaning = meaning or next((m for m in pending if m in MEANINGS[1:]), "")
         return console.render(
-            request, "lots_sign.html.j2", session, status,
-            report=report, lot=lot, meanings=MEANINGS, meaning=meaning, error=error,
+            request, "lots_sign.html.j2", session, status, report=report, lot=lot,
+            meanings=MEANINGS, meaning=meaning, pending=pending, error=error,
         )  # fmt: skip
 
     @router.get("/reports/{report_id}/sign", response_class=HTMLResponse)
