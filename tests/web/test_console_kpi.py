@@ -37,8 +37,8 @@ def history(console: Console) -> None:
 
 
 def _page_figures(page: str, line: str) -> dict[str, str]:
-    row = re.search(rf'<tr id="kpi-{re.escape(line)}">(.*?)</tr>', page, re.S).group(1)
-    return dict(re.findall(r'data-figure="(\w+)"[^>]*>([^<]*)</td>', row))
+    cells = rf'data-line="{re.escape(line)}" data-figure="(\w+)"[^>]*>([^<]*)</td>'
+    return dict(re.findall(cells, page))
 
 
 def _cli_figures(console: Console, window: dict[str, str]) -> dict[str, object]:
@@ -76,10 +76,11 @@ def test_the_page_shows_the_targets_and_marks_a_figure_that_misses_one(
 ) -> None:
     log_in(client, OPERATOR)
     page = client.get("/kpi", params=WINDOW).text
-    targets = re.search(r'<tr class="note" id="targets">(.*?)</tr>', page, re.S).group(1)
-    assert "≤ 10" in targets and "&lt; 1 %" in targets and "&lt; 5" in targets
-    assert re.search(r'class="num over" data-figure="chattering"', page)
-    assert not re.search(r'class="num over" data-figure="peak_per_10min"', page)
+    targets = dict(re.findall(r'<tr id="figure-(\w+)">\s*<th>[^<]*</th>\s*<td[^>]*>([^<]*)<', page))
+    assert targets["peak_per_10min"] == "≤ 10" and targets["chattering"] == "0"
+    assert targets["flood_pct"] == "&lt; 1 %" and targets["stale"] == "&lt; 5"
+    assert re.search(r'class="num over" data-line="line-1" data-figure="chattering"', page)
+    assert not re.search(r'class="num over" data-line="line-1" data-figure="peak_per_10min"', page)
 
 
 def test_the_window_is_the_last_24_hours_by_default(client: TestClient) -> None:

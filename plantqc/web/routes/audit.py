@@ -157,8 +157,13 @@ def routes(console: Console) -> APIRouter:
 
 
 def _row(entry: AuditLog) -> dict[str, Any]:
-    """An entry as the page shows it: its detail's fields as one line of text."""
-    detail = "; ".join(f"{k}: {v}" for k, v in (entry.detail or {}).items() if v is not None)
+    """An entry as the page shows it: its detail's fields as one line of text, a value that
+    is not text as JSON (as the CSV has it), unset ones left out."""
+    detail = "; ".join(
+        f"{k}: {v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)}"
+        for k, v in (entry.detail or {}).items()
+        if v is not None
+    )
     return {"entry": entry, "detail": detail}
 
 

@@ -39,7 +39,7 @@ QUICK_WINDOWS = (("last 24 h", timedelta(hours=24)), ("last 7 days", timedelta(d
 
 @dataclass(frozen=True)
 class Figure:
-    """One column of the page: a `LineKpi` field, how the CLI prints it, its target in words
+    """One row of the page: a `LineKpi` field, how the CLI prints it, its target in words
     and whether a value misses it (None: no target)."""
 
     field: str
@@ -50,27 +50,27 @@ class Figure:
 
 
 FIGURES = (
-    Figure("hours", "Hours", lambda f: f"{f.hours:.2f}", ""),
-    Figure("alarms", "Alarms", lambda f: str(f.alarms), ""),
+    Figure("hours", "Hours in the window", lambda f: f"{f.hours:.2f}", ""),
+    Figure("alarms", "Alarms (annunciations)", lambda f: str(f.alarms), ""),
     Figure(
-        "alarms_per_hour", "Per hour",
+        "alarms_per_hour", "Alarms per hour",
         lambda f: "-" if f.alarms_per_hour is None else f"{f.alarms_per_hour:.2f}",
-        "≤ 6 (1 per 10 min) acceptable, ≤ 12 the most manageable",
+        "≤ 6 (1 per 10 min); ≤ 12 at most",
         lambda f: f.alarms_per_hour is not None and f.alarms_per_hour > 6,
     ),
     Figure(
-        "peak_per_10min", "Peak per 10 min", lambda f: str(f.peak_per_10min),
+        "peak_per_10min", "Most alarms in a 10-minute period", lambda f: str(f.peak_per_10min),
         f"≤ {FLOOD_ABOVE}", lambda f: f.peak_per_10min > FLOOD_ABOVE,
     ),
     Figure(
-        "flood_pct", "In flood, % of 10-min periods", lambda f: f"{f.flood_pct:.1f}",
+        "flood_pct", "Time in flood, % of 10-minute periods", lambda f: f"{f.flood_pct:.1f}",
         "< 1 %", lambda f: f.flood_pct >= 1.0,
     ),
-    Figure("chattering", "Chattering", lambda f: str(f.chattering), "0",
+    Figure("chattering", "Chattering alarms", lambda f: str(f.chattering), "0",
            lambda f: f.chattering > 0),
-    Figure("stale", "Stale (active > 24 h)", lambda f: str(f.stale), "< 5",
+    Figure("stale", "Stale: active for more than 24 h", lambda f: str(f.stale), "< 5",
            lambda f: f.stale >= 5),
-    Figure("shelved", "Shelved at the end", lambda f: str(f.shelved), ""),
+    Figure("shelved", "Shelved at the window's end", lambda f: str(f.shelved), ""),
 )  # fmt: skip
 """The figures in the CLI's order, with the targets of EEMUA 191 Table 35 and ISA-18.2
 Table 5."""
