@@ -86,3 +86,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.postgres)
         if "shared_data" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.shared_data)
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Hash passwords with argon2-cffi's cheapest Argon2id parameters, except in tests/users,
+    which specify the hashing itself: the RFC 9106 profile costs half a second a hash here,
+    and the console and API tests log in hundreds of times (Django's test runners swap in a
+    fast hasher for the same reason).  A hash made with the real profile still verifies."""
+    if "users" in request.node.path.relative_to(REPO_ROOT / "tests").parts[:1]:
+        yield
+        return
+    from argon2 import PasswordHasher, profiles
+
+    from plantqc.users import passwords
+
+    monkeypatch.setattr(passwords, "_HASHER", PasswordHasher.from_parameters(profiles.CHEAPEST))
+    passwords._nobodys_hash.cache_clear()  # a dummy hash costs what a real one does
+    yield
+    passwords._nobodys_hash.cache_clear()
