@@ -205,3 +205,18 @@ def test_a_session_that_timed_out_signs_with_both_components_again(plant: Plant)
         assert client.get(_page(plant)).status_code == 303  # to the login page
         log_in(client, QUALITY)
         assert 'id="sign-username"' in client.get(_page(plant) + FIRST_HALF).text
+
+
+def test_an_unknown_chart_is_404(plant_client: TestClient, plant: Plant) -> None:
+    log_in(plant_client, OPERATOR)
+    assert plant_client.get(f"/limits/{plant.tags[SPEED]}/xbar-r").status_code == 404
+    assert plant_client.get("/limits/999/imr").status_code == 404
+
+
+def test_a_span_that_is_no_time_is_refused_with_the_sentence(
+    plant_client: TestClient, plant: Plant
+) -> None:
+    log_in(plant_client, OPERATOR)
+    response = plant_client.get(_page(plant) + "?from=yesterday&to=2026-01-15T08:05:00Z")
+    assert response.status_code == 422
+    assert "from 'yesterday' is not an ISO-8601 time" in response.text
