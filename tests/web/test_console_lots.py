@@ -193,3 +193,11 @@ def test_the_sign_page_offers_the_next_meaning_of_the_sign_off(
     page = plant_client.get(f"/reports/{issued.held}/sign").text
     assert '<option value="reviewed" selected>' in page
     assert "Still to sign: authored, reviewed, approved, held." in page
+
+
+def test_an_unknown_report_is_404(plant_client: TestClient, issued: Issued) -> None:
+    token = log_in(plant_client, QUALITY)
+    assert plant_client.get("/reports/999/").status_code == 404
+    assert plant_client.get("/reports/999/sign").status_code == 404
+    data = {"meaning": "reviewed", "password": PASSWORD, "csrf_token": token}
+    assert plant_client.post("/reports/999/sign", data=data).status_code == 404
