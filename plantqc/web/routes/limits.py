@@ -45,7 +45,6 @@ from plantqc.charting.phase1 import (
     estimate_limits,
     freeze_limits,
 )
-from plantqc.cli.options import parse_time
 from plantqc.errors import UserError
 from plantqc.store.models import ControlLimits
 from plantqc.users import AuthenticationError, may
@@ -53,6 +52,7 @@ from plantqc.users.esign import sign
 from plantqc.users.roles import Action
 from plantqc.web.console import Console, CsrfField
 from plantqc.web.security import WebSession
+from plantqc.web.timeinput import parse_time_field
 
 CHANGED = (
     "the estimate over this span is no longer the one shown (the data changed since); "
@@ -191,9 +191,10 @@ class Span:
     @classmethod
     def parse(cls, start: str, end: str) -> Span:
         """The span between two ISO 8601 times (UTC when without an offset); a `UserError`
-        in one sentence when either is not a time or they are out of order."""
-        t0, t1 = parse_time(start.strip(), "from"), parse_time(end.strip(), "to")
-        assert t0 is not None and t1 is not None
+        in one sentence when either is blank or not a time, or they are out of order."""
+        t0, t1 = parse_time_field(start, "from"), parse_time_field(end, "to")
+        if t0 is None or t1 is None:
+            raise UserError("give the span's start (from) and end (to).")
         if t0 >= t1:
             raise UserError(f"from ({start}) must be before to ({end}).")
         return cls(t0, t1)

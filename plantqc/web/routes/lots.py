@@ -204,10 +204,11 @@ def routes(console: Console) -> APIRouter:
         if meaning not in PERMISSION:
             error = f"meaning {meaning!r} is not one of {', '.join(MEANINGS)}."
             return sign_page(request, session, report_id, 422, error)
+        action, doing = PERMISSION[meaning]
+        # the permission first: a refused role learns nothing of which reports exist
+        user = console.permitted(request, session, action, "report", report_id, doing)
         if one_report(engine, report_id) is None:
             return missing(request, session, f"report {report_code(report_id)}")
-        action, doing = PERMISSION[meaning]
-        user = console.permitted(request, session, action, "report", report_id, doing)
         components = session.signing_components
         try:
             credentials = session.credentials(username, password)
