@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
 from sqlalchemy.orm import Session
 
 from plantqc.store.audit import record_audit
@@ -28,7 +29,14 @@ if TYPE_CHECKING:
 
     from plantqc.config import LoadedConfig
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+TEMPLATES = Jinja2Templates(
+    env=Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        # every value is escaped: alarm messages, notes, reasons and names are typed by people
+        # (Jinja2's default escapes only *.html, not these *.html.j2)
+        autoescape=True,
+    )
+)
 
 CsrfField = Annotated[str | None, Form(alias=CSRF_FIELD)]
 """A POST form's CSRF token field, for `Console.checked`."""
@@ -77,11 +85,13 @@ class Console:
         self.set_cookie(response, session)
         return response
 
-    def logged_in(self, request: Request) -> WebSession:
+    def logged_in(self, request: Request, *, renew: bool = True) -> WebSession:
         """The request's logged-in session, with its account's role now (a disabled or
         deleted account's session ends here); else a GET is sent to the login page and any
-        other method refused with 401."""
-        session = self.sessions.get(request.cookies.get(COOKIE))
+        other method refused with 401.  ``renew`` counts the request as a use of the session
+        (see `SessionStore.get`): a page's own polling does not, or a screen left open would
+        never time out."""
+        session = self.sessions.get(request.cookies.get(COOKIE), renew=renew)
         if session is not None and session.user is not None:
             role = current_role(self.engine, session.user)
             if role is not None:
@@ -91,6 +101,16 @@ class Console:
         if request.method == "GET":
             raise Refusal(RedirectResponse("/login", status_code=303))
         raise Refusal(Response("log in first\n", status_code=401, media_type="text/plain"))
+
+    @property
+    def login_required(self) -> list[Any]:
+        """A page router's dependencies: the login is checked before the form is read, so a
+        request without one is refused as such (401, or the login page), not for a missing
+        field (422), and learns nothing of the form."""
+        return [Depends(self._login_checked)]
+
+    def _login_checked(self, request: Request) -> None:
+        self.logged_in(request, renew=False)  # the route's own call counts as the use
 
     def checked(self, session: WebSession, token: str | None) -> WebSession:
         """``session`` if ``token`` is its CSRF token; else 403."""

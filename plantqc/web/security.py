@@ -93,9 +93,9 @@ class SessionStore:
             self._sessions[session.id] = session
         return session
 
-    def get(self, session_id: str | None) -> WebSession | None:
-        """The live session ``session_id``, its last use now; None when unknown or timed out
-        (a timed-out one is dropped)."""
+    def get(self, session_id: str | None, *, renew: bool = True) -> WebSession | None:
+        """The live session ``session_id``, its last use now unless not ``renew``; None when
+        unknown or timed out (a timed-out one is dropped)."""
         if session_id is None:
             return None
         now = time.monotonic()
@@ -106,7 +106,8 @@ class SessionStore:
             if now - session.last_seen > self.timeout_s:
                 del self._sessions[session_id]
                 return None
-            session.last_seen = now
+            if renew:
+                session.last_seen = now
             return session
 
     def drop(self, session_id: str) -> None:

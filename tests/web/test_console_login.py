@@ -84,10 +84,10 @@ def test_logout_ends_the_session(client: TestClient) -> None:
 
 
 def test_a_session_ends_after_the_inactivity_timeout(console: Console) -> None:
-    app = create_app(console.engine, None, session_timeout_s=0.2)
+    app = create_app(console.engine, None, session_timeout_s=1.0)  # a loaded CI logs in in time
     with TestClient(app, follow_redirects=False) as client:
         log_in(client, OPERATOR)
-        time.sleep(0.3)
+        time.sleep(1.2)
         assert client.get("/").status_code == 303
 
 
@@ -96,3 +96,14 @@ def test_disabling_an_account_ends_its_open_session(client: TestClient, console:
     assert client.get("/").status_code == 200
     disable_user(console.engine, OPERATOR, by="test")
     assert client.get("/").status_code == 303
+
+
+def test_polling_the_live_alarm_tables_does_not_keep_a_session_alive(console: Console) -> None:
+    app = create_app(console.engine, None, session_timeout_s=1.0)
+    with TestClient(app, follow_redirects=False) as client:
+        log_in(client, OPERATOR)
+        for _ in range(3):  # a screen left open polls on after its operator walked away
+            time.sleep(0.4)
+            client.get("/alarms/live")
+        assert client.get("/alarms/live").status_code == 401
+        assert client.get("/").status_code == 303

@@ -76,3 +76,11 @@ def test_an_operator_may_not_add_a_user(client: TestClient, console: Console) ->
     token = log_in(client, OPERATOR)
     assert client.post("/users", data={**NEW, "csrf_token": token}).status_code == 403
     assert all(u.name != "qa.lee" for u in list_users(console.engine))
+
+
+def test_a_printed_name_with_markup_is_shown_as_text(client: TestClient, console: Console) -> None:
+    token = log_in(client, ADMIN)
+    name = "<script>alert(1)</script>"
+    client.post("/users", data={**NEW, "full_name": name, "csrf_token": token})
+    page = client.get("/users").text
+    assert name not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page

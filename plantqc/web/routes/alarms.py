@@ -42,7 +42,10 @@ SHELVE_MINUTES = (15, 30, 60, 120, 240, 480, 720)
 
 
 def routes(console: Console) -> APIRouter:
-    router = APIRouter(include_in_schema=False)  # pages; the API documents itself
+    # pages (the API documents itself); the forms behind the login, checked before they are
+    # read, while the pages check it themselves (the live tables answer 401, not the login page)
+    router = APIRouter(include_in_schema=False)
+    form = console.login_required
     engine = console.engine
 
     @router.get("/", response_class=HTMLResponse)
@@ -58,7 +61,7 @@ def routes(console: Console) -> APIRouter:
         """The overview's tables alone, for its script; a fetch without a session gets 401
         (the script then goes to the login page), not the login page as the tables."""
         try:
-            session = console.logged_in(request)
+            session = console.logged_in(request, renew=False)  # polling is not a use
         except Refusal:
             raise Refusal(
                 Response("log in first\n", status_code=401, media_type="text/plain")
@@ -88,7 +91,7 @@ def routes(console: Console) -> APIRouter:
     def alarm_page(request: Request, alarm_id: int) -> HTMLResponse:
         return detail(request, alarm_id, console.logged_in(request))
 
-    @router.post("/alarms/{alarm_id}/ack", response_class=HTMLResponse)
+    @router.post("/alarms/{alarm_id}/ack", response_class=HTMLResponse, dependencies=form)
     def ack(
         request: Request,
         alarm_id: int,
@@ -105,7 +108,7 @@ def routes(console: Console) -> APIRouter:
             return detail(request, alarm_id, session, 409, error=str(exc))
         return RedirectResponse(f"/alarms/{alarm_id}", status_code=303)
 
-    @router.post("/alarms/{alarm_id}/shelve", response_class=HTMLResponse)
+    @router.post("/alarms/{alarm_id}/shelve", response_class=HTMLResponse, dependencies=form)
     def shelve(
         request: Request,
         alarm_id: int,
@@ -132,7 +135,7 @@ def routes(console: Console) -> APIRouter:
             return detail(request, alarm_id, session, 409, error=str(exc))
         return RedirectResponse(f"/alarms/{alarm_id}", status_code=303)
 
-    @router.post("/alarms/{alarm_id}/comment", response_class=HTMLResponse)
+    @router.post("/alarms/{alarm_id}/comment", response_class=HTMLResponse, dependencies=form)
     def comment(
         request: Request,
         alarm_id: int,

@@ -92,7 +92,8 @@ def _count(text: str, field: str, default: int, most: int | None = None) -> int:
 
 
 def routes(console: Console) -> APIRouter:
-    router = APIRouter(include_in_schema=False)  # pages; the API documents itself
+    # pages (the API documents itself), each behind the login
+    router = APIRouter(include_in_schema=False, dependencies=console.login_required)
 
     @router.get("/audit", response_class=HTMLResponse)
     def audit_page(

@@ -44,7 +44,8 @@ class LoopRow:
 
 
 def routes(console: Console) -> APIRouter:
-    router = APIRouter(include_in_schema=False)  # pages; the API documents itself
+    # pages (the API documents itself), each behind the login
+    router = APIRouter(include_in_schema=False, dependencies=console.login_required)
     engine = console.engine
     if console.config is not None:
         # as `plantqc control` does: a configured loop can be commanded before the daemon

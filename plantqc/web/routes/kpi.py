@@ -77,7 +77,8 @@ Table 5."""
 
 
 def routes(console: Console) -> APIRouter:
-    router = APIRouter(include_in_schema=False)  # pages; the API documents itself
+    # pages (the API documents itself), each behind the login
+    router = APIRouter(include_in_schema=False, dependencies=console.login_required)
 
     @router.get("/kpi", response_class=HTMLResponse)
     def kpi_page(

@@ -207,7 +207,8 @@ def estimate_over(engine: Engine, limits: ChartLimits, span: Span) -> LimitsEsti
 
 
 def routes(console: Console) -> APIRouter:
-    router = APIRouter(include_in_schema=False)  # pages; the API documents itself
+    # pages (the API documents itself), each behind the login
+    router = APIRouter(include_in_schema=False, dependencies=console.login_required)
     engine = console.engine
 
     @router.get("/limits", response_class=HTMLResponse)

@@ -150,7 +150,8 @@ def one_report(engine: Engine, report_id: int) -> tuple[ReportVersion, str] | No
 
 
 def routes(console: Console) -> APIRouter:
-    router = APIRouter(include_in_schema=False)  # pages; the API documents itself
+    # pages (the API documents itself), each behind the login
+    router = APIRouter(include_in_schema=False, dependencies=console.login_required)
     engine = console.engine
 
     @router.get("/lots", response_class=HTMLResponse)

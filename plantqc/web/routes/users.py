@@ -25,7 +25,8 @@ _DOING = "manage users"
 
 
 def routes(console: Console) -> APIRouter:
-    router = APIRouter(include_in_schema=False)  # pages; the API documents itself
+    # pages (the API documents itself), each behind the login
+    router = APIRouter(include_in_schema=False, dependencies=console.login_required)
     engine = console.engine
 
     def page(request: Request, session: WebSession, status: int = 200, **context: str) -> Response:
