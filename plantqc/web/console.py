@@ -10,7 +10,7 @@ entity).  An action is recorded under the logged-in user's name, never a typed o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from plantqc.store.audit import record_audit
 from plantqc.users import current_role, may
 from plantqc.web.security import COOKIE, CSRF_FIELD, SessionStore, WebSession
+from plantqc.web.tokens import TokenStore
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -55,12 +56,14 @@ class Refusal(Exception):
 
 @dataclass
 class Console:
-    """The store ``engine`` of ``config`` and the sessions of one console process."""
+    """The store ``engine`` of ``config``, and the page sessions and API tokens of one
+    console process."""
 
     engine: Engine
     config: LoadedConfig | None
     sessions: SessionStore
     secure_cookies: bool = False
+    tokens: TokenStore = field(default_factory=TokenStore)
 
     @property
     def title(self) -> str:

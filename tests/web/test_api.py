@@ -520,9 +520,9 @@ def test_every_endpoint_with_an_unknown_token_is_401_and_audited(
 
 
 def test_an_expired_token_is_401_and_audited_under_its_user(store: Store) -> None:
-    console = WebConsole(store.engine, None, SessionStore(60.0))
+    console = WebConsole(store.engine, None, SessionStore(60.0), tokens=TokenStore(lifetime_s=0.2))
     app = FastAPI()
-    app.include_router(api.routes(console, TokenStore(lifetime_s=0.2)))
+    app.include_router(api.routes(console))
     with TestClient(app) as client:
         headers = as_user(client, OPERATOR)
         time.sleep(0.3)

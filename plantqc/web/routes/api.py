@@ -53,7 +53,7 @@ from plantqc.users import AuthenticationError, authenticate, current_role, may
 from plantqc.users.esign import Credentials, sign
 from plantqc.users.roles import Action
 from plantqc.web.console import Console
-from plantqc.web.tokens import TokenRefused, TokenStore
+from plantqc.web.tokens import TokenRefused
 
 PREFIX = "/api/v1"
 TOKEN_URL = f"{PREFIX}/token"
@@ -316,16 +316,15 @@ def chart_key(chart: ChartConfig, series: SeriesSpec) -> str:
     return f"{chart.line}:{chart.tag}:{series.name}"
 
 
-def routes(console: Console, tokens: TokenStore | None = None) -> APIRouter:
-    """The API's router over ``console``'s store, with ``tokens`` (default a new store of
-    this process with the default lifetimes)."""
+def routes(console: Console) -> APIRouter:
+    """The API's router over ``console``'s store and tokens."""
     router = APIRouter(
         prefix=PREFIX,
         route_class=SentenceRoute,
         responses=_problem(401, 422),
     )
     engine = console.engine
-    store = tokens or TokenStore()
+    store = console.tokens
 
     def refuse(request: Request, user: str | None, reason: str, detail: str) -> HTTPException:
         """The 401 of a request without a valid token, audited under ``user`` (whose the
@@ -384,10 +383,10 @@ def routes(console: Console, tokens: TokenStore | None = None) -> APIRouter:
     # --- alarms --------------------------------------------------------------------------------
 
     def one_alarm(alarm_id: int) -> AlarmOut:
-        for view in alarms.list_alarms(engine, include_normal=True):
-            if view.id == alarm_id:
-                return AlarmOut.of(view)
-        raise HTTPException(404, f"there is no alarm {alarm_id}.")
+        view = alarms.get_alarm(engine, alarm_id)
+        if view is None:
+            raise HTTPException(404, f"there is no alarm {alarm_id}.")
+        return AlarmOut.of(view)
 
     @router.get("/alarms", tags=["alarms"], dependencies=reader)
     def list_alarms(
