@@ -88,6 +88,15 @@ class Console:
         self.set_cookie(response, session)
         return response
 
+    def missing(
+        self, request: Request, session: WebSession, what: str, back: tuple[str, str]
+    ) -> HTMLResponse:
+        """The 404 page: there is no ``what`` (e.g. "alarm 12"), with a link ``back``
+        (href, label) to the page that lists them."""
+        href, label = back
+        return self.render(request, "missing.html.j2", session, 404, what=what, href=href,
+                           label=label)  # fmt: skip
+
     def logged_in(self, request: Request, *, renew: bool = True) -> WebSession:
         """The request's logged-in session, with its account's role now (a disabled or
         deleted account's session ends here); else a GET is sent to the login page and any

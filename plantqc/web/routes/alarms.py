@@ -75,7 +75,7 @@ def routes(console: Console) -> APIRouter:
     ) -> HTMLResponse:
         alarm = alarms.get_alarm(engine, alarm_id)
         if alarm is None:
-            return console.render(request, "missing.html.j2", session, 404, alarm_id=alarm_id)
+            return console.missing(request, session, f"alarm {alarm_id}", ("/", "alarms"))
         # oldest first: the page tells the alarm's story from its raise
         history = find_audit(engine, entity="alarm", entity_id=alarm_id, limit=None)[::-1]
         role = session.role

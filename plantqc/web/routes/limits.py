@@ -231,8 +231,8 @@ def routes(console: Console) -> APIRouter:
         ``end`` (default the proposal's data span)."""
         limits = one_chart(engine, tag_id, name)
         if limits is None:
-            return console.render(request, "limits_missing.html.j2", session, 404,
-                                  tag_id=tag_id, chart_name=name)  # fmt: skip
+            what = f"chart {name} of tag {tag_id}"
+            return console.missing(request, session, what, ("/limits", "control limits"))
         proposal = limits.proposal
         if start is None and end is None and proposal and proposal.data_from and proposal.data_to:
             # a learned version's span ends at its last point; phase I's end is exclusive

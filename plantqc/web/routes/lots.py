@@ -161,7 +161,7 @@ def routes(console: Console) -> APIRouter:
         return console.render(request, "lots.html.j2", session, lots=lots, shown=LOTS_SHOWN)
 
     def missing(request: Request, session: WebSession, what: str) -> HTMLResponse:
-        return console.render(request, "lots_missing.html.j2", session, 404, what=what)
+        return console.missing(request, session, what, ("/lots", "lots"))
 
     def sign_page(
         request: Request,
