@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -14,10 +14,15 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
-from plantqc.alarms import require_user
 from plantqc.charting.names import PROFILE_SERIES
 from plantqc.cli.limits_design_cmd import design
 from plantqc.cli.options import ConfigOption, DbOption, open_store, parse_time
+from plantqc.cli.signing import (
+    PasswordStdinOption,
+    SignerOption,
+    ask_credentials,
+    refused_signature,
+)
 from plantqc.config import load_config
 from plantqc.errors import UserError
 
@@ -26,6 +31,7 @@ if TYPE_CHECKING:  # charting (numpy, scipy) is loaded by the commands that char
     from plantqc.charting.phase1 import LimitsEstimate
     from plantqc.config import PlantConfig
     from plantqc.connectors.replay import Recording
+    from plantqc.users import Credentials, Signature
 
 app = typer.Typer(
     help="Estimate, freeze and show control limits; design them for the line's alarm budget.",
@@ -57,6 +63,8 @@ FromFileOption = Annotated[
 ]
 LISTED_EXCLUDED = 10
 """Excluded points printed one by one; the rest are counted."""
+DENIED = "permission-denied"
+"""Audit action of a refusal for the role, as the console and `plantqc report sign` write it."""
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ChartOption = Annotated[
     str | None,
@@ -149,29 +157,90 @@ def estimate_file(
     return recording, found
 
 
+Approve = Callable[["ChartConfig", "LimitsEstimate"], "Signature"]
+"""The approver's electronic signature of one estimate (of its `estimate_hash`)."""
+
+
 def freeze_file(
     engine: Engine,
     file: Path,
     plant: PlantConfig,
-    user: str,
+    by: str | Approve,
     tag: str | None = None,
     chart_name: str | None = None,
 ) -> tuple[Recording, Found, dict[str, int]]:
     """`estimate_file` on the store's charts of ``plant`` (registered in ``engine``), each
-    estimate frozen by ``user`` (`plantqc.charting.phase1.freeze_limits`); with the version
-    frozen per LINE/TAG."""
+    estimate frozen (`plantqc.charting.phase1.freeze_limits`) by ``by``: a user name, unsigned
+    (a system account's freeze: the demo's), or an `Approve` signing each estimate, then frozen
+    by its signer with the signature.  Every estimate is signed before any is frozen, so that a
+    refused signature freezes nothing.  With the version frozen per LINE/TAG."""
     from plantqc.charting.catalog import load_charts
     from plantqc.charting.phase1 import freeze_limits
 
     # the store's own charts, what the engine runs; only scalar tags can be in a recording
     charts = [c for c in load_charts(engine).values() if c.kind == "scalar"]
     recording, found = estimate_file(file, plant, charts, tag, chart_name)
+    estimates = [(c, e) for c, e in found if not isinstance(e, UserError)]
+    if isinstance(by, str):
+        versions = {
+            f"{chart.line}/{chart.tag}": freeze_limits(engine, chart, estimate, by)
+            for chart, estimate in estimates
+        }
+        return recording, found, versions
+    signatures = [by(chart, estimate) for chart, estimate in estimates]
     versions = {
-        f"{chart.line}/{chart.tag}": freeze_limits(engine, chart, estimate, user)
-        for chart, estimate in found
-        if not isinstance(estimate, UserError)
+        f"{chart.line}/{chart.tag}": freeze_limits(
+            engine, chart, estimate, signature.user, signature.as_dict()
+        )
+        for (chart, estimate), signature in zip(estimates, signatures, strict=True)
     }
     return recording, found, versions
+
+
+def approve(
+    engine: Engine, credentials: Credentials, chart: ChartConfig, estimate: LimitsEstimate
+) -> Signature:
+    """The signature meaning 'approved' of ``estimate`` (its `estimate_hash`) by the signer of
+    ``credentials``, whose role must be granted ``limits.freeze``, as in the console and the
+    REST API.
+
+    The credentials are checked first (a wrong password counts toward the lockout), since only
+    they say who is asking: a role that may not freeze limits is then refused in one sentence,
+    audited ``permission-denied`` on the chart as the console audits a refusal.  Both
+    components, user name and password, are given at every signing: the command is one
+    continuous session in which the signer typed both (21 CFR 11.200(a)(1)(i)).
+    """
+    from sqlalchemy.orm import Session
+
+    from plantqc.charting.phase1 import estimate_hash
+    from plantqc.store.audit import record_audit
+    from plantqc.users import Action, current_role, may, sign
+
+    signature = sign(engine, credentials, "approved", estimate_hash(chart, estimate))
+    role = current_role(engine, signature.user)
+    if role is not None and may(role, Action.LIMITS_FREEZE):
+        return signature
+    with Session(engine) as session, session.begin():
+        record_audit(
+            session,
+            signature.user,
+            DENIED,
+            "control_limits",
+            f"{chart.line}:{chart.tag}:{estimate.chart}",
+            {"action": str(Action.LIMITS_FREEZE), "role": role},
+            at=signature.at,
+        )
+    raise UserError(
+        f"{signature.user} has role {role}, which may not freeze control limits "
+        f"(that needs {Action.LIMITS_FREEZE})."
+    )
+
+
+def _signed(signature: Signature) -> str:
+    return (
+        f"signed {signature.meaning} by {signature.printed_name} ({signature.user}) "
+        f"at {signature.shown_at()}"
+    )
 
 
 def _print_found(recording: Recording, found: Found) -> None:
@@ -189,15 +258,19 @@ def _found_dict(
     recording: Recording,
     found: Found,
     versions: dict[str, int] | None = None,
+    signatures: dict[str, Signature] | None = None,
 ) -> dict[str, Any]:
     charts = []
     for chart, estimate in found:
         where = {"tag": f"{chart.line}/{chart.tag}"}
         if isinstance(estimate, UserError):
             charts.append({**where, "error": str(estimate)})
-        else:
-            frozen = {} if versions is None else {"version": versions[where["tag"]]}
-            charts.append({**where, **_estimate_dict(estimate), **frozen})
+            continue
+        frozen: dict[str, Any] = {}
+        if versions is not None and signatures is not None:
+            frozen["version"] = versions[where["tag"]]
+            frozen["signature"] = signatures[where["tag"]].as_dict()
+        charts.append({**where, **_estimate_dict(estimate), **frozen})
     return {
         "file": str(file),
         "rows": recording.rows,
@@ -273,46 +346,69 @@ def estimate(
 
 @app.command("freeze")
 def freeze(
-    user: Annotated[str, typer.Option("--user", help="Who freezes the limits.")],
     tag: FileTagOption = None,
     start: FromOption = None,
     end: ToOption = None,
     from_file: FromFileOption = None,
+    user: SignerOption = None,
+    password_stdin: PasswordStdinOption = False,
     db: DbOption = None,
     config: ConfigOption = None,
     chart_name: ChartOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Estimate and freeze limits as a new version (who, when, from which data); old ones stay.
+    """Estimate limits and freeze them as a new version, approved with your electronic
+    signature (user name and password, 21 CFR Part 11); old versions stay.
 
-    With --from-file every chart with enough points, valid from just after the file's data.
+    The signature, meaning 'approved', is bound to the estimated numbers and recorded with the
+    version and its audit entry.  It takes a role that may freeze limits (quality).  A wrong
+    password counts toward the account's lockout like a failed login and exits 1.  With
+    --from-file every chart with enough points, valid from just after the file's data, each
+    signed (the password asked once).
     """
     from plantqc.charting.phase1 import freeze_limits
 
-    user = require_user(user, "freezing limits")  # before the estimate, which takes a while
+    credentials = ask_credentials(user, password_stdin)  # before the estimate, which takes long
     if from_file is None:
         engine, chart, result = _estimate(db, config, tag, start, end, chart_name)
         try:
-            version = freeze_limits(engine, chart, result, user)
+            with refused_signature():
+                signature = approve(engine, credentials, chart, result)
+            version = freeze_limits(engine, chart, result, signature.user, signature.as_dict())
         finally:
             engine.dispose()
         _print_estimate(chart, result)
         console.print(
-            f"frozen as version {version} of {chart.line}/{chart.tag} ({result.chart}) by {user}"
+            f"frozen as version {version} of {chart.line}/{chart.tag} ({result.chart}), "
+            + _signed(signature),
+            markup=False,
         )
         return
     plant = _file_config(config, start, end, tag, chart_name)
     engine, _ = open_store(db, config)
+    signatures: dict[str, Signature] = {}
+
+    def approve_each(chart: ChartConfig, estimate: LimitsEstimate) -> Signature:
+        signature = approve(engine, credentials, chart, estimate)
+        signatures[f"{chart.line}/{chart.tag}"] = signature
+        return signature
+
     try:
-        recording, found, versions = freeze_file(engine, from_file, plant, user, tag, chart_name)
+        with refused_signature():
+            recording, found, versions = freeze_file(
+                engine, from_file, plant, approve_each, tag, chart_name
+            )
     finally:
         engine.dispose()
     if as_json:
-        typer.echo(json.dumps(_found_dict(from_file, recording, found, versions), indent=1))
+        document = _found_dict(from_file, recording, found, versions, signatures)
+        typer.echo(json.dumps(document, indent=1))
         return
     _print_found(recording, found)
     for name, version in versions.items():
-        console.print(f"frozen as version {version} of {name} by {user}", markup=False)
+        console.print(
+            f"frozen as version {version} of {name}, {_signed(signatures[name])}", markup=False
+        )
 
 
 def _when(value: datetime | None) -> str:

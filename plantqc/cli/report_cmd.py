@@ -9,17 +9,24 @@ without a sub-command (``invoke_without_command``).
 
 from __future__ import annotations
 
-import getpass
-import sys
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from plantqc.cli.app import stderr
 from plantqc.cli.options import ConfigOption, DbOption, open_store
+from plantqc.cli.signing import (
+    PasswordStdinOption,
+    SignerOption,
+    ask_credentials,
+    refused_signature,
+)
+
+# the names tests/reports/test_report_cli.py asks the signer and the password by
+from plantqc.cli.signing import ask_password as _signing_password  # noqa: F401
+from plantqc.cli.signing import ask_signer as _signer  # noqa: F401
 from plantqc.errors import UserError
 
 console = Console(highlight=False, soft_wrap=True)
@@ -130,31 +137,6 @@ def report(
     console.print(f"  data hash: {issued.data_hash}", markup=False)
 
 
-def _signer(user: str | None, stdin: TextIO | None = None) -> str:
-    """Who signs: ``--user``, else asked at the terminal."""
-    stdin = stdin or sys.stdin
-    if user is not None:
-        return user
-    if not stdin.isatty():
-        raise UserError(
-            "standard input is not a terminal: give who signs with --user NAME "
-            "(and the password with --password-stdin)."
-        )
-    return str(typer.prompt("User name"))
-
-
-def _signing_password(from_stdin: bool, stdin: TextIO | None = None) -> str:
-    """The signer's password: the first line of standard input, or typed hidden at a terminal."""
-    stdin = stdin or sys.stdin
-    if from_stdin:
-        return stdin.readline().rstrip("\r\n")
-    if not stdin.isatty():
-        raise UserError(
-            "standard input is not a terminal: give the password there with --password-stdin."
-        )
-    return getpass.getpass("Password: ")
-
-
 @app.command("sign")
 def sign(
     report_id: ReportOption,
@@ -167,21 +149,8 @@ def sign(
             "former --role: reviewer is --meaning reviewed, approver --meaning approved.",
         ),
     ],
-    user: Annotated[
-        str | None,
-        typer.Option(
-            "--user",
-            help="Who signs (default: asked); authenticated by their password all the same.",
-            show_default=False,
-        ),
-    ] = None,
-    password_stdin: Annotated[
-        bool,
-        typer.Option(
-            "--password-stdin",
-            help="Read the signer's password from standard input (its first line).",
-        ),
-    ] = False,
+    user: SignerOption = None,
+    password_stdin: PasswordStdinOption = False,
     db: DbOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -193,17 +162,13 @@ def sign(
     """
     from plantqc.reports.issue import parse_report_id
     from plantqc.reports.sign import sign_report
-    from plantqc.users import AuthenticationError, Credentials
 
     report = parse_report_id(report_id)
-    name = _signer(user)
-    credentials = Credentials(name, _signing_password(password_stdin))
+    credentials = ask_credentials(user, password_stdin)
     engine, _ = open_store(db, config)
     try:
-        row = sign_report(engine, report, meaning, credentials)
-    except AuthenticationError as refused:
-        stderr.print(f"[bold red]error:[/] {refused}", markup=True)
-        raise typer.Exit(code=1) from None
+        with refused_signature():
+            row = sign_report(engine, report, meaning, credentials)
     finally:
         engine.dispose()
     last = row.signatures[-1]

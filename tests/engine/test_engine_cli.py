@@ -16,8 +16,20 @@ from plantqc.charting.runner import SpcEngine
 from plantqc.cli import app
 from plantqc.store import TagRef
 from plantqc.store.models import Alarm, AuditLog, ControlLimits
+from plantqc.users import add_user
 
 runner = CliRunner()
+PASSWORD = "correct horse battery"
+SIGNED = ["--user", "q.eng", "--password-stdin"]
+"""`limits freeze` options of the quality engineer of `quality_engineer`, password on stdin."""
+
+
+@pytest.fixture
+def quality_engineer(sqlite_store: Engine) -> str:
+    """Quality engineer q.eng (Quinn Eng), who may freeze limits; returns the standard input
+    that gives the password to ``--password-stdin``."""
+    add_user(sqlite_store, "q.eng", "quality", PASSWORD, by="root", full_name="Quinn Eng")
+    return PASSWORD + "\n"
 
 
 def _db(engine: Engine) -> list[str]:
@@ -45,12 +57,14 @@ def test_limits_estimate_shows_the_proposal_and_the_excluded_point(
 
 
 def test_limits_freeze_records_who_and_keeps_earlier_versions(
-    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef], quality_engineer: str
 ) -> None:
     tag = sqlite_tags["x_small"].tag_id  # learns from its first 20 points
     args = _phase_one_data(sqlite_store, tag, "x_small")
     SpcEngine(sqlite_store).process(tag)  # writes the learned version 1
-    frozen = runner.invoke(app, ["limits", "freeze", *args, "--user", "q.eng", *_db(sqlite_store)])
+    frozen = runner.invoke(
+        app, ["limits", "freeze", *args, *SIGNED, *_db(sqlite_store)], input=quality_engineer
+    )
     assert frozen.exit_code == 0, frozen.output
     shown = runner.invoke(
         app, ["limits", "show", "--tag", "line-1/x_small", *_db(sqlite_store), "--json"]
@@ -63,7 +77,7 @@ def test_limits_freeze_records_who_and_keeps_earlier_versions(
 
 
 def test_limits_of_a_profile_statistic_are_estimated_frozen_and_shown_by_chart_name(
-    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef], quality_engineer: str
 ) -> None:
     scans = 50.0 + 0.3 * np.random.default_rng(6).standard_normal((30, 40))
     feed_scans(sqlite_store, sqlite_tags["cd"].tag_id, scans)
@@ -76,7 +90,9 @@ def test_limits_of_a_profile_statistic_are_estimated_frozen_and_shown_by_chart_n
     figures = json.loads(estimated.output)
     assert (figures["chart"], figures["n_total"], figures["excluded"]) == ("cd_2sigma", 30, [])
     assert figures["center"] == pytest.approx(2.0 * scans.std(axis=1, ddof=1).mean())
-    frozen = runner.invoke(app, ["limits", "freeze", *args, *window, "--user", "q.eng"])
+    frozen = runner.invoke(
+        app, ["limits", "freeze", *args, *window, *SIGNED], input=quality_engineer
+    )
     assert frozen.exit_code == 0, frozen.output
     shown = runner.invoke(
         app, ["limits", "show", "--tag", "line-2/cd", *_db(sqlite_store), "--json"]
@@ -176,13 +192,17 @@ def test_a_blank_user_is_refused_by_the_alarm_commands_and_nothing_is_audited(
 
 
 def test_a_blank_user_is_refused_by_limits_freeze_and_nothing_is_frozen(
-    sqlite_store: Engine, sqlite_tags: dict[str, TagRef]
+    sqlite_store: Engine, sqlite_tags: dict[str, TagRef], quality_engineer: str
 ) -> None:
     args = _phase_one_data(sqlite_store, sqlite_tags["x_imr"].tag_id)
-    result = runner.invoke(app, ["limits", "freeze", *args, "--user", " ", *_db(sqlite_store)])
+    result = runner.invoke(
+        app,
+        ["limits", "freeze", *args, "--user", " ", "--password-stdin", *_db(sqlite_store)],
+        input=quality_engineer,
+    )
     assert (result.exit_code, result.output) == (
         2,
-        "error: freezing limits needs the name of who does it (--user), not a blank one.\n",
+        "error: signing needs the user name of who signs, not a blank one.\n",
     )
     with Session(sqlite_store) as session:
         assert session.scalars(select(ControlLimits)).all() == []

@@ -21,8 +21,10 @@ from plantqc.config import load_config
 from plantqc.connectors.replay import read_recording
 from plantqc.store import SampleRow, TagRef, insert_samples, sync_config
 from plantqc.store.models import AuditLog, ControlLimits
+from plantqc.users import add_user
 
 runner = CliRunner()
+PASSWORD = "correct horse battery"
 # x_imr: 10, 11, 10, 11 ... (20 values, mean 10.5, every moving range 1) then the outlier 20
 HAND = [10.0, 11.0] * 10 + [20.0]
 
@@ -120,13 +122,17 @@ def test_limits_frozen_from_a_file_are_valid_from_just_after_its_last_sample_and
 ) -> None:
     csv = _hand_csv(tmp_path / "in-control.csv")
     db = sqlite_store.url.render_as_string(hide_password=False)
+    add_user(sqlite_store, "q.eng", "quality", PASSWORD, by="root", full_name="Quinn Eng")
     result = runner.invoke(
         app,
         ["limits", "freeze", "--from-file", str(csv), "--config", str(config_path), "--db", db,
-         "--user", "q.eng"],
+         "--user", "q.eng", "--password-stdin"],
+        input=PASSWORD + "\n",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "frozen as version 1 of line-1/x_imr by q.eng" in result.output
+    assert "frozen as version 1 of line-1/x_imr, signed approved by Quinn Eng (q.eng)" in (
+        result.output
+    )
     with Session(sqlite_store) as session:
         row = session.scalars(
             select(ControlLimits).where(ControlLimits.tag_id == sqlite_tags["x_imr"].tag_id)
