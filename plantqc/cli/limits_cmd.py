@@ -63,8 +63,6 @@ FromFileOption = Annotated[
 ]
 LISTED_EXCLUDED = 10
 """Excluded points printed one by one; the rest are counted."""
-DENIED = "permission-denied"
-"""Audit action of a refusal for the role, as the console and `plantqc report sign` write it."""
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 ChartOption = Annotated[
     str | None,
@@ -206,14 +204,14 @@ def approve(
 
     The credentials are checked first (a wrong password counts toward the lockout), since only
     they say who is asking: a role that may not freeze limits is then refused in one sentence,
-    audited ``permission-denied`` on the chart as the console audits a refusal.  Both
+    audited on the chart as the console audits a refusal (`record_denied`).  Both
     components, user name and password, are given at every signing: the command is one
     continuous session in which the signer typed both (21 CFR 11.200(a)(1)(i)).
     """
     from sqlalchemy.orm import Session
 
     from plantqc.charting.phase1 import estimate_hash
-    from plantqc.store.audit import record_audit
+    from plantqc.store.audit import record_denied
     from plantqc.users import Action, current_role, may, sign
 
     signature = sign(engine, credentials, "approved", estimate_hash(chart, estimate))
@@ -221,15 +219,9 @@ def approve(
     if role is not None and may(role, Action.LIMITS_FREEZE):
         return signature
     with Session(engine) as session, session.begin():
-        record_audit(
-            session,
-            signature.user,
-            DENIED,
-            "control_limits",
-            f"{chart.line}:{chart.tag}:{estimate.chart}",
-            {"action": str(Action.LIMITS_FREEZE), "role": role},
-            at=signature.at,
-        )
+        chart_key = f"{chart.line}:{chart.tag}:{estimate.chart}"
+        record_denied(session, signature.user, role, Action.LIMITS_FREEZE, "control_limits",
+                      chart_key, at=signature.at)  # fmt: skip
     raise UserError(
         f"{signature.user} has role {role}, which may not freeze control limits "
         f"(that needs {Action.LIMITS_FREEZE})."

@@ -25,8 +25,6 @@ from plantqc.cli.signing import (
 )
 
 # the names tests/reports/test_report_cli.py asks the signer and the password by
-from plantqc.cli.signing import ask_password as _signing_password  # noqa: F401
-from plantqc.cli.signing import ask_signer as _signer  # noqa: F401
 from plantqc.errors import UserError
 
 console = Console(highlight=False, soft_wrap=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import sys
 from typing import Annotated, TextIO
 
 import typer
@@ -13,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from plantqc.cli.options import ConfigOption, DbOption, open_store
+from plantqc.cli.signing import ask_password
 from plantqc.errors import UserError
 
 app = typer.Typer(help="Add, disable and list users; reset their passwords.", no_args_is_help=True)
@@ -43,15 +43,8 @@ def _by(user: str | None) -> str:
 
 def _read_password(from_stdin: bool, stdin: TextIO | None = None) -> str:
     """The new password: the first line of standard input, or typed twice at a terminal."""
-    stdin = stdin or sys.stdin
-    if from_stdin:
-        return stdin.readline().rstrip("\r\n")
-    if not stdin.isatty():
-        raise UserError(
-            "standard input is not a terminal: give the password there with --password-stdin."
-        )
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Password again: ") != first:
+    first = ask_password(from_stdin, stdin)
+    if not from_stdin and getpass.getpass("Password again: ") != first:
         raise UserError("the two passwords differ.")
     return first
 

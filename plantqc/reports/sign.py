@@ -36,7 +36,7 @@ from plantqc.reports.issue import (
 from plantqc.reports.pdf import print_pdf
 from plantqc.reports.render import replace_signatures
 from plantqc.reports.signoff import refusal
-from plantqc.store.audit import record_audit
+from plantqc.store.audit import record_audit, record_denied
 from plantqc.store.models import Report, User
 from plantqc.users.esign import Credentials, Signature, sign
 from plantqc.users.roles import Action, may
@@ -159,23 +159,18 @@ def sign_report(
 
 
 def _refuse_unauthorised(session: Session, row: Report, signature: Signature) -> None:
-    """Refuse, audited ``permission-denied`` on the report, a signer whose role may not sign as
-    the signature's meaning (the refusal and its audit entry are committed)."""
+    """Refuse a signer whose role may not sign as the signature's meaning, audited on the
+    report (`plantqc.store.audit.record_denied`; the refusal and its entry are committed)."""
     role = session.scalars(select(User.role).where(User.name == signature.user)).one()
     needed = NEEDS.get(signature.meaning, (Action.REPORT_SIGN,))
     missing = [a for a in needed if not may(role, a)]
     if not missing:
         return
     code = report_code(row.id)
-    record_audit(
-        session,
-        signature.user,
-        "permission-denied",
-        ENTITY,
-        row.id,
-        {"report": code, "meaning": signature.meaning, "role": role, "needs": missing},
-        at=signature.at,
-    )
+    record_denied(
+        session, signature.user, role, missing[0], ENTITY, row.id, at=signature.at,
+        report=code, meaning=signature.meaning, needs=[str(a) for a in missing],
+    )  # fmt: skip
     session.commit()
     raise UserError(
         f"{signature.user} has role {role}, which may not sign report {code} as "

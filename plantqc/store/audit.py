@@ -84,3 +84,24 @@ def find_audit(
     query = query.offset(offset).limit(limit)
     with Session(engine) as session:
         return list(session.scalars(query))
+
+
+PERMISSION_DENIED = "permission-denied"
+"""The action of the entry recording a refusal: a role not granted what its user asked."""
+
+
+def record_denied(
+    session: Session,
+    user: str,
+    role: str | None,
+    action: str,
+    entity: str,
+    entity_id: object,
+    *,
+    at: datetime | None = None,
+    **detail: Any,
+) -> AuditLog:
+    """Add the entry that ``user`` (of ``role``) was refused ``action`` on ``entity``
+    ``entity_id``, with more ``detail``: one shape for the console, the REST API and the CLI."""
+    entry = {"action": str(action), "role": role, **detail}
+    return record_audit(session, user, PERMISSION_DENIED, entity, entity_id, entry, at=at)

@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 from sqlalchemy.orm import Session
 
-from plantqc.store.audit import record_audit
+from plantqc.store.audit import record_denied
 from plantqc.users import current_role, may
 from plantqc.web.security import COOKIE, CSRF_FIELD, SessionStore, WebSession
 from plantqc.web.tokens import TokenStore
@@ -41,9 +41,6 @@ TEMPLATES = Jinja2Templates(
 
 CsrfField = Annotated[str | None, Form(alias=CSRF_FIELD)]
 """A POST form's CSRF token field, for `Console.checked`."""
-
-DENIED = "permission-denied"
-"""The audit action of a refused request."""
 
 
 class Refusal(Exception):
@@ -153,4 +150,4 @@ class Console:
     ) -> None:
         """Append the refusal of ``action`` to ``user`` (``role``) to the audit trail."""
         with Session(self.engine) as db, db.begin():
-            record_audit(db, user, DENIED, entity, entity_id, {"action": action, "role": role})
+            record_denied(db, user, role, action, entity, entity_id)

@@ -17,7 +17,8 @@ from typer.testing import CliRunner
 
 import spc
 from plantqc.cli import app
-from plantqc.cli.report_cmd import _signer, _signing_password, expand_compare
+from plantqc.cli.report_cmd import expand_compare
+from plantqc.cli.signing import ask_password, ask_signer
 from plantqc.config import load_config
 from plantqc.store import SampleRow, find_tag, insert_samples
 from plantqc.store.lots import record_lot
@@ -120,16 +121,16 @@ class _Terminal(io.StringIO):
 def test_at_a_terminal_the_password_is_asked_without_echo(monkeypatch: pytest.MonkeyPatch) -> None:
     asked = []
     monkeypatch.setattr(getpass, "getpass", lambda prompt: asked.append(prompt) or PASSWORD)
-    assert _signing_password(False, _Terminal()) == PASSWORD and asked == ["Password: "]
+    assert ask_password(False, _Terminal()) == PASSWORD and asked == ["Password: "]
 
 
 def test_at_a_terminal_without_user_the_signer_is_asked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(typer, "prompt", lambda text: "qe.lee" if text == "User name" else None)
-    assert _signer(None, _Terminal()) == "qe.lee"
+    assert ask_signer(None, _Terminal()) == "qe.lee"
 
 
 def test_the_user_option_names_the_signer_without_asking() -> None:
-    assert _signer("qe.lee", _Terminal()) == "qe.lee"
+    assert ask_signer("qe.lee", _Terminal()) == "qe.lee"
 
 
 def _verify(cli_db: list[str]) -> tuple[int, list[str]]:

@@ -21,11 +21,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from plantqc.store.audit import PERMISSION_DENIED
 from plantqc.store.models import AuditLog
 from plantqc.users import add_user
 from plantqc.users.roles import Action
 from plantqc.web.app import create_app
-from plantqc.web.console import DENIED
 
 PUBLIC = "public"
 """Anyone: the login page and form, the token endpoint, the API's OpenAPI document."""
@@ -213,7 +213,7 @@ def test_a_role_without_the_permission_is_refused_and_audited(
         response = _send(browser, method, path, console, csrf=log_in(browser, who))
     assert response.status_code == 403, response.text
     with Session(console.engine) as session:
-        denied = session.scalars(select(AuditLog).where(AuditLog.action == DENIED)).all()
+        denied = session.scalars(select(AuditLog).where(AuditLog.action == PERMISSION_DENIED)).all()
     assert [(d.user, d.detail["action"]) for d in denied] == [(who, needs)]
 
 

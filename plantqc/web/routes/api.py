@@ -7,7 +7,7 @@ A client gets a bearer token from ``POST /api/v1/token`` (the OAuth 2.0 password
 disabled account's token stops at once.  Without a valid token a request is refused with 401
 and ``WWW-Authenticate: Bearer``, a role without the permission with 403; both refusals are
 audited (401 as action ``unauthenticated`` on entity ``api``, under the token's user when it
-was known, else ``anonymous``; 403 as `plantqc.web.console.DENIED`).  Every error is JSON
+was known, else ``anonymous``; 403 as `plantqc.store.audit.PERMISSION_DENIED`).  Every error is JSON
 ``{"detail": "<one sentence>"}``, request validation errors too (`SentenceRoute`).
 
 Every logged-in role may read (alarms, limits, the audit trail: EU GMP Annex 11 §9 wants the
