@@ -174,8 +174,9 @@ def _vectorized(func: object, sizes: np.ndarray) -> np.ndarray:
 
 # The exact constants for n = 2..50 as the definitions below compute them (d2 and d3 by
 # `_integrated_d2` / `_integrated_d3`, c4 by `_gamma_c4`), written out to the last bit (`repr`
-# round-trips a float exactly), so that the streaming charts, which need only these sizes, do
-# not load SciPy; tests/spc/test_spc_lazy_imports.py recomputes every one.
+# round-trips a float exactly) as the SciPy of their day computed them, so that the streaming
+# charts, which need only these sizes, do not load SciPy; tests/spc/test_spc_lazy_imports.py
+# recomputes every one (newer SciPy releases agree to 1e-13).
 _EXACT_SIZES = range(2, 51)
 _EXACT_D2 = (
     1.1283791670955123, 1.6925687506432687, 2.058750746007928, 2.325928947281039,

@@ -4,6 +4,7 @@ SciPy are exactly the values of their definitions."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -51,10 +52,13 @@ def test_streaming_charts_and_phase_one_import_no_scipy_pandas_or_statsmodels() 
 
 @pytest.mark.parametrize("n", constants._EXACT_SIZES)
 def test_written_out_d2_d3_c4_are_the_values_of_their_definitions(n: int) -> None:
-    # exact ground truth: the integrals and the gamma-function formula evaluated now, bit for bit
-    assert constants.d2(n) == constants._integrated_d2(n)
-    assert constants.d3(n) == constants._integrated_d3(n)
-    assert constants.c4(n) == float(constants._gamma_c4(np.asarray(float(n))))
+    # exact ground truth: the integrals and the gamma-function formula evaluated now, to the
+    # last few bits: SciPy releases differ there (1.17 moved d3 and c4 by up to 1e-15), which
+    # no chart limit can notice
+    c4 = float(constants._gamma_c4(np.asarray(float(n))))
+    assert math.isclose(constants.d2(n), constants._integrated_d2(n), rel_tol=1e-13)
+    assert math.isclose(constants.d3(n), constants._integrated_d3(n), rel_tol=1e-13)
+    assert math.isclose(constants.c4(n), c4, rel_tol=1e-13)
 
 
 def test_d2_d3_c4_beyond_the_written_out_sizes_are_computed() -> None:
