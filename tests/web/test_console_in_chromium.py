@@ -8,14 +8,10 @@ skipped with the reason when a program is missing, failed under CI=true.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from conftest import (
     MESSAGE,
     OPERATOR,
@@ -28,7 +24,7 @@ from conftest import (
     Plant,
 )
 from programs import headless_chromium
-from serving import serving
+from serving import click_through, log_in_browser, serving
 
 from plantqc.charting.limits import limit_versions
 from plantqc.web.app import create_app
@@ -39,21 +35,8 @@ pytestmark = pytest.mark.chromium
 @pytest.fixture
 def served(console: Console) -> Iterator[str]:
     """The console's base URL, served by uvicorn in a thread until the test ends."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(create_app(console.engine, None), host="127.0.0.1", port=port,
-                            log_level="warning")  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start within 10 s"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(console.engine, None)) as url:
+        yield url
 
 
 @pytest.fixture
@@ -97,24 +80,8 @@ def served_plant(plant: Plant, issued: Issued) -> Iterator[str]:
         yield url
 
 
-def _click_through(browser: Any, element_id: str) -> None:
-    """Click ``element_id`` and wait until the page it leads to has replaced this one."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    element = browser.find_element(By.ID, element_id)
-    element.click()
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(element))
-
-
 def _log_in(browser: Any, url: str, name: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    browser.get(f"{url}/login")
-    browser.find_element(By.ID, "username").send_keys(name)
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    _click_through(browser, "login")
+    log_in_browser(browser, url, name, PASSWORD)
 
 
 def test_quality_signs_a_report_with_the_password_and_the_served_report_shows_it(
@@ -125,14 +92,14 @@ def test_quality_signs_a_report_with_the_password_and_the_served_report_shows_it
 
     _log_in(browser, served_plant, QUALITY)
     browser.get(f"{served_plant}/lots")
-    _click_through(browser, f"sign-{issued.released}")
+    click_through(browser, f"sign-{issued.released}")
     Select(browser.find_element(By.ID, "meaning")).select_by_value("reviewed")
     browser.find_element(By.ID, "sign-username").send_keys(QUALITY)
     browser.find_element(By.ID, "sign-password").send_keys(PASSWORD)
-    _click_through(browser, "sign")
+    click_through(browser, "sign")
 
     assert browser.find_element(By.ID, "status").text == "reviewed"
-    _click_through(browser, "view")
+    click_through(browser, "view")
     block = browser.find_element(By.CLASS_NAME, "signatures").text
     assert f"Signed by: {QUALITY_NAME} (user {QUALITY})" in block
     assert "Meaning: reviewed" in block and "UTC" in block
@@ -148,7 +115,7 @@ def test_an_operator_is_refused_the_limits_approval(
     browser.find_element(By.LINK_TEXT, f"casting-1/{SPEED} · imr").click()
     browser.find_element(By.ID, "sign-username").send_keys(OPERATOR)
     browser.find_element(By.ID, "sign-password").send_keys(PASSWORD)
-    _click_through(browser, "approve")
+    click_through(browser, "approve")
 
     assert browser.find_element(By.TAG_NAME, "h1").text == "Not allowed"
     assert "may not approve control limits" in browser.find_element(By.TAG_NAME, "main").text

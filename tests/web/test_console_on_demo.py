@@ -15,18 +15,20 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
 from programs import headless_chromium
-from serving import serving
-from sqlalchemy import Engine, select
+from serving import click_through, log_in_browser, serving
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from plantqc.store import connect
-from plantqc.store.models import Alarm, AlarmState, ControlLimits, Report
+from plantqc.store.models import Alarm, AlarmState, ControlLimits, Report, Sample, Tag
 from plantqc.web.app import create_app
 
 PASSWORD = "correct horse battery"
@@ -146,15 +148,6 @@ def browser() -> Iterator[Any]:
         yield driver
 
 
-def _log_in(browser: Any, served: str, name: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    browser.get(f"{served}/login")
-    browser.find_element(By.ID, "username").send_keys(name)
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "login").click()
-
-
 @pytest.mark.chromium
 def test_an_operator_acknowledges_the_demos_drift_alarm_in_the_browser(
     served: str, browser: Any, engine: Engine
@@ -162,12 +155,12 @@ def test_an_operator_acknowledges_the_demos_drift_alarm_in_the_browser(
     from selenium.webdriver.common.by import By
 
     alarm = _open_alarm(engine, "nelson1")
-    _log_in(browser, served, OPERATOR)
+    log_in_browser(browser, served, OPERATOR, PASSWORD)
     row = browser.find_element(By.ID, f"alarm-{alarm.id}")
     assert "dry_thickness_um" in row.text and alarm.state in row.text
-    row.find_element(By.TAG_NAME, "a").click()
+    browser.get(f"{served}/alarms/{alarm.id}")
     browser.find_element(By.ID, "comment").send_keys("slot-die gap reset to 180 um")
-    browser.find_element(By.ID, "ack").click()
+    click_through(browser, "ack")
     state = browser.find_element(By.ID, "state").text
     assert state == {"active-unacknowledged": "active-acknowledged"}.get(alarm.state, "normal")
     assert browser.find_element(By.ID, "acked-by").text == OPERATOR
@@ -182,13 +175,38 @@ def test_quality_signs_the_demos_first_lot_report_with_name_and_password(
 
     with Session(engine) as session:
         report = session.scalars(select(Report).order_by(Report.id)).first()
-    _log_in(browser, served, QUALITY)
+    log_in_browser(browser, served, QUALITY, PASSWORD)
     browser.get(f"{served}/reports/{report.id}/sign")
     Select(browser.find_element(By.ID, "meaning")).select_by_value("reviewed")
     browser.find_element(By.ID, "sign-username").send_keys(QUALITY)
     browser.find_element(By.ID, "sign-password").send_keys(PASSWORD)
-    browser.find_element(By.ID, "sign").click()
+    click_through(browser, "sign")
     assert "reviewed" in browser.find_element(By.ID, "status").text
     browser.get(f"{served}/reports/{report.id}/")
     page = browser.find_element(By.TAG_NAME, "body").text
     assert QUALITY_NAME in page and "reviewed" in page.lower()
+
+
+@pytest.mark.chromium
+def test_an_operator_is_refused_approving_the_demos_limits_in_the_browser(
+    served: str, browser: Any, engine: Engine
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    with Session(engine) as session:
+        before = session.scalar(select(func.count()).select_from(ControlLimits))
+        tag_id, first, last = session.execute(
+            select(Tag.id, func.min(Sample.ts), func.max(Sample.ts))
+            .join(Sample, Sample.tag_id == Tag.id)
+            .where(Tag.name == "web_speed_m_min")
+            .group_by(Tag.id)
+        ).one()
+    span = {"from": first.isoformat(), "to": (last + timedelta(seconds=1)).isoformat()}
+    log_in_browser(browser, served, OPERATOR, PASSWORD)
+    browser.get(f"{served}/limits/{tag_id}/ewma?{urlencode(span)}")  # the demo's live run
+    browser.find_element(By.ID, "sign-username").send_keys(OPERATOR)
+    browser.find_element(By.ID, "sign-password").send_keys(PASSWORD)
+    click_through(browser, "approve")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Not allowed"
+    with Session(engine) as session:
+        assert session.scalar(select(func.count()).select_from(ControlLimits)) == before
