@@ -156,12 +156,12 @@ def reset_password(
     now = now or datetime.now(UTC)
     with Session(engine) as session:
         user = _get(session, name)
-        old = _lock_state(user) | {"password_changed_at": user.password_changed_at.isoformat()}
+        old = lock_state(user) | {"password_changed_at": user.password_changed_at.isoformat()}
         user.password_hash = password_hash
         user.password_changed_at = now
         user.failed_logins = 0
         user.locked_until = None
-        new = _lock_state(user) | {"password_changed_at": now.isoformat()}
+        new = lock_state(user) | {"password_changed_at": now.isoformat()}
         _audit(session, by, "user-reset-password", user.name, now, old=old, new=new)
         session.commit()
         return _info(user)
@@ -186,7 +186,7 @@ def authenticate(
         user, old, rehashed = check_password(
             session, name, password, now, policy, failed_action="login-failed"
         )
-        _audit(session, user.name, "login", user.name, now, old=old, new=_lock_state(user),
+        _audit(session, user.name, "login", user.name, now, old=old, new=lock_state(user),
                rehashed=rehashed)  # fmt: skip
         session.commit()
         return _info(user)
@@ -240,18 +240,18 @@ def check_password(
         raise AuthenticationError(
             f"user {user.name!r} is locked until {until} after {user.failed_logins} failed logins."
         )
-    old = _lock_state(user)
+    old = lock_state(user)
     if user.locked_until is not None:  # the lock has run out
         user.failed_logins, user.locked_until = 0, None
     ok, stale = passwords.verify(user.password_hash, password)
     if not ok:
         user.failed_logins += 1
         _audit(session, user.name, failed_action, user.name, now, old=old,
-               new=_lock_state(user), reason="wrong password")  # fmt: skip
+               new=lock_state(user), reason="wrong password")  # fmt: skip
         if user.failed_logins >= policy.max_failures:
             user.locked_until = now + timedelta(minutes=policy.lock_minutes)
             _audit(session, user.name, "user-lock", user.name, now,
-                   old={"locked_until": None}, new=_lock_state(user))  # fmt: skip
+                   old={"locked_until": None}, new=lock_state(user))  # fmt: skip
         session.commit()
         raise AuthenticationError("unknown user or wrong password.")
     user.failed_logins = 0
@@ -282,7 +282,8 @@ def _get(session: Session, name: str) -> User:
     return user
 
 
-def _lock_state(user: User) -> dict[str, Any]:
+def lock_state(user: User) -> dict[str, Any]:
+    """The failed-login count and lock of ``user``, as the audit trail records them."""
     until = user.locked_until
     return {
         "failed_logins": user.failed_logins,

@@ -8,7 +8,8 @@ signed record to show (the printed name, the date and time, the meaning) and is 
 SHA-256 of exactly what was signed (§11.70): a record whose content no longer hashes to a
 signature's ``content_hash`` is not what was signed.
 
-`sign` writes no audit entry on success: the caller records what was signed (e.g.
+`sign` writes no audit entry on success, unless the account changed (``signature-verified``:
+a failed-login count reset): the caller records what was signed (e.g.
 ``report-sign``) with `Signature.as_dict` in the same transaction as the change it signs, so
 that a signature and its record commit or roll back together.
 
@@ -35,6 +36,7 @@ from plantqc.users.accounts import (
     AuthenticationError,
     LoginPolicy,
     check_password,
+    lock_state,
     normalize_name,
 )
 
@@ -46,6 +48,10 @@ TIME_ZONE = "UTC"
 
 FAILED = "signature-failed"
 """Audit action of a refused signature (entity ``user``)."""
+VERIFIED = "signature-verified"
+"""Audit action of a signer's credentials accepted where that changed the account (a
+failed-login count reset, a password rehashed); otherwise a signature changes no account and
+only the record it signs is audited."""
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -152,7 +158,7 @@ def sign(
             raise AuthenticationError(
                 f"{as_user!r} may sign only as themselves, not as {credentials.username!r}."
             )
-        user, _, _ = check_password(
+        user, before, rehashed = check_password(
             session,
             credentials.username,
             credentials.password,
@@ -160,6 +166,10 @@ def sign(
             LoginPolicy(),
             failed_action=FAILED,
         )
+        after = lock_state(user)
+        if after != before or rehashed:  # the account changed: its history says so
+            detail = {"old": before, "new": after, "rehashed": rehashed, "meaning": meaning}
+            record_audit(session, user.name, VERIFIED, ENTITY, user.name, detail, at=now)
         signature = Signature(
             user=user.name,
             printed_name=user.full_name,

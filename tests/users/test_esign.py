@@ -79,6 +79,16 @@ def test_a_successful_signature_writes_no_audit_entry_of_its_own(quinn: Engine) 
     assert len(_audit(quinn)) == before
 
 
+def test_a_signature_after_failed_logins_audits_the_reset_count(quinn: Engine) -> None:
+    with pytest.raises(AuthenticationError):
+        sign(quinn, Credentials("quinn", WRONG), "reviewed", CONTENT, now=T0)
+    sign(quinn, QUINN, "reviewed", CONTENT, now=T0)
+    last = _audit(quinn)[-1]
+    assert (last.action, last.entity_id) == ("signature-verified", "quinn")
+    assert (last.detail["old"]["failed_logins"], last.detail["new"]["failed_logins"]) == (1, 0)
+    assert _failed_logins(quinn) == 0
+
+
 def test_a_wrong_password_is_refused_counted_and_audited_as_signature_failed(
     quinn: Engine,
 ) -> None:
