@@ -10,7 +10,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import ADMIN, OPERATOR, Console, log_in
+from conftest import ADMIN, OPERATOR, Console, csrf_token, log_in
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -137,3 +137,13 @@ def test_a_period_that_ends_before_it_starts_is_400(client: TestClient) -> None:
     log_in(client, OPERATOR)
     response = client.get("/audit", params={"from": "2026-03-03", "to": "2026-03-01"})
     assert response.status_code == 400 and "it ends before it starts" in response.text
+
+
+def test_a_name_typed_like_a_formula_is_not_a_formula_in_the_csv(
+    client: TestClient, console: Console
+) -> None:
+    token = csrf_token(client.get("/login").text)
+    client.post("/login", data={"username": "=HYPERLINK(1)", "password": "x", "csrf_token": token})
+    log_in(client, OPERATOR)
+    rows = list(csv.reader(io.StringIO(client.get("/audit.csv?action=login-failed").text)))
+    assert [(r[2], r[5]) for r in rows[1:]] == [("'=HYPERLINK(1)", "'=HYPERLINK(1)")]

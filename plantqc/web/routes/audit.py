@@ -168,15 +168,21 @@ def _row(entry: AuditLog) -> dict[str, Any]:
     return {"entry": entry, "detail": detail}
 
 
+def _cell(text: str) -> str:
+    """``text`` as a spreadsheet shows it, never runs it: a failed login records the name as
+    typed, which may begin like a formula (OWASP CSV Injection), so such a cell gets a ``'``."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def _csv_lines(entries: list[AuditLog]) -> Iterator[str]:
-    """The CSV, a line at a time.  Free text (notes, reasons) is only inside the detail
-    column's JSON, which begins with ``{``, so a spreadsheet does not take it for a formula."""
+    """The CSV, a line at a time.  Free text (notes, reasons) is inside the detail column's
+    JSON, which begins with ``{``; the other text columns go through `_cell`."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for e in entries:
         writer.writerow(
-            (e.id, e.at.isoformat(), e.user, e.action, e.entity, e.entity_id or "",
+            (e.id, e.at.isoformat(), _cell(e.user), e.action, e.entity, _cell(e.entity_id or ""),
              json.dumps(e.detail, sort_keys=True, ensure_ascii=False))
         )  # fmt: skip
         yield buffer.getvalue()
